@@ -1,0 +1,28 @@
+//! Shared vocabulary of Nimbus.
+//!
+//! Everything two services (or a service and the edge) must agree on lives
+//! here: the AWS error type and how each wire protocol encodes it, the shape
+//! of a request once the edge has authenticated it, the `Service` trait every
+//! service crate implements, ARNs and request ids.
+
+pub mod arn;
+pub mod error;
+pub mod protocol;
+pub mod request;
+pub mod service;
+pub mod time;
+
+pub use error::AwsError;
+pub use protocol::Protocol;
+pub use request::{AwsRequest, AwsResponse, Principal};
+pub use service::{BoxFuture, Service, ServiceSpec};
+
+/// The account every resource belongs to unless configured otherwise.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+/// Region and account a server instance answers for.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub region: String,
+    pub account_id: String,
+}

@@ -1,0 +1,370 @@
+//! The embedded storage engine: redb behind one writer thread.
+//!
+//! Every write — plain batch or read-modify-write transaction — is queued to
+//! a single writer thread. The writer takes everything queued, applies it in
+//! one redb write transaction and commits it with one fsync (group commit),
+//! then acknowledges each caller. Concurrent writers therefore share fsyncs,
+//! and nothing is acknowledged before it is durable. Readers use redb's MVCC
+//! read transactions and never wait for the writer.
+
+use std::ops::{Bound, ControlFlow};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use nimbus_core::BoxFuture;
+use nimbus_store::{
+    Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, WriteBatch, WriteOp,
+};
+use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle};
+use tokio::sync::oneshot;
+
+/// How many queued writes one commit takes at most (bounds commit latency).
+const MAX_GROUP: usize = 512;
+
+fn table(ks: Keyspace) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(ks)
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+enum Job {
+    Write(WriteBatch, oneshot::Sender<Result<()>>),
+    Transact(TxnFn, oneshot::Sender<Result<()>>),
+    /// Commit what is queued before it, then stop the writer.
+    Close,
+}
+
+pub struct RedbStore {
+    db: Arc<Database>,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl RedbStore {
+    /// Open (or create) the store at `path` and start its writer thread.
+    pub fn open(path: &Path) -> Result<Arc<Self>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let db = Arc::new(Database::create(path).map_err(err)?);
+        let (tx, rx) = mpsc::channel();
+        let writer_db = db.clone();
+        let writer = thread::Builder::new()
+            .name("nimbus-store-writer".into())
+            .spawn(move || writer_loop(&writer_db, rx))
+            .map_err(err)?;
+        Ok(Arc::new(RedbStore {
+            db,
+            queue: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+        }))
+    }
+
+    fn submit(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job,
+    ) -> BoxFuture<'_, Result<()>> {
+        let (done, wait) = oneshot::channel();
+        let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(queue) => queue.send(make(done)).is_ok(),
+            None => false,
+        };
+        Box::pin(async move {
+            if !queued {
+                return Err(StoreError("the store is closed".into()));
+            }
+            wait.await
+                .unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
+        })
+    }
+}
+
+fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let closing = group.iter().any(|job| matches!(job, Job::Close));
+        commit_group(db, group);
+        if closing {
+            return;
+        }
+    }
+}
+
+/// Apply a group of jobs in one write transaction and commit it durably.
+fn commit_group(db: &Database, group: Vec<Job>) {
+    let mut txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => return fail_all(group, err(e)),
+    };
+    txn.set_durability(Durability::Immediate);
+    // Outcome of each job before commit; Ok ones are acknowledged after it.
+    let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> =
+        Vec::with_capacity(group.len());
+    for job in group {
+        match job {
+            Job::Write(batch, done) => {
+                let result = apply(&txn, &batch);
+                if let Err(e) = result {
+                    // A half-applied batch cannot be undone inside redb's
+                    // transaction: abort the whole group rather than commit it.
+                    outcomes.push((done, Err(e.clone())));
+                    return abort_group(txn, outcomes, e);
+                }
+                outcomes.push((done, Ok(())));
+            }
+            Job::Transact(body, done) => {
+                let view = WriteView { txn: &txn };
+                match body(&view) {
+                    Ok(batch) => {
+                        if let Err(e) = apply(&txn, &batch) {
+                            outcomes.push((done, Err(e.clone())));
+                            return abort_group(txn, outcomes, e);
+                        }
+                        outcomes.push((done, Ok(())));
+                    }
+                    Err(e) => outcomes.push((done, Err(e))),
+                }
+            }
+            Job::Close => {}
+        }
+    }
+    let committed = txn.commit().map_err(err);
+    for (done, outcome) in outcomes {
+        let result = match (&committed, outcome) {
+            (Ok(()), outcome) => outcome,
+            (Err(e), Ok(())) => Err(e.clone()),
+            (Err(_), Err(own)) => Err(own),
+        };
+        let _ = done.send(result);
+    }
+}
+
+fn abort_group(
+    txn: redb::WriteTransaction,
+    outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)>,
+    cause: StoreError,
+) {
+    let _ = txn.abort();
+    for (done, _) in outcomes {
+        let _ = done.send(Err(cause.clone()));
+    }
+}
+
+fn fail_all(group: Vec<Job>, cause: StoreError) {
+    for job in group {
+        if let Job::Write(_, done) | Job::Transact(_, done) = job {
+            let _ = done.send(Err(cause.clone()));
+        }
+    }
+}
+
+fn apply(txn: &redb::WriteTransaction, batch: &WriteBatch) -> Result<()> {
+    for op in &batch.ops {
+        match op {
+            WriteOp::Put { ks, key, value } => {
+                let mut t = txn.open_table(table(ks)).map_err(err)?;
+                t.insert(key.as_slice(), value.as_slice()).map_err(err)?;
+            }
+            WriteOp::Delete { ks, key } => {
+                let mut t = txn.open_table(table(ks)).map_err(err)?;
+                t.remove(key.as_slice()).map_err(err)?;
+            }
+            WriteOp::DeleteRange { ks, start, end } => {
+                let mut t = txn.open_table(table(ks)).map_err(err)?;
+                let range = (
+                    Bound::Included(start.as_slice()),
+                    end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+                );
+                t.retain_in::<&[u8], _>(range, |_, _| false).map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    t: &T,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+    direction: Direction,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+) -> Result<()> {
+    let iter = t.range::<&[u8]>(range).map_err(err)?;
+    let mut step = |entry: std::result::Result<
+        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+        redb::StorageError,
+    >| {
+        let (k, v) = entry.map_err(err)?;
+        Ok::<_, StoreError>(visit(k.value(), v.value()))
+    };
+    match direction {
+        Direction::Forward => {
+            for entry in iter {
+                if step(entry)?.is_break() {
+                    break;
+                }
+            }
+        }
+        Direction::Backward => {
+            for entry in iter.rev() {
+                if step(entry)?.is_break() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A range whose start lies after its end is empty (redb would panic on it).
+fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+    match (range.0, range.1) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => {
+            s >= e
+        }
+        (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
+/// A consistent read view: a redb read transaction.
+struct RedbSnapshot {
+    txn: redb::ReadTransaction,
+}
+
+impl ReadView for RedbSnapshot {
+    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.txn.open_table(table(ks)) {
+            Ok(t) => Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn scan(
+        &self,
+        ks: Keyspace,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        direction: Direction,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        if is_empty_range(&range) {
+            return Ok(());
+        }
+        match self.txn.open_table(table(ks)) {
+            Ok(t) => scan_table(&t, range, direction, visit),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+impl Snapshot for RedbSnapshot {}
+
+/// What a transaction body reads: the writer's own transaction, so it sees
+/// every write applied before it, including earlier ones in its group.
+struct WriteView<'a> {
+    txn: &'a redb::WriteTransaction,
+}
+
+impl ReadView for WriteView<'_> {
+    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !table_exists(self.txn, ks)? {
+            return Ok(None);
+        }
+        let t = self.txn.open_table(table(ks)).map_err(err)?;
+        let value = t.get(key).map_err(err)?.map(|v| v.value().to_vec());
+        Ok(value)
+    }
+
+    fn scan(
+        &self,
+        ks: Keyspace,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        direction: Direction,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        if is_empty_range(&range) || !table_exists(self.txn, ks)? {
+            return Ok(());
+        }
+        let t = self.txn.open_table(table(ks)).map_err(err)?;
+        scan_table(&t, range, direction, visit)
+    }
+}
+
+/// Opening a table in a write transaction creates it; reads must not.
+fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
+    Ok(txn.list_tables().map_err(err)?.any(|t| t.name() == ks))
+}
+
+impl ReadView for RedbStore {
+    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        RedbSnapshot {
+            txn: self.db.begin_read().map_err(err)?,
+        }
+        .get(ks, key)
+    }
+
+    fn scan(
+        &self,
+        ks: Keyspace,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        direction: Direction,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        RedbSnapshot {
+            txn: self.db.begin_read().map_err(err)?,
+        }
+        .scan(ks, range, direction, visit)
+    }
+}
+
+impl Store for RedbStore {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        Ok(Box::new(RedbSnapshot {
+            txn: self.db.begin_read().map_err(err)?,
+        }))
+    }
+
+    fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {
+        if batch.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        self.submit(|done| Job::Write(batch, done))
+    }
+
+    fn transact_raw(&self, txn: TxnFn) -> BoxFuture<'_, Result<()>> {
+        self.submit(|done| Job::Transact(txn, done))
+    }
+
+    fn close(&self) -> Result<()> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(queue) = queue {
+            let _ = queue.send(Job::Close);
+        }
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = writer.join();
+        }
+        Ok(())
+    }
+
+    fn engine(&self) -> &'static str {
+        "redb"
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
