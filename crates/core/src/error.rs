@@ -31,11 +31,7 @@ pub const CORAL_SERVICE: &str = "com.amazon.coral.service";
 pub const CORAL_VALIDATE: &str = "com.amazon.coral.validate";
 
 impl AwsError {
-    pub fn new(
-        status: u16,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         AwsError {
             status,
@@ -53,9 +49,7 @@ impl AwsError {
     }
 
     pub fn with_extra(mut self, key: &str, value: serde_json::Value) -> Self {
-        self.extra
-            .get_or_insert_with(Default::default)
-            .insert(key.to_owned(), value);
+        self.extra.get_or_insert_with(Default::default).insert(key.to_owned(), value);
         self
     }
 
@@ -92,15 +86,8 @@ impl AwsError {
 
     /// Encode this error as `protocol` does. `xml_namespace` is the service's
     /// XML namespace for awsQuery (`https://iam.amazonaws.com/doc/2010-05-08/`).
-    pub fn to_response(
-        &self,
-        protocol: Protocol,
-        xml_namespace: Option<&str>,
-        request_id: &str,
-    ) -> AwsResponse {
-        let mut builder = Response::builder()
-            .status(self.status)
-            .header(header::CONTENT_TYPE, protocol.content_type());
+    pub fn to_response(&self, protocol: Protocol, xml_namespace: Option<&str>, request_id: &str) -> AwsResponse {
+        let mut builder = Response::builder().status(self.status).header(header::CONTENT_TYPE, protocol.content_type());
         let body = match protocol {
             Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => {
                 let mut map = self.extra.clone().unwrap_or_default();
@@ -115,17 +102,12 @@ impl AwsError {
                     builder = builder.header("x-amzn-ErrorType", value);
                 }
                 let mut map = self.extra.clone().unwrap_or_default();
-                map.insert(
-                    "Type".into(),
-                    if self.sender_fault { "User" } else { "Server" }.into(),
-                );
+                map.insert("Type".into(), if self.sender_fault { "User" } else { "Server" }.into());
                 map.insert("message".into(), self.message.clone().into());
                 serde_json::to_vec(&map).unwrap_or_default()
             }
             Protocol::AwsQuery => {
-                let xmlns = xml_namespace
-                    .map(|ns| format!(" xmlns=\"{}\"", xml_escape(ns)))
-                    .unwrap_or_default();
+                let xmlns = xml_namespace.map(|ns| format!(" xmlns=\"{}\"", xml_escape(ns))).unwrap_or_default();
                 format!(
                     "<ErrorResponse{xmlns}>\n  <Error>\n    <Type>{}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{}</RequestId>\n</ErrorResponse>\n",
                     if self.sender_fault { "Sender" } else { "Receiver" },
@@ -136,21 +118,13 @@ impl AwsError {
                 .into_bytes()
             }
         };
-        builder
-            .body(Bytes::from(body))
-            .unwrap_or_else(|_| Response::new(Bytes::new()))
+        builder.body(Bytes::from(body)).unwrap_or_else(|_| Response::new(Bytes::new()))
     }
 }
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            self.code,
-            self.status.as_u16(),
-            self.message
-        )
+        write!(f, "{} ({}): {}", self.code, self.status.as_u16(), self.message)
     }
 }
 
@@ -198,21 +172,14 @@ mod tests {
         let err = AwsError::new(404, "ResourceNotFoundException", "Function not found");
         let resp = err.to_response(Protocol::RestJson, None, "rid");
         assert_eq!(resp.status(), 404);
-        assert_eq!(
-            resp.headers()["x-amzn-ErrorType"],
-            "ResourceNotFoundException"
-        );
+        assert_eq!(resp.headers()["x-amzn-ErrorType"], "ResourceNotFoundException");
         assert!(body(&resp).contains("\"message\":\"Function not found\""));
     }
 
     #[test]
     fn query_error_is_escaped_xml() {
         let err = AwsError::new(403, "SignatureDoesNotMatch", "a <b> & c");
-        let text = body(&err.to_response(
-            Protocol::AwsQuery,
-            Some("https://sts.amazonaws.com/doc/2011-06-15/"),
-            "r1",
-        ));
+        let text = body(&err.to_response(Protocol::AwsQuery, Some("https://sts.amazonaws.com/doc/2011-06-15/"), "r1"));
         assert!(text.contains("<Code>SignatureDoesNotMatch</Code>"));
         assert!(text.contains("<Message>a &lt;b&gt; &amp; c</Message>"));
         assert!(text.contains("<RequestId>r1</RequestId>"));

@@ -76,14 +76,7 @@ pub fn new_request_id() -> String {
     let hi = fastrand::u64(..);
     let lo = fastrand::u64(..);
     let hex = format!("{hi:016x}{lo:016x}");
-    format!(
-        "{}-{}-4{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-4{}-{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[16..20], &hex[20..32])
 }
 
 #[cfg(test)]

@@ -4,10 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_epoch_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub fn now_epoch_seconds() -> i64 {
@@ -47,38 +44,21 @@ pub fn parse_amz_date(text: &str) -> Option<i64> {
     }
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
         let s = text.get(range)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    Some(
-        days_from_civil(year, month as u32, day as u32) * 86400
-            + hour * 3600
-            + minute * 60
-            + second,
-    )
+    Some(days_from_civil(year, month as u32, day as u32) * 86400 + hour * 3600 + minute * 60 + second)
 }
 
 /// Format epoch seconds as `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(epoch_seconds: i64) -> String {
     let (y, mo, d) = civil_from_days(epoch_seconds.div_euclid(86400));
     let secs = epoch_seconds.rem_euclid(86400);
-    format!(
-        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Format epoch milliseconds as ISO 8601 with milliseconds: `2015-08-30T12:36:00.000Z`.
@@ -114,9 +94,6 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-        assert_eq!(
-            format_iso8601_millis(1440938160123),
-            "2015-08-30T12:36:00.123Z"
-        );
+        assert_eq!(format_iso8601_millis(1440938160123), "2015-08-30T12:36:00.123Z");
     }
 }

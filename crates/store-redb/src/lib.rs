@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use nimbus_core::BoxFuture;
-use nimbus_store::{
-    Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, WriteBatch, WriteOp,
-};
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, WriteBatch, WriteOp};
 use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle};
 use tokio::sync::oneshot;
 
@@ -57,17 +55,10 @@ impl RedbStore {
             .name("nimbus-store-writer".into())
             .spawn(move || writer_loop(&writer_db, rx))
             .map_err(err)?;
-        Ok(Arc::new(RedbStore {
-            db,
-            queue: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
-        }))
+        Ok(Arc::new(RedbStore { db, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
     }
 
-    fn submit(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job,
-    ) -> BoxFuture<'_, Result<()>> {
+    fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {
         let (done, wait) = oneshot::channel();
         let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(queue) => queue.send(make(done)).is_ok(),
@@ -77,8 +68,7 @@ impl RedbStore {
             if !queued {
                 return Err(StoreError("the store is closed".into()));
             }
-            wait.await
-                .unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
+            wait.await.unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
         })
     }
 }
@@ -108,8 +98,7 @@ fn commit_group(db: &Database, group: Vec<Job>) {
     };
     txn.set_durability(Durability::Immediate);
     // Outcome of each job before commit; Ok ones are acknowledged after it.
-    let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> =
-        Vec::with_capacity(group.len());
+    let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(group.len());
     for job in group {
         match job {
             Job::Write(batch, done) => {
@@ -181,10 +170,8 @@ fn apply(txn: &redb::WriteTransaction, batch: &WriteBatch) -> Result<()> {
             }
             WriteOp::DeleteRange { ks, start, end } => {
                 let mut t = txn.open_table(table(ks)).map_err(err)?;
-                let range = (
-                    Bound::Included(start.as_slice()),
-                    end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-                );
+                let range =
+                    (Bound::Included(start.as_slice()), end.as_deref().map_or(Bound::Unbounded, Bound::Excluded));
                 t.retain_in::<&[u8], _>(range, |_, _| false).map_err(err)?;
             }
         }
@@ -229,9 +216,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
 fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match (range.0, range.1) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => {
-            s >= e
-        }
+        (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
         (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
         _ => false,
     }
@@ -309,10 +294,7 @@ fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
 
 impl ReadView for RedbStore {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        RedbSnapshot {
-            txn: self.db.begin_read().map_err(err)?,
-        }
-        .get(ks, key)
+        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.get(ks, key)
     }
 
     fn scan(
@@ -322,18 +304,13 @@ impl ReadView for RedbStore {
         direction: Direction,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
     ) -> Result<()> {
-        RedbSnapshot {
-            txn: self.db.begin_read().map_err(err)?,
-        }
-        .scan(ks, range, direction, visit)
+        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.scan(ks, range, direction, visit)
     }
 }
 
 impl Store for RedbStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        Ok(Box::new(RedbSnapshot {
-            txn: self.db.begin_read().map_err(err)?,
-        }))
+        Ok(Box::new(RedbSnapshot { txn: self.db.begin_read().map_err(err)? }))
     }
 
     fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {

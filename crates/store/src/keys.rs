@@ -67,16 +67,10 @@ mod tests {
     #[test]
     fn escaped_strings_sort_like_their_content() {
         let mut words: Vec<&[u8]> = vec![b"b", b"a\0", b"a", b"ab", b"", b"a\0\0", b"\xff"];
-        let mut encoded: Vec<Vec<u8>> = words
-            .iter()
-            .map(|w| KeyWriter::new().bytes(w).u64(7).finish())
-            .collect();
+        let mut encoded: Vec<Vec<u8>> = words.iter().map(|w| KeyWriter::new().bytes(w).u64(7).finish()).collect();
         words.sort();
         encoded.sort();
-        let expected: Vec<Vec<u8>> = words
-            .iter()
-            .map(|w| KeyWriter::new().bytes(w).u64(7).finish())
-            .collect();
+        let expected: Vec<Vec<u8>> = words.iter().map(|w| KeyWriter::new().bytes(w).u64(7).finish()).collect();
         assert_eq!(encoded, expected);
     }
 

@@ -80,23 +80,13 @@ pub trait ReadViewExt: ReadView {
     }
 
     /// All pairs whose key starts with `prefix`, in order.
-    fn scan_prefix(
-        &self,
-        ks: Keyspace,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, ks: Keyspace, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let end = prefix_end(prefix);
         let upper = match &end {
             Some(end) => Bound::Excluded(end.as_slice()),
             None => Bound::Unbounded,
         };
-        self.scan_collect(
-            ks,
-            (Bound::Included(prefix), upper),
-            Direction::Forward,
-            limit,
-        )
+        self.scan_collect(ks, (Bound::Included(prefix), upper), Direction::Forward, limit)
     }
 }
 
@@ -133,35 +123,19 @@ impl WriteBatch {
         Self::default()
     }
 
-    pub fn put(
-        &mut self,
-        ks: Keyspace,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
-    ) -> &mut Self {
-        self.ops.push(WriteOp::Put {
-            ks,
-            key: key.into(),
-            value: value.into(),
-        });
+    pub fn put(&mut self, ks: Keyspace, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(WriteOp::Put { ks, key: key.into(), value: value.into() });
         self
     }
 
     pub fn delete(&mut self, ks: Keyspace, key: impl Into<Vec<u8>>) -> &mut Self {
-        self.ops.push(WriteOp::Delete {
-            ks,
-            key: key.into(),
-        });
+        self.ops.push(WriteOp::Delete { ks, key: key.into() });
         self
     }
 
     /// Delete every key starting with `prefix`.
     pub fn delete_prefix(&mut self, ks: Keyspace, prefix: &[u8]) -> &mut Self {
-        self.ops.push(WriteOp::DeleteRange {
-            ks,
-            start: prefix.to_vec(),
-            end: prefix_end(prefix),
-        });
+        self.ops.push(WriteOp::DeleteRange { ks, start: prefix.to_vec(), end: prefix_end(prefix) });
         self
     }
 
@@ -241,8 +215,6 @@ where
         (Ok(()), Some(Ok(value))) => Ok(value),
         (_, Some(Err(err))) => Err(err),
         (Err(err), _) => Err(TxnError::Store(err)),
-        (Ok(()), None) => Err(TxnError::Store(StoreError(
-            "transaction body did not run".into(),
-        ))),
+        (Ok(()), None) => Err(TxnError::Store(StoreError("transaction body did not run".into()))),
     }
 }
