@@ -1,5 +1,8 @@
 //! DynamoDB: awsJson 1.0, `X-Amz-Target: DynamoDB_20120810.<Operation>`.
 
+pub mod error;
+pub mod types;
+
 use std::sync::Arc;
 
 use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Protocol, Service, ServiceSpec};
