@@ -1,0 +1,123 @@
+//! Which service a request is for.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Uri};
+use nimbus_core::{Protocol, Service};
+
+/// Where a request goes.
+pub struct Route<'a> {
+    /// `None` when no registered service claims the request.
+    pub service: Option<&'a Arc<dyn Service>>,
+    /// The protocol its errors are encoded in.
+    pub protocol: Protocol,
+    /// The operation named by `X-Amz-Target`, if any.
+    pub target_operation: Option<String>,
+    /// The SigV4 service name the signature must be scoped to.
+    pub signing_name: Option<String>,
+}
+
+pub struct Router {
+    services: Vec<Arc<dyn Service>>,
+    by_target: HashMap<&'static str, usize>,
+    by_signing_name: HashMap<&'static str, usize>,
+    /// Path prefixes, longest first, so the most specific wins.
+    by_path: Vec<(&'static str, usize)>,
+}
+
+impl Router {
+    pub fn new(services: Vec<Arc<dyn Service>>) -> Self {
+        let mut by_target = HashMap::new();
+        let mut by_signing_name = HashMap::new();
+        let mut by_path = Vec::new();
+        for (i, service) in services.iter().enumerate() {
+            let spec = service.spec();
+            if let Some(prefix) = spec.target_prefix {
+                by_target.insert(prefix, i);
+            }
+            by_signing_name.entry(spec.signing_name).or_insert(i);
+            by_path.extend(spec.path_prefixes.iter().map(|p| (*p, i)));
+        }
+        by_path.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Router { services, by_target, by_signing_name, by_path }
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &Arc<dyn Service>> {
+        self.services.iter()
+    }
+
+    pub fn route(&self, method: &Method, uri: &Uri, headers: &HeaderMap, scope_service: Option<&str>) -> Route<'_> {
+        let _ = method;
+        let by_scope = scope_service.and_then(|s| self.by_signing_name.get(s)).map(|&i| &self.services[i]);
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+        if let Some(target) = target {
+            let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+            if let Some(&i) = self.by_target.get(prefix) {
+                let service = &self.services[i];
+                return Route {
+                    service: Some(service),
+                    protocol: service.spec().protocol,
+                    target_operation: Some(operation.to_owned()),
+                    signing_name: Some(service.spec().signing_name.to_owned()),
+                };
+            }
+            // An awsJson call nobody implements: answer in awsJson.
+            let protocol = json_protocol(headers);
+            return Route {
+                service: None,
+                protocol,
+                target_operation: Some(operation.to_owned()),
+                signing_name: by_scope.map(|s| s.spec().signing_name.to_owned()).or(scope_service.map(str::to_owned)),
+            };
+        }
+        let path = uri.path();
+        if let Some(&(_, i)) = self.by_path.iter().find(|(prefix, _)| path.starts_with(prefix)) {
+            let service = &self.services[i];
+            return Route {
+                service: Some(service),
+                protocol: service.spec().protocol,
+                target_operation: None,
+                signing_name: Some(service.spec().signing_name.to_owned()),
+            };
+        }
+        if let Some(service) = by_scope {
+            return Route {
+                service: Some(service),
+                protocol: service.spec().protocol,
+                target_operation: None,
+                signing_name: Some(service.spec().signing_name.to_owned()),
+            };
+        }
+        Route {
+            service: None,
+            protocol: guess_protocol(headers),
+            target_operation: None,
+            signing_name: scope_service.map(str::to_owned),
+        }
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn json_protocol(headers: &HeaderMap) -> Protocol {
+    if content_type(headers).contains("json-1.1") {
+        Protocol::AwsJson1_1
+    } else {
+        Protocol::AwsJson1_0
+    }
+}
+
+/// The protocol an unclaimed request most likely speaks, for its error.
+fn guess_protocol(headers: &HeaderMap) -> Protocol {
+    let ct = content_type(headers);
+    if ct.contains("x-amz-json") {
+        json_protocol(headers)
+    } else if ct.contains("x-www-form-urlencoded") {
+        Protocol::AwsQuery
+    } else {
+        Protocol::RestJson
+    }
+}

@@ -1,0 +1,120 @@
+//! `nimbus serve`: open the store, register the services, serve until signalled.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use nimbus_core::{Context, Service};
+use nimbus_edge::{AuthMode, Edge};
+use nimbus_iam::{StaticCredentials, Verifier};
+use nimbus_store::Store;
+use nimbus_store_redb::RedbStore;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "NIMBUS_HOST")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 4566, env = "NIMBUS_PORT")]
+    port: u16,
+    /// Where the embedded store keeps its data.
+    #[arg(long, default_value = ".nimbus", env = "NIMBUS_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The region this server answers for.
+    #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
+    region: String,
+    /// The account every resource belongs to.
+    #[arg(long, default_value = nimbus_core::DEFAULT_ACCOUNT_ID, env = "NIMBUS_ACCOUNT_ID")]
+    account_id: String,
+    /// Access key id of the account's root credentials.
+    #[arg(long, default_value = "test", env = "NIMBUS_ACCESS_KEY_ID")]
+    access_key_id: String,
+    /// Secret access key of the account's root credentials.
+    #[arg(long, default_value = "test", env = "NIMBUS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
+    /// Whether requests must be SigV4-signed.
+    #[arg(long, value_enum, default_value_t = Auth::On, env = "NIMBUS_AUTH")]
+    auth: Auth,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Auth {
+    On,
+    Off,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nimbus-worker")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
+    let store_path = args.data_dir.join("store.redb");
+    let store: Arc<dyn Store> =
+        RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
+    let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };
+
+    let services: Vec<Arc<dyn Service>> =
+        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()))];
+
+    let auth = match args.auth {
+        Auth::On => {
+            let credentials = StaticCredentials::root(&args.account_id, &args.access_key_id, &args.secret_access_key);
+            AuthMode::SigV4(Verifier::new(Arc::new(credentials), &args.region))
+        }
+        Auth::Off => {
+            tracing::warn!("AUTHENTICATION IS OFF: every request is accepted as the account root, signed or not");
+            AuthMode::Off
+        }
+    };
+    let edge = Arc::new(Edge::new(services, auth, context));
+
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("Nimbus {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
+    println!("  data dir:    {}", args.data_dir.display());
+    println!("  region:      {}   account: {}", args.region, args.account_id);
+    if args.auth == Auth::On {
+        // The default secret is public knowledge; a chosen one stays off the screen.
+        let secret = if args.secret_access_key == "test" { "test" } else { "<as configured>" };
+        println!(
+            "  credentials: AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={secret} AWS_ENDPOINT_URL=http://{address}",
+            args.access_key_id
+        );
+    } else {
+        println!("  credentials: any (authentication is OFF)");
+    }
+
+    nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    tracing::info!("flushing the store");
+    store.close().map_err(|e| format!("closing the store: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return interrupt.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.unwrap_or(());
+    tracing::info!("shutting down: finishing in-flight requests");
+}
