@@ -10,12 +10,14 @@ pub mod error;
 pub mod protocol;
 pub mod request;
 pub mod service;
+pub mod sinks;
 pub mod time;
 
 pub use error::AwsError;
 pub use protocol::Protocol;
 pub use request::{AwsRequest, AwsResponse, Principal};
 pub use service::{BoxFuture, Service, ServiceSpec};
+pub use sinks::{DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink};
 
 /// The account every resource belongs to unless configured otherwise.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";

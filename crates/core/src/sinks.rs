@@ -1,0 +1,79 @@
+//! Cross-service doors: how Lambda and API Gateway reach CloudWatch (logs,
+//! metrics) and how API Gateway reaches Lambda (invoke), without depending
+//! on each other's crates. The binary wires implementations together.
+
+use bytes::Bytes;
+
+use crate::error::AwsError;
+use crate::service::BoxFuture;
+
+/// One log line with its time (epoch milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEvent {
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// Where services write logs (CloudWatch Logs implements it).
+pub trait LogSink: Send + Sync {
+    /// Append events to `group`/`stream`, creating both if missing. Events
+    /// are in time order. Resolves once the events are stored.
+    fn put_log_events(&self, group: &str, stream: &str, events: Vec<LogEvent>) -> BoxFuture<'_, Result<(), AwsError>>;
+}
+
+/// One metric observation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricDatum {
+    /// `AWS/Lambda`, `AWS/ApiGateway`, `AWS/DynamoDB`, …
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+    pub value: f64,
+    /// CloudWatch unit name: `Count`, `Milliseconds`, `Bytes`, `None`, …
+    pub unit: String,
+    pub timestamp_ms: i64,
+}
+
+/// Where services report metrics (CloudWatch implements it). Never blocks the
+/// caller's hot path: implementations buffer and store in the background.
+pub trait MetricSink: Send + Sync {
+    fn put_metrics(&self, data: Vec<MetricDatum>);
+}
+
+/// A sink that drops everything, for tests and for running a service alone.
+pub struct DiscardSink;
+
+impl LogSink for DiscardSink {
+    fn put_log_events(&self, _: &str, _: &str, _: Vec<LogEvent>) -> BoxFuture<'_, Result<(), AwsError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl MetricSink for DiscardSink {
+    fn put_metrics(&self, _: Vec<MetricDatum>) {}
+}
+
+/// A synchronous invocation request, as API Gateway (or any caller) makes it.
+#[derive(Clone, Debug)]
+pub struct InvokeRequest {
+    /// Function name, partial or full ARN (with or without qualifier).
+    pub function: String,
+    pub qualifier: Option<String>,
+    pub payload: Bytes,
+    /// Base64 client context, as in the Invoke API.
+    pub client_context: Option<String>,
+}
+
+/// What an invocation produced.
+#[derive(Clone, Debug)]
+pub struct InvokeOutcome {
+    pub payload: Bytes,
+    /// `Some("Unhandled")` when the function failed (X-Amz-Function-Error).
+    pub function_error: Option<String>,
+    pub executed_version: String,
+}
+
+/// Invokes functions synchronously (Lambda implements it).
+pub trait Invoker: Send + Sync {
+    fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeOutcome, AwsError>>;
+}
