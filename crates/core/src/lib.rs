@@ -15,7 +15,7 @@ pub mod time;
 
 pub use error::AwsError;
 pub use protocol::Protocol;
-pub use request::{AwsRequest, AwsResponse, Principal};
+pub use request::{Authorizer, AuthzRequest, AwsRequest, AwsResponse, Principal};
 pub use service::{BoxFuture, Service, ServiceSpec};
 pub use sinks::{DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink};
 

@@ -1,9 +1,12 @@
 //! A request as a service sees it: authenticated, with its body read.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
+
+use crate::error::AwsError;
 
 /// The response type every service returns.
 pub type AwsResponse = http::Response<Bytes>;
@@ -62,11 +65,58 @@ pub struct AwsRequest {
     pub principal: Principal,
     pub region: String,
     pub source_ip: IpAddr,
+    /// Policy check for non-root principals (IAM); `None` allows all.
+    pub authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl AwsRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// May the caller perform `action` (e.g. `dynamodb:PutItem`) on `resource` (an ARN)?
+    pub fn authorize(&self, action: &str, resource: &str) -> Result<(), AwsError> {
+        self.authorize_with(action, resource, &[])
+    }
+
+    /// As `authorize`, with service-specific condition keys such as
+    /// `dynamodb:LeadingKeys`.
+    pub fn authorize_with(&self, action: &str, resource: &str, keys: &[(&str, &[String])]) -> Result<(), AwsError> {
+        if self.principal.is_root() {
+            return Ok(());
+        }
+        match &self.authorizer {
+            None => Ok(()),
+            Some(authorizer) => authorizer.authorize(&AuthzRequest {
+                principal: &self.principal,
+                action,
+                resource,
+                source_ip: self.source_ip,
+                context_keys: keys,
+            }),
+        }
+    }
+}
+
+/// One policy question: may `principal` do `action` on `resource`?
+pub struct AuthzRequest<'a> {
+    pub principal: &'a Principal,
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub source_ip: IpAddr,
+    /// Service condition keys and their values.
+    pub context_keys: &'a [(&'a str, &'a [String])],
+}
+
+/// Evaluates IAM policies (the iam crate implements it). A denial is an
+/// `AccessDeniedException` worded as AWS words it.
+pub trait Authorizer: Send + Sync {
+    fn authorize(&self, request: &AuthzRequest<'_>) -> Result<(), AwsError>;
+}
+
+impl std::fmt::Debug for dyn Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
     }
 }
 

@@ -25,6 +25,28 @@ pub struct ServiceSpec {
     pub xml_namespace: Option<&'static str>,
     /// Whether responses carry `x-amz-crc32` (DynamoDB's SDKs verify it).
     pub crc32: bool,
+    /// Path prefixes served without authentication (e.g. `/_nimbus/metrics`,
+    /// `/_aws/execute-api/`).
+    pub public_paths: &'static [&'static str],
+    /// Host suffixes served without authentication, e.g.
+    /// `.execute-api.localhost` for `{api}.execute-api.localhost:4566`.
+    pub public_host_suffixes: &'static [&'static str],
+}
+
+impl ServiceSpec {
+    /// A spec with nothing routed; services fill in what they use:
+    /// `ServiceSpec { name: "x", ..ServiceSpec::BASE }`.
+    pub const BASE: ServiceSpec = ServiceSpec {
+        name: "",
+        signing_name: "",
+        protocol: Protocol::RestJson,
+        target_prefix: None,
+        path_prefixes: &[],
+        xml_namespace: None,
+        crc32: false,
+        public_paths: &[],
+        public_host_suffixes: &[],
+    };
 }
 
 /// A service: routes declared in its spec, requests handled asynchronously.

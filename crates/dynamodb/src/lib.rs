@@ -1,6 +1,7 @@
 //! DynamoDB: awsJson 1.0, `X-Amz-Target: DynamoDB_20120810.<Operation>`.
 
 pub mod error;
+pub mod expr;
 pub mod types;
 
 use std::sync::Arc;
@@ -16,9 +17,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     signing_name: "dynamodb",
     protocol: Protocol::AwsJson1_0,
     target_prefix: Some("DynamoDB_20120810"),
-    path_prefixes: &[],
-    xml_namespace: None,
     crc32: true,
+    ..ServiceSpec::BASE
 };
 
 pub struct DynamoDb {

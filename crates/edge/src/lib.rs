@@ -17,7 +17,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use nimbus_core::request::new_request_id;
-use nimbus_core::{AwsError, AwsRequest, AwsResponse, Context, Principal, Service};
+use nimbus_core::request::PrincipalKind;
+use nimbus_core::{Authorizer, AwsError, AwsRequest, AwsResponse, Context, Principal, Service};
 use nimbus_iam::sigv4::{Authorization, SignedRequest};
 use nimbus_iam::Verifier;
 
@@ -38,13 +39,25 @@ pub enum AuthMode {
 pub struct Edge {
     router: Router,
     auth: AuthMode,
+    authorizer: Option<Arc<dyn Authorizer>>,
     context: Context,
     started: Instant,
 }
 
 impl Edge {
     pub fn new(services: Vec<Arc<dyn Service>>, auth: AuthMode, context: Context) -> Self {
-        Edge { router: Router::new(services), auth, context, started: Instant::now() }
+        Edge { router: Router::new(services), auth, authorizer: None, context, started: Instant::now() }
+    }
+
+    /// Check every non-root request against IAM policies.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// Who calls a public endpoint (API data plane, metrics): nobody in particular.
+    fn anonymous(&self) -> Principal {
+        Principal { kind: PrincipalKind::Anonymous, ..Principal::root(&self.context.account_id, "anonymous") }
     }
 
     /// Handle one request whose body has been read.
@@ -64,7 +77,7 @@ impl Edge {
         // A malformed signature is reported even before routing, so parse once here.
         let authorization = Authorization::parse(&signed);
         let scope_service = authorization.as_ref().ok().and_then(|a| a.as_ref()).map(|a| a.service.as_str());
-        let route = self.router.route(&parts.method, &parts.uri, &parts.headers, scope_service);
+        let route = self.router.route(&parts.uri, &parts.headers, scope_service);
 
         let spec = route.service.map(|s| s.spec());
         let (xml_namespace, crc32) = spec.map_or((None, false), |s| (s.xml_namespace, s.crc32));
@@ -72,10 +85,8 @@ impl Edge {
             |err: AwsError| finish(err.to_response(route.protocol, xml_namespace, &request_id), &request_id, crc32);
 
         let principal = match &self.auth {
-            AuthMode::Off => Principal {
-                kind: nimbus_core::request::PrincipalKind::Anonymous,
-                ..Principal::root(&self.context.account_id, "anonymous")
-            },
+            _ if route.public => self.anonymous(),
+            AuthMode::Off => self.anonymous(),
             AuthMode::SigV4(verifier) => {
                 let now = nimbus_core::time::now_epoch_seconds();
                 let result = match (&authorization, &route.signing_name) {
@@ -111,6 +122,7 @@ impl Edge {
             principal,
             region: self.context.region.clone(),
             source_ip,
+            authorizer: self.authorizer.clone(),
         };
         match service.handle(aws_request).await {
             Ok(response) => finish(response, &request_id, crc32),
