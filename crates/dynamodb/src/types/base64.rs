@@ -32,7 +32,7 @@ fn value(c: u8) -> Option<u32> {
 /// Decode, with the error AWS's deserializer reports.
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "'{text}' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             bytes.len()

@@ -303,18 +303,27 @@ mod tests {
 
     #[test]
     fn validation_messages() {
-        assert_eq!(msg(json!({})), "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+        assert_eq!(
+            msg(json!({})),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        );
         assert_eq!(
             msg(json!({"S": "a", "N": "1"})),
             "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes"
         );
-        assert_eq!(msg(json!({"SS": []})), "One or more parameter values were invalid: An string set  may not be empty");
+        assert_eq!(
+            msg(json!({"SS": []})),
+            "One or more parameter values were invalid: An string set  may not be empty"
+        );
         assert_eq!(
             msg(json!({"SS": ["a", "a"]})),
             "One or more parameter values were invalid: Input collection [a, a] contains duplicates."
         );
         assert_eq!(msg(json!({"N": "x"})), "The parameter cannot be converted to a numeric value: x");
-        assert_eq!(msg(json!({"NULL": false})), "One or more parameter values were invalid: Null attribute value types must have the value of true");
+        assert_eq!(
+            msg(json!({"NULL": false})),
+            "One or more parameter values were invalid: Null attribute value types must have the value of true"
+        );
         let mut deep = json!({"S": "x"});
         for _ in 0..40 {
             deep = json!({"L": [deep]});
@@ -326,7 +335,8 @@ mod tests {
 
     #[test]
     fn sizes_follow_aws() {
-        let item = item_from_json(&json!({"id": {"S": "abc"}, "n": {"N": "12345"}, "l": {"L": [{"BOOL": true}]}})).unwrap();
+        let item =
+            item_from_json(&json!({"id": {"S": "abc"}, "n": {"N": "12345"}, "l": {"L": [{"BOOL": true}]}})).unwrap();
         // id: 2 + 3; n: 1 + (3 pairs + 1); l: 1 + 3 + (1 + 1)
         assert_eq!(item_size(&item), 5 + 5 + 6);
     }

@@ -10,7 +10,8 @@ const MAX_EXPONENT: i32 = 125;
 const MIN_EXPONENT: i32 = -130;
 
 pub const OVERFLOW: &str = "Number overflow. Attempting to store a number with magnitude larger than supported range";
-pub const UNDERFLOW: &str = "Number underflow. Attempting to store a number with magnitude smaller than supported range";
+pub const UNDERFLOW: &str =
+    "Number underflow. Attempting to store a number with magnitude smaller than supported range";
 pub const TOO_PRECISE: &str = "Attempting to store more than 38 significant digits in a Number";
 
 /// `0.d1d2…dn × 10^exp` with `d1 != 0` and `dn != 0`; zero has no digits.
@@ -27,8 +28,9 @@ impl Number {
     }
 
     pub fn from_i64(value: i64) -> Self {
-        Number::from_parts(value < 0, value.unsigned_abs().to_string().bytes().map(|b| b - b'0').collect(), 0)
-            .unwrap_or_else(|_| Number::zero())
+        let digits: Vec<u8> = value.unsigned_abs().to_string().bytes().map(|b| b - b'0').collect();
+        let len = digits.len() as i64;
+        Number::from_parts(value < 0, digits, len).unwrap_or_else(|_| Number::zero())
     }
 
     /// Parse DynamoDB's textual number; the error is AWS's message.
@@ -253,7 +255,15 @@ fn sub_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 impl Ord for Number {
     fn cmp(&self, other: &Self) -> Ordering {
-        let sign = |n: &Number| if n.is_zero() { 0 } else if n.negative { -1 } else { 1 };
+        let sign = |n: &Number| {
+            if n.is_zero() {
+                0
+            } else if n.negative {
+                -1
+            } else {
+                1
+            }
+        };
         let (sa, sb) = (sign(self), sign(other));
         if sa != sb || sa == 0 {
             return sa.cmp(&sb);
@@ -330,6 +340,13 @@ mod tests {
     }
 
     #[test]
+    fn from_integers() {
+        assert_eq!(Number::from_i64(2).to_string(), "2");
+        assert_eq!(Number::from_i64(-120).to_string(), "-120");
+        assert_eq!(Number::from_i64(0).to_string(), "0");
+    }
+
+    #[test]
     fn limits() {
         assert_eq!(Number::parse("1e126").unwrap_err(), OVERFLOW);
         assert_eq!(n("9.9999e125").to_string().len(), 126);
@@ -338,7 +355,10 @@ mod tests {
         assert_eq!(Number::parse("1234567890123456789012345678901234567890").unwrap_err(), TOO_PRECISE);
         assert!(Number::parse("12345678901234567890123456789012345678000000").is_ok());
         for bad in ["", "-", "abc", "1.2.3", "1e", "1e+", "0x10", " 1", "1 ", "Infinity", "NaN"] {
-            assert_eq!(Number::parse(bad).unwrap_err(), format!("The parameter cannot be converted to a numeric value: {bad}"));
+            assert_eq!(
+                Number::parse(bad).unwrap_err(),
+                format!("The parameter cannot be converted to a numeric value: {bad}")
+            );
         }
     }
 

@@ -1,0 +1,528 @@
+//! Recursive-descent parser shared by every expression kind.
+//!
+//! Syntax errors abort at once, quoting the offending token as AWS does.
+//! Semantic errors (undefined placeholders, reserved words, misused
+//! functions…) are collected while parsing and the highest-priority one is
+//! reported once the whole expression is known to be well-formed, which is
+//! the order AWS reports them in.
+
+use nimbus_core::AwsError;
+
+use super::lexer::{lex, Tok, Token};
+use super::{is_reserved, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::error::Result;
+use crate::types::AttributeValue;
+
+/// Semantic error classes, highest priority first.
+#[derive(Clone, Copy)]
+pub(crate) enum Slot {
+    Parens = 0,
+    UnknownFunction,
+    MisusedFunction,
+    Reserved,
+    Undefined,
+    Operands,
+    Distinct,
+    Function,
+}
+
+const SLOTS: usize = 8;
+
+/// The keywords that can never start a path.
+const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+
+pub(crate) struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    pos: usize,
+    pub(crate) kind: Kind,
+    pub(crate) attrs: &'a mut Attrs,
+    errors: [Option<String>; SLOTS],
+    /// Token positions of the parentheses of each closed group.
+    groups: Vec<(usize, usize)>,
+}
+
+/// A parsed term before we know whether it stands for a value or a condition.
+enum Term {
+    Operand(Operand),
+    Func(String, Vec<Term>),
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(src: &'a str, kind: Kind, attrs: &'a mut Attrs) -> Result<Self> {
+        if src.trim().is_empty() {
+            return Err(kind.error("The expression can not be empty;"));
+        }
+        Ok(Parser { src, toks: lex(src), pos: 0, kind, attrs, errors: Default::default(), groups: Vec::new() })
+    }
+
+    pub(crate) fn peek(&self) -> &Token {
+        &self.toks[self.pos.min(self.toks.len() - 1)]
+    }
+
+    pub(crate) fn peek_at(&self, offset: usize) -> &Token {
+        &self.toks[(self.pos + offset).min(self.toks.len() - 1)]
+    }
+
+    pub(crate) fn advance(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    pub(crate) fn at_punct(&self, p: &str) -> bool {
+        matches!(self.peek().tok, Tok::Punct(q) if q == p)
+    }
+
+    pub(crate) fn at_eof(&self) -> bool {
+        self.peek().tok == Tok::Eof
+    }
+
+    pub(crate) fn expect_punct(&mut self, p: &str) -> Result<()> {
+        if self.at_punct(p) {
+            self.advance();
+            Ok(())
+        } else {
+            Err(self.syntax_error())
+        }
+    }
+
+    /// "Syntax error; token: "x", near: "a x b"": the token with its neighbours.
+    pub(crate) fn syntax_error(&self) -> AwsError {
+        let pos = self.pos.min(self.toks.len() - 1);
+        let t = &self.toks[pos];
+        let start = if pos > 0 { self.toks[pos - 1].start } else { t.start };
+        let end = match self.toks.get(pos + 1) {
+            Some(next) if next.tok != Tok::Eof => next.end,
+            _ => t.end.max(self.src.len().min(t.end)),
+        };
+        let near = self.src.get(start..end).unwrap_or("");
+        self.kind.error(format!("Syntax error; token: \"{}\", near: \"{near}\"", t.text(self.src)))
+    }
+
+    pub(crate) fn defer(&mut self, slot: Slot, message: impl FnOnce() -> String) {
+        let entry = &mut self.errors[slot as usize];
+        if entry.is_none() {
+            *entry = Some(message());
+        }
+    }
+
+    /// The first deferred error by priority, if any.
+    pub(crate) fn finish(self) -> Result<()> {
+        if !self.at_eof() {
+            return Err(self.syntax_error());
+        }
+        match self.errors.into_iter().flatten().next() {
+            Some(message) => Err(self.kind.error(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// A path element name: a bare word (not reserved) or a `#placeholder`.
+    fn path_name(&mut self) -> Result<String> {
+        let t = self.peek().clone();
+        match &t.tok {
+            Tok::Ident(word) if !KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k)) => {
+                if !word.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                    return Err(self.syntax_error());
+                }
+                self.advance();
+                if is_reserved(word) {
+                    self.defer(Slot::Reserved, || {
+                        format!("Attribute name is a reserved keyword; reserved keyword: {word}")
+                    });
+                }
+                Ok(word.clone())
+            }
+            Tok::Name(key) => {
+                self.advance();
+                Ok(self.attrs.name(key).unwrap_or_else(|| {
+                    self.defer(Slot::Undefined, || {
+                        format!("An expression attribute name used in the document path is not defined; attribute name: {key}")
+                    });
+                    key.clone()
+                }))
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    /// `a.b[3].#c`
+    pub(crate) fn path(&mut self) -> Result<Path> {
+        let mut elems = vec![PathElem::Name(self.path_name()?)];
+        loop {
+            if self.at_punct(".") {
+                self.advance();
+                elems.push(PathElem::Name(self.path_name()?));
+            } else if self.at_punct("[") {
+                self.advance();
+                let index = match &self.peek().tok {
+                    Tok::Int(digits) => digits.parse::<usize>().ok(),
+                    _ => None,
+                };
+                let Some(index) = index else {
+                    return Err(self.syntax_error());
+                };
+                self.advance();
+                self.expect_punct("]")?;
+                elems.push(PathElem::Index(index));
+            } else {
+                return Ok(Path(elems));
+            }
+        }
+    }
+
+    /// Resolve a `:value` placeholder token.
+    pub(crate) fn value(&mut self, key: &str) -> AttributeValue {
+        self.attrs.value(key).unwrap_or_else(|| {
+            self.defer(Slot::Undefined, || {
+                format!("An expression attribute value used in expression is not defined; attribute value: {key}")
+            });
+            AttributeValue::Null
+        })
+    }
+
+    /// Whether the next tokens are `word (`: a function call.
+    pub(crate) fn at_function(&self) -> Option<String> {
+        match (&self.peek().tok, &self.peek_at(1).tok) {
+            (Tok::Ident(name), Tok::Punct("(")) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    // ---- conditions ----
+
+    fn or(&mut self) -> Result<Cond> {
+        let mut left = self.and()?;
+        while self.peek().is_keyword("OR") {
+            self.advance();
+            let right = self.and()?;
+            left = Cond::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Cond> {
+        let mut left = self.not()?;
+        while self.peek().is_keyword("AND") {
+            self.advance();
+            let right = self.not()?;
+            left = Cond::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Cond> {
+        if self.peek().is_keyword("NOT") {
+            self.advance();
+            return Ok(Cond::Not(Box::new(self.not()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Cond> {
+        if self.at_punct("(") {
+            let open = self.pos;
+            self.advance();
+            let inner = self.or()?;
+            let close = self.pos;
+            self.expect_punct(")")?;
+            if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
+                self.defer(Slot::Parens, || "The expression has redundant parentheses;".into());
+            }
+            self.groups.push((open, close));
+            return Ok(inner);
+        }
+        let first = self.term()?;
+        let cmp = match self.peek().tok {
+            Tok::Punct("=") => Some(Cmp::Eq),
+            Tok::Punct("<>") => Some(Cmp::Ne),
+            Tok::Punct("<") => Some(Cmp::Lt),
+            Tok::Punct("<=") => Some(Cmp::Le),
+            Tok::Punct(">") => Some(Cmp::Gt),
+            Tok::Punct(">=") => Some(Cmp::Ge),
+            _ => None,
+        };
+        if let Some(cmp) = cmp {
+            self.advance();
+            let second = self.term()?;
+            let (a, b) = (self.operand(first), self.operand(second));
+            self.check_distinct(cmp.symbol(), &a, &b);
+            return Ok(Cond::Compare(cmp, a, b));
+        }
+        if self.peek().is_keyword("BETWEEN") {
+            self.advance();
+            let low = self.term()?;
+            if !self.peek().is_keyword("AND") {
+                return Err(self.syntax_error());
+            }
+            self.advance();
+            let high = self.term()?;
+            let (a, low, high) = (self.operand(first), self.operand(low), self.operand(high));
+            self.check_between(&low, &high);
+            return Ok(Cond::Between(a, low, high));
+        }
+        if self.peek().is_keyword("IN") {
+            self.advance();
+            self.expect_punct("(")?;
+            let mut list = vec![];
+            loop {
+                let t = self.term()?;
+                list.push(self.operand(t));
+                if self.at_punct(",") {
+                    self.advance();
+                } else {
+                    break;
+                }
+            }
+            self.expect_punct(")")?;
+            if list.len() > 100 {
+                let n = list.len();
+                self.defer(Slot::Operands, || {
+                    format!("The IN operator is provided with too many operands; number of operands: {n}")
+                });
+            }
+            let a = self.operand(first);
+            return Ok(Cond::In(a, list));
+        }
+        match first {
+            Term::Func(name, args) => self.condition_function(name, args),
+            Term::Operand(_) => Err(self.syntax_error()),
+        }
+    }
+
+    /// A path, a `:value`, or a function call (validated by the caller).
+    fn term(&mut self) -> Result<Term> {
+        if let Some(name) = self.at_function() {
+            self.advance();
+            self.advance();
+            let mut args = vec![];
+            loop {
+                args.push(self.term()?);
+                if self.at_punct(",") {
+                    self.advance();
+                } else {
+                    break;
+                }
+            }
+            self.expect_punct(")")?;
+            return Ok(Term::Func(name, args));
+        }
+        if let Tok::Value(key) = &self.peek().tok {
+            let key = key.clone();
+            self.advance();
+            return Ok(Term::Operand(Operand::Value(self.value(&key))));
+        }
+        Ok(Term::Operand(Operand::Path(self.path()?)))
+    }
+
+    fn known_function(&mut self, name: &str, args: usize) -> bool {
+        let arity = match name {
+            "attribute_exists" | "attribute_not_exists" | "size" => 1,
+            "attribute_type" | "begins_with" | "contains" => 2,
+            _ => {
+                self.defer(Slot::UnknownFunction, || format!("Invalid function name; function: {name}"));
+                return false;
+            }
+        };
+        if arity != args {
+            self.defer(Slot::Operands, || {
+                format!("Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {args}")
+            });
+            return false;
+        }
+        true
+    }
+
+    /// A term used where a value is needed: only `size()` may be a function.
+    fn operand(&mut self, term: Term) -> Operand {
+        match term {
+            Term::Operand(op) => op,
+            Term::Func(name, args) => {
+                if name != "size" {
+                    if self.known_function(&name, args.len()) {
+                        self.defer(Slot::MisusedFunction, || {
+                            format!(
+                                "The function is not allowed to be used this way in an expression; function: {name}"
+                            )
+                        });
+                    }
+                    return Operand::Value(AttributeValue::Null);
+                }
+                if !self.known_function(&name, args.len()) {
+                    return Operand::Value(AttributeValue::Null);
+                }
+                let arg = args.into_iter().next().map(|a| self.operand(a));
+                match arg {
+                    Some(Operand::Path(p)) => Operand::Size(p),
+                    Some(Operand::Value(v)) => {
+                        let t = v.type_name();
+                        if matches!(t, "N" | "BOOL" | "NULL") {
+                            self.bad_operand_type("size", t);
+                        } else {
+                            self.defer(Slot::Function, || {
+                                "Operator or function requires a document path; operator or function: size".into()
+                            });
+                        }
+                        Operand::Value(AttributeValue::Null)
+                    }
+                    _ => Operand::Value(AttributeValue::Null),
+                }
+            }
+        }
+    }
+
+    fn bad_operand_type(&mut self, function: &str, t: &str) {
+        self.defer(Slot::Function, || {
+            format!(
+                "Incorrect operand type for operator or function; operator or function: {function}, operand type: {t}"
+            )
+        });
+    }
+
+    fn require_path(&mut self, function: &str, op: Operand) -> Path {
+        match op {
+            Operand::Path(p) => p,
+            _ => {
+                self.defer(Slot::Function, || {
+                    format!("Operator or function requires a document path; operator or function: {function}")
+                });
+                Path(vec![])
+            }
+        }
+    }
+
+    fn condition_function(&mut self, name: String, args: Vec<Term>) -> Result<Cond> {
+        let placeholder = Cond::Exists(Path(vec![]));
+        if !self.known_function(&name, args.len()) {
+            return Ok(placeholder);
+        }
+        if name == "size" {
+            self.defer(Slot::MisusedFunction, || {
+                "The function is not allowed to be used this way in an expression; function: size".into()
+            });
+            return Ok(placeholder);
+        }
+        let mut ops: Vec<Operand> = args.into_iter().map(|a| self.operand(a)).collect();
+        let second = if ops.len() == 2 { ops.pop() } else { None };
+        let first = ops.pop().unwrap_or(Operand::Value(AttributeValue::Null));
+        Ok(match (name.as_str(), second) {
+            ("attribute_exists", _) => Cond::Exists(self.require_path(&name, first)),
+            ("attribute_not_exists", _) => Cond::NotExists(self.require_path(&name, first)),
+            ("attribute_type", Some(t)) => {
+                self.check_distinct(&name, &first, &t);
+                match &t {
+                    Operand::Value(AttributeValue::S(s)) => {
+                        if !["S", "N", "B", "NULL", "SS", "BOOL", "L", "BS", "NS", "M"].contains(&s.as_str()) {
+                            self.defer(Slot::Function, || {
+                                format!("Invalid attribute type name found; type: {s}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}")
+                            });
+                        }
+                    }
+                    Operand::Value(v) => self.bad_operand_type(&name, v.type_name()),
+                    _ => self.bad_operand_type(&name, "{NS,SS,L,BS,N,M,B,BOOL,NULL,S}"),
+                }
+                let path = self.require_path(&name, first);
+                Cond::Type(path, t)
+            }
+            ("begins_with", Some(prefix)) => {
+                self.check_distinct(&name, &first, &prefix);
+                for op in [&first, &prefix] {
+                    if let Operand::Value(v) = op {
+                        if !matches!(v, AttributeValue::S(_) | AttributeValue::B(_)) {
+                            self.bad_operand_type(&name, v.type_name());
+                        }
+                    }
+                }
+                Cond::BeginsWith(first, prefix)
+            }
+            ("contains", Some(needle)) => {
+                self.check_distinct(&name, &first, &needle);
+                Cond::Contains(first, needle)
+            }
+            _ => placeholder,
+        })
+    }
+
+    fn check_distinct(&mut self, operator: &str, a: &Operand, b: &Operand) {
+        if let (Operand::Path(p), Operand::Path(q)) = (a, b) {
+            if p == q {
+                self.defer(Slot::Distinct, || {
+                    format!("The first operand must be distinct from the remaining operands for this operator or function; operator: {operator}, first operand: {p}")
+                });
+            }
+        }
+    }
+
+    fn check_between(&mut self, low: &Operand, high: &Operand) {
+        let (Operand::Value(l), Operand::Value(h)) = (low, high) else {
+            return;
+        };
+        let show = |v: &AttributeValue| format!("AttributeValue: {{{}:{}}}", v.type_name(), v.display_scalar());
+        if l.type_name() != h.type_name() {
+            self.defer(Slot::Function, || {
+                format!(
+                    "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: {}, upper bound operand: {}",
+                    show(l),
+                    show(h)
+                )
+            });
+        } else if super::eval::compare(l, h) == Some(std::cmp::Ordering::Greater) {
+            self.defer(Slot::Function, || {
+                format!(
+                    "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: {}, upper bound operand: {}",
+                    show(l),
+                    show(h)
+                )
+            });
+        }
+    }
+}
+
+/// Parse a condition, filter or key-condition expression.
+pub fn condition(src: &str, kind: Kind, attrs: &mut Attrs) -> Result<Cond> {
+    let mut p = Parser::new(src, kind, attrs)?;
+    let cond = p.or()?;
+    p.finish()?;
+    Ok(cond)
+}
+
+/// Parse a projection expression: a comma-separated list of paths.
+pub fn projection(src: &str, attrs: &mut Attrs) -> Result<Vec<Path>> {
+    let mut p = Parser::new(src, Kind::Projection, attrs)?;
+    let mut paths = vec![p.path()?];
+    while p.at_punct(",") {
+        p.advance();
+        paths.push(p.path()?);
+    }
+    p.finish()?;
+    check_overlaps(&paths, Kind::Projection)?;
+    Ok(paths)
+}
+
+/// AWS rejects two paths where one contains the other (overlap) or where
+/// they treat the same step as both map key and list index (conflict).
+pub fn check_overlaps(paths: &[Path], kind: Kind) -> Result<()> {
+    for (i, p) in paths.iter().enumerate() {
+        for q in &paths[..i] {
+            let common = p.0.iter().zip(&q.0).take_while(|(a, b)| a == b).count();
+            if common == p.0.len().min(q.0.len()) {
+                return Err(kind.error(format!(
+                    "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
+                )));
+            }
+            let kinds_differ = matches!(
+                (&p.0[common], &q.0[common]),
+                (PathElem::Name(_), PathElem::Index(_)) | (PathElem::Index(_), PathElem::Name(_))
+            );
+            if kinds_differ {
+                return Err(kind.error(format!(
+                    "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

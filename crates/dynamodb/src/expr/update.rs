@@ -1,0 +1,361 @@
+//! Update expressions: `SET`, `REMOVE`, `ADD` and `DELETE` clauses, parsed
+//! with the shared parser and applied to an item.
+
+use super::eval::resolve;
+use super::lexer::Tok;
+use super::parser::{check_overlaps, Parser, Slot};
+use super::{Attrs, Kind, Path, PathElem};
+use crate::error::{validation, Result};
+use crate::types::{AttributeValue as AV, Item};
+
+/// The right-hand side of a `SET` action.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetValue {
+    Path(Path),
+    Value(AV),
+    IfNotExists(Path, Box<SetValue>),
+    ListAppend(Box<SetValue>, Box<SetValue>),
+    Plus(Box<SetValue>, Box<SetValue>),
+    Minus(Box<SetValue>, Box<SetValue>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Update {
+    pub set: Vec<(Path, SetValue)>,
+    pub remove: Vec<Path>,
+    pub add: Vec<(Path, AV)>,
+    pub delete: Vec<(Path, AV)>,
+}
+
+impl Update {
+    /// Every path the update writes, in expression order.
+    pub fn targets(&self) -> impl Iterator<Item = &Path> {
+        self.set
+            .iter()
+            .map(|(p, _)| p)
+            .chain(&self.remove)
+            .chain(self.add.iter().map(|(p, _)| p))
+            .chain(self.delete.iter().map(|(p, _)| p))
+    }
+}
+
+/// AWS's long type names, used in ADD/DELETE operand errors.
+fn long_type(v: &AV) -> &'static str {
+    match v {
+        AV::S(_) => "STRING",
+        AV::N(_) => "NUMBER",
+        AV::B(_) => "BINARY",
+        AV::Bool(_) => "BOOLEAN",
+        AV::Null => "NULL",
+        AV::M(_) => "MAP",
+        AV::L(_) => "LIST",
+        AV::SS(_) => "STRING_SET",
+        AV::NS(_) => "NUMBER_SET",
+        AV::BS(_) => "BINARY_SET",
+    }
+}
+
+pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
+    let mut p = Parser::new(src, Kind::Update, attrs)?;
+    let mut update = Update::default();
+    let mut seen: Vec<&'static str> = Vec::new();
+    if p.at_eof() {
+        return Err(p.syntax_error());
+    }
+    while !p.at_eof() {
+        let clause = ["SET", "REMOVE", "ADD", "DELETE"].into_iter().find(|k| p.peek().is_keyword(k));
+        let Some(clause) = clause else {
+            return Err(p.syntax_error());
+        };
+        p.advance();
+        if seen.contains(&clause) {
+            p.defer(Slot::Parens, || {
+                format!("The \"{clause}\" section can only be used once in an update expression;")
+            });
+        }
+        seen.push(clause);
+        loop {
+            let path = p.path()?;
+            match clause {
+                "SET" => {
+                    p.expect_punct("=")?;
+                    let value = set_value(&mut p)?;
+                    update.set.push((path, value));
+                }
+                "REMOVE" => update.remove.push(path),
+                _ => {
+                    let Tok::Value(key) = p.peek().tok.clone() else {
+                        return Err(p.syntax_error());
+                    };
+                    p.advance();
+                    let v = p.value(&key);
+                    let ok = match clause {
+                        "ADD" => matches!(v, AV::N(_) | AV::SS(_) | AV::NS(_) | AV::BS(_)),
+                        _ => matches!(v, AV::SS(_) | AV::NS(_) | AV::BS(_)),
+                    };
+                    if !ok && !matches!(v, AV::Null) {
+                        let t = long_type(&v);
+                        p.defer(Slot::Function, || {
+                            format!("Incorrect operand type for operator or function; operator: {clause}, operand type: {t}")
+                        });
+                    }
+                    if clause == "ADD" {
+                        update.add.push((path, v));
+                    } else {
+                        update.delete.push((path, v));
+                    }
+                }
+            }
+            if p.at_punct(",") {
+                p.advance();
+            } else {
+                break;
+            }
+        }
+    }
+    p.finish()?;
+    let targets: Vec<Path> = update.targets().cloned().collect();
+    check_overlaps(&targets, Kind::Update)?;
+    Ok(update)
+}
+
+fn set_value(p: &mut Parser<'_>) -> Result<SetValue> {
+    let left = set_operand(p)?;
+    let op = match p.peek().tok {
+        Tok::Punct("+") => "+",
+        Tok::Punct("-") => "-",
+        _ => return Ok(left),
+    };
+    p.advance();
+    let right = set_operand(p)?;
+    for side in [&left, &right] {
+        if let SetValue::Value(v) = side {
+            if !matches!(v, AV::N(_) | AV::Null) {
+                let t = v.type_name();
+                p.defer(Slot::Function, || {
+                    format!("Incorrect operand type for operator or function; operator or function: {op}, operand type: {t}")
+                });
+            }
+        }
+    }
+    Ok(if op == "+" {
+        SetValue::Plus(Box::new(left), Box::new(right))
+    } else {
+        SetValue::Minus(Box::new(left), Box::new(right))
+    })
+}
+
+fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
+    if let Some(name) = p.at_function() {
+        p.advance();
+        p.advance();
+        let mut args = vec![set_operand(p)?];
+        while p.at_punct(",") {
+            p.advance();
+            args.push(set_operand(p)?);
+        }
+        p.expect_punct(")")?;
+        let arity = match name.as_str() {
+            "if_not_exists" | "list_append" => 2,
+            "attribute_exists" | "attribute_not_exists" | "attribute_type" | "begins_with" | "contains" | "size" => {
+                p.defer(Slot::MisusedFunction, || {
+                    format!("The function is not allowed in an update expression; function: {name}")
+                });
+                return Ok(SetValue::Value(AV::Null));
+            }
+            _ => {
+                p.defer(Slot::UnknownFunction, || format!("Invalid function name; function: {name}"));
+                return Ok(SetValue::Value(AV::Null));
+            }
+        };
+        if args.len() != arity {
+            let n = args.len();
+            p.defer(Slot::Operands, || {
+                format!("Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {n}")
+            });
+            return Ok(SetValue::Value(AV::Null));
+        }
+        let second = args.pop().unwrap_or(SetValue::Value(AV::Null));
+        let first = args.pop().unwrap_or(SetValue::Value(AV::Null));
+        return Ok(if name == "if_not_exists" {
+            let SetValue::Path(path) = first else {
+                p.defer(Slot::Function, || {
+                    "Operator or function requires a document path; operator or function: if_not_exists".into()
+                });
+                return Ok(SetValue::Value(AV::Null));
+            };
+            SetValue::IfNotExists(path, Box::new(second))
+        } else {
+            for side in [&first, &second] {
+                if let SetValue::Value(v) = side {
+                    if !matches!(v, AV::L(_) | AV::Null) {
+                        let t = v.type_name();
+                        p.defer(Slot::Function, || {
+                            format!("Incorrect operand type for operator or function; operator or function: list_append, operand type: {t}")
+                        });
+                    }
+                }
+            }
+            SetValue::ListAppend(Box::new(first), Box::new(second))
+        });
+    }
+    if let Tok::Value(key) = p.peek().tok.clone() {
+        p.advance();
+        return Ok(SetValue::Value(p.value(&key)));
+    }
+    if p.at_punct("(") {
+        // Parentheses group a value: `SET a = (b + :c)` is not allowed, but
+        // `SET a = (:c)` is; keep it simple and accept both.
+        p.advance();
+        let inner = set_value(p)?;
+        p.expect_punct(")")?;
+        return Ok(inner);
+    }
+    Ok(SetValue::Path(p.path()?))
+}
+
+const BAD_PATH: &str = "The document path provided in the update expression is invalid for update";
+const BAD_TYPE: &str = "An operand in the update expression has an incorrect data type";
+const MISSING: &str = "The provided expression refers to an attribute that does not exist in the item";
+
+fn eval_set(item: &Item, value: &SetValue) -> Result<AV> {
+    Ok(match value {
+        SetValue::Value(v) => v.clone(),
+        SetValue::Path(p) => resolve(item, p).cloned().ok_or_else(|| validation(MISSING))?,
+        SetValue::IfNotExists(p, fallback) => match resolve(item, p) {
+            Some(v) => v.clone(),
+            None => eval_set(item, fallback)?,
+        },
+        SetValue::ListAppend(a, b) => match (eval_set(item, a)?, eval_set(item, b)?) {
+            (AV::L(mut x), AV::L(y)) => {
+                x.extend(y);
+                AV::L(x)
+            }
+            _ => return Err(validation(BAD_TYPE)),
+        },
+        SetValue::Plus(a, b) | SetValue::Minus(a, b) => match (eval_set(item, a)?, eval_set(item, b)?) {
+            (AV::N(x), AV::N(y)) => {
+                let r = if matches!(value, SetValue::Plus(..)) { x.add(&y) } else { x.sub(&y) };
+                AV::N(r.map_err(validation)?)
+            }
+            _ => return Err(validation(BAD_TYPE)),
+        },
+    })
+}
+
+/// The container holding the last step of `path`, created nowhere: every
+/// parent must already exist.
+fn parent_mut<'a>(item: &'a mut Item, path: &Path) -> Result<Option<&'a mut AV>> {
+    let elems = &path.0;
+    if elems.len() < 2 {
+        return Ok(None);
+    }
+    let PathElem::Name(head) = &elems[0] else {
+        return Err(validation(BAD_PATH));
+    };
+    let mut current = item.get_mut(head).ok_or_else(|| validation(BAD_PATH))?;
+    for e in &elems[1..elems.len() - 1] {
+        current = match (e, current) {
+            (PathElem::Name(n), AV::M(m)) => m.get_mut(n).ok_or_else(|| validation(BAD_PATH))?,
+            (PathElem::Index(i), AV::L(l)) => l.get_mut(*i).ok_or_else(|| validation(BAD_PATH))?,
+            _ => return Err(validation(BAD_PATH)),
+        };
+    }
+    Ok(Some(current))
+}
+
+fn put_at(item: &mut Item, path: &Path, value: AV) -> Result<()> {
+    let last = path.0.last().ok_or_else(|| validation(BAD_PATH))?;
+    match (parent_mut(item, path)?, last) {
+        (None, PathElem::Name(n)) => {
+            item.insert(n.clone(), value);
+        }
+        (Some(AV::M(m)), PathElem::Name(n)) => {
+            m.insert(n.clone(), value);
+        }
+        (Some(AV::L(l)), PathElem::Index(i)) => {
+            // Setting past the end appends.
+            if *i < l.len() {
+                l[*i] = value;
+            } else {
+                l.push(value);
+            }
+        }
+        _ => return Err(validation(BAD_PATH)),
+    }
+    Ok(())
+}
+
+fn remove_at(item: &mut Item, path: &Path) -> Result<()> {
+    let Some(last) = path.0.last() else {
+        return Ok(());
+    };
+    match (parent_mut(item, path), last) {
+        (Ok(None), PathElem::Name(n)) => {
+            item.remove(n);
+        }
+        (Ok(Some(AV::M(m))), PathElem::Name(n)) => {
+            m.remove(n);
+        }
+        (Ok(Some(AV::L(l))), PathElem::Index(i)) => {
+            if *i < l.len() {
+                l.remove(*i);
+            }
+        }
+        // Removing something that is not there is a no-op.
+        (Ok(_), _) | (Err(_), _) => {}
+    }
+    Ok(())
+}
+
+/// Apply `update` to `item`: every SET value is computed from the item as it
+/// was before the update, then the clauses are applied.
+pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
+    let values = update.set.iter().map(|(_, v)| eval_set(item, v)).collect::<Result<Vec<_>>>()?;
+    for ((path, _), value) in update.set.iter().zip(values) {
+        put_at(item, path, value)?;
+    }
+    // Higher list indexes first, so each index refers to the original list.
+    let mut removes: Vec<&Path> = update.remove.iter().collect();
+    removes.sort_by(|a, b| b.cmp(a));
+    for path in removes {
+        remove_at(item, path)?;
+    }
+    for (path, value) in &update.add {
+        let merged = match (resolve(item, path), value) {
+            (None, v) => v.clone(),
+            (Some(AV::N(x)), AV::N(y)) => AV::N(x.add(y).map_err(validation)?),
+            (Some(AV::SS(x)), AV::SS(y)) => AV::SS(union(x, y)),
+            (Some(AV::NS(x)), AV::NS(y)) => AV::NS(union(x, y)),
+            (Some(AV::BS(x)), AV::BS(y)) => AV::BS(union(x, y)),
+            _ => return Err(validation(BAD_TYPE)),
+        };
+        put_at(item, path, merged)?;
+    }
+    for (path, value) in &update.delete {
+        let remaining = match (resolve(item, path), value) {
+            (None, _) => continue,
+            (Some(AV::SS(x)), AV::SS(y)) => difference(x, y).map(AV::SS),
+            (Some(AV::NS(x)), AV::NS(y)) => difference(x, y).map(AV::NS),
+            (Some(AV::BS(x)), AV::BS(y)) => difference(x, y).map(AV::BS),
+            _ => return Err(validation(BAD_TYPE)),
+        };
+        match remaining {
+            Some(v) => put_at(item, path, v)?,
+            None => remove_at(item, path)?,
+        }
+    }
+    Ok(())
+}
+
+fn union<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = a.to_vec();
+    out.extend(b.iter().filter(|x| !a.contains(x)).cloned());
+    out
+}
+
+/// `a - b`, or `None` when nothing is left (the attribute is removed).
+fn difference<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Option<Vec<T>> {
+    let out: Vec<T> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+    (!out.is_empty()).then_some(out)
+}
