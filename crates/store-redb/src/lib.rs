@@ -179,17 +179,23 @@ fn apply(txn: &redb::WriteTransaction, batch: &WriteBatch) -> Result<()> {
     Ok(())
 }
 
+/// What `ReadView::scan` calls for each pair.
+type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
+
+/// One item of a redb range iterator.
+type Entry<'a> = std::result::Result<
+    (redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>),
+    redb::StorageError,
+>;
+
 fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     t: &T,
     range: (Bound<&[u8]>, Bound<&[u8]>),
     direction: Direction,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+    visit: &mut Visitor<'_>,
 ) -> Result<()> {
     let iter = t.range::<&[u8]>(range).map_err(err)?;
-    let mut step = |entry: std::result::Result<
-        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
-        redb::StorageError,
-    >| {
+    let mut step = |entry: Entry<'_>| {
         let (k, v) = entry.map_err(err)?;
         Ok::<_, StoreError>(visit(k.value(), v.value()))
     };
