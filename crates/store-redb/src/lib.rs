@@ -113,7 +113,13 @@ fn commit_group(db: &Database, group: Vec<Job>) {
             }
             Job::Transact(body, done) => {
                 let view = WriteView { txn: &txn };
-                match body(&view) {
+                // A body that panics fails its own caller, not the writer
+                // thread (which every later write needs). It has only read.
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&view))).unwrap_or_else(|panic| {
+                        Err(StoreError(format!("transaction body panicked: {}", panic_message(&panic))))
+                    });
+                match outcome {
                     Ok(batch) => {
                         if let Err(e) = apply(&txn, &batch) {
                             outcomes.push((done, Err(e.clone())));
@@ -135,6 +141,14 @@ fn commit_group(db: &Database, group: Vec<Job>) {
             (Err(_), Err(own)) => Err(own),
         };
         let _ = done.send(result);
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(msg), _) => msg,
+        (_, Some(msg)) => msg,
+        _ => "(no message)",
     }
 }
 
