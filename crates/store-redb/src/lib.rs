@@ -45,10 +45,16 @@ pub struct RedbStore {
 impl RedbStore {
     /// Open (or create) the store at `path` and start its writer thread.
     pub fn open(path: &Path) -> Result<Arc<Self>> {
+        // The deepest ancestor that exists already; below it, entries are new.
+        let existing = path.ancestors().skip(1).find(|dir| dir.as_os_str().is_empty() || dir.exists());
+        let created = !path.exists();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
         let db = Arc::new(Database::create(path).map_err(err)?);
+        if created {
+            sync_new_entries(path, existing)?;
+        }
         let (tx, rx) = mpsc::channel();
         let writer_db = db.clone();
         let writer = thread::Builder::new()
@@ -71,6 +77,22 @@ impl RedbStore {
             wait.await.unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
         })
     }
+}
+
+/// Make the directory entries of a new store durable, or a power loss could
+/// drop the file with every write acknowledged in it: fsync the file's
+/// directory and each directory `open` created, up to the one that existed.
+fn sync_new_entries(path: &Path, existing: Option<&Path>) -> Result<()> {
+    if cfg!(unix) {
+        for dir in path.ancestors().skip(1) {
+            let name = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            std::fs::File::open(name).and_then(|d| d.sync_all()).map_err(err)?;
+            if Some(dir) == existing {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
