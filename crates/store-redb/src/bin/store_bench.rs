@@ -1,0 +1,293 @@
+//! Durable single-key write throughput: Nimbus's group commit against
+//! fsync-per-write, side by side in one run. Driven by `bench/store/run`.
+//!
+//! Usage: `nimbus-store-bench [--dir DIR] [--secs S] [--writers 1,16,64] [--value-bytes N] [--modes M,...]`
+//!
+//! For each writer count, three modes (all by default) run in turn for `S` seconds each, every
+//! one on a fresh file in `DIR`; every write is one key (17 bytes) and one
+//! value (`N` bytes, default 100), durable before the writer issues its next:
+//!
+//! - `group`: `RedbStore::write` of a one-put batch from each of the writers,
+//!   which are tokio tasks. The store's writer thread commits whatever is
+//!   queued in one redb transaction with `Durability::Immediate`.
+//! - `redb-per-write`: the same redb, but each writer (an OS thread) takes a
+//!   mutex, then runs `begin_write`, `insert`, `commit` with
+//!   `Durability::Immediate` on its own: one redb commit, hence one
+//!   `fdatasync`, per write.
+//! - `append-fdatasync`: each writer (an OS thread) takes a mutex, appends the
+//!   record to a plain file and calls `fdatasync` (`File::sync_data`): the
+//!   device's floor for one sync per write, without any storage engine.
+//!
+//! Latency is measured per write, from issuing it to its acknowledgement,
+//! including time spent waiting for the mutex or the writer thread.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nimbus_store::{Store, WriteBatch};
+use nimbus_store_redb::RedbStore;
+use redb::{Database, Durability, TableDefinition};
+
+const KS: &str = "bench";
+const TABLE: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefinition::new(KS);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Group,
+    RedbPerWrite,
+    AppendFdatasync,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Group, Mode::RedbPerWrite, Mode::AppendFdatasync];
+
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Group => "group commit (`RedbStore::write`)",
+            Mode::RedbPerWrite => "redb commit per write (fsync per write)",
+            Mode::AppendFdatasync => "file append + fdatasync per write",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Group => "group",
+            Mode::RedbPerWrite => "redb-per-write",
+            Mode::AppendFdatasync => "append-fdatasync",
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Mode::Group => "group.redb",
+            Mode::RedbPerWrite => "per-write.redb",
+            Mode::AppendFdatasync => "append.log",
+        }
+    }
+}
+
+struct Config {
+    dir: PathBuf,
+    secs: f64,
+    writers: Vec<usize>,
+    value_bytes: usize,
+    modes: Vec<Mode>,
+}
+
+struct Outcome {
+    writes: usize,
+    elapsed: Duration,
+    /// Per-write latencies in microseconds, sorted.
+    latencies: Vec<u32>,
+}
+
+impl Outcome {
+    fn per_sec(&self) -> f64 {
+        self.writes as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: usize) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let at = (self.latencies.len() * p / 100).min(self.latencies.len() - 1);
+        f64::from(self.latencies[at]) / 1000.0
+    }
+}
+
+fn key(writer: usize, i: u64) -> Vec<u8> {
+    format!("{writer:04}/{i:012}").into_bytes()
+}
+
+fn value(writer: usize, i: u64, len: usize) -> Vec<u8> {
+    let seed = (writer as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i;
+    (0..len).map(|k| (seed >> (k % 8 * 8)) as u8 ^ k as u8).collect()
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn finish(started: Instant, per_writer: Vec<Vec<u32>>) -> Outcome {
+    let elapsed = started.elapsed();
+    let mut latencies: Vec<u32> = per_writer.into_iter().flatten().collect();
+    latencies.sort_unstable();
+    Outcome { writes: latencies.len(), elapsed, latencies }
+}
+
+fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let store = RedbStore::open(path).expect("open RedbStore");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(secs);
+    let per_writer = rt.block_on(async {
+        let tasks: Vec<_> = (0..writers)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    for i in 0u64.. {
+                        let issued = Instant::now();
+                        if issued >= deadline {
+                            break;
+                        }
+                        let mut batch = WriteBatch::new();
+                        batch.put(KS, key(w, i), value(w, i, value_bytes));
+                        store.write(batch).await.expect("group write");
+                        lat.push(micros(issued.elapsed()));
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(writers);
+        for task in tasks {
+            all.push(task.await.expect("writer task"));
+        }
+        all
+    });
+    let outcome = finish(started, per_writer);
+    store.close().expect("close");
+    outcome
+}
+
+/// Run `writers` OS threads, each calling `write(writer, i)` until the deadline.
+fn run_threads(writers: usize, secs: f64, write: impl Fn(usize, u64) + Sync) -> Outcome {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(secs);
+    let per_writer = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let write = &write;
+                scope.spawn(move || {
+                    let mut lat = Vec::new();
+                    for i in 0u64.. {
+                        let issued = Instant::now();
+                        if issued >= deadline {
+                            break;
+                        }
+                        write(w, i);
+                        lat.push(micros(issued.elapsed()));
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("writer thread")).collect()
+    });
+    finish(started, per_writer)
+}
+
+fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+    let db = Database::create(path).expect("create redb");
+    let lock = Mutex::new(());
+    run_threads(writers, secs, |w, i| {
+        let (k, v) = (key(w, i), value(w, i, value_bytes));
+        let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut txn = db.begin_write().expect("begin_write");
+        txn.set_durability(Durability::Immediate);
+        {
+            let mut table = txn.open_table(TABLE).expect("open_table");
+            table.insert(k.as_slice(), v.as_slice()).expect("insert");
+        }
+        txn.commit().expect("commit");
+    })
+}
+
+fn run_append(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+    let file: Mutex<File> =
+        Mutex::new(OpenOptions::new().create(true).append(true).open(path).expect("open append file"));
+    run_threads(writers, secs, |w, i| {
+        let (k, v) = (key(w, i), value(w, i, value_bytes));
+        let mut record = Vec::with_capacity(8 + k.len() + v.len());
+        record.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        record.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        record.extend_from_slice(&k);
+        record.extend_from_slice(&v);
+        let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&record).expect("append");
+        file.sync_data().expect("fdatasync");
+    })
+}
+
+fn parse_args() -> Config {
+    let mut config = Config {
+        dir: std::env::temp_dir().join("nimbus-store-bench"),
+        secs: 4.0,
+        writers: vec![1, 16, 64],
+        value_bytes: 100,
+        modes: Mode::ALL.to_vec(),
+    };
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: nimbus-store-bench [--dir DIR] [--secs S] [--writers 1,16,64] [--value-bytes N] \
+                 [--modes group,redb-per-write,append-fdatasync]";
+    while let Some(arg) = args.next() {
+        let mut next = || args.next().unwrap_or_else(|| panic!("{arg} needs a value\n{usage}"));
+        match arg.as_str() {
+            "--dir" => config.dir = PathBuf::from(next()),
+            "--secs" => config.secs = next().parse().expect("--secs: a number of seconds"),
+            "--writers" => {
+                config.writers =
+                    next().split(',').map(|n| n.trim().parse().expect("--writers: comma-separated counts")).collect()
+            }
+            "--value-bytes" => config.value_bytes = next().parse().expect("--value-bytes: a byte count"),
+            "--modes" => {
+                config.modes = next()
+                    .split(',')
+                    .map(|name| {
+                        let name = name.trim();
+                        *Mode::ALL.iter().find(|m| m.name() == name).unwrap_or_else(|| panic!("unknown mode {name}"))
+                    })
+                    .collect()
+            }
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}\n{usage}"),
+        }
+    }
+    config
+}
+
+fn main() {
+    let config = parse_args();
+    std::fs::create_dir_all(&config.dir).expect("create the bench directory");
+    println!(
+        "{} s per mode, single-key writes (17-byte key, {}-byte value), files in {}\n",
+        config.secs,
+        config.value_bytes,
+        config.dir.display()
+    );
+    println!("| writers | mode | writes/s | p50 (ms) | p99 (ms) | vs redb commit per write |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for &writers in &config.writers {
+        let mut rows = Vec::new();
+        for &mode in &config.modes {
+            let path = config.dir.join(mode.file());
+            let _ = std::fs::remove_file(&path);
+            let outcome = match mode {
+                Mode::Group => run_group(&path, writers, config.secs, config.value_bytes),
+                Mode::RedbPerWrite => run_redb_per_write(&path, writers, config.secs, config.value_bytes),
+                Mode::AppendFdatasync => run_append(&path, writers, config.secs, config.value_bytes),
+            };
+            let _ = std::fs::remove_file(&path);
+            rows.push((mode, outcome));
+        }
+        let baseline =
+            rows.iter().find(|(m, _)| *m == Mode::RedbPerWrite).map(|(_, o)| o.per_sec()).unwrap_or(f64::NAN);
+        for (mode, o) in &rows {
+            println!(
+                "| {writers} | {} | {:.0} | {:.2} | {:.2} | {:.2}x |",
+                mode.label(),
+                o.per_sec(),
+                o.percentile_ms(50),
+                o.percentile_ms(99),
+                o.per_sec() / baseline
+            );
+        }
+    }
+}
