@@ -1,13 +1,29 @@
 //! DynamoDB: awsJson 1.0, `X-Amz-Target: DynamoDB_20120810.<Operation>`.
+//!
+//! Map: `types/` (attribute values, numbers, key encoding, sizes), `expr/`
+//! (expression parser and evaluator), `model/` (tables and items in the
+//! store), `engine` (one conditional write, shared by every write path) and
+//! `api/` (one file per operation group: wire in, validation, wire out).
 
+pub mod api;
+pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod model;
 pub mod types;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use http::{header, Response};
 use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Protocol, Service, ServiceSpec};
 use nimbus_store::Store;
+use serde_json::Value;
+
+use api::Req;
+use error::serialization;
+use model::Catalog;
 
 /// Namespace of DynamoDB's own error types in `__type`.
 pub const ERROR_NAMESPACE: &str = "com.amazonaws.dynamodb.v20120810";
@@ -22,15 +38,54 @@ static SPEC: ServiceSpec = ServiceSpec {
 };
 
 pub struct DynamoDb {
-    #[allow(dead_code)]
-    store: Arc<dyn Store>,
-    #[allow(dead_code)]
+    catalog: Catalog,
     context: Context,
+    /// TransactWriteItems ClientRequestTokens seen in the last ten minutes.
+    tokens: Mutex<HashMap<String, api::transact::TokenEntry>>,
 }
 
 impl DynamoDb {
     pub fn new(store: Arc<dyn Store>, context: Context) -> Self {
-        DynamoDb { store, context }
+        DynamoDb { catalog: Catalog::new(store), context, tokens: Mutex::new(HashMap::new()) }
+    }
+
+    /// Handle one operation on a JSON body; the response body as bytes.
+    pub async fn call(&self, operation: &str, region: &str, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+        let parsed: Value = if body.is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(body).map_err(|_| serialization("Unable to parse request body as JSON"))?
+        };
+        let Value::Object(map) = parsed else {
+            return Err(serialization("Start of list found where not expected"));
+        };
+        let r = Req(&map);
+        let out = match operation {
+            "GetItem" => return self.get_item(region, r).await,
+            "PutItem" => self.put_item(region, r).await?,
+            "UpdateItem" => self.update_item(region, r).await?,
+            "DeleteItem" => self.delete_item(region, r).await?,
+            "Query" => self.query(region, r).await?,
+            "Scan" => self.scan(region, r).await?,
+            "BatchGetItem" => self.batch_get_item(region, r).await?,
+            "BatchWriteItem" => self.batch_write_item(region, r).await?,
+            "TransactWriteItems" => self.transact_write_items(region, r).await?,
+            "TransactGetItems" => self.transact_get_items(region, r).await?,
+            "CreateTable" => self.create_table(region, r).await?,
+            "DescribeTable" => self.describe_table(region, r).await?,
+            "ListTables" => self.list_tables(region, r).await?,
+            "UpdateTable" => self.update_table(region, r).await?,
+            "DeleteTable" => self.delete_table(region, r).await?,
+            "TagResource" => self.tag_resource(region, r).await?,
+            "UntagResource" => self.untag_resource(region, r).await?,
+            "ListTagsOfResource" => self.list_tags(region, r).await?,
+            "UpdateTimeToLive" => self.update_ttl(region, r).await?,
+            "DescribeTimeToLive" => self.describe_ttl(region, r).await?,
+            "DescribeLimits" => self.describe_limits(),
+            "DescribeEndpoints" => self.describe_endpoints(region),
+            _ => return Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
+        };
+        serde_json::to_vec(&out).map_err(error::internal)
     }
 }
 
@@ -41,9 +96,17 @@ impl Service for DynamoDb {
 
     fn handle(&self, request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
         Box::pin(async move {
-            match request.target_operation.as_deref() {
-                _ => Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
-            }
+            let operation = request.target_operation.as_deref().unwrap_or_default();
+            let region = if request.region.is_empty() { self.context.region.as_str() } else { request.region.as_str() };
+            let body = self.call(operation, region, &request.body).await?;
+            Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")
+                .body(Bytes::from(body))
+                .map_err(error::internal)
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

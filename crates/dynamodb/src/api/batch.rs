@@ -1,0 +1,206 @@
+//! BatchGetItem and BatchWriteItem.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
+use serde_json::{json, Map, Value};
+
+use super::items::parse_projection;
+use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
+use crate::error::{internal, resource_not_found, serialization, validation, Result};
+use crate::expr::eval::project;
+use crate::expr::{Attrs, Path};
+use crate::model::items::{read, read_units};
+use crate::model::Table;
+use crate::types::{item_from_json, item_size, unexpected, Item};
+use crate::DynamoDb;
+
+const MAX_GET_KEYS: usize = 100;
+const MAX_WRITES: usize = 25;
+
+fn entries<'a>(r: &Req<'a>) -> Result<&'a Map<String, Value>> {
+    let mut v = Validator::default();
+    v.not_null(r.has("RequestItems"), "requestItems");
+    v.finish()?;
+    let map = r.object("RequestItems")?.ok_or_else(|| serialization("RequestItems"))?;
+    let mut v = Validator::default();
+    v.check(!map.is_empty(), Some("{}"), "requestItems", "Member must have length greater than or equal to 1");
+    for name in map.keys() {
+        v.table_name(Some(name), "requestItems.key");
+    }
+    v.finish()?;
+    Ok(map)
+}
+
+impl DynamoDb {
+    pub(crate) async fn batch_get_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let map = entries(&r)?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        v.finish()?;
+        struct Get {
+            table: Arc<Table>,
+            keys: Vec<Vec<u8>>,
+            projection: Option<Vec<Path>>,
+            consistent: bool,
+        }
+        let mut gets = vec![];
+        let mut total = 0;
+        for (name, spec) in map {
+            let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "a Structure")))?;
+            let sr = Req(obj);
+            let keys = sr.array("Keys")?.map(Vec::as_slice).unwrap_or_default();
+            total += keys.len();
+            if total > MAX_GET_KEYS {
+                return Err(validation("Too many items requested for the BatchGetItem call"));
+            }
+            let mut v = Validator::default();
+            v.check(
+                !keys.is_empty(),
+                Some("[]"),
+                &format!("requestItems.{name}.member.keys"),
+                "Member must have length greater than or equal to 1",
+            );
+            v.finish()?;
+            let mut attrs = Attrs::from_request(obj)?;
+            let projection = parse_projection(&sr, &mut attrs)?;
+            check_placeholders_used(&sr, &["ProjectionExpression"])?;
+            attrs.check_unused()?;
+            let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            let mut encoded = vec![];
+            for k in keys {
+                let key = table.key_of(&item_from_json(k)?)?;
+                if encoded.contains(&key) {
+                    return Err(validation("Provided list of item keys contains duplicates"));
+                }
+                encoded.push(key);
+            }
+            gets.push(Get {
+                table,
+                keys: encoded,
+                projection,
+                consistent: sr.bool("ConsistentRead")?.unwrap_or(false),
+            });
+        }
+        let snap = self.catalog.store().snapshot().map_err(internal)?;
+        let mut responses = Map::new();
+        let mut consumed = vec![];
+        for get in gets {
+            let mut found = vec![];
+            let mut units = 0.0;
+            for key in &get.keys {
+                let item = read(snap.as_ref(), key)?;
+                units += read_units(item.as_ref().map_or(0, item_size), get.consistent);
+                if let Some(item) = item {
+                    let shown = match &get.projection {
+                        Some(p) => project(&item, p),
+                        None => item,
+                    };
+                    found.push(serde_json::to_value(&shown).map_err(internal)?);
+                }
+            }
+            responses.insert(get.table.name.clone(), Value::Array(found));
+            consumed.extend(Consumed::new(&get.table.name, true, units).to_json(capacity));
+        }
+        let mut out = json!({"Responses": responses, "UnprocessedKeys": {}});
+        if capacity != CapacityMode::None {
+            out["ConsumedCapacity"] = Value::Array(consumed);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn batch_write_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let map = entries(&r)?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
+        let total: usize = map.values().map(|w| w.as_array().map_or(0, Vec::len)).sum();
+        for (name, writes) in map {
+            let n = writes.as_array().map_or(0, Vec::len);
+            if n == 0 || total > MAX_WRITES {
+                v.check(
+                    false,
+                    Some(&format!("{{{name}={}}}", writes)),
+                    "requestItems",
+                    "Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]",
+                );
+                break;
+            }
+        }
+        v.finish()?;
+        let mut ops = vec![];
+        for (name, writes) in map {
+            let list = writes.as_array().ok_or_else(|| serialization(unexpected(writes, "a List")))?;
+            let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            let mut seen: Vec<Vec<u8>> = vec![];
+            for w in list {
+                let obj = w.as_object().ok_or_else(|| serialization(unexpected(w, "a Structure")))?;
+                let wr = Req(obj);
+                let (put, delete) = (wr.object("PutRequest")?, wr.object("DeleteRequest")?);
+                let op = match (put, delete) {
+                    (Some(p), None) => {
+                        let item = Req(p).item("Item")?.ok_or_else(|| {
+                            validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
+                        })?;
+                        let key = validate_put(&table, &item)?;
+                        WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition: None }
+                    }
+                    (None, Some(d)) => {
+                        let key_item = Req(d).item("Key")?.unwrap_or_default();
+                        let key = table.key_of(&key_item)?;
+                        WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None }
+                    }
+                    _ => {
+                        return Err(validation(
+                            "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+                        ))
+                    }
+                };
+                if seen.contains(&op.key) {
+                    return Err(validation("Provided list of item keys contains duplicates"));
+                }
+                seen.push(op.key.clone());
+                ops.push(op);
+            }
+        }
+        let results = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
+            let mut batch = WriteBatch::new();
+            let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
+            for op in &ops {
+                let applied = apply(view, op, &mut batch).map_err(|f| match f {
+                    Failure::Error(e) => TxnError::Aborted(e),
+                    Failure::Condition(_) => TxnError::Aborted(crate::error::conditional_check_failed()),
+                })?;
+                let entry =
+                    consumed.entry(op.table.name.clone()).or_insert_with(|| Consumed::new(&op.table.name, false, 0.0));
+                entry.table_units += applied.consumed.table_units;
+                entry.gsi.extend(applied.consumed.gsi);
+                entry.lsi.extend(applied.consumed.lsi);
+            }
+            Ok((batch, consumed))
+        })
+        .await
+        .map_err(crate::model::txn_error)?;
+        let mut out = json!({"UnprocessedItems": {}});
+        if capacity != CapacityMode::None {
+            out["ConsumedCapacity"] = results.values().filter_map(|c| merged(c).to_json(capacity)).collect();
+        }
+        Ok(out)
+    }
+}
+
+/// Sum per-index units accumulated over several writes.
+pub fn merged(c: &Consumed) -> Consumed {
+    let mut out = Consumed::new(&c.table, c.read, c.table_units);
+    for (list, target) in [(&c.gsi, &mut out.gsi), (&c.lsi, &mut out.lsi)] {
+        for (name, units) in list {
+            match target.iter_mut().find(|(n, _)| n == name) {
+                Some((_, u)) => *u += units,
+                None => target.push((name.clone(), *units)),
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,237 @@
+//! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
+
+use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
+use serde_json::{json, Map, Value};
+
+use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
+use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
+use crate::expr::eval::project;
+use crate::expr::{parser, update, Attrs, Cond, Kind, Path};
+use crate::model::items::{read, read_raw, read_units};
+use crate::model::Table;
+use crate::types::{item_size, Item};
+use crate::DynamoDb;
+
+pub const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+
+/// The options every single-item write shares.
+pub struct WriteOptions {
+    pub return_values: String,
+    pub capacity: CapacityMode,
+    pub metrics: bool,
+    pub old_on_failure: bool,
+}
+
+impl WriteOptions {
+    pub fn parse(r: &Req<'_>, v: &mut Validator) -> Result<Self> {
+        let rv = r.enum_value("ReturnValues", "returnValues", &RETURN_VALUES, v)?.unwrap_or("NONE").to_owned();
+        let capacity = CapacityMode::from_request(r, v)?;
+        let metrics =
+            r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], v)?;
+        let on_fail = r.enum_value(
+            "ReturnValuesOnConditionCheckFailure",
+            "returnValuesOnConditionCheckFailure",
+            &["ALL_OLD", "NONE"],
+            v,
+        )?;
+        Ok(WriteOptions {
+            return_values: rv,
+            capacity,
+            metrics: metrics == Some("SIZE"),
+            old_on_failure: on_fail == Some("ALL_OLD"),
+        })
+    }
+}
+
+/// ConditionExpression or the legacy Expected/ConditionalOperator.
+pub fn parse_condition(r: &Req<'_>, attrs: &mut Attrs) -> Result<Option<Cond>> {
+    check_no_mixing(r, &["Expected", "ConditionalOperator"], &["ConditionExpression"])?;
+    if let Some(src) = r.str("ConditionExpression")? {
+        return parser::condition(src, Kind::Condition, attrs).map(Some);
+    }
+    legacy::expected(r)
+}
+
+pub fn parse_key(r: &Req<'_>, table: &Table) -> Result<(Item, Vec<u8>)> {
+    let key_item = r.item("Key")?.unwrap_or_default();
+    let key = table.key_of(&key_item)?;
+    Ok((key_item, key))
+}
+
+/// The condition failure as the client sees it, with the old item if asked.
+pub fn condition_failed(old: Option<Item>, with_item: bool) -> nimbus_core::AwsError {
+    let err = conditional_check_failed();
+    match old {
+        Some(item) if with_item => err.with_extra("Item", serde_json::to_value(&item).unwrap_or_default()),
+        _ => err,
+    }
+}
+
+impl DynamoDb {
+    /// Run one conditional write serializably.
+    pub(crate) async fn run_write(&self, op: WriteOp, old_on_failure: bool) -> Result<Applied> {
+        transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
+            let mut batch = WriteBatch::new();
+            match apply(view, &op, &mut batch) {
+                Ok(applied) => Ok((batch, applied)),
+                Err(Failure::Condition(old)) => Err(TxnError::Aborted(condition_failed(old, old_on_failure))),
+                Err(Failure::Error(e)) => Err(TxnError::Aborted(e)),
+            }
+        })
+        .await
+        .map_err(crate::model::txn_error)
+    }
+
+    fn write_response(&self, table: &Table, applied: Applied, opts: &WriteOptions, updated: Option<&[Path]>) -> Value {
+        let mut out = Map::new();
+        let attributes = match opts.return_values.as_str() {
+            "ALL_OLD" => applied.old.clone(),
+            "ALL_NEW" => applied.new.clone(),
+            "UPDATED_OLD" => applied.old.as_ref().map(|o| project(o, updated.unwrap_or_default())),
+            "UPDATED_NEW" => applied.new.as_ref().map(|n| project(n, updated.unwrap_or_default())),
+            _ => None,
+        };
+        if let Some(a) = attributes.filter(|a| !a.is_empty()) {
+            out.insert("Attributes".into(), serde_json::to_value(&a).unwrap_or_default());
+        }
+        if let Some(c) = applied.consumed.to_json(opts.capacity) {
+            out.insert("ConsumedCapacity".into(), c);
+        }
+        if opts.metrics && !table.lsis.is_empty() {
+            let item = applied.new.as_ref().or(applied.old.as_ref());
+            if let Some(hash) = item.and_then(|i| i.get(&table.key.hash.name)) {
+                out.insert(
+                    "ItemCollectionMetrics".into(),
+                    json!({"ItemCollectionKey": {table.key.hash.name.clone(): hash}, "SizeEstimateRangeGB": [0.0, 1.0]}),
+                );
+            }
+        }
+        Value::Object(out)
+    }
+
+    pub(crate) async fn put_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let opts = WriteOptions::parse(&r, &mut v)?;
+        v.not_null(r.has("Item"), "item");
+        v.finish()?;
+        if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
+            return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
+        }
+        let item = r.item("Item")?.unwrap_or_default();
+        let mut attrs = Attrs::from_request(r.0)?;
+        let condition = parse_condition(&r, &mut attrs)?;
+        check_placeholders_used(&r, &["ConditionExpression"])?;
+        attrs.check_unused()?;
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let key = validate_put(&table, &item)?;
+        let op = WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition };
+        let applied = self.run_write(op, opts.old_on_failure).await?;
+        Ok(self.write_response(&table, applied, &opts, None))
+    }
+
+    pub(crate) async fn delete_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let opts = WriteOptions::parse(&r, &mut v)?;
+        v.not_null(r.has("Key"), "key");
+        v.finish()?;
+        if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
+            return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
+        }
+        let mut attrs = Attrs::from_request(r.0)?;
+        let condition = parse_condition(&r, &mut attrs)?;
+        check_placeholders_used(&r, &["ConditionExpression"])?;
+        attrs.check_unused()?;
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let (key_item, key) = parse_key(&r, &table)?;
+        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition };
+        let applied = self.run_write(op, opts.old_on_failure).await?;
+        Ok(self.write_response(&table, applied, &opts, None))
+    }
+
+    pub(crate) async fn update_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let opts = WriteOptions::parse(&r, &mut v)?;
+        v.not_null(r.has("Key"), "key");
+        v.finish()?;
+        check_no_mixing(&r, &["AttributeUpdates"], &["UpdateExpression"])?;
+        check_no_mixing(&r, &["AttributeUpdates", "Expected"], &["UpdateExpression", "ConditionExpression"])?;
+        let mut attrs = Attrs::from_request(r.0)?;
+        let update = match r.str("UpdateExpression")? {
+            Some(src) => update::parse(src, &mut attrs)?,
+            None => legacy::attribute_updates(&r)?.unwrap_or_default(),
+        };
+        let condition = parse_condition(&r, &mut attrs)?;
+        check_placeholders_used(&r, &["UpdateExpression", "ConditionExpression"])?;
+        attrs.check_unused()?;
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let (key_item, key) = parse_key(&r, &table)?;
+        for target in update.targets() {
+            if table.key.is_key(target.head()) {
+                return Err(invalid_parameter(format!(
+                    "Cannot update attribute {}. This attribute is part of the key",
+                    target.head()
+                )));
+            }
+        }
+        let updated: Vec<Path> = update.targets().cloned().collect();
+        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Update(update), condition };
+        let applied = self.run_write(op, opts.old_on_failure).await?;
+        Ok(self.write_response(&table, applied, &opts, Some(&updated)))
+    }
+
+    pub(crate) async fn get_item(&self, region: &str, r: Req<'_>) -> Result<Vec<u8>> {
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        v.not_null(r.has("Key"), "key");
+        v.finish()?;
+        let consistent = r.bool("ConsistentRead")?.unwrap_or(false);
+        let mut attrs = Attrs::from_request(r.0)?;
+        let projection = parse_projection(&r, &mut attrs)?;
+        check_placeholders_used(&r, &["ProjectionExpression"])?;
+        attrs.check_unused()?;
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let (_, key) = parse_key(&r, &table)?;
+        let store = self.catalog.store();
+        // Fast path: hand back the stored JSON as it is.
+        if projection.is_none() && capacity == CapacityMode::None {
+            return Ok(match read_raw(store.as_ref(), &key)? {
+                Some(raw) => {
+                    let mut out = Vec::with_capacity(raw.len() + 10);
+                    out.extend_from_slice(b"{\"Item\":");
+                    out.extend_from_slice(&raw);
+                    out.push(b'}');
+                    out
+                }
+                None => b"{}".to_vec(),
+            });
+        }
+        let item = read(store.as_ref(), &key)?;
+        let mut out = Map::new();
+        let size = item.as_ref().map_or(0, item_size);
+        if let Some(item) = item {
+            let shown = match &projection {
+                Some(paths) => project(&item, paths),
+                None => item,
+            };
+            out.insert("Item".into(), serde_json::to_value(&shown).map_err(internal)?);
+        }
+        if let Some(c) = Consumed::new(&table.name, true, read_units(size, consistent)).to_json(capacity) {
+            out.insert("ConsumedCapacity".into(), c);
+        }
+        serde_json::to_vec(&out).map_err(internal)
+    }
+}
+
+/// ProjectionExpression or the legacy AttributesToGet.
+pub fn parse_projection(r: &Req<'_>, attrs: &mut Attrs) -> Result<Option<Vec<Path>>> {
+    check_no_mixing(r, &["AttributesToGet"], &["ProjectionExpression"])?;
+    if let Some(src) = r.str("ProjectionExpression")? {
+        return parser::projection(src, attrs).map(Some);
+    }
+    legacy::attributes_to_get(r)
+}

@@ -1,0 +1,244 @@
+//! Wire in, wire out: request parsing and validation helpers shared by the
+//! operation handlers, one file per operation group.
+
+pub mod batch;
+pub mod items;
+pub mod legacy;
+pub mod query;
+pub mod tables;
+pub mod transact;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{serialization, validation, Result};
+use crate::model::items::IndexUnits;
+use crate::types::{item_from_json, unexpected, Item};
+
+/// A request body: a JSON object with typed accessors that answer wrong
+/// JSON types with SerializationException, as AWS's deserializer does.
+pub struct Req<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Req<'a> {
+    /// The member, treating JSON null as absent.
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn str(&self, name: &str) -> Result<Option<&'a str>> {
+        self.get(name).map(|v| v.as_str().ok_or_else(|| serialization(unexpected(v, "a String")))).transpose()
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>> {
+        self.get(name).map(|v| v.as_bool().ok_or_else(|| serialization(unexpected(v, "a Boolean")))).transpose()
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>> {
+        self.get(name)
+            .map(|v| match v {
+                Value::Number(n) => {
+                    n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(|| serialization(""))
+                }
+                other => Err(serialization(unexpected(other, "an Integer"))),
+            })
+            .transpose()
+    }
+
+    pub fn object(&self, name: &str) -> Result<Option<&'a Map<String, Value>>> {
+        self.get(name).map(|v| v.as_object().ok_or_else(|| serialization(unexpected(v, "a Map")))).transpose()
+    }
+
+    pub fn array(&self, name: &str) -> Result<Option<&'a Vec<Value>>> {
+        self.get(name).map(|v| v.as_array().ok_or_else(|| serialization(unexpected(v, "a List")))).transpose()
+    }
+
+    pub fn item(&self, name: &str) -> Result<Option<Item>> {
+        self.get(name).map(item_from_json).transpose()
+    }
+
+    /// TableName: required, 3–255 of `[a-zA-Z0-9_.-]`.
+    pub fn table_name(&self) -> Result<&'a str> {
+        let name = self.str("TableName")?;
+        let mut v = Validator::default();
+        v.table_name(name, "tableName");
+        v.finish()?;
+        Ok(name.unwrap_or_default())
+    }
+
+    /// An enum member, checked against its allowed values.
+    pub fn enum_value(&self, name: &str, field: &str, allowed: &[&str], v: &mut Validator) -> Result<Option<&'a str>> {
+        let value = self.str(name)?;
+        if let Some(s) = value {
+            v.check(
+                allowed.contains(&s),
+                Some(s),
+                field,
+                &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+            );
+        }
+        Ok(value)
+    }
+}
+
+/// Collects constraint violations and reports them the way AWS does:
+/// "2 validation errors detected: Value … at '…' failed to satisfy constraint: …; …".
+#[derive(Default)]
+pub struct Validator {
+    errors: Vec<String>,
+}
+
+impl Validator {
+    pub fn check(&mut self, ok: bool, value: Option<&str>, field: &str, constraint: &str) {
+        if !ok {
+            let shown = value.map(|v| format!("'{v}'")).unwrap_or_else(|| "null".into());
+            self.errors.push(format!("Value {shown} at '{field}' failed to satisfy constraint: {constraint}"));
+        }
+    }
+
+    pub fn not_null(&mut self, present: bool, field: &str) {
+        self.check(present, None, field, "Member must not be null");
+    }
+
+    pub fn table_name(&mut self, name: Option<&str>, field: &str) {
+        let Some(name) = name else {
+            self.not_null(false, field);
+            return;
+        };
+        self.check(
+            name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'),
+            Some(name),
+            field,
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        );
+        self.check(name.len() >= 3, Some(name), field, "Member must have length greater than or equal to 3");
+        self.check(name.len() <= 255, Some(name), field, "Member must have length less than or equal to 255");
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self.errors.len() {
+            0 => Ok(()),
+            n => Err(validation(format!(
+                "{n} validation error{} detected: {}",
+                if n > 1 { "s" } else { "" },
+                self.errors.join("; ")
+            ))),
+        }
+    }
+}
+
+/// ReturnConsumedCapacity: NONE (or absent), TOTAL or INDEXES.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CapacityMode {
+    None,
+    Total,
+    Indexes,
+}
+
+impl CapacityMode {
+    pub fn from_request(req: &Req<'_>, v: &mut Validator) -> Result<Self> {
+        Ok(
+            match req.enum_value(
+                "ReturnConsumedCapacity",
+                "returnConsumedCapacity",
+                &["INDEXES", "TOTAL", "NONE"],
+                v,
+            )? {
+                Some("TOTAL") => CapacityMode::Total,
+                Some("INDEXES") => CapacityMode::Indexes,
+                _ => CapacityMode::None,
+            },
+        )
+    }
+}
+
+/// Capacity consumed by one table (and its indexes) in one request.
+pub struct Consumed {
+    pub table: String,
+    pub read: bool,
+    pub table_units: f64,
+    pub gsi: Vec<(String, f64)>,
+    pub lsi: Vec<(String, f64)>,
+}
+
+impl Consumed {
+    pub fn new(table: &str, read: bool, units: f64) -> Self {
+        Consumed { table: table.to_owned(), read, table_units: units, gsi: vec![], lsi: vec![] }
+    }
+
+    pub fn add_indexes(&mut self, units: &[IndexUnits<'_>]) {
+        for u in units {
+            let list = if u.index.global { &mut self.gsi } else { &mut self.lsi };
+            match list.iter_mut().find(|(n, _)| *n == u.index.name) {
+                Some((_, x)) => *x += u.units,
+                None => list.push((u.index.name.clone(), u.units)),
+            }
+        }
+    }
+
+    /// Double everything: transactions cost two units per unit of work.
+    pub fn doubled(mut self) -> Self {
+        self.table_units *= 2.0;
+        self.gsi.iter_mut().chain(self.lsi.iter_mut()).for_each(|(_, u)| *u *= 2.0);
+        self
+    }
+
+    pub fn to_json(&self, mode: CapacityMode) -> Option<Value> {
+        let total = self.table_units + self.gsi.iter().chain(&self.lsi).map(|(_, u)| u).sum::<f64>();
+        let kind = if self.read { "ReadCapacityUnits" } else { "WriteCapacityUnits" };
+        let mut out = match mode {
+            CapacityMode::None => return None,
+            _ => json!({"TableName": self.table, "CapacityUnits": total, kind: total}),
+        };
+        if mode == CapacityMode::Indexes {
+            out["Table"] = json!({"CapacityUnits": self.table_units, kind: self.table_units});
+            let list = |l: &[(String, f64)]| -> Value {
+                l.iter().map(|(n, u)| (n.clone(), json!({"CapacityUnits": u, kind: u}))).collect::<Map<_, _>>().into()
+            };
+            if !self.gsi.is_empty() {
+                out["GlobalSecondaryIndexes"] = list(&self.gsi);
+            }
+            if !self.lsi.is_empty() {
+                out["LocalSecondaryIndexes"] = list(&self.lsi);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Reject ExpressionAttributeNames/Values when no expression uses them.
+pub fn check_placeholders_used(req: &Req<'_>, expressions: &[&str]) -> Result<()> {
+    if expressions.iter().any(|e| req.has(e)) {
+        return Ok(());
+    }
+    let nulls = match expressions {
+        [one] => format!("{one} is null"),
+        [init @ .., last] => format!("{} and {last} are null", init.join(", ")),
+        [] => String::new(),
+    };
+    if req.has("ExpressionAttributeNames") {
+        return Err(validation("ExpressionAttributeNames can only be specified when using expressions"));
+    }
+    if req.has("ExpressionAttributeValues") {
+        return Err(validation(format!(
+            "ExpressionAttributeValues can only be specified when using expressions: {nulls}"
+        )));
+    }
+    Ok(())
+}
+
+/// "Can not use both expression and non-expression parameters in the same request".
+pub fn check_no_mixing(req: &Req<'_>, legacy: &[&str], expressions: &[&str]) -> Result<()> {
+    let old: Vec<&str> = legacy.iter().copied().filter(|p| req.has(p)).collect();
+    let new: Vec<&str> = expressions.iter().copied().filter(|p| req.has(p)).collect();
+    if !old.is_empty() && !new.is_empty() {
+        return Err(validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            old.join(", "),
+            new.join(", ")
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,555 @@
+//! Query and Scan: one ordered range scan over a table's or an index's
+//! entries, with key conditions turned into range bounds, then filter,
+//! projection, Limit and the 1 MB page limit.
+
+use std::ops::{Bound, ControlFlow};
+use std::sync::Arc;
+
+use nimbus_store::{prefix_end, Direction, Keyspace};
+use serde_json::{json, Map, Value};
+
+use super::items::parse_projection;
+use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
+use crate::expr::eval::{eval, project};
+use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::model::items::{read, read_units};
+use crate::model::table::{Index, KeySchema};
+use crate::model::{Table, INDEXES, ITEMS};
+use crate::types::{item_from_json, item_from_stored, item_size, key, AttributeValue, Item};
+use crate::DynamoDb;
+
+/// A page never holds more than 1 MB of scanned items.
+const PAGE_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Select {
+    AllAttributes,
+    AllProjected,
+    Specific,
+    Count,
+}
+
+/// A condition on the sort key, from the key condition.
+enum RangeCond {
+    Cmp(Cmp, AttributeValue),
+    Between(AttributeValue, AttributeValue),
+    BeginsWith(AttributeValue),
+}
+
+/// Everything a Query or Scan page needs, parsed and validated.
+struct Plan {
+    table: Arc<Table>,
+    index: Option<Index>,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    forward: bool,
+    limit: Option<usize>,
+    filter: Option<Cond>,
+    projection: Option<Vec<Path>>,
+    select: Select,
+    segment: Option<(u64, u64)>,
+    consistent: bool,
+    capacity: CapacityMode,
+}
+
+/// Every path a condition reads.
+fn cond_paths<'a>(cond: &'a Cond, out: &mut Vec<&'a Path>) {
+    let op = |o: &'a Operand, out: &mut Vec<&'a Path>| {
+        if let Operand::Path(p) | Operand::Size(p) = o {
+            out.push(p);
+        }
+    };
+    match cond {
+        Cond::Or(a, b) | Cond::And(a, b) => {
+            cond_paths(a, out);
+            cond_paths(b, out);
+        }
+        Cond::Not(a) => cond_paths(a, out),
+        Cond::Compare(_, a, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => {
+            op(a, out);
+            op(b, out);
+        }
+        Cond::Between(a, b, c) => {
+            op(a, out);
+            op(b, out);
+            op(c, out);
+        }
+        Cond::In(a, list) => {
+            op(a, out);
+            list.iter().for_each(|x| op(x, out));
+        }
+        Cond::Exists(p) | Cond::NotExists(p) => out.push(p),
+        Cond::Type(p, t) => {
+            out.push(p);
+            op(t, out);
+        }
+    }
+}
+
+fn single_name(p: &Path) -> Option<&str> {
+    match p.0.as_slice() {
+        [PathElem::Name(n)] => Some(n),
+        _ => None,
+    }
+}
+
+/// Split a key condition into the partition value and the sort-key condition.
+fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Option<RangeCond>)> {
+    fn flatten(c: Cond, out: &mut Vec<Cond>) -> Result<()> {
+        match c {
+            Cond::And(a, b) => {
+                flatten(*a, out)?;
+                flatten(*b, out)
+            }
+            Cond::Or(..) => Err(validation("Invalid operator used in KeyConditionExpression: OR")),
+            Cond::Not(..) => Err(validation("Invalid operator used in KeyConditionExpression: NOT")),
+            other => {
+                out.push(other);
+                Ok(())
+            }
+        }
+    }
+    let mut parts = vec![];
+    flatten(cond, &mut parts)?;
+    if parts.len() > 2 {
+        return Err(validation("Conditions can be of length 1 or 2 only"));
+    }
+    let unsupported = || validation("Query key condition not supported");
+    let mut hash: Option<AttributeValue> = None;
+    let mut range: Option<RangeCond> = None;
+    for part in parts {
+        let (name, rc) = match part {
+            Cond::Compare(cmp, Operand::Path(p), Operand::Value(v)) => {
+                (single_name(&p).map(str::to_owned), RangeCond::Cmp(cmp, v))
+            }
+            Cond::Compare(cmp, Operand::Value(v), Operand::Path(p)) => {
+                let flipped = match cmp {
+                    Cmp::Lt => Cmp::Gt,
+                    Cmp::Le => Cmp::Ge,
+                    Cmp::Gt => Cmp::Lt,
+                    Cmp::Ge => Cmp::Le,
+                    other => other,
+                };
+                (single_name(&p).map(str::to_owned), RangeCond::Cmp(flipped, v))
+            }
+            Cond::Between(Operand::Path(p), Operand::Value(a), Operand::Value(b)) => {
+                (single_name(&p).map(str::to_owned), RangeCond::Between(a, b))
+            }
+            Cond::BeginsWith(Operand::Path(p), Operand::Value(v)) => {
+                (single_name(&p).map(str::to_owned), RangeCond::BeginsWith(v))
+            }
+            Cond::In(..) => return Err(validation("Invalid operator used in KeyConditionExpression: IN")),
+            Cond::Exists(_) => {
+                return Err(validation("Invalid operator used in KeyConditionExpression: attribute_exists"))
+            }
+            Cond::NotExists(_) => {
+                return Err(validation("Invalid operator used in KeyConditionExpression: attribute_not_exists"))
+            }
+            Cond::Type(..) => {
+                return Err(validation("Invalid operator used in KeyConditionExpression: attribute_type"))
+            }
+            Cond::Contains(..) => return Err(validation("Invalid operator used in KeyConditionExpression: contains")),
+            _ => return Err(unsupported()),
+        };
+        if let RangeCond::Cmp(Cmp::Ne, _) = rc {
+            return Err(validation("Unsupported operator on KeyConditionExpression: operator: <>"));
+        }
+        let name = name.ok_or_else(unsupported)?;
+        let attr = if name == schema.hash.name {
+            &schema.hash
+        } else if let Some(r) = schema.range.as_ref().filter(|r| r.name == name) {
+            r
+        } else {
+            let missing = if hash.is_some() || range.is_none() && name != schema.hash.name {
+                schema.range.as_ref().map_or(&schema.hash.name, |r| &r.name)
+            } else {
+                &schema.hash.name
+            };
+            let missing = if hash.is_none() { &schema.hash.name } else { missing };
+            return Err(validation(format!("Query condition missed key schema element: {missing}")));
+        };
+        let values: Vec<&AttributeValue> = match &rc {
+            RangeCond::Cmp(_, v) | RangeCond::BeginsWith(v) => vec![v],
+            RangeCond::Between(a, b) => vec![a, b],
+        };
+        if values.iter().any(|v| !attr.kind.matches(v)) {
+            return Err(invalid_parameter("Condition parameter type does not match schema type"));
+        }
+        if name == schema.hash.name {
+            let RangeCond::Cmp(Cmp::Eq, v) = rc else {
+                return Err(unsupported());
+            };
+            if hash.replace(v).is_some() {
+                return Err(validation("KeyConditionExpressions must only contain one condition per key"));
+            }
+        } else {
+            if matches!(rc, RangeCond::BeginsWith(_)) && attr.kind == crate::model::table::ScalarType::N {
+                return Err(unsupported());
+            }
+            if range.replace(rc).is_some() {
+                return Err(validation("KeyConditionExpressions must only contain one condition per key"));
+            }
+        }
+    }
+    let hash =
+        hash.ok_or_else(|| validation(format!("Query condition missed key schema element: {}", schema.hash.name)))?;
+    Ok((hash, range))
+}
+
+fn encoded(prefix: &[u8], v: &AttributeValue) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    key::encode(v, &mut k);
+    k
+}
+
+fn after(prefix: &[u8]) -> Bound<Vec<u8>> {
+    prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded)
+}
+
+/// Range bounds of a partition `p` under a sort-key condition.
+fn range_bounds(p: &[u8], rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let whole = (Bound::Included(p.to_vec()), after(p));
+    let Some(rc) = rc else { return whole };
+    match rc {
+        RangeCond::Cmp(Cmp::Eq, v) => {
+            let k = encoded(p, v);
+            (Bound::Included(k.clone()), after(&k))
+        }
+        RangeCond::Cmp(Cmp::Lt, v) => (whole.0, Bound::Excluded(encoded(p, v))),
+        RangeCond::Cmp(Cmp::Le, v) => (whole.0, after(&encoded(p, v))),
+        RangeCond::Cmp(Cmp::Gt, v) => (after(&encoded(p, v)), whole.1),
+        RangeCond::Cmp(_, v) => (Bound::Included(encoded(p, v)), whole.1),
+        RangeCond::Between(a, b) => (Bound::Included(encoded(p, a)), after(&encoded(p, b))),
+        RangeCond::BeginsWith(v) => {
+            // The escaped bytes without the terminator prefix every longer value.
+            let mut k = encoded(p, v);
+            k.truncate(k.len() - 2);
+            (Bound::Included(k.clone()), after(&k))
+        }
+    }
+}
+
+/// Narrow the scan to start after ExclusiveStartKey.
+fn apply_start(plan: &mut Plan, start: Vec<u8>) {
+    if plan.forward {
+        plan.lower = Bound::Excluded(start);
+    } else {
+        plan.upper = Bound::Excluded(start);
+    }
+}
+
+fn segment_of(value: Option<&AttributeValue>, total: u64) -> u64 {
+    // FNV-1a over the encoded partition key: stable across restarts.
+    let mut bytes = vec![];
+    if let Some(v) = value {
+        key::encode(v, &mut bytes);
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h % total
+}
+
+impl DynamoDb {
+    /// Parse what Query and Scan share; `query` adds the key condition.
+    fn plan(&self, region: &str, r: &Req<'_>, query: bool) -> Result<Plan> {
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(r, &mut v)?;
+        let select = r.enum_value(
+            "Select",
+            "select",
+            &["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"],
+            &mut v,
+        )?;
+        let limit = r.int("Limit")?;
+        if let Some(l) = limit {
+            v.check(l >= 1, Some(&l.to_string()), "limit", "Member must have value greater than or equal to 1");
+        }
+        let index_name = r.str("IndexName")?;
+        if index_name.is_some() {
+            v.table_name(index_name, "indexName");
+        }
+        let (segment, total) = (r.int("Segment")?, r.int("TotalSegments")?);
+        if let Some(s) = segment {
+            v.check(s >= 0, Some(&s.to_string()), "segment", "Member must have value greater than or equal to 0");
+            v.check(
+                s <= 999999,
+                Some(&s.to_string()),
+                "segment",
+                "Member must have value less than or equal to 999999",
+            );
+        }
+        if let Some(t) = total {
+            v.check(t >= 1, Some(&t.to_string()), "totalSegments", "Member must have value greater than or equal to 1");
+            v.check(
+                t <= 1000000,
+                Some(&t.to_string()),
+                "totalSegments",
+                "Member must have value less than or equal to 1000000",
+            );
+        }
+        v.finish()?;
+        let segment = match (segment, total) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(validation(
+                    "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(validation(
+                    "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+                ))
+            }
+            (Some(s), Some(t)) if s >= t => {
+                return Err(validation(format!(
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"
+                )))
+            }
+            (Some(s), Some(t)) => Some((s as u64, t as u64)),
+        };
+        let filter_member = if query { "QueryFilter" } else { "ScanFilter" };
+        check_no_mixing(r, &[filter_member, "ConditionalOperator"], &["FilterExpression"])?;
+        check_no_mixing(r, &["AttributesToGet"], &["ProjectionExpression"])?;
+        if query {
+            check_no_mixing(r, &["KeyConditions"], &["KeyConditionExpression"])?;
+        }
+        let mut attrs = Attrs::from_request(r.0)?;
+        let key_cond = if !query {
+            None
+        } else if let Some(src) = r.str("KeyConditionExpression")? {
+            Some(parser::condition(src, Kind::KeyCondition, &mut attrs)?)
+        } else if r.has("KeyConditions") {
+            legacy::filter(r, "KeyConditions", false)?
+        } else {
+            return Err(validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        };
+        let filter = match r.str("FilterExpression")? {
+            Some(src) => Some(parser::condition(src, Kind::Filter, &mut attrs)?),
+            None => {
+                let or = legacy::filter_operator(r)?;
+                legacy::filter(r, filter_member, or)?
+            }
+        };
+        let projection = parse_projection(r, &mut attrs)?;
+        let exprs: &[&str] = if query {
+            &["KeyConditionExpression", "FilterExpression", "ProjectionExpression"]
+        } else {
+            &["FilterExpression", "ProjectionExpression"]
+        };
+        check_placeholders_used(r, exprs)?;
+        attrs.check_unused()?;
+        let select = match select {
+            Some("COUNT") => Select::Count,
+            Some("ALL_ATTRIBUTES") => Select::AllAttributes,
+            Some("ALL_PROJECTED_ATTRIBUTES") => Select::AllProjected,
+            Some(_) => Select::Specific,
+            None if projection.is_some() => Select::Specific,
+            None if index_name.is_some() => Select::AllProjected,
+            None => Select::AllAttributes,
+        };
+        if projection.is_some() && select != Select::Specific {
+            let which = if r.has("ProjectionExpression") { "ProjectionExpression" } else { "AttributesToGet" };
+            let chosen = r.str("Select")?.unwrap_or_default();
+            return Err(validation(format!("Cannot specify the {which} when choosing to get {chosen}")));
+        }
+        if select == Select::Specific && projection.is_none() {
+            return Err(validation(
+                "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+            ));
+        }
+        if select == Select::AllProjected && index_name.is_none() {
+            return Err(validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"));
+        }
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let index = match index_name {
+            Some(n) => Some(
+                table
+                    .index(n)
+                    .cloned()
+                    .ok_or_else(|| validation(format!("The table does not have the specified index: {n}")))?,
+            ),
+            None => None,
+        };
+        let consistent = r.bool("ConsistentRead")?.unwrap_or(false);
+        if let Some(i) = &index {
+            if i.global && consistent {
+                return Err(validation("Consistent reads are not supported on global secondary indexes"));
+            }
+            if i.global && select == Select::AllAttributes && !i.projects_all() {
+                return Err(invalid_parameter(format!(
+                    "Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    i.name
+                )));
+            }
+        }
+        let schema = index.as_ref().map_or(&table.key, |i| &i.key);
+        let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
+        let (lower, upper) = match key_cond {
+            Some(kc) => {
+                let (hash, range) = key_condition(kc, schema)?;
+                if let Some(f) = &filter {
+                    let mut paths = vec![];
+                    cond_paths(f, &mut paths);
+                    if let Some(p) = paths.iter().find(|p| schema.is_key(p.head())) {
+                        return Err(validation(format!(
+                            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                            p.head()
+                        )));
+                    }
+                }
+                range_bounds(&encoded(&id, &hash), range.as_ref())
+            }
+            None => (Bound::Included(id.to_vec()), after(&id)),
+        };
+        let mut plan = Plan {
+            table: table.clone(),
+            index,
+            lower,
+            upper,
+            forward: r.bool("ScanIndexForward")?.unwrap_or(true),
+            limit: limit.map(|l| l as usize),
+            filter,
+            projection,
+            select,
+            segment,
+            consistent,
+            capacity,
+        };
+        if let Some(esk) = r.get("ExclusiveStartKey") {
+            let esk = item_from_json(esk)?;
+            let invalid = || {
+                validation("The provided starting key is invalid: The provided key element does not match the schema")
+            };
+            let start = match &plan.index {
+                None => table.key_of(&esk).map_err(|_| invalid())?,
+                Some(i) => {
+                    let expected = table
+                        .key
+                        .attrs()
+                        .chain(i.key.attrs())
+                        .map(|a| &a.name)
+                        .collect::<std::collections::BTreeSet<_>>();
+                    if esk.len() != expected.len() || esk.keys().any(|k| !expected.contains(k)) {
+                        return Err(invalid());
+                    }
+                    table.index_entry_key(i, &esk).ok_or_else(invalid)?
+                }
+            };
+            apply_start(&mut plan, start);
+        }
+        Ok(plan)
+    }
+
+    fn run_plan(&self, plan: Plan) -> Result<Value> {
+        let snap = self.catalog.store().snapshot().map_err(internal)?;
+        let ks: Keyspace = if plan.index.is_some() { INDEXES } else { ITEMS };
+        let direction = if plan.forward { Direction::Forward } else { Direction::Backward };
+        let range = (as_ref(&plan.lower), as_ref(&plan.upper));
+        let mut items: Vec<Item> = vec![];
+        let (mut scanned, mut count, mut bytes) = (0usize, 0usize, 0usize);
+        let mut last: Option<Item> = None;
+        let mut failure = None;
+        let needs_base = plan.index.as_ref().is_some_and(|i| {
+            !i.global && !i.projects_all() && (plan.select == Select::AllAttributes || plan.projection.is_some())
+        });
+        snap.scan(ks, range, direction, &mut |_, raw| {
+            let mut item = match item_from_stored(raw) {
+                Ok(i) => i,
+                Err(e) => {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+            };
+            if let Some((seg, total)) = plan.segment {
+                if segment_of(item.get(&plan.table.key.hash.name), total) != seg {
+                    return ControlFlow::Continue(());
+                }
+            }
+            if needs_base {
+                match plan.table.key_of(&plan.table.key_attributes(&item, None)).and_then(|k| read(snap.as_ref(), &k)) {
+                    Ok(Some(base)) => item = base,
+                    Ok(None) => return ControlFlow::Continue(()),
+                    Err(e) => {
+                        failure = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            scanned += 1;
+            bytes += item_size(&item);
+            let limit_hit = plan.limit.is_some_and(|l| scanned >= l);
+            if limit_hit || bytes >= PAGE_BYTES {
+                last = Some(plan.table.key_attributes(&item, plan.index.as_ref()));
+            }
+            if plan.filter.as_ref().is_none_or(|f| eval(f, &item)) {
+                count += 1;
+                if plan.select != Select::Count {
+                    items.push(match &plan.projection {
+                        Some(paths) => project(&item, paths),
+                        None => item,
+                    });
+                }
+            }
+            if last.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map_err(internal)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut out = Map::new();
+        if plan.select != Select::Count {
+            out.insert("Items".into(), serde_json::to_value(&items).map_err(internal)?);
+        }
+        out.insert("Count".into(), json!(count));
+        out.insert("ScannedCount".into(), json!(scanned));
+        if let Some(k) = last {
+            out.insert("LastEvaluatedKey".into(), serde_json::to_value(&k).map_err(internal)?);
+        }
+        let units = read_units(bytes, plan.consistent);
+        let consumed = match &plan.index {
+            None => Consumed::new(&plan.table.name, true, units),
+            Some(i) => {
+                let mut c = Consumed::new(&plan.table.name, true, 0.0);
+                if i.global {
+                    c.gsi.push((i.name.clone(), units));
+                } else {
+                    c.lsi.push((i.name.clone(), units));
+                }
+                c
+            }
+        };
+        if let Some(c) = consumed.to_json(plan.capacity) {
+            out.insert("ConsumedCapacity".into(), c);
+        }
+        Ok(Value::Object(out))
+    }
+
+    pub(crate) async fn query(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let plan = self.plan(region, &r, true)?;
+        self.run_plan(plan)
+    }
+
+    pub(crate) async fn scan(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let plan = self.plan(region, &r, false)?;
+        self.run_plan(plan)
+    }
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

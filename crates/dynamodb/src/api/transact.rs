@@ -1,0 +1,269 @@
+//! TransactWriteItems and TransactGetItems: all-or-nothing, serializable,
+//! with ClientRequestToken idempotency for ten minutes.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use nimbus_core::time::now_epoch_millis;
+use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
+use serde_json::{json, Map, Value};
+
+use super::batch::merged;
+use super::items::{parse_condition, parse_projection};
+use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
+use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
+use crate::expr::eval::project;
+use crate::expr::{update, Attrs};
+use crate::model::items::{read, read_units};
+use crate::types::{item_size, unexpected, Item};
+use crate::DynamoDb;
+
+const MAX_ACTIONS: usize = 100;
+const TOKEN_LIFETIME_MS: u64 = 10 * 60 * 1000;
+
+/// A remembered transaction: which request it was and what it answered.
+pub struct TokenEntry {
+    request_hash: u64,
+    expires_ms: u64,
+    response: Value,
+}
+
+struct TxnOp {
+    write: WriteOp,
+    old_on_failure: bool,
+}
+
+fn items_list<'a>(r: &Req<'a>) -> Result<&'a Vec<Value>> {
+    let mut v = Validator::default();
+    v.not_null(r.has("TransactItems"), "transactItems");
+    v.finish()?;
+    let list = r.array("TransactItems")?.ok_or_else(|| serialization("TransactItems"))?;
+    let mut v = Validator::default();
+    let shown = Value::Array(list.clone()).to_string();
+    v.check(!list.is_empty(), Some(&shown), "transactItems", "Member must have length greater than or equal to 1");
+    v.check(
+        list.len() <= MAX_ACTIONS,
+        Some(&shown),
+        "transactItems",
+        "Member must have length less than or equal to 100",
+    );
+    v.finish()?;
+    Ok(list)
+}
+
+/// The one action in a TransactItems element: its name and body.
+fn single_action<'a>(element: &'a Value, names: &[&'static str]) -> Result<(&'static str, &'a Map<String, Value>)> {
+    let obj = element.as_object().ok_or_else(|| serialization(unexpected(element, "a Structure")))?;
+    let present: Vec<(&'static str, &Value)> =
+        names.iter().filter_map(|n| obj.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v))).collect();
+    match present.as_slice() {
+        [(name, body)] => Ok((name, body.as_object().ok_or_else(|| serialization(unexpected(body, "a Structure")))?)),
+        [] => Err(validation("TransactItems can only contain one of Check, Put, Update or Delete")),
+        _ => Err(validation("TransactItems can only contain one of Check, Put, Update or Delete")),
+    }
+}
+
+fn canceled(reasons: &[Value]) -> nimbus_core::AwsError {
+    let codes: Vec<&str> = reasons.iter().map(|r| r["Code"].as_str().unwrap_or("None")).collect();
+    dynamodb(
+        "TransactionCanceledException",
+        format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+    )
+    .with_extra("CancellationReasons", Value::Array(reasons.to_vec()))
+}
+
+impl DynamoDb {
+    fn parse_txn_op(&self, region: &str, action: &str, body: &Map<String, Value>) -> Result<TxnOp> {
+        let r = Req(body);
+        let name = r.table_name()?;
+        let mut v = Validator::default();
+        let on_fail = r.enum_value(
+            "ReturnValuesOnConditionCheckFailure",
+            "returnValuesOnConditionCheckFailure",
+            &["ALL_OLD", "NONE"],
+            &mut v,
+        )?;
+        v.finish()?;
+        let mut attrs = Attrs::from_request(body)?;
+        let update = match action {
+            "Update" => {
+                let src = r.str("UpdateExpression")?.ok_or_else(|| {
+                    validation("1 validation error detected: Value null at 'transactItems.member.update.updateExpression' failed to satisfy constraint: Member must not be null")
+                })?;
+                Some(update::parse(src, &mut attrs)?)
+            }
+            _ => None,
+        };
+        if action == "ConditionCheck" && !r.has("ConditionExpression") {
+            return Err(validation("1 validation error detected: Value null at 'transactItems.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null"));
+        }
+        let condition = parse_condition(&r, &mut attrs)?;
+        let exprs: &[&str] =
+            if action == "Update" { &["UpdateExpression", "ConditionExpression"] } else { &["ConditionExpression"] };
+        check_placeholders_used(&r, exprs)?;
+        attrs.check_unused()?;
+        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let (key_item, key, action) = match action {
+            "Put" => {
+                let item = r.item("Item")?.unwrap_or_default();
+                let key = validate_put(&table, &item)?;
+                (Item::new(), key, Action::Put(item))
+            }
+            _ => {
+                let key_item = r.item("Key")?.unwrap_or_default();
+                let key = table.key_of(&key_item)?;
+                let action = match update {
+                    Some(u) => {
+                        if let Some(t) = u.targets().find(|t| table.key.is_key(t.head())) {
+                            return Err(invalid_parameter(format!(
+                                "Cannot update attribute {}. This attribute is part of the key",
+                                t.head()
+                            )));
+                        }
+                        Action::Update(u)
+                    }
+                    None if action == "Delete" => Action::Delete,
+                    None => Action::Check,
+                };
+                (key_item, key, action)
+            }
+        };
+        Ok(TxnOp {
+            write: WriteOp { table, key, key_item, action, condition },
+            old_on_failure: on_fail == Some("ALL_OLD"),
+        })
+    }
+
+    pub(crate) async fn transact_write_items(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let list = items_list(&r)?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
+        let token = r.str("ClientRequestToken")?;
+        if let Some(t) = token {
+            v.check(t.len() <= 36, Some(t), "clientRequestToken", "Member must have length less than or equal to 36");
+            v.check(!t.is_empty(), Some(t), "clientRequestToken", "Member must have length greater than or equal to 1");
+        }
+        v.finish()?;
+        let request_hash = {
+            let mut h = DefaultHasher::new();
+            Value::Array(list.clone()).to_string().hash(&mut h);
+            h.finish()
+        };
+        let now = now_epoch_millis();
+        if let Some(t) = token {
+            let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            tokens.retain(|_, e| e.expires_ms > now);
+            if let Some(entry) = tokens.get(t) {
+                if entry.request_hash != request_hash {
+                    return Err(dynamodb(
+                        "IdempotentParameterMismatchException",
+                        "Request parameters do not match with the parameters of the original request with the same client request token",
+                    ));
+                }
+                return Ok(entry.response.clone());
+            }
+        }
+        let mut ops = Vec::with_capacity(list.len());
+        for element in list {
+            let (action, body) = single_action(element, &["ConditionCheck", "Put", "Delete", "Update"])?;
+            let op = self.parse_txn_op(region, action, body)?;
+            if ops.iter().any(|o: &TxnOp| o.write.key == op.write.key) {
+                return Err(validation("Transaction request cannot include multiple operations on one item"));
+            }
+            ops.push(op);
+        }
+        let consumed = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
+            let mut batch = WriteBatch::new();
+            let mut reasons = Vec::with_capacity(ops.len());
+            let mut failed = false;
+            let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
+            for op in &ops {
+                match apply(view, &op.write, &mut batch) {
+                    Ok(applied) => {
+                        reasons.push(json!({"Code": "None"}));
+                        let name = &op.write.table.name;
+                        let entry = consumed.entry(name.clone()).or_insert_with(|| Consumed::new(name, false, 0.0));
+                        entry.table_units += applied.consumed.table_units;
+                        entry.gsi.extend(applied.consumed.gsi);
+                        entry.lsi.extend(applied.consumed.lsi);
+                    }
+                    Err(Failure::Condition(old)) => {
+                        failed = true;
+                        let mut reason =
+                            json!({"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"});
+                        if let Some(item) = old.filter(|_| op.old_on_failure) {
+                            reason["Item"] = serde_json::to_value(&item).unwrap_or_default();
+                        }
+                        reasons.push(reason);
+                    }
+                    Err(Failure::Error(e)) if e.status.is_server_error() => return Err(TxnError::Aborted(e)),
+                    Err(Failure::Error(e)) => {
+                        failed = true;
+                        reasons.push(json!({"Code": "ValidationError", "Message": e.message}));
+                    }
+                }
+            }
+            if failed {
+                return Err(TxnError::Aborted(canceled(&reasons)));
+            }
+            Ok((batch, consumed))
+        })
+        .await
+        .map_err(crate::model::txn_error)?;
+        let mut out = json!({});
+        if capacity != CapacityMode::None {
+            out["ConsumedCapacity"] = consumed.values().filter_map(|c| merged(c).doubled().to_json(capacity)).collect();
+        }
+        if let Some(t) = token {
+            let entry = TokenEntry { request_hash, expires_ms: now + TOKEN_LIFETIME_MS, response: out.clone() };
+            self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(t.to_owned(), entry);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn transact_get_items(&self, region: &str, r: Req<'_>) -> Result<Value> {
+        let list = items_list(&r)?;
+        let mut v = Validator::default();
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        v.finish()?;
+        let mut gets = vec![];
+        for element in list {
+            let (_, body) = single_action(element, &["Get"])?;
+            let gr = Req(body);
+            let name = gr.table_name()?;
+            let mut attrs = Attrs::from_request(body)?;
+            let projection = parse_projection(&gr, &mut attrs)?;
+            check_placeholders_used(&gr, &["ProjectionExpression"])?;
+            attrs.check_unused()?;
+            let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            let key = table.key_of(&gr.item("Key")?.unwrap_or_default())?;
+            gets.push((table, key, projection));
+        }
+        // One snapshot: every item as of the same instant.
+        let snap = self.catalog.store().snapshot().map_err(internal)?;
+        let mut responses = vec![];
+        let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
+        for (table, key, projection) in &gets {
+            let item = read(snap.as_ref(), key)?;
+            let entry = consumed.entry(table.name.clone()).or_insert_with(|| Consumed::new(&table.name, true, 0.0));
+            entry.table_units += 2.0 * read_units(item.as_ref().map_or(0, item_size), true);
+            responses.push(match item {
+                Some(item) => {
+                    let shown = match projection {
+                        Some(p) => project(&item, p),
+                        None => item,
+                    };
+                    json!({"Item": shown})
+                }
+                None => json!({}),
+            });
+        }
+        let mut out = json!({"Responses": responses});
+        if capacity != CapacityMode::None {
+            out["ConsumedCapacity"] = consumed.values().filter_map(|c| c.to_json(capacity)).collect();
+        }
+        Ok(out)
+    }
+}

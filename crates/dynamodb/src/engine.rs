@@ -1,0 +1,109 @@
+//! The write engine between the API and the model: one conditional write
+//! (put, update, delete or bare condition check) applied against a
+//! transaction's view. Single-item operations, batches and transactions all
+//! go through `apply`, so they share every rule.
+
+use std::sync::Arc;
+
+use nimbus_core::AwsError;
+use nimbus_store::{ReadView, TxnError, WriteBatch};
+
+use crate::api::Consumed;
+use crate::error::{validation, Result};
+use crate::expr::eval::eval;
+use crate::expr::update::{self, Update};
+use crate::expr::Cond;
+use crate::model::items::{read_in_txn, stage, write_units};
+use crate::model::Table;
+use crate::types::{item_size, Item, MAX_ITEM_SIZE};
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    Put(Item),
+    Update(Update),
+    Delete,
+    Check,
+}
+
+/// One write on one item, fully parsed and validated outside the transaction.
+#[derive(Clone, Debug)]
+pub struct WriteOp {
+    pub table: Arc<Table>,
+    /// Encoded primary key.
+    pub key: Vec<u8>,
+    /// The key attributes (to start an item an update creates).
+    pub key_item: Item,
+    pub action: Action,
+    pub condition: Option<Cond>,
+}
+
+pub struct Applied {
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+    pub consumed: Consumed,
+}
+
+/// Why a write did not happen.
+#[derive(Debug)]
+pub enum Failure {
+    /// The condition was false; carries the item as it was.
+    Condition(Option<Item>),
+    Error(AwsError),
+}
+
+impl From<TxnError<AwsError>> for Failure {
+    fn from(e: TxnError<AwsError>) -> Self {
+        Failure::Error(crate::model::txn_error(e))
+    }
+}
+
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+/// Evaluate `op` against `view` and stage its writes into `batch`.
+pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::result::Result<Applied, Failure> {
+    let old = read_in_txn(view, &op.key)?;
+    if let Some(cond) = &op.condition {
+        let empty = Item::new();
+        if !eval(cond, old.as_ref().unwrap_or(&empty)) {
+            return Err(Failure::Condition(old));
+        }
+    }
+    let new = match &op.action {
+        Action::Put(item) => Some(item.clone()),
+        Action::Delete => None,
+        Action::Check => {
+            let consumed = Consumed::new(&op.table.name, true, 1.0);
+            return Ok(Applied { old, new: None, consumed });
+        }
+        Action::Update(u) => {
+            let mut item = old.clone().unwrap_or_else(|| op.key_item.clone());
+            update::apply(u, &mut item)?;
+            if item_size(&item) > MAX_ITEM_SIZE {
+                return Err(validation("Item size to update has exceeded the maximum allowed size").into());
+            }
+            // Index key attributes must keep their schema types.
+            op.table.item_key(&item)?;
+            Some(item)
+        }
+    };
+    let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
+    let mut consumed = Consumed::new(&op.table.name, false, write_units(size));
+    if old.is_some() || new.is_some() {
+        let units = stage(batch, &op.table, &op.key, old.as_ref(), new.as_ref());
+        consumed.add_indexes(&units);
+    }
+    Ok(Applied { old, new, consumed })
+}
+
+/// Check a full item for PutItem-style writes and return its encoded key.
+pub fn validate_put(table: &Table, item: &Item) -> Result<Vec<u8>> {
+    let key = table.item_key(item)?;
+    if item_size(item) > MAX_ITEM_SIZE {
+        return Err(validation("Item size has exceeded the maximum allowed size"));
+    }
+    Ok(key)
+}

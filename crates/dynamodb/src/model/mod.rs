@@ -1,0 +1,161 @@
+//! Persisted state: the table catalog and the items with their index
+//! entries, laid out in the store's keyspaces.
+//!
+//! * `dynamodb.tables`: `region \0 name` → table metadata (JSON)
+//! * `dynamodb.items`: `table id ‖ hash key ‖ range key` → item (DynamoDB JSON)
+//! * `dynamodb.indexes`: `index id ‖ index keys ‖ table keys` → projected item
+//! * `dynamodb.meta`: `next_id` → the next table/index id
+//!
+//! Ids are never reused, so a deleted table's keys can be range-deleted and
+//! a new table of the same name starts empty.
+
+pub mod items;
+pub mod table;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use nimbus_core::AwsError;
+use nimbus_store::{transact, Keyspace, ReadView, ReadViewExt, Store, TxnError, WriteBatch};
+
+use crate::error::{dynamodb, internal, Result};
+pub use table::Table;
+
+pub const TABLES: Keyspace = "dynamodb.tables";
+pub const ITEMS: Keyspace = "dynamodb.items";
+pub const INDEXES: Keyspace = "dynamodb.indexes";
+pub const META: Keyspace = "dynamodb.meta";
+
+const NEXT_ID: &[u8] = b"next_id";
+
+pub fn table_key(region: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(region.len() + name.len() + 1);
+    k.extend_from_slice(region.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Map a transaction failure to the error the client sees.
+pub fn txn_error(err: TxnError<AwsError>) -> AwsError {
+    match err {
+        TxnError::Aborted(e) => e,
+        TxnError::Store(e) => internal(e),
+    }
+}
+
+/// The table catalog, cached in memory: every change goes through here, so
+/// the cache never goes stale, and item operations skip a metadata read.
+pub struct Catalog {
+    store: Arc<dyn Store>,
+    cache: RwLock<HashMap<Vec<u8>, Arc<Table>>>,
+}
+
+impl Catalog {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Catalog { store, cache: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn get(&self, region: &str, name: &str) -> Result<Option<Arc<Table>>> {
+        let key = table_key(region, name);
+        if let Some(t) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(Some(t.clone()));
+        }
+        let Some(bytes) = self.store.get(TABLES, &key).map_err(internal)? else {
+            return Ok(None);
+        };
+        let table: Arc<Table> = Arc::new(serde_json::from_slice(&bytes).map_err(internal)?);
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, table.clone());
+        Ok(Some(table))
+    }
+
+    /// The table or ResourceNotFoundException.
+    pub fn require(&self, region: &str, name: &str) -> Result<Arc<Table>> {
+        self.get(region, name)?.ok_or_else(crate::error::resource_not_found)
+    }
+
+    /// Table names of a region, in order.
+    pub fn names(&self, region: &str) -> Result<Vec<String>> {
+        let prefix = table_key(region, "");
+        let rows = self.store.scan_prefix(TABLES, &prefix, usize::MAX).map_err(internal)?;
+        Ok(rows.into_iter().map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned()).collect())
+    }
+
+    /// Persist a new table, assigning ids to it and its indexes.
+    pub async fn create(&self, region: &str, mut table: Table) -> Result<Arc<Table>> {
+        let key = table_key(region, &table.name);
+        let k = key.clone();
+        let created = transact(self.store.as_ref(), move |view: &dyn ReadView| {
+            if view.get(TABLES, &k)?.is_some() {
+                return Err(TxnError::Aborted(dynamodb(
+                    "ResourceInUseException",
+                    format!("Table already exists: {}", table.name),
+                )));
+            }
+            let mut next = read_next_id(view)?;
+            table.id = next;
+            next += 1;
+            for index in table.gsis.iter_mut().chain(table.lsis.iter_mut()) {
+                index.id = next;
+                next += 1;
+            }
+            let mut batch = WriteBatch::new();
+            batch.put(META, NEXT_ID, next.to_be_bytes().to_vec());
+            batch.put(TABLES, k, serde_json::to_vec(&table).unwrap_or_default());
+            Ok((batch, table))
+        })
+        .await
+        .map_err(txn_error)?;
+        let created = Arc::new(created);
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, created.clone());
+        Ok(created)
+    }
+
+    /// Reserve `n` fresh ids (for indexes added later).
+    pub async fn allocate_ids(&self, n: u64) -> Result<u64> {
+        transact(self.store.as_ref(), move |view: &dyn ReadView| {
+            let first = read_next_id(view)?;
+            let mut batch = WriteBatch::new();
+            batch.put(META, NEXT_ID, (first + n).to_be_bytes().to_vec());
+            Ok((batch, first))
+        })
+        .await
+        .map_err(txn_error)
+    }
+
+    /// Replace a table's metadata, plus any extra writes (index backfill or removal).
+    pub async fn update(&self, region: &str, table: Table, mut extra: WriteBatch) -> Result<Arc<Table>> {
+        let key = table_key(region, &table.name);
+        extra.put(TABLES, key.clone(), serde_json::to_vec(&table).unwrap_or_default());
+        self.store.write(extra).await.map_err(internal)?;
+        let table = Arc::new(table);
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, table.clone());
+        Ok(table)
+    }
+
+    /// Remove a table with all its items and index entries.
+    pub async fn delete(&self, region: &str, table: &Table) -> Result<()> {
+        let key = table_key(region, &table.name);
+        let mut batch = WriteBatch::new();
+        batch.delete(TABLES, key.clone());
+        batch.delete_prefix(ITEMS, &table.id.to_be_bytes());
+        for index in table.indexes() {
+            batch.delete_prefix(INDEXES, &index.id.to_be_bytes());
+        }
+        self.store.write(batch).await.map_err(internal)?;
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        Ok(())
+    }
+}
+
+fn read_next_id(view: &dyn ReadView) -> std::result::Result<u64, nimbus_store::StoreError> {
+    Ok(view
+        .get(META, NEXT_ID)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(1))
+}
