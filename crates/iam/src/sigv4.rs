@@ -213,8 +213,11 @@ pub struct Verifier {
     region: String,
     /// Signing keys by (secret, date, region, service): the four HMACs of
     /// key derivation happen once per key and day, not per request.
-    keys: RwLock<HashMap<(String, String, String, String), [u8; 32]>>,
+    keys: RwLock<HashMap<KeyScope, [u8; 32]>>,
 }
+
+/// (secret, date, region, service): what a signing key is derived from.
+type KeyScope = (String, String, String, String);
 
 impl Verifier {
     pub fn new(credentials: Arc<dyn CredentialProvider>, region: &str) -> Self {

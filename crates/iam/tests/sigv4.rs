@@ -193,7 +193,6 @@ Authorization=AWS4-HMAC-SHA256 Credential=test/20150830/us-east-1/dynamodb/aws4_
 fn sign_with_aws_sigv4(
     access_key: &str,
     secret: &str,
-    token: Option<&str>,
     method: &str,
     uri: &str,
     body: &[u8],
@@ -202,8 +201,7 @@ fn sign_with_aws_sigv4(
 ) -> (HeaderMap, String) {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
     use aws_sigv4::sign::v4;
-    let identity =
-        aws_credential_types::Credentials::new(access_key, secret, token.map(str::to_owned), None, "test").into();
+    let identity = aws_credential_types::Credentials::new(access_key, secret, None, None, "test").into();
     let mut settings = SigningSettings::default();
     if presign {
         settings.signature_location = SignatureLocation::QueryParams;
@@ -259,7 +257,7 @@ fn requests_signed_by_aws_sigv4_verify() {
             format!("http://localhost:4566{path}?{query}")
         };
         for presign in [false, true] {
-            let (headers, extra_query) = sign_with_aws_sigv4("test", "test", None, "POST", &uri, body, now, presign);
+            let (headers, extra_query) = sign_with_aws_sigv4("test", "test", "POST", &uri, body, now, presign);
             let full_query =
                 [query, &extra_query].iter().filter(|q| !q.is_empty()).copied().collect::<Vec<_>>().join("&");
             let request = SignedRequest { method: "POST", path, query: &full_query, headers: &headers, body };
@@ -275,14 +273,14 @@ fn requests_signed_by_aws_sigv4_verify() {
             }
         }
         // A wrong secret fails with the mismatch error.
-        let (headers, _) = sign_with_aws_sigv4("test", "wrong", None, "POST", &uri, body, now, false);
+        let (headers, _) = sign_with_aws_sigv4("test", "wrong", "POST", &uri, body, now, false);
         let request = SignedRequest { method: "POST", path, query, headers: &headers, body };
         assert_eq!(
             verifier.verify(&request, "dynamodb", now_secs),
             Err(AuthError::SignatureMismatch(SIGNATURE_MISMATCH.into()))
         );
         // An unknown key is an unrecognized client.
-        let (headers, _) = sign_with_aws_sigv4("nobody", "test", None, "POST", &uri, body, now, false);
+        let (headers, _) = sign_with_aws_sigv4("nobody", "test", "POST", &uri, body, now, false);
         let request = SignedRequest { method: "POST", path, query, headers: &headers, body };
         assert_eq!(verifier.verify(&request, "dynamodb", now_secs), Err(AuthError::UnrecognizedClient));
     }

@@ -7,14 +7,16 @@
 //! and nothing is acknowledged before it is durable. Readers use redb's MVCC
 //! read transactions and never wait for the writer.
 
-use std::ops::{Bound, ControlFlow};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use nimbus_core::BoxFuture;
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, WriteBatch, WriteOp};
+use nimbus_store::{
+    Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch, WriteOp,
+};
 use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle};
 use tokio::sync::oneshot;
 
@@ -215,9 +217,6 @@ fn apply(txn: &redb::WriteTransaction, batch: &WriteBatch) -> Result<()> {
     Ok(())
 }
 
-/// What `ReadView::scan` calls for each pair.
-type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
-
 /// One item of a redb range iterator.
 type Entry<'a> = std::result::Result<
     (redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>),
@@ -283,7 +282,7 @@ impl ReadView for RedbSnapshot {
         ks: Keyspace,
         range: (Bound<&[u8]>, Bound<&[u8]>),
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         if is_empty_range(&range) {
             return Ok(());
@@ -319,7 +318,7 @@ impl ReadView for WriteView<'_> {
         ks: Keyspace,
         range: (Bound<&[u8]>, Bound<&[u8]>),
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         if is_empty_range(&range) || !table_exists(self.txn, ks)? {
             return Ok(());
@@ -344,7 +343,7 @@ impl ReadView for RedbStore {
         ks: Keyspace,
         range: (Bound<&[u8]>, Bound<&[u8]>),
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.scan(ks, range, direction, visit)
     }

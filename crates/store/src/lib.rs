@@ -39,6 +39,9 @@ impl std::error::Error for StoreError {}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What a scan calls for each pair; `Break` stops the scan.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'a;
+
 /// Read access: a snapshot, the store's latest state, or a transaction's view.
 pub trait ReadView {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -50,7 +53,7 @@ pub trait ReadView {
         ks: Keyspace,
         range: (Bound<&[u8]>, Bound<&[u8]>),
         direction: Direction,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> ControlFlow<()>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()>;
 }
 
@@ -195,7 +198,8 @@ where
     F: FnOnce(&dyn ReadView) -> std::result::Result<(WriteBatch, T), TxnError<E>> + Send + 'static,
 {
     // The body's typed outcome travels back beside the raw result.
-    let slot: Arc<Mutex<Option<std::result::Result<T, TxnError<E>>>>> = Arc::new(Mutex::new(None));
+    type Slot<T, E> = Arc<Mutex<Option<std::result::Result<T, TxnError<E>>>>>;
+    let slot: Slot<T, E> = Arc::new(Mutex::new(None));
     let out = slot.clone();
     const ABORTED: &str = "\u{0}nimbus-txn-aborted";
     let raw = store
