@@ -131,14 +131,14 @@ def test_conditional_writes_and_return_values(ddb, table):
 def test_update_expressions(ddb, table):
     ddb.put_item(
         TableName=table,
-        Item={**key(), "n": {"N": "1"}, "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}, "tags": {"SS": ["a", "b"]}, "old": {"SS": ["a", "b"]},
+        Item={**key(), "n": {"N": "1"}, "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}, "tags": {"SS": ["a", "b"]}, "prev": {"SS": ["a", "b"]},
               "m": {"M": {"x": {"S": "y"}}}},
     )
     resp = ddb.update_item(
         TableName=table,
         Key=key(),
         UpdateExpression="SET n = n + :inc, l = list_append(l, :more), m.k = if_not_exists(m.k, :z), fresh = :z "
-        "REMOVE m.x ADD tags :t, hits :inc DELETE old :gone",
+        "REMOVE m.x ADD tags :t, hits :inc DELETE prev :gone",
         ExpressionAttributeValues={
             ":inc": {"N": "0.1"},
             ":more": {"L": [{"N": "4"}]},
@@ -153,7 +153,7 @@ def test_update_expressions(ddb, table):
     assert got["l"] == {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}, {"N": "4"}]}
     assert got["m"] == {"M": {"k": {"S": "z"}}}
     assert sorted(got["tags"]["SS"]) == ["a", "b", "c"]
-    assert got["old"] == {"SS": ["b"]}
+    assert got["prev"] == {"SS": ["b"]}
     assert got["hits"] == {"N": "0.1"}
     updated = ddb.update_item(
         TableName=table, Key=key(), UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": {"N": "5"}},
