@@ -1,0 +1,117 @@
+"""DynamoDB BatchGetItem, BatchWriteItem, TransactWriteItems, TransactGetItems."""
+
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_dynamodb_helpers import create_table, error_of
+
+
+@pytest.fixture
+def table(ddb):
+    name = create_table(ddb, range_key=("sk", "N"))
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def key(i, pk="k"):
+    return {"pk": {"S": pk}, "sk": {"N": str(i)}}
+
+
+def test_batch_write_and_get(ddb, table):
+    resp = ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {**key(i), "v": {"N": str(i)}}}} for i in range(25)]})
+    assert resp["UnprocessedItems"] == {}
+    got = ddb.batch_get_item(RequestItems={table: {"Keys": [key(i) for i in range(0, 25, 5)], "ProjectionExpression": "v"}})
+    assert sorted(int(i["v"]["N"]) for i in got["Responses"][table]) == [0, 5, 10, 15, 20]
+    assert got["UnprocessedKeys"] == {}
+    ddb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key(i)}} for i in range(10)]})
+    assert ddb.scan(TableName=table, Select="COUNT")["Count"] == 15
+    code, message = error_of(ddb.batch_write_item, RequestItems={table: [{"PutRequest": {"Item": key(i)}} for i in range(26)]})
+    assert code == "ValidationException"
+    assert "Member must have length less than or equal to 25" in message
+    assert error_of(ddb.batch_get_item, RequestItems={table: {"Keys": [key(1), key(1)]}}) == (
+        "ValidationException", "Provided list of item keys contains duplicates")
+    assert error_of(ddb.batch_get_item, RequestItems={table: {"Keys": [key(i) for i in range(101)]}}) == (
+        "ValidationException", "Too many items requested for the BatchGetItem call")
+    assert error_of(ddb.batch_get_item, RequestItems={"no-such-table": {"Keys": [key(1)]}}) == (
+        "ResourceNotFoundException", "Requested resource not found")
+
+
+def test_resource_batch_writer(ddb_resource, table):
+    t = ddb_resource.Table(table)
+    with t.batch_writer() as batch:
+        for i in range(60):
+            batch.put_item(Item={"pk": "bw", "sk": i})
+    assert t.query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": "bw"}, Select="COUNT")["Count"] == 60
+
+
+def test_transact_write_commits_all_or_nothing(ddb, table):
+    ddb.put_item(TableName=table, Item={**key(1), "n": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={**key(2), "n": {"N": "1"}})
+    with pytest.raises(ClientError) as info:
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": key(1), "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": key(2), "ConditionExpression": "n = :five",
+                                "ExpressionAttributeValues": {":five": {"N": "5"}},
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Put": {"TableName": table, "Item": key(3)}},
+        ])
+    err = info.value.response
+    assert err["Error"]["Code"] == "TransactionCanceledException"
+    assert err["Error"]["Message"] == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed, None]")
+    reasons = err["CancellationReasons"]
+    assert reasons[0] == {"Code": "None"}
+    assert reasons[1]["Code"] == "ConditionalCheckFailed"
+    assert reasons[1]["Message"] == "The conditional request failed"
+    assert reasons[1]["Item"] == {**key(2), "n": {"N": "1"}}
+    assert ddb.get_item(TableName=table, Key=key(1))["Item"]["n"] == {"N": "1"}
+    assert "Item" not in ddb.get_item(TableName=table, Key=key(3))
+    done = ddb.transact_write_items(
+        TransactItems=[
+            {"Update": {"TableName": table, "Key": key(1), "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": key(2)}},
+            {"Put": {"TableName": table, "Item": key(3), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert done["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 6.0, "WriteCapacityUnits": 6.0}]
+    got = ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key(i)}} for i in (1, 2, 3)])
+    assert [r.get("Item") for r in got["Responses"]] == [{**key(1), "n": {"N": "2"}}, None, key(3)]
+    assert error_of(ddb.transact_write_items, TransactItems=[
+        {"Delete": {"TableName": table, "Key": key(1)}}, {"Delete": {"TableName": table, "Key": key(1)}}]) == (
+        "ValidationException", "Transaction request cannot include multiple operations on one item")
+
+
+def test_client_request_token_is_idempotent(ddb, table):
+    items = [{"Update": {"TableName": table, "Key": key(7), "UpdateExpression": "ADD n :one",
+                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    for _ in range(3):
+        ddb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
+    assert ddb.get_item(TableName=table, Key=key(7))["Item"]["n"] == {"N": "1"}
+    code, _ = error_of(ddb.transact_write_items, TransactItems=[{"Delete": {"TableName": table, "Key": key(7)}}],
+                       ClientRequestToken="token-1")
+    assert code == "IdempotentParameterMismatchException"
+
+
+def test_concurrent_conditional_updates_lose_nothing(nimbus, table):
+    import boto3
+
+    def worker():
+        c = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                         aws_access_key_id="test", aws_secret_access_key="test")
+        for _ in range(20):
+            c.update_item(TableName=table, Key=key(0, "ctr"), UpdateExpression="ADD n :one",
+                          ExpressionAttributeValues={":one": {"N": "1"}})
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    assert c.get_item(TableName=table, Key=key(0, "ctr"), ConsistentRead=True)["Item"]["n"] == {"N": "160"}
