@@ -1,0 +1,141 @@
+"""DynamoDB expression language: functions, precedence, placeholders and AWS's error wording."""
+
+import pytest
+
+from test_dynamodb_helpers import create_table, error_of
+
+
+@pytest.fixture(scope="module")
+def table(nimbus):
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = create_table(ddb)
+    ddb.put_item(TableName=name, Item={
+        "pk": {"S": "item"},
+        "s": {"S": "hello world"},
+        "n": {"N": "42"},
+        "b": {"B": b"\x01\x02\x03"},
+        "flag": {"BOOL": False},
+        "nothing": {"NULL": True},
+        "tags": {"SS": ["red", "blue"]},
+        "nums": {"NS": ["1", "2", "3"]},
+        "lst": {"L": [{"S": "a"}, {"M": {"deep": {"N": "7"}}}]},
+        "doc": {"M": {"k": {"S": "v"}, "nested": {"M": {"x": {"N": "1"}}}}},
+    })
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+KEY = {"pk": {"S": "item"}}
+
+
+def holds(ddb, table, expr, values=None, names=None):
+    """Whether `expr` is true for the test item (via a conditional no-op update)."""
+    params = {"TableName": table, "Key": KEY, "ConditionExpression": expr, "UpdateExpression": "SET touched = :__t"}
+    params["ExpressionAttributeValues"] = {":__t": {"BOOL": True}, **(values or {})}
+    if names:
+        params["ExpressionAttributeNames"] = names
+    try:
+        ddb.update_item(**params)
+        return True
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+
+
+@pytest.mark.parametrize("expr,values,expected", [
+    ("n = :v", {":v": {"N": "42.0"}}, True),
+    ("n <> :v", {":v": {"N": "42"}}, False),
+    ("n BETWEEN :a AND :b", {":a": {"N": "40"}, ":b": {"N": "50"}}, True),
+    ("n IN (:a, :b)", {":a": {"N": "1"}, ":b": {"N": "42"}}, True),
+    ("s > :v", {":v": {"S": "hello"}}, True),
+    ("b < :v", {":v": {"B": b"\x01\x03"}}, True),
+    ("begins_with(s, :v)", {":v": {"S": "hell"}}, True),
+    ("begins_with(b, :v)", {":v": {"B": b"\x01"}}, True),
+    ("contains(s, :v)", {":v": {"S": "o w"}}, True),
+    ("contains(tags, :v)", {":v": {"S": "red"}}, True),
+    ("contains(nums, :v)", {":v": {"N": "2"}}, True),
+    ("contains(lst, :v)", {":v": {"S": "a"}}, True),
+    ("size(s) = :v", {":v": {"N": "11"}}, True),
+    ("size(tags) = :v", {":v": {"N": "2"}}, True),
+    ("size(doc) = :v", {":v": {"N": "2"}}, True),
+    ("attribute_type(nothing, :t)", {":t": {"S": "NULL"}}, True),
+    ("attribute_type(nums, :t)", {":t": {"S": "NS"}}, True),
+    ("lst[1].deep = :v", {":v": {"N": "7"}}, True),
+    ("doc.nested.x = :v", {":v": {"N": "1"}}, True),
+    ("absent = :v OR flag = :v", {":v": {"BOOL": False}}, True),
+    ("NOT flag = :v", {":v": {"BOOL": False}}, False),
+    ("flag = :t AND flag = :t OR flag = :f", {":t": {"BOOL": True}, ":f": {"BOOL": False}}, True),
+    ("flag = :f OR flag = :t AND flag = :t", {":t": {"BOOL": True}, ":f": {"BOOL": False}}, True),
+    ("(flag = :f OR flag = :t) AND flag = :t", {":t": {"BOOL": True}, ":f": {"BOOL": False}}, False),
+    ("n > :v", {":v": {"S": "42"}}, False),
+])
+def test_condition_semantics(ddb, table, expr, values, expected):
+    assert holds(ddb, table, expr, values) is expected
+
+
+def test_attribute_exists_with_names(ddb, table):
+    assert holds(ddb, table, "attribute_exists(#m.#i) AND attribute_not_exists(#m.zz)", names={"#m": "doc", "#i": "nested"})
+
+
+@pytest.mark.parametrize("expr,values,names,message", [
+    ("", None, None, "Invalid ConditionExpression: The expression can not be empty;"),
+    ("n = :x", {":v": {"N": "1"}}, None,
+     "Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :x"),
+    ("#x = :v", {":v": {"N": "1"}}, None,
+     "Invalid ConditionExpression: An expression attribute name used in the document path is not defined; attribute name: #x"),
+    ("size = :v", {":v": {"N": "1"}}, None,
+     "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: size"),
+    ("n = :v", {":v": {"N": "1"}, ":w": {"N": "2"}}, None,
+     "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"),
+    ("n = :v", {":v": {"N": "1"}}, {"#a": "a"},
+     "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a}"),
+    ("n = = :v", {":v": {"N": "1"}}, None, 'Invalid ConditionExpression: Syntax error; token: "=", near: "= = :v"'),
+    ("nope(n)", None, None, "Invalid ConditionExpression: Invalid function name; function: nope"),
+    ("begins_with(s)", None, None,
+     "Invalid ConditionExpression: Incorrect number of operands for operator or function; operator or function: "
+     "begins_with, number of operands: 1"),
+    ("attribute_exists(n) = :v", {":v": {"N": "1"}}, None,
+     "Invalid ConditionExpression: The function is not allowed to be used this way in an expression; function: "
+     "attribute_exists"),
+    ("n = n", None, None,
+     "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator "
+     "or function; operator: =, first operand: [n]"),
+    ("attribute_type(n, :t)", {":t": {"S": "X"}}, None,
+     "Invalid ConditionExpression: Invalid attribute type name found; type: X, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
+    ("n BETWEEN :b AND :a", {":a": {"N": "1"}, ":b": {"N": "2"}}, None,
+     "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower "
+     "bound; lower bound operand: AttributeValue: {N:2}, upper bound operand: AttributeValue: {N:1}"),
+])
+def test_condition_errors(ddb, table, expr, values, names, message):
+    params = {"TableName": table, "Item": KEY, "ConditionExpression": expr}
+    if values:
+        params["ExpressionAttributeValues"] = values
+    if names:
+        params["ExpressionAttributeNames"] = names
+    assert error_of(ddb.put_item, **params) == ("ValidationException", message)
+
+
+def test_placeholders_without_expressions(ddb, table):
+    assert error_of(ddb.put_item, TableName=table, Item=KEY, ExpressionAttributeValues={":v": {"N": "1"}}) == (
+        "ValidationException",
+        "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null",
+    )
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ExpressionAttributeNames={"#a": "a"}) == (
+        "ValidationException", "ExpressionAttributeNames can only be specified when using expressions")
+    assert error_of(ddb.put_item, TableName=table, Item=KEY, ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={}) == ("ValidationException", "ExpressionAttributeValues must not be empty")
+
+
+def test_projection_errors(ddb, table):
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ProjectionExpression="doc, doc.k") == (
+        "ValidationException",
+        "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or rewrite one of these "
+        "paths; path one: [doc], path two: [doc, k]",
+    )
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ProjectionExpression="lst[0], lst.a") == (
+        "ValidationException",
+        "Invalid ProjectionExpression: Two document paths conflict with each other; must remove or rewrite one of "
+        "these paths; path one: [lst, [0]], path two: [lst, a]",
+    )
