@@ -1,11 +1,15 @@
 //! Durable single-key write throughput: Nimbus's group commit against
 //! fsync-per-write, side by side in one run. Driven by `bench/store/run`.
 //!
-//! Usage: `nimbus-store-bench [--dir DIR] [--secs S] [--writers 1,16,64] [--value-bytes N] [--modes M,...]`
+//! Usage: `nimbus-store-bench [--dir DIR] [--secs S] [--rounds R] [--writers 1,16,64] [--value-bytes N]
+//! [--modes M,...]`
 //!
-//! For each writer count, three modes (all by default) run in turn for `S` seconds each, every
-//! one on a fresh file in `DIR`; every write is one key (17 bytes) and one
-//! value (`N` bytes, default 100), durable before the writer issues its next:
+//! For each writer count, each mode (all three by default) runs for `S`
+//! seconds in all (default 4), split into `R` rounds (default 4) taken in
+//! turn — group, per-write, append, group, … — so a change in background load
+//! hits every mode alike. Each mode starts on a fresh file in `DIR` and keeps
+//! it across its rounds. Every write is one new key (17 bytes) and one value
+//! (`N` bytes, default 100), durable before its writer issues the next:
 //!
 //! - `group`: `RedbStore::write` of a one-put batch from each of the writers,
 //!   which are tokio tasks. The store's writer thread commits whatever is
@@ -72,19 +76,28 @@ impl Mode {
 struct Config {
     dir: PathBuf,
     secs: f64,
+    rounds: u32,
     writers: Vec<usize>,
     value_bytes: usize,
     modes: Vec<Mode>,
 }
 
+#[derive(Default)]
 struct Outcome {
     writes: usize,
     elapsed: Duration,
-    /// Per-write latencies in microseconds, sorted.
+    /// Per-write latencies in microseconds (sorted by `add` callers before percentiles).
     latencies: Vec<u32>,
 }
 
 impl Outcome {
+    /// Fold in another round of the same mode.
+    fn add(&mut self, round: Outcome) {
+        self.writes += round.writes;
+        self.elapsed += round.elapsed;
+        self.latencies.extend(round.latencies);
+    }
+
     fn per_sec(&self) -> f64 {
         self.writes as f64 / self.elapsed.as_secs_f64()
     }
@@ -113,12 +126,11 @@ fn micros(d: Duration) -> u32 {
 
 fn finish(started: Instant, per_writer: Vec<Vec<u32>>) -> Outcome {
     let elapsed = started.elapsed();
-    let mut latencies: Vec<u32> = per_writer.into_iter().flatten().collect();
-    latencies.sort_unstable();
+    let latencies: Vec<u32> = per_writer.into_iter().flatten().collect();
     Outcome { writes: latencies.len(), elapsed, latencies }
 }
 
-fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let store = RedbStore::open(path).expect("open RedbStore");
     let started = Instant::now();
@@ -129,7 +141,7 @@ fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outc
                 let store = store.clone();
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
-                    for i in 0u64.. {
+                    for i in first.. {
                         let issued = Instant::now();
                         if issued >= deadline {
                             break;
@@ -155,7 +167,7 @@ fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outc
 }
 
 /// Run `writers` OS threads, each calling `write(writer, i)` until the deadline.
-fn run_threads(writers: usize, secs: f64, write: impl Fn(usize, u64) + Sync) -> Outcome {
+fn run_threads(writers: usize, secs: f64, first: u64, write: impl Fn(usize, u64) + Sync) -> Outcome {
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let per_writer = std::thread::scope(|scope| {
@@ -164,7 +176,7 @@ fn run_threads(writers: usize, secs: f64, write: impl Fn(usize, u64) + Sync) -> 
                 let write = &write;
                 scope.spawn(move || {
                     let mut lat = Vec::new();
-                    for i in 0u64.. {
+                    for i in first.. {
                         let issued = Instant::now();
                         if issued >= deadline {
                             break;
@@ -181,10 +193,10 @@ fn run_threads(writers: usize, secs: f64, write: impl Fn(usize, u64) + Sync) -> 
     finish(started, per_writer)
 }
 
-fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
     let db = Database::create(path).expect("create redb");
     let lock = Mutex::new(());
-    run_threads(writers, secs, |w, i| {
+    run_threads(writers, secs, first, |w, i| {
         let (k, v) = (key(w, i), value(w, i, value_bytes));
         let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut txn = db.begin_write().expect("begin_write");
@@ -197,10 +209,10 @@ fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize
     })
 }
 
-fn run_append(path: &Path, writers: usize, secs: f64, value_bytes: usize) -> Outcome {
+fn run_append(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
     let file: Mutex<File> =
         Mutex::new(OpenOptions::new().create(true).append(true).open(path).expect("open append file"));
-    run_threads(writers, secs, |w, i| {
+    run_threads(writers, secs, first, |w, i| {
         let (k, v) = (key(w, i), value(w, i, value_bytes));
         let mut record = Vec::with_capacity(8 + k.len() + v.len());
         record.extend_from_slice(&(k.len() as u32).to_le_bytes());
@@ -217,18 +229,21 @@ fn parse_args() -> Config {
     let mut config = Config {
         dir: std::env::temp_dir().join("nimbus-store-bench"),
         secs: 4.0,
+        rounds: 4,
         writers: vec![1, 16, 64],
         value_bytes: 100,
         modes: Mode::ALL.to_vec(),
     };
     let mut args = std::env::args().skip(1);
-    let usage = "usage: nimbus-store-bench [--dir DIR] [--secs S] [--writers 1,16,64] [--value-bytes N] \
+    let usage = "usage: nimbus-store-bench [--dir DIR] [--secs S] [--rounds R] [--writers 1,16,64] \
+                 [--value-bytes N] \
                  [--modes group,redb-per-write,append-fdatasync]";
     while let Some(arg) = args.next() {
         let mut next = || args.next().unwrap_or_else(|| panic!("{arg} needs a value\n{usage}"));
         match arg.as_str() {
             "--dir" => config.dir = PathBuf::from(next()),
             "--secs" => config.secs = next().parse().expect("--secs: a number of seconds"),
+            "--rounds" => config.rounds = next().parse::<u32>().expect("--rounds: a count").max(1),
             "--writers" => {
                 config.writers =
                     next().split(',').map(|n| n.trim().parse().expect("--writers: comma-separated counts")).collect()
@@ -257,25 +272,35 @@ fn main() {
     let config = parse_args();
     std::fs::create_dir_all(&config.dir).expect("create the bench directory");
     println!(
-        "{} s per mode, single-key writes (17-byte key, {}-byte value), files in {}\n",
+        "{} s per mode in {} interleaved rounds, single-key writes (17-byte key, {}-byte value), files in {}\n",
         config.secs,
+        config.rounds,
         config.value_bytes,
         config.dir.display()
     );
     println!("| writers | mode | writes/s | p50 (ms) | p99 (ms) | vs redb commit per write |");
     println!("|---:|---|---:|---:|---:|---:|");
+    let slice = config.secs / f64::from(config.rounds);
     for &writers in &config.writers {
-        let mut rows = Vec::new();
-        for &mode in &config.modes {
-            let path = config.dir.join(mode.file());
-            let _ = std::fs::remove_file(&path);
-            let outcome = match mode {
-                Mode::Group => run_group(&path, writers, config.secs, config.value_bytes),
-                Mode::RedbPerWrite => run_redb_per_write(&path, writers, config.secs, config.value_bytes),
-                Mode::AppendFdatasync => run_append(&path, writers, config.secs, config.value_bytes),
-            };
-            let _ = std::fs::remove_file(&path);
-            rows.push((mode, outcome));
+        let mut rows: Vec<(Mode, Outcome)> = config.modes.iter().map(|&m| (m, Outcome::default())).collect();
+        for (mode, _) in &rows {
+            let _ = std::fs::remove_file(config.dir.join(mode.file()));
+        }
+        // Modes take turns, so a change in background load hits all of them.
+        for round in 0..config.rounds {
+            let first = u64::from(round) * 10_000_000_000;
+            for (mode, total) in &mut rows {
+                let path = config.dir.join(mode.file());
+                total.add(match mode {
+                    Mode::Group => run_group(&path, writers, slice, config.value_bytes, first),
+                    Mode::RedbPerWrite => run_redb_per_write(&path, writers, slice, config.value_bytes, first),
+                    Mode::AppendFdatasync => run_append(&path, writers, slice, config.value_bytes, first),
+                });
+            }
+        }
+        for (mode, total) in &mut rows {
+            let _ = std::fs::remove_file(config.dir.join(mode.file()));
+            total.latencies.sort_unstable();
         }
         let baseline =
             rows.iter().find(|(m, _)| *m == Mode::RedbPerWrite).map(|(_, o)| o.per_sec()).unwrap_or(f64::NAN);
