@@ -49,7 +49,7 @@ impl DynamoDb {
         let mut gets = vec![];
         let mut total = 0;
         for (name, spec) in map {
-            let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "a Structure")))?;
+            let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
             let sr = Req(obj);
             let keys = sr.array("Keys")?.map(Vec::as_slice).unwrap_or_default();
             total += keys.len();
@@ -132,11 +132,11 @@ impl DynamoDb {
         v.finish()?;
         let mut ops = vec![];
         for (name, writes) in map {
-            let list = writes.as_array().ok_or_else(|| serialization(unexpected(writes, "a List")))?;
+            let list = writes.as_array().ok_or_else(|| serialization(unexpected(writes, "List")))?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
             let mut seen: Vec<Vec<u8>> = vec![];
             for w in list {
-                let obj = w.as_object().ok_or_else(|| serialization(unexpected(w, "a Structure")))?;
+                let obj = w.as_object().ok_or_else(|| serialization(unexpected(w, "Structure")))?;
                 let wr = Req(obj);
                 let (put, delete) = (wr.object("PutRequest")?, wr.object("DeleteRequest")?);
                 let op = match (put, delete) {

@@ -18,7 +18,7 @@ fn values(obj: &Map<String, Value>) -> Result<Vec<AttributeValue>> {
     match obj.get("AttributeValueList").filter(|v| !v.is_null()) {
         None => Ok(vec![]),
         Some(Value::Array(list)) => list.iter().map(AttributeValue::from_json).collect(),
-        Some(other) => Err(serialization(unexpected(other, "a List"))),
+        Some(other) => Err(serialization(unexpected(other, "List"))),
     }
 }
 
@@ -94,7 +94,7 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
     };
     let mut conds = vec![];
     for (name, spec) in map {
-        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "a Structure")))?;
+        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
         let sr = Req(obj);
         let value = sr.get("Value").map(AttributeValue::from_json).transpose()?;
         let exists = sr.bool("Exists")?;
@@ -145,7 +145,7 @@ pub fn filter(r: &Req<'_>, member: &str, or: bool) -> Result<Option<Cond>> {
     let Some(map) = r.object(member)? else { return Ok(None) };
     let mut conds = vec![];
     for (name, spec) in map {
-        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "a Structure")))?;
+        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
         let op = Req(obj).str("ComparisonOperator")?.ok_or_else(|| {
             validation(format!(
                 "1 validation error detected: Value null at '{}.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
@@ -171,7 +171,7 @@ pub fn attribute_updates(r: &Req<'_>) -> Result<Option<Update>> {
     let Some(map) = r.object("AttributeUpdates")? else { return Ok(None) };
     let mut u = Update::default();
     for (name, spec) in map {
-        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "a Structure")))?;
+        let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
         let sr = Req(obj);
         let value = sr.get("Value").map(AttributeValue::from_json).transpose()?;
         match (sr.str("Action")?.unwrap_or("PUT"), value) {
@@ -224,7 +224,7 @@ pub fn attributes_to_get(r: &Req<'_>) -> Result<Option<Vec<Path>>> {
     let Some(list) = r.array("AttributesToGet")? else { return Ok(None) };
     let mut paths: Vec<Path> = vec![];
     for v in list {
-        let name = v.as_str().ok_or_else(|| serialization(unexpected(v, "a String")))?;
+        let name = v.as_str().ok_or_else(|| serialization(unexpected(v, "String")))?;
         let p = path(name);
         if paths.contains(&p) {
             return Err(invalid_parameter(format!("Duplicate value in attribute name: {name}")));

@@ -29,11 +29,11 @@ impl<'a> Req<'a> {
     }
 
     pub fn str(&self, name: &str) -> Result<Option<&'a str>> {
-        self.get(name).map(|v| v.as_str().ok_or_else(|| serialization(unexpected(v, "a String")))).transpose()
+        self.get(name).map(|v| v.as_str().ok_or_else(|| serialization(unexpected(v, "String")))).transpose()
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>> {
-        self.get(name).map(|v| v.as_bool().ok_or_else(|| serialization(unexpected(v, "a Boolean")))).transpose()
+        self.get(name).map(|v| v.as_bool().ok_or_else(|| serialization(unexpected(v, "Boolean")))).transpose()
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>> {
@@ -42,17 +42,17 @@ impl<'a> Req<'a> {
                 Value::Number(n) => {
                     n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(|| serialization(""))
                 }
-                other => Err(serialization(unexpected(other, "an Integer"))),
+                other => Err(serialization(unexpected(other, "Integer"))),
             })
             .transpose()
     }
 
     pub fn object(&self, name: &str) -> Result<Option<&'a Map<String, Value>>> {
-        self.get(name).map(|v| v.as_object().ok_or_else(|| serialization(unexpected(v, "a Map")))).transpose()
+        self.get(name).map(|v| v.as_object().ok_or_else(|| serialization(unexpected(v, "Map")))).transpose()
     }
 
     pub fn array(&self, name: &str) -> Result<Option<&'a Vec<Value>>> {
-        self.get(name).map(|v| v.as_array().ok_or_else(|| serialization(unexpected(v, "a List")))).transpose()
+        self.get(name).map(|v| v.as_array().ok_or_else(|| serialization(unexpected(v, "List")))).transpose()
     }
 
     pub fn item(&self, name: &str) -> Result<Option<Item>> {

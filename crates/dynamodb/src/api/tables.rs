@@ -8,98 +8,79 @@ use nimbus_store::{transact, Direction, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::{Req, Validator};
-use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, validation, Result};
+use crate::error::{dynamodb, internal, invalid_parameter, serialization, validation, Result};
 use crate::model::items::stats;
 use crate::model::table::{
     Index, KeyAttr, KeySchema, Projection, ProjectionType, ScalarType, StreamSpec, Table, Throughput, Ttl,
 };
 use crate::model::{txn_error, INDEXES, ITEMS};
-use crate::types::{item_from_stored, item_to_stored};
+use crate::types::{item_from_stored, item_to_stored, unexpected};
 use crate::DynamoDb;
 
 fn now_seconds() -> f64 {
     now_epoch_millis() as f64 / 1000.0
 }
 
+/// TableId: a UUID, like AWS's (the request-id generator has the right shape).
 fn table_uuid() -> String {
-    let hex = format!("{:016x}{:016x}", fastrand_u64(), fastrand_u64());
-    format!("{}-{}-4{}-{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[16..20], &hex[20..32])
+    nimbus_core::request::new_request_id()
 }
 
-/// A cheap unique-enough id without an RNG dependency.
-fn fastrand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(now_epoch_millis());
-    h.finish()
-}
-
-fn key_schema(value: Option<&Value>, field: &str, defs: &[KeyAttr], v: &mut Validator) -> Result<Option<KeySchema>> {
+/// A KeySchema list: HASH first, then optionally RANGE. Types are filled in
+/// from the attribute definitions by `resolve_types`.
+fn key_schema(value: Option<&Value>, field: &str, v: &mut Validator) -> Result<Option<KeySchema>> {
     let Some(value) = value else {
         v.not_null(false, field);
         return Ok(None);
     };
-    let list = value.as_array().ok_or_else(|| crate::error::serialization("Unexpected list"))?;
+    let list = value.as_array().ok_or_else(|| serialization(unexpected(value, "List")))?;
     v.check(!list.is_empty(), None, field, "Member must have length greater than or equal to 1");
     v.check(list.len() <= 2, None, field, "Member must have length less than or equal to 2");
-    if list.is_empty() || list.len() > 2 {
-        return Ok(None);
-    }
     let mut elems = vec![];
     for (i, e) in list.iter().enumerate() {
-        let obj = e.as_object().ok_or_else(|| crate::error::serialization("Unexpected value"))?;
+        let obj = e.as_object().ok_or_else(|| serialization(unexpected(e, "Structure")))?;
         let r = Req(obj);
+        let member = format!("{field}.{}.member", i + 1);
         let name = r.str("AttributeName")?;
-        let kind = r.enum_value("KeyType", &format!("{field}.{}.member.keyType", i + 1), &["HASH", "RANGE"], v)?;
-        v.not_null(name.is_some(), &format!("{field}.{}.member.attributeName", i + 1));
-        v.not_null(kind.is_some(), &format!("{field}.{}.member.keyType", i + 1));
-        elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default().to_owned()));
+        let kind = r.enum_value("KeyType", &format!("{member}.keyType"), &["HASH", "RANGE"], v)?;
+        v.not_null(name.is_some(), &format!("{member}.attributeName"));
+        v.not_null(kind.is_some(), &format!("{member}.keyType"));
+        elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
     }
-    let _ = defs;
-    Ok(Some(KeySchema {
-        hash: KeyAttr { name: elems[0].0.clone(), kind: ScalarType::S },
-        range: elems.get(1).map(|(n, _)| KeyAttr { name: n.clone(), kind: ScalarType::S }),
-    }))
-    .and_then(|ks: Option<KeySchema>| {
-        let Some(ks) = ks else { return Ok(None) };
-        if elems[0].1 != "HASH" {
-            return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
+    if elems.is_empty() || elems.len() > 2 {
+        return Ok(None);
+    }
+    if elems[0].1 != "HASH" {
+        return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
+    }
+    if let Some((range, kind)) = elems.get(1) {
+        if *kind != "RANGE" {
+            return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
         }
-        if elems.len() == 2 {
-            if elems[1].1 != "RANGE" {
-                return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
-            }
-            if elems[0].0 == elems[1].0 {
-                return Err(invalid_parameter(
-                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
-                ));
-            }
+        if *range == elems[0].0 {
+            return Err(invalid_parameter(
+                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            ));
         }
-        Ok(Some(ks))
-    })
+    }
+    let attr = |name: &str| KeyAttr { name: name.to_owned(), kind: ScalarType::S };
+    Ok(Some(KeySchema { hash: attr(&elems[0].0), range: elems.get(1).map(|(n, _)| attr(n)) }))
 }
 
-/// Give each key attribute its defined type.
-fn resolve_types(ks: &mut KeySchema, defs: &[KeyAttr], what: &str) -> Result<()> {
+/// Give each key attribute its type from AttributeDefinitions.
+fn resolve_types(ks: &mut KeySchema, defs: &[KeyAttr]) -> Result<()> {
     for attr in std::iter::once(&mut ks.hash).chain(ks.range.as_mut()) {
-        match defs.iter().find(|d| d.name == attr.name) {
-            Some(d) => attr.kind = d.kind,
-            None => {
-                let keys: Vec<&str> = std::iter::once(ks_name(&attr.name)).collect();
-                let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-                return Err(invalid_parameter(format!(
-                    "Some {what}key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-                    keys.join(", "),
-                    defined.join(", ")
-                )));
-            }
-        }
+        let Some(d) = defs.iter().find(|d| d.name == attr.name) else {
+            let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+            return Err(invalid_parameter(format!(
+                "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                attr.name,
+                defined.join(", ")
+            )));
+        };
+        attr.kind = d.kind;
     }
     Ok(())
-}
-
-fn ks_name(s: &str) -> &str {
-    s
 }
 
 fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator) -> Result<Option<Throughput>> {
@@ -159,11 +140,11 @@ fn parse_index(
     provisioned: bool,
     v: &mut Validator,
 ) -> Result<Option<Index>> {
-    let obj = value.as_object().ok_or_else(|| crate::error::serialization("Unexpected value"))?;
+    let obj = value.as_object().ok_or_else(|| serialization("Expected null"))?;
     let r = Req(obj);
     let name = r.str("IndexName")?;
     v.table_name(name, &format!("{field}.indexName"));
-    let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), defs, v)?;
+    let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), v)?;
     let proj = projection(r.object("Projection")?, &format!("{field}.projection"), v)?;
     let tp = throughput(r.object("ProvisionedThroughput")?, &format!("{field}.provisionedThroughput"), v)?;
     let Some(mut ks) = ks else { return Ok(None) };
@@ -201,7 +182,7 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
     };
     let mut defs = vec![];
     for (i, d) in list.iter().enumerate() {
-        let obj = d.as_object().ok_or_else(|| crate::error::serialization("Unexpected value"))?;
+        let obj = d.as_object().ok_or_else(|| serialization("Expected null"))?;
         let dr = Req(obj);
         let name = dr.str("AttributeName")?;
         let kind = dr.enum_value(
@@ -222,7 +203,7 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
 fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
     let mut out = vec![];
     for t in list.into_iter().flatten() {
-        let obj = t.as_object().ok_or_else(|| crate::error::serialization("Unexpected value"))?;
+        let obj = t.as_object().ok_or_else(|| serialization("Expected null"))?;
         let r = Req(obj);
         let key = r.str("Key")?.unwrap_or_default().to_owned();
         let value = r.str("Value")?.unwrap_or_default().to_owned();
@@ -231,7 +212,7 @@ fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn stream_spec(obj: Option<&Map<String, Value>>, table_name: &str) -> Result<Option<StreamSpec>> {
+fn stream_spec(obj: Option<&Map<String, Value>>) -> Result<Option<StreamSpec>> {
     let Some(obj) = obj else { return Ok(None) };
     let r = Req(obj);
     let enabled = r.bool("StreamEnabled")?.unwrap_or(false);
@@ -239,7 +220,6 @@ fn stream_spec(obj: Option<&Map<String, Value>>, table_name: &str) -> Result<Opt
     if enabled && view_type.is_none() {
         return Err(validation("Stream view type is required when enabling stream"));
     }
-    let _ = table_name;
     let label = enabled
         .then(|| nimbus_core::time::format_iso8601_millis(now_epoch_millis() as i64).trim_end_matches('Z').to_owned());
     Ok(Some(StreamSpec { enabled, view_type, label }))
@@ -251,7 +231,7 @@ impl DynamoDb {
         let name = r.str("TableName")?;
         v.table_name(name, "tableName");
         let defs = attribute_definitions(&r, &mut v)?;
-        let ks = key_schema(r.get("KeySchema"), "keySchema", &defs, &mut v)?;
+        let ks = key_schema(r.get("KeySchema"), "keySchema", &mut v)?;
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
         r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
@@ -283,7 +263,7 @@ impl DynamoDb {
             (None, None) => return Err(validation("No provisioned throughput specified for the table")),
             (_, Some(tp)) => tp,
         };
-        resolve_types(&mut ks, &defs, "")?;
+        resolve_types(&mut ks, &defs)?;
         let mut used: Vec<&str> = ks.attrs().map(|a| a.name.as_str()).collect();
         for index in gsis.iter().chain(&lsis) {
             used.extend(index.key.attrs().map(|a| a.name.as_str()));
@@ -357,7 +337,7 @@ impl DynamoDb {
             throughput,
             gsis,
             lsis,
-            stream: stream_spec(r.object("StreamSpecification")?, name)?,
+            stream: stream_spec(r.object("StreamSpecification")?)?,
             sse: sse.filter(|s| !s.is_null()),
             tags: tags(r.array("Tags")?)?,
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
@@ -492,7 +472,7 @@ impl DynamoDb {
             changed = true;
         }
         if r.has("StreamSpecification") {
-            table.stream = stream_spec(r.object("StreamSpecification")?, name)?;
+            table.stream = stream_spec(r.object("StreamSpecification")?)?;
             changed = true;
         }
         if let Some(sse) = r.object("SSESpecification")? {
@@ -506,7 +486,7 @@ impl DynamoDb {
         let mut created: Vec<Index> = vec![];
         let mut dropped: Vec<Index> = vec![];
         for (i, u) in r.array("GlobalSecondaryIndexUpdates")?.into_iter().flatten().enumerate() {
-            let obj = u.as_object().ok_or_else(|| crate::error::serialization("Unexpected value"))?;
+            let obj = u.as_object().ok_or_else(|| serialization("Expected null"))?;
             let ur = Req(obj);
             let mut v = Validator::default();
             if let Some(c) = ur.get("Create") {
@@ -717,6 +697,5 @@ impl DynamoDb {
 }
 
 fn resource_not_found_index(name: &str) -> nimbus_core::AwsError {
-    let _ = name;
-    resource_not_found()
+    dynamodb("ResourceNotFoundException", format!("Requested resource not found: Index: {name} not found"))
 }

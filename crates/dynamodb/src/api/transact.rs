@@ -54,11 +54,11 @@ fn items_list<'a>(r: &Req<'a>) -> Result<&'a Vec<Value>> {
 
 /// The one action in a TransactItems element: its name and body.
 fn single_action<'a>(element: &'a Value, names: &[&'static str]) -> Result<(&'static str, &'a Map<String, Value>)> {
-    let obj = element.as_object().ok_or_else(|| serialization(unexpected(element, "a Structure")))?;
+    let obj = element.as_object().ok_or_else(|| serialization(unexpected(element, "Structure")))?;
     let present: Vec<(&'static str, &Value)> =
         names.iter().filter_map(|n| obj.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v))).collect();
     match present.as_slice() {
-        [(name, body)] => Ok((name, body.as_object().ok_or_else(|| serialization(unexpected(body, "a Structure")))?)),
+        [(name, body)] => Ok((name, body.as_object().ok_or_else(|| serialization(unexpected(body, "Structure")))?)),
         [] => Err(validation("TransactItems can only contain one of Check, Put, Update or Delete")),
         _ => Err(validation("TransactItems can only contain one of Check, Put, Update or Delete")),
     }

@@ -144,13 +144,13 @@ impl Attrs {
         let mut attrs = Attrs::default();
         if let Some(names) = body.get("ExpressionAttributeNames").filter(|v| !v.is_null()) {
             let Value::Object(map) = names else {
-                return Err(serialization(unexpected(names, "a Map")));
+                return Err(serialization(unexpected(names, "Map")));
             };
             if map.is_empty() {
                 return Err(validation("ExpressionAttributeNames must not be empty"));
             }
             for (k, v) in map {
-                let v = v.as_str().ok_or_else(|| serialization(unexpected(v, "a String")))?;
+                let v = v.as_str().ok_or_else(|| serialization(unexpected(v, "String")))?;
                 if !k.starts_with('#') || k.len() < 2 || !k[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 {
                     return Err(validation(format!(
@@ -162,7 +162,7 @@ impl Attrs {
         }
         if let Some(values) = body.get("ExpressionAttributeValues").filter(|v| !v.is_null()) {
             let Value::Object(map) = values else {
-                return Err(serialization(unexpected(values, "a Map")));
+                return Err(serialization(unexpected(values, "Map")));
             };
             if map.is_empty() {
                 return Err(validation("ExpressionAttributeValues must not be empty"));

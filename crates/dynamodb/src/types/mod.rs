@@ -122,7 +122,7 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
         return Err(validation("Nesting Levels have exceeded supported limits"));
     }
     let Value::Object(map) = value else {
-        return Err(serialization(unexpected(value, "structure")));
+        return Err(serialization(unexpected(value, "Structure")));
     };
     let mut found: Option<AV> = None;
     let mut count = 0;
@@ -143,7 +143,7 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
             }
             "M" => {
                 let Value::Object(entries) = inner else {
-                    return Err(serialization(unexpected(inner, "map")));
+                    return Err(serialization(unexpected(inner, "Map")));
                 };
                 let mut item = Item::new();
                 for (k, v) in entries {
@@ -203,34 +203,40 @@ fn check_set<T: PartialEq>(items: &[T], kind: &str, show: impl Fn(&T) -> String)
     Ok(())
 }
 
-/// The SerializationException text for a JSON value of the wrong shape.
+/// The SerializationException text for a JSON value of the wrong shape,
+/// worded as AWS's deserializer words it. `wanted` is the shape's kind:
+/// String, Boolean, Integer, List, Map or Structure.
 pub fn unexpected(value: &Value, wanted: &str) -> String {
-    match value {
-        Value::Array(_) => "Start of list found where not expected".into(),
-        Value::Object(_) => "Start of structure or map found where not expected.".into(),
-        Value::String(_) => format!("Unexpected value type in payload; expected {wanted}"),
-        Value::Bool(_) => format!("class java.lang.Boolean can not be converted to {wanted}"),
-        Value::Number(_) => format!("NUMBER_VALUE can not be converted to {wanted}"),
-        Value::Null => format!("null can not be converted to {wanted}"),
+    match (value, wanted) {
+        (Value::Array(_), _) => "Start of list found where not expected".into(),
+        (Value::Object(_), _) => "Start of structure or map found where not expected.".into(),
+        (_, "List") => "Expected list or null".into(),
+        (_, "Map") => "Expected map or null".into(),
+        (_, "Structure") => "Expected null".into(),
+        (Value::String(_), _) => format!("STRING_VALUE cannot be converted to {wanted}"),
+        (Value::Bool(true), _) => format!("TRUE_VALUE cannot be converted to {wanted}"),
+        (Value::Bool(false), _) => format!("FALSE_VALUE cannot be converted to {wanted}"),
+        (Value::Number(_), _) => format!("NUMBER_VALUE cannot be converted to {wanted}"),
+        (Value::Null, _) => format!("null cannot be converted to {wanted}"),
     }
 }
 
 fn string(v: &Value) -> Result<&str> {
-    v.as_str().ok_or_else(|| serialization(unexpected(v, "a String")))
+    v.as_str().ok_or_else(|| serialization(unexpected(v, "String")))
 }
 
 fn boolean(v: &Value) -> Result<bool> {
-    v.as_bool().ok_or_else(|| serialization(unexpected(v, "a Boolean")))
+    v.as_bool().ok_or_else(|| serialization(unexpected(v, "Boolean")))
 }
 
 fn list(v: &Value) -> Result<&Vec<Value>> {
-    v.as_array().ok_or_else(|| serialization(unexpected(v, "a List")))
+    v.as_array().ok_or_else(|| serialization(unexpected(v, "List")))
 }
 
 /// Parse an item (attribute map) from a request.
 pub fn item_from_json(value: &Value) -> Result<Item> {
     let Value::Object(map) = value else {
-        return Err(serialization(unexpected(value, "a Map")));
+        return Err(serialization(unexpected(value, "Map")));
     };
     let mut item = Item::new();
     for (name, v) in map {
