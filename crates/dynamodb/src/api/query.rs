@@ -230,13 +230,26 @@ fn range_bounds(p: &[u8], rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bound<Vec<
     }
 }
 
-/// Narrow the scan to start after ExclusiveStartKey.
-fn apply_start(plan: &mut Plan, start: Vec<u8>) {
+/// Narrow the scan to start after ExclusiveStartKey, which must lie inside
+/// the range the key condition selects.
+fn apply_start(plan: &mut Plan, start: Vec<u8>) -> Result<()> {
+    let above_lower = match &plan.lower {
+        Bound::Included(l) | Bound::Excluded(l) => start >= *l,
+        Bound::Unbounded => true,
+    };
+    let below_upper = match &plan.upper {
+        Bound::Included(u) | Bound::Excluded(u) => start <= *u,
+        Bound::Unbounded => true,
+    };
+    if !above_lower || !below_upper {
+        return Err(validation("The provided starting key is outside query boundaries based on provided conditions"));
+    }
     if plan.forward {
         plan.lower = Bound::Excluded(start);
     } else {
         plan.upper = Bound::Excluded(start);
     }
+    Ok(())
 }
 
 fn segment_of(value: Option<&AttributeValue>, total: u64) -> u64 {
@@ -442,7 +455,7 @@ impl DynamoDb {
                     table.index_entry_key(i, &esk).ok_or_else(invalid)?
                 }
             };
-            apply_start(&mut plan, start);
+            apply_start(&mut plan, start)?;
         }
         Ok(plan)
     }

@@ -157,6 +157,11 @@ impl Attrs {
                         "ExpressionAttributeNames contains invalid key: Syntax error; key: \"{k}\""
                     )));
                 }
+                if v.is_empty() {
+                    return Err(validation(format!(
+                        "ExpressionAttributeNames contains invalid value: Empty attribute name for key {k}"
+                    )));
+                }
                 attrs.names.insert(k.clone(), v.to_owned());
             }
         }
