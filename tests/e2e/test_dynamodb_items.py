@@ -250,3 +250,33 @@ def test_resource_api_with_conditions(ddb_resource, table):
     with pytest.raises(ClientError) as info:
         t.delete_item(Key={"pk": "r", "sk": 1}, ConditionExpression=Attr("price").lt(1) | Attr("missing").exists())
     assert info.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_capacity_and_item_collection_metrics(ddb):
+    name = create_table(
+        ddb,
+        range_key=("sk", "N"),
+        extra_attributes={"g": "S", "l": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+        LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                  {"AttributeName": "l", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+    )
+    put = ddb.put_item(TableName=name, Item={**key(), "g": {"S": "x"}, "l": {"S": "y"}},
+                       ReturnConsumedCapacity="INDEXES", ReturnItemCollectionMetrics="SIZE")
+    assert put["ConsumedCapacity"] == {
+        "TableName": name,
+        "CapacityUnits": 3.0,
+        "Table": {"CapacityUnits": 1.0},
+        "GlobalSecondaryIndexes": {"gsi": {"CapacityUnits": 1.0}},
+        "LocalSecondaryIndexes": {"lsi": {"CapacityUnits": 1.0}},
+    }
+    assert put["ItemCollectionMetrics"]["ItemCollectionKey"] == {"pk": {"S": "a"}}
+    get = ddb.get_item(TableName=name, Key=key(), ReturnConsumedCapacity="TOTAL")
+    assert get["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 0.5}
+    strong = ddb.get_item(TableName=name, Key=key(), ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+    assert strong["ConsumedCapacity"]["CapacityUnits"] == 1.0
+    big = ddb.put_item(TableName=name, Item={**key("b"), "data": {"S": "x" * 5000}}, ReturnConsumedCapacity="TOTAL")
+    assert big["ConsumedCapacity"]["CapacityUnits"] == 5.0
+    ddb.delete_table(TableName=name)

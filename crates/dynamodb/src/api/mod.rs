@@ -185,17 +185,18 @@ impl Consumed {
         self
     }
 
+    /// The ConsumedCapacity member, shaped like AWS's documented responses:
+    /// `{TableName, CapacityUnits}`, plus per-table and per-index units for INDEXES.
     pub fn to_json(&self, mode: CapacityMode) -> Option<Value> {
+        if mode == CapacityMode::None {
+            return None;
+        }
         let total = self.table_units + self.gsi.iter().chain(&self.lsi).map(|(_, u)| u).sum::<f64>();
-        let kind = if self.read { "ReadCapacityUnits" } else { "WriteCapacityUnits" };
-        let mut out = match mode {
-            CapacityMode::None => return None,
-            _ => json!({"TableName": self.table, "CapacityUnits": total, kind: total}),
-        };
+        let mut out = json!({"TableName": self.table, "CapacityUnits": total});
         if mode == CapacityMode::Indexes {
-            out["Table"] = json!({"CapacityUnits": self.table_units, kind: self.table_units});
+            out["Table"] = json!({"CapacityUnits": self.table_units});
             let list = |l: &[(String, f64)]| -> Value {
-                l.iter().map(|(n, u)| (n.clone(), json!({"CapacityUnits": u, kind: u}))).collect::<Map<_, _>>().into()
+                l.iter().map(|(n, u)| (n.clone(), json!({"CapacityUnits": u}))).collect::<Map<_, _>>().into()
             };
             if !self.gsi.is_empty() {
                 out["GlobalSecondaryIndexes"] = list(&self.gsi);
