@@ -116,8 +116,7 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
         return Err(validation("Conditions can be of length 1 or 2 only"));
     }
     let unsupported = || validation("Query key condition not supported");
-    let mut hash: Option<AttributeValue> = None;
-    let mut range: Option<RangeCond> = None;
+    let mut conditions = Vec::with_capacity(parts.len());
     for part in parts {
         let (name, rc) = match part {
             Cond::Compare(cmp, Operand::Path(p), Operand::Value(v)) => {
@@ -155,19 +154,26 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
         if let RangeCond::Cmp(Cmp::Ne, _) = rc {
             return Err(validation("Unsupported operator on KeyConditionExpression: operator: <>"));
         }
-        let name = name.ok_or_else(unsupported)?;
+        conditions.push((name.ok_or_else(unsupported)?, rc));
+    }
+    // A condition on a non-key attribute reports the key element left out.
+    let has_hash = conditions.iter().any(|(n, _)| *n == schema.hash.name);
+    let missed = || {
+        let missing = match &schema.range {
+            Some(r) if has_hash => &r.name,
+            _ => &schema.hash.name,
+        };
+        validation(format!("Query condition missed key schema element: {missing}"))
+    };
+    let mut hash: Option<AttributeValue> = None;
+    let mut range: Option<RangeCond> = None;
+    for (name, rc) in conditions {
         let attr = if name == schema.hash.name {
             &schema.hash
         } else if let Some(r) = schema.range.as_ref().filter(|r| r.name == name) {
             r
         } else {
-            let missing = if hash.is_some() || range.is_none() && name != schema.hash.name {
-                schema.range.as_ref().map_or(&schema.hash.name, |r| &r.name)
-            } else {
-                &schema.hash.name
-            };
-            let missing = if hash.is_none() { &schema.hash.name } else { missing };
-            return Err(validation(format!("Query condition missed key schema element: {missing}")));
+            return Err(missed());
         };
         let values: Vec<&AttributeValue> = match &rc {
             RangeCond::Cmp(_, v) | RangeCond::BeginsWith(v) => vec![v],
