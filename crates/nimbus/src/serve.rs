@@ -61,8 +61,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
     let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };
 
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let apigateway = Arc::new(
+        nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
+            .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
+    );
     let services: Vec<Arc<dyn Service>> =
-        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()))];
+        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())), apigateway.clone()];
 
     let auth = match args.auth {
         Auth::On => {
@@ -76,10 +85,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let edge = Arc::new(Edge::new(services, auth, context));
 
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!("Nimbus {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
     println!("  data dir:    {}", args.data_dir.display());
     println!("  region:      {}   account: {}", args.region, args.account_id);

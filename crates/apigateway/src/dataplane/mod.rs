@@ -1,0 +1,317 @@
+//! The data plane: HTTP requests to deployed APIs.
+//!
+//! A request names its API by host (`{apiId}.execute-api.localhost`) or by
+//! path (`/_aws/execute-api/{apiId}/…`), then its stage by the first path
+//! segment (or the `$default` stage, which has no prefix). The route is
+//! matched, throttled, answered for CORS, and integrated.
+
+pub mod events;
+pub mod http_proxy;
+pub mod response;
+pub mod routes;
+pub mod throttle;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use nimbus_core::time::now_epoch_millis;
+use nimbus_core::{AwsRequest, AwsResponse, InvokeRequest, MetricDatum};
+
+use crate::v2::model::{ApiRecord, Cors, Definition, Integration, Stage};
+use crate::ApiGateway;
+
+pub const PATH_PREFIX: &str = "/_aws/execute-api/";
+pub const HOST_SUFFIX: &str = ".execute-api.localhost";
+
+/// Which API a data-plane request is for, and the path after its id.
+pub struct Target {
+    pub api_id: String,
+    /// The path after the API id: `/{stage}/…` or `/…` for `$default`.
+    pub path: String,
+}
+
+/// Recognise a data-plane request (by host or by path).
+pub fn target(request: &AwsRequest) -> Option<Target> {
+    let path = request.uri.path();
+    if let Some(rest) = path.strip_prefix(PATH_PREFIX) {
+        let (api_id, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        return Some(Target { api_id: api_id.to_owned(), path: format!("/{rest}") });
+    }
+    let host = request.header("host")?;
+    let host = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let api_id = host.strip_suffix(HOST_SUFFIX)?;
+    Some(Target { api_id: api_id.to_owned(), path: path.to_owned() })
+}
+
+/// A gateway-generated answer: `{"message": …}` with the given status.
+fn message(status: u16, text: &str) -> AwsResponse {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(serde_json::json!({ "message": text }).to_string()))
+        .unwrap_or_default()
+}
+
+fn not_found() -> AwsResponse {
+    message(404, "Not Found")
+}
+
+/// Split `/{stage}/rest` into the stage to serve and the path to route.
+fn resolve_stage<'a>(record: &'a ApiRecord, path: &str) -> Option<(&'a Stage, String)> {
+    let trimmed = path.trim_start_matches('/');
+    let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    if !first.is_empty() && first != "$default" {
+        if let Some(stage) = record.stages.get(first) {
+            return Some((stage, format!("/{rest}")));
+        }
+    }
+    record.stages.get("$default").map(|stage| (stage, path.to_owned()))
+}
+
+impl ApiGateway {
+    pub(crate) async fn serve_data_plane(&self, request: AwsRequest, target: Target) -> AwsResponse {
+        let started = Instant::now();
+        let Some(record) = self.registry.get(&target.api_id) else { return not_found() };
+        if record.api.disable_execute_api_endpoint {
+            return message(403, "Forbidden");
+        }
+        let Some((stage, route_path)) = resolve_stage(&record, &target.path) else { return not_found() };
+        let Some(definition) = record.served_by(stage) else { return not_found() };
+        let origin = request.header("origin").map(str::to_owned);
+
+        if let Some(cors) = &definition.cors {
+            if let Some(preflight) = preflight(cors, &request) {
+                return preflight;
+            }
+        }
+        let mut integration_latency = None;
+        let mut response =
+            self.route_and_integrate(&request, &record, stage, definition, &route_path, &mut integration_latency).await;
+        if let (Some(cors), Some(origin)) = (&definition.cors, origin) {
+            add_cors_headers(cors, &origin, response.headers_mut());
+        }
+        if let Ok(id) = HeaderValue::from_str(&request.request_id) {
+            response.headers_mut().insert("apigw-requestid", id);
+        }
+        self.report(&record.api.api_id, &stage.stage_name, response.status(), started.elapsed(), integration_latency);
+        response
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn route_and_integrate(
+        &self,
+        request: &AwsRequest,
+        record: &ApiRecord,
+        stage: &Stage,
+        definition: &Definition,
+        route_path: &str,
+        integration_latency: &mut Option<Duration>,
+    ) -> AwsResponse {
+        let method = request.method.as_str();
+        let Some(matched) = definition.table.find(method, route_path) else { return not_found() };
+        let Some(route) = definition.routes.get(matched.route_id) else { return not_found() };
+
+        let settings = stage.route_settings.get(&route.route_key).unwrap_or(&stage.default_route_settings);
+        let rate = settings.throttling_rate_limit.unwrap_or(throttle::ACCOUNT_RATE);
+        let burst = settings.throttling_burst_limit.map_or(throttle::ACCOUNT_BURST, |b| b as f64);
+        let bucket = format!("{}/{}/{}", record.api.api_id, stage.stage_name, route.route_key);
+        if !self.throttle.admit(&bucket, rate, burst) {
+            return message(429, "Too Many Requests");
+        }
+
+        let integration = route
+            .target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("integrations/"))
+            .and_then(|id| definition.integrations.get(id));
+        let Some(integration) = integration else { return not_found() };
+
+        let epoch_millis = now_epoch_millis() as i64;
+        let raw_path = request.uri.path();
+        let raw_path = raw_path
+            .strip_prefix(PATH_PREFIX)
+            .map_or(raw_path.to_owned(), |rest| format!("/{}", rest.split_once('/').map_or("", |(_, p)| p)));
+        let facts = events::RequestFacts {
+            api_id: &record.api.api_id,
+            account_id: &self.context.account_id,
+            stage: &stage.stage_name,
+            request_id: &request.request_id,
+            method,
+            raw_path: &raw_path,
+            path: route_path,
+            raw_query: request.uri.query().unwrap_or(""),
+            headers: &request.headers,
+            body: &request.body,
+            source_ip: request.source_ip.to_string(),
+            domain_name: format!("{}{}", record.api.api_id, HOST_SUFFIX),
+            route_key: &route.route_key,
+            resource: &matched.resource,
+            path_parameters: &matched.path_parameters,
+            stage_variables: &stage.stage_variables,
+            epoch_millis,
+            authorizer: None,
+        };
+        match integration.integration_type.as_str() {
+            "AWS_PROXY" => self.invoke_lambda(integration, &facts, integration_latency).await,
+            "HTTP_PROXY" => {
+                let uri = integration.integration_uri.as_deref().unwrap_or_default();
+                let timeout = Duration::from_millis(integration.timeout_in_millis.max(50) as u64);
+                let started = Instant::now();
+                let result = self.http_proxy.forward(uri, request, &matched, timeout).await;
+                *integration_latency = Some(started.elapsed());
+                match result {
+                    Ok(response) => response,
+                    Err(http_proxy::ProxyError::Timeout) => message(504, "Service Unavailable"),
+                    Err(http_proxy::ProxyError::Failed(reason)) => {
+                        tracing::debug!(%reason, "HTTP_PROXY integration failed");
+                        message(500, "Internal Server Error")
+                    }
+                }
+            }
+            _ => message(500, "Internal Server Error"),
+        }
+    }
+
+    async fn invoke_lambda(
+        &self,
+        integration: &Integration,
+        facts: &events::RequestFacts<'_>,
+        integration_latency: &mut Option<Duration>,
+    ) -> AwsResponse {
+        let version_2 = integration.payload_format_version.as_deref() == Some("2.0");
+        let event = if version_2 {
+            events::v2(facts)
+        } else {
+            let content_type = facts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            events::v1(facts, true, events::is_textual(content_type))
+        };
+        let Some(invoker) = self.invoker.get() else {
+            tracing::warn!("API Gateway has no Lambda invoker wired");
+            return message(500, "Internal Server Error");
+        };
+        let uri = integration.integration_uri.clone().unwrap_or_default();
+        let invoke = invoker.invoke(InvokeRequest {
+            function: function_of(&uri),
+            qualifier: None,
+            payload: Bytes::from(event.to_string()),
+            client_context: None,
+        });
+        let started = Instant::now();
+        let timeout = Duration::from_millis(integration.timeout_in_millis.max(50) as u64);
+        let outcome = tokio::time::timeout(timeout, invoke).await;
+        *integration_latency = Some(started.elapsed());
+        let outcome = match outcome {
+            Err(_) => return message(504, "Service Unavailable"),
+            Ok(Err(err)) => {
+                tracing::debug!(%err, "integration invoke failed");
+                return if err.status.as_u16() == 429 {
+                    message(429, "Too Many Requests")
+                } else {
+                    message(500, "Internal Server Error")
+                };
+            }
+            Ok(Ok(outcome)) => outcome,
+        };
+        if outcome.function_error.is_some() {
+            return message(502, "Internal Server Error");
+        }
+        let mapped = if version_2 { response::v2(&outcome.payload) } else { response::v1(&outcome.payload) };
+        mapped.unwrap_or_else(|malformed| {
+            tracing::debug!(reason = malformed.0, "malformed Lambda proxy response");
+            message(502, "Internal Server Error")
+        })
+    }
+
+    fn report(&self, api_id: &str, stage: &str, status: StatusCode, latency: Duration, integration: Option<Duration>) {
+        let Some(metrics) = self.metrics.get() else { return };
+        let now = now_epoch_millis() as i64;
+        let dimensions = vec![("ApiId".to_owned(), api_id.to_owned()), ("Stage".to_owned(), stage.to_owned())];
+        let datum = |name: &str, value: f64, unit: &str| MetricDatum {
+            namespace: "AWS/ApiGateway".into(),
+            name: name.into(),
+            dimensions: dimensions.clone(),
+            value,
+            unit: unit.into(),
+            timestamp_ms: now,
+        };
+        let mut data = vec![
+            datum("Count", 1.0, "Count"),
+            datum("4xx", f64::from(u8::from(status.is_client_error())), "Count"),
+            datum("5xx", f64::from(u8::from(status.is_server_error())), "Count"),
+            datum("Latency", latency.as_secs_f64() * 1000.0, "Milliseconds"),
+        ];
+        if let Some(integration) = integration {
+            data.push(datum("IntegrationLatency", integration.as_secs_f64() * 1000.0, "Milliseconds"));
+        }
+        metrics.put_metrics(data);
+    }
+}
+
+/// The function an integration URI names: a function ARN, or API Gateway's
+/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
+pub fn function_of(uri: &str) -> String {
+    if let Some((_, rest)) = uri.split_once(":lambda:path/2015-03-31/functions/") {
+        return rest.strip_suffix("/invocations").unwrap_or(rest).to_owned();
+    }
+    uri.to_owned()
+}
+
+fn origin_allowed(cors: &Cors, origin: &str) -> Option<String> {
+    if cors.allow_origins.iter().any(|o| o == "*") {
+        return Some(if cors.allow_credentials == Some(true) { origin.to_owned() } else { "*".to_owned() });
+    }
+    cors.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)).then(|| origin.to_owned())
+}
+
+/// Answer a CORS preflight (OPTIONS with Origin and
+/// Access-Control-Request-Method) from the API's configuration, without
+/// invoking any integration.
+fn preflight(cors: &Cors, request: &AwsRequest) -> Option<AwsResponse> {
+    if request.method != Method::OPTIONS {
+        return None;
+    }
+    let origin = request.header("origin")?;
+    let requested_method = request.header("access-control-request-method")?;
+    let mut builder = Response::builder().status(StatusCode::NO_CONTENT);
+    let allowed_method = cors.allow_methods.iter().any(|m| m == "*" || m.eq_ignore_ascii_case(requested_method));
+    if let (Some(allowed_origin), true) = (origin_allowed(cors, origin), allowed_method) {
+        builder = builder.header("access-control-allow-origin", allowed_origin);
+        let methods = if cors.allow_methods.iter().any(|m| m == "*") {
+            "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT".to_owned()
+        } else {
+            cors.allow_methods.join(",")
+        };
+        builder = builder.header("access-control-allow-methods", methods);
+        if !cors.allow_headers.is_empty() {
+            let headers = if cors.allow_headers.iter().any(|h| h == "*") {
+                request.header("access-control-request-headers").unwrap_or("*").to_owned()
+            } else {
+                cors.allow_headers.join(",").to_ascii_lowercase()
+            };
+            builder = builder.header("access-control-allow-headers", headers);
+        }
+        if let Some(max_age) = cors.max_age {
+            builder = builder.header("access-control-max-age", max_age.to_string());
+        }
+        if cors.allow_credentials == Some(true) {
+            builder = builder.header("access-control-allow-credentials", "true");
+        }
+    }
+    Some(builder.body(Bytes::new()).unwrap_or_default())
+}
+
+fn add_cors_headers(cors: &Cors, origin: &str, headers: &mut HeaderMap) {
+    let Some(allowed) = origin_allowed(cors, origin) else { return };
+    if let Ok(value) = HeaderValue::from_str(&allowed) {
+        headers.insert("access-control-allow-origin", value);
+    }
+    if cors.allow_credentials == Some(true) {
+        headers.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+    }
+    if !cors.expose_headers.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
+            headers.insert("access-control-expose-headers", value);
+        }
+    }
+}

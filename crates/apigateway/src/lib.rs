@@ -1,0 +1,89 @@
+//! API Gateway: HTTP APIs (apigatewayv2) and their data plane.
+//!
+//! The management API (restJson under `/v2/apis`) edits API definitions,
+//! kept in memory as immutable snapshots (`Arc<ApiRecord>`) and written
+//! through to the store, so the data plane reads a definition without locks
+//! or storage access. The data plane answers on
+//! `{apiId}.execute-api.localhost:4566/{stage}/{path}` and
+//! `/_aws/execute-api/{apiId}/{stage}/{path}`: it matches a route, builds
+//! the proxy event, invokes the function through the `Invoker` door and maps
+//! its answer back to HTTP.
+
+mod dataplane;
+mod ids;
+mod state;
+mod v2;
+
+use std::sync::{Arc, OnceLock};
+
+use nimbus_core::{
+    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, MetricSink, Protocol, Service, ServiceSpec,
+};
+use nimbus_store::Store;
+
+use crate::state::Registry;
+use crate::v2::model::ApiRecord;
+
+/// Where HTTP APIs are kept in the store.
+const HTTP_APIS: &str = "apigateway.v2.apis";
+
+static SPEC: ServiceSpec = ServiceSpec {
+    name: "apigateway",
+    signing_name: "apigateway",
+    protocol: Protocol::RestJson,
+    path_prefixes: &["/v2/apis", "/v2/tags"],
+    public_paths: &[dataplane::PATH_PREFIX],
+    public_host_suffixes: &[dataplane::HOST_SUFFIX],
+    ..ServiceSpec::BASE
+};
+
+pub struct ApiGateway {
+    registry: Registry<ApiRecord>,
+    context: Context,
+    /// Where Nimbus is reachable, for `apiEndpoint` (`http://{id}.execute-api.localhost:4566`).
+    port: u16,
+    invoker: OnceLock<Arc<dyn Invoker>>,
+    metrics: OnceLock<Arc<dyn MetricSink>>,
+    throttle: dataplane::throttle::Throttle,
+    http_proxy: dataplane::http_proxy::HttpProxy,
+}
+
+impl ApiGateway {
+    /// Load every API from the store.
+    pub fn new(store: Arc<dyn Store>, context: Context, port: u16) -> Result<Self, String> {
+        Ok(ApiGateway {
+            registry: Registry::load(store, HTTP_APIS).map_err(|e| e.to_string())?,
+            context,
+            port,
+            invoker: OnceLock::new(),
+            metrics: OnceLock::new(),
+            throttle: dataplane::throttle::Throttle::default(),
+            http_proxy: Default::default(),
+        })
+    }
+
+    /// Connect the Lambda door (set once, after Lambda is built).
+    pub fn set_invoker(&self, invoker: Arc<dyn Invoker>) {
+        let _ = self.invoker.set(invoker);
+    }
+
+    /// Connect CloudWatch metrics (set once).
+    pub fn set_metrics(&self, metrics: Arc<dyn MetricSink>) {
+        let _ = self.metrics.set(metrics);
+    }
+}
+
+impl Service for ApiGateway {
+    fn spec(&self) -> &ServiceSpec {
+        &SPEC
+    }
+
+    fn handle(&self, request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
+        Box::pin(async move {
+            if let Some(target) = dataplane::target(&request) {
+                return Ok(self.serve_data_plane(request, target).await);
+            }
+            v2::control::handle(self, request).await
+        })
+    }
+}
