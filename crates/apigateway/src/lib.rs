@@ -12,6 +12,7 @@
 mod dataplane;
 mod ids;
 mod state;
+mod v1;
 mod v2;
 
 use std::sync::{Arc, OnceLock};
@@ -24,14 +25,17 @@ use nimbus_store::Store;
 use crate::state::Registry;
 use crate::v2::model::ApiRecord;
 
-/// Where HTTP APIs are kept in the store.
+/// Where each kind of definition is kept in the store.
 const HTTP_APIS: &str = "apigateway.v2.apis";
+const REST_APIS: &str = "apigateway.v1.restapis";
+const API_KEYS: &str = "apigateway.v1.apikeys";
+const USAGE_PLANS: &str = "apigateway.v1.usageplans";
 
 static SPEC: ServiceSpec = ServiceSpec {
     name: "apigateway",
     signing_name: "apigateway",
     protocol: Protocol::RestJson,
-    path_prefixes: &["/v2/apis", "/v2/tags"],
+    path_prefixes: &["/v2/apis", "/v2/tags", "/restapis", "/apikeys", "/usageplans"],
     public_paths: &[dataplane::PATH_PREFIX],
     public_host_suffixes: &[dataplane::HOST_SUFFIX],
     ..ServiceSpec::BASE
@@ -39,6 +43,11 @@ static SPEC: ServiceSpec = ServiceSpec {
 
 pub struct ApiGateway {
     registry: Registry<ApiRecord>,
+    rest_apis: Registry<v1::model::RestApiRecord>,
+    api_keys: Registry<v1::model::ApiKey>,
+    usage_plans: Registry<v1::model::UsagePlan>,
+    quotas: v1::keys::QuotaCounters,
+    authorizer_cache: dataplane::authorizers::Cache,
     context: Context,
     /// Where Nimbus is reachable, for `apiEndpoint` (`http://{id}.execute-api.localhost:4566`).
     port: u16,
@@ -52,7 +61,12 @@ impl ApiGateway {
     /// Load every API from the store.
     pub fn new(store: Arc<dyn Store>, context: Context, port: u16) -> Result<Self, String> {
         Ok(ApiGateway {
-            registry: Registry::load(store, HTTP_APIS).map_err(|e| e.to_string())?,
+            registry: Registry::load(store.clone(), HTTP_APIS).map_err(|e| e.to_string())?,
+            rest_apis: Registry::load(store.clone(), REST_APIS).map_err(|e| e.to_string())?,
+            api_keys: Registry::load(store.clone(), API_KEYS).map_err(|e| e.to_string())?,
+            usage_plans: Registry::load(store, USAGE_PLANS).map_err(|e| e.to_string())?,
+            quotas: Default::default(),
+            authorizer_cache: Default::default(),
             context,
             port,
             invoker: OnceLock::new(),
@@ -83,7 +97,11 @@ impl Service for ApiGateway {
             if let Some(target) = dataplane::target(&request) {
                 return Ok(self.serve_data_plane(request, target).await);
             }
-            v2::control::handle(self, request).await
+            if request.uri.path().starts_with("/v2/") {
+                v2::control::handle(self, request).await
+            } else {
+                v1::control::handle(self, request).await
+            }
         })
     }
 }

@@ -5,9 +5,11 @@
 //! segment (or the `$default` stage, which has no prefix). The route is
 //! matched, throttled, answered for CORS, and integrated.
 
+pub mod authorizers;
 pub mod events;
 pub mod http_proxy;
 pub mod response;
+pub mod rest;
 pub mod routes;
 pub mod throttle;
 
@@ -45,7 +47,7 @@ pub fn target(request: &AwsRequest) -> Option<Target> {
 }
 
 /// A gateway-generated answer: `{"message": …}` with the given status.
-fn message(status: u16, text: &str) -> AwsResponse {
+pub(crate) fn message(status: u16, text: &str) -> AwsResponse {
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -72,7 +74,16 @@ fn resolve_stage<'a>(record: &'a ApiRecord, path: &str) -> Option<(&'a Stage, St
 impl ApiGateway {
     pub(crate) async fn serve_data_plane(&self, request: AwsRequest, target: Target) -> AwsResponse {
         let started = Instant::now();
-        let Some(record) = self.registry.get(&target.api_id) else { return not_found() };
+        let Some(record) = self.registry.get(&target.api_id) else {
+            return match self.rest_apis.get(&target.api_id) {
+                Some(rest) => {
+                    let response = self.serve_rest(&request, &rest, &target).await;
+                    self.report(&target.api_id, "", response.status(), started.elapsed(), None);
+                    response
+                }
+                None => not_found(),
+            };
+        };
         if record.api.disable_execute_api_endpoint {
             return message(403, "Forbidden");
         }
@@ -132,7 +143,7 @@ impl ApiGateway {
         let raw_path = raw_path
             .strip_prefix(PATH_PREFIX)
             .map_or(raw_path.to_owned(), |rest| format!("/{}", rest.split_once('/').map_or("", |(_, p)| p)));
-        let facts = events::RequestFacts {
+        let mut facts = events::RequestFacts {
             api_id: &record.api.api_id,
             account_id: &self.context.account_id,
             stage: &stage.stage_name,
@@ -152,6 +163,34 @@ impl ApiGateway {
             epoch_millis,
             authorizer: None,
         };
+        match route.authorization_type.as_str() {
+            "CUSTOM" => {
+                let Some(authorizer) = route.authorizer_id.as_ref().and_then(|id| definition.authorizers.get(id))
+                else {
+                    return message(500, "Internal Server Error");
+                };
+                let route_arn = format!(
+                    "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+                    self.context.region,
+                    self.context.account_id,
+                    record.api.api_id,
+                    stage.stage_name,
+                    method,
+                    route_path
+                );
+                match self.http_api_authorize(authorizer, &facts, &route_arn).await {
+                    authorizers::Decision::Allow(context) => facts.authorizer = Some(context),
+                    authorizers::Decision::Unauthorized => return message(401, "Unauthorized"),
+                    authorizers::Decision::Failed => return message(500, "Internal Server Error"),
+                    _ => return message(403, "Forbidden"),
+                }
+            }
+            "JWT" => {
+                tracing::warn!(route = %route.route_key, "JWT authorizers are not supported yet; refusing the request");
+                return message(401, "Unauthorized");
+            }
+            _ => {}
+        }
         match integration.integration_type.as_str() {
             "AWS_PROXY" => self.invoke_lambda(integration, &facts, integration_latency).await,
             "HTTP_PROXY" => {
@@ -221,6 +260,67 @@ impl ApiGateway {
             tracing::debug!(reason = malformed.0, "malformed Lambda proxy response");
             message(502, "Internal Server Error")
         })
+    }
+
+    /// An HTTP API Lambda REQUEST authorizer (payload 1.0 or 2.0, simple or
+    /// policy responses), cached by its identity sources.
+    async fn http_api_authorize(
+        &self,
+        authorizer: &crate::v2::model::Authorizer,
+        facts: &events::RequestFacts<'_>,
+        route_arn: &str,
+    ) -> authorizers::Decision {
+        let mut identity = Vec::new();
+        for source in &authorizer.identity_source {
+            let value = if let Some(name) = source.strip_prefix("$request.header.") {
+                facts.headers.get(name.to_ascii_lowercase()).and_then(|v| v.to_str().ok()).map(str::to_owned)
+            } else if let Some(name) = source.strip_prefix("$request.querystring.") {
+                facts.raw_query.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+                })
+            } else if let Some(name) = source.strip_prefix("$stageVariables.") {
+                facts.stage_variables.get(name).cloned()
+            } else {
+                None
+            };
+            match value {
+                Some(v) => identity.push(v),
+                None => return authorizers::Decision::Unauthorized,
+            }
+        }
+        let identity_key = identity.join("\u{0}");
+        let cacheable = !identity.is_empty();
+        if cacheable {
+            if let Some(decision) = self.authorizer_cache.get(&authorizer.authorizer_id, &identity_key) {
+                return decision;
+            }
+        }
+        let version_2 = authorizer.authorizer_payload_format_version.as_deref() != Some("1.0");
+        let event = if version_2 {
+            let mut event = events::v2(facts);
+            event["type"] = serde_json::json!("REQUEST");
+            event["routeArn"] = serde_json::json!(route_arn);
+            event["identitySource"] = serde_json::json!(identity);
+            event
+        } else {
+            let mut event = events::v1(facts, true, true);
+            event["type"] = serde_json::json!("REQUEST");
+            event["methodArn"] = serde_json::json!(route_arn);
+            event
+        };
+        let Some(invoker) = self.invoker.get() else { return authorizers::Decision::Failed };
+        let uri = authorizer.authorizer_uri.as_deref().unwrap_or_default();
+        let simple = version_2 && authorizer.enable_simple_responses == Some(true);
+        let decision = match authorizers::call(invoker.as_ref(), uri, event).await {
+            Some(output) => authorizers::http_api_decision(&output, simple, route_arn),
+            None => authorizers::Decision::Failed,
+        };
+        if cacheable {
+            let ttl = authorizer.authorizer_result_ttl_in_seconds.unwrap_or(0);
+            self.authorizer_cache.put(&authorizer.authorizer_id, &identity_key, ttl, &decision);
+        }
+        decision
     }
 
     fn report(&self, api_id: &str, stage: &str, status: StatusCode, latency: Duration, integration: Option<Duration>) {
