@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
+pub enum Segment {
     Literal(String),
     Param(String),
     Greedy(String),
@@ -31,14 +31,25 @@ pub struct RouteMatch<'a> {
     pub path_parameters: BTreeMap<String, String>,
 }
 
+/// The best match so far while scanning routes.
+struct Candidate<'a> {
+    rank: Vec<u8>,
+    method_rank: u8,
+    route: &'a CompiledRoute,
+    params: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RouteTable {
     routes: Vec<CompiledRoute>,
     default_route: Option<(String, String)>,
 }
 
+/// A parsed route key: its method (`None` for `ANY`) and path segments.
+pub type ParsedKey = (Option<String>, Vec<Segment>);
+
 /// Parse `METHOD /path` into its method and segments; `None` if malformed.
-pub fn parse_route_key(key: &str) -> Option<(Option<String>, Vec<(bool, bool, String)>)> {
+pub fn parse_route_key(key: &str) -> Option<ParsedKey> {
     let (method, path) = key.split_once(' ')?;
     if !path.starts_with('/') || method.is_empty() {
         return None;
@@ -55,9 +66,9 @@ pub fn parse_route_key(key: &str) -> Option<(Option<String>, Vec<(bool, bool, St
             if name.is_empty() || (greedy && i + 1 != raw.len()) {
                 return None;
             }
-            segments.push((true, greedy, name.to_owned()));
+            segments.push(if greedy { Segment::Greedy(name.to_owned()) } else { Segment::Param(name.to_owned()) });
         } else {
-            segments.push((false, false, (*seg).to_owned()));
+            segments.push(Segment::Literal((*seg).to_owned()));
         }
     }
     Some((method, segments))
@@ -72,14 +83,6 @@ impl RouteTable {
                 continue;
             }
             let Some((method, segments)) = parse_route_key(key) else { continue };
-            let segments = segments
-                .into_iter()
-                .map(|(param, greedy, name)| match (param, greedy) {
-                    (false, _) => Segment::Literal(name),
-                    (true, false) => Segment::Param(name),
-                    (true, true) => Segment::Greedy(name),
-                })
-                .collect();
             table.routes.push(CompiledRoute { route_id: id.to_owned(), route_key: key.to_owned(), method, segments });
         }
         table
@@ -88,7 +91,7 @@ impl RouteTable {
     /// The best route for `method` and `path` (path as sent, without stage).
     pub fn find(&self, method: &str, path: &str) -> Option<RouteMatch<'_>> {
         let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let mut best: Option<(Vec<u8>, u8, &CompiledRoute, BTreeMap<String, String>)> = None;
+        let mut best: Option<Candidate<'_>> = None;
         for route in &self.routes {
             let method_rank = match &route.method {
                 Some(m) if m == method => 0,
@@ -98,13 +101,13 @@ impl RouteTable {
             let Some((rank, params)) = match_segments(&route.segments, &parts) else { continue };
             let better = match &best {
                 None => true,
-                Some((best_rank, best_method, _, _)) => (&rank, method_rank) < (best_rank, *best_method),
+                Some(b) => (&rank, method_rank) < (&b.rank, b.method_rank),
             };
             if better {
-                best = Some((rank, method_rank, route, params));
+                best = Some(Candidate { rank, method_rank, route, params });
             }
         }
-        if let Some((_, _, route, path_parameters)) = best {
+        if let Some(Candidate { route, params: path_parameters, .. }) = best {
             let resource = route.route_key.split_once(' ').map_or("", |(_, p)| p).to_owned();
             return Some(RouteMatch {
                 route_id: &route.route_id,
