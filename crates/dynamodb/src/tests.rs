@@ -336,3 +336,33 @@ fn concurrent_counters_lose_no_updates() {
         assert_eq!(got["Item"]["n"], json!({"N": "200"}));
     });
 }
+
+/// A rough latency check of the hot paths: `cargo test --release -p nimbus-dynamodb hot_path -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn hot_path_timings() {
+    rt().block_on(async {
+        let h = harness();
+        h.table("perf").await;
+        let n = 2000;
+        let body = |i: u32| {
+            json!({"TableName": "perf", "Item": {"pk": {"S": format!("user-{i}")}, "sk": {"N": "1"}, "name": {"S": "x".repeat(150)},
+                "n": {"N": "12345"}}})
+            .to_string()
+        };
+        let bodies: Vec<String> = (0..n).map(body).collect();
+        let start = std::time::Instant::now();
+        for b in &bodies {
+            h.ddb.call("PutItem", "us-east-1", b.as_bytes()).await.unwrap();
+        }
+        println!("PutItem: {:?} per op (sequential, durable)", start.elapsed() / n);
+        let gets: Vec<String> = (0..n)
+            .map(|i| json!({"TableName": "perf", "Key": {"pk": {"S": format!("user-{i}")}, "sk": {"N": "1"}}}).to_string())
+            .collect();
+        let start = std::time::Instant::now();
+        for g in &gets {
+            h.ddb.call("GetItem", "us-east-1", g.as_bytes()).await.unwrap();
+        }
+        println!("GetItem: {:?} per op", start.elapsed() / n);
+    });
+}
