@@ -55,6 +55,7 @@ pub struct ApiGateway {
     metrics: OnceLock<Arc<dyn MetricSink>>,
     throttle: dataplane::throttle::Throttle,
     http_proxy: dataplane::http_proxy::HttpProxy,
+    jwt: dataplane::jwt::Jwt,
 }
 
 impl ApiGateway {
@@ -73,6 +74,7 @@ impl ApiGateway {
             metrics: OnceLock::new(),
             throttle: dataplane::throttle::Throttle::default(),
             http_proxy: Default::default(),
+            jwt: Default::default(),
         })
     }
 

@@ -8,6 +8,7 @@
 pub mod authorizers;
 pub mod events;
 pub mod http_proxy;
+pub mod jwt;
 pub mod response;
 pub mod rest;
 pub mod routes;
@@ -186,8 +187,22 @@ impl ApiGateway {
                 }
             }
             "JWT" => {
-                tracing::warn!(route = %route.route_key, "JWT authorizers are not supported yet; refusing the request");
-                return message(401, "Unauthorized");
+                let Some(authorizer) = route.authorizer_id.as_ref().and_then(|id| definition.authorizers.get(id))
+                else {
+                    return message(500, "Internal Server Error");
+                };
+                let source = authorizer.identity_source.first().map_or("$request.header.Authorization", String::as_str);
+                let header = source.strip_prefix("$request.header.").unwrap_or("Authorization").to_ascii_lowercase();
+                let Some(token) = request.headers.get(header.as_str()).and_then(|v| v.to_str().ok()) else {
+                    return message(401, "Unauthorized");
+                };
+                let config = authorizer.jwt_configuration.clone().unwrap_or_default();
+                let now = nimbus_core::time::now_epoch_seconds();
+                match self.jwt.authorize(&config, token, &route.authorization_scopes, now).await {
+                    authorizers::Decision::Allow(context) => facts.authorizer = Some(context),
+                    authorizers::Decision::NotAllowed => return message(403, "Forbidden"),
+                    _ => return message(401, "Unauthorized"),
+                }
             }
             _ => {}
         }
