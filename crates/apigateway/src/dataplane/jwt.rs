@@ -27,9 +27,12 @@ const KEY_CACHE: Duration = Duration::from_secs(3600);
 
 pub struct Jwt {
     client: Client<HttpConnector, Empty<Bytes>>,
-    /// Keys by issuer: (fetched at, kid → key).
-    keys: Mutex<HashMap<String, (Instant, HashMap<String, RsaPublicKey>)>>,
+    /// Keys by issuer, with when they were fetched.
+    keys: Mutex<HashMap<String, (Instant, KeySet)>>,
 }
+
+/// An issuer's signing keys by key id.
+type KeySet = HashMap<String, RsaPublicKey>;
 
 impl Default for Jwt {
     fn default() -> Self {
@@ -53,7 +56,7 @@ impl Jwt {
     }
 
     /// The issuer's keys, from cache or from its discovery document.
-    async fn issuer_keys(&self, issuer: &str) -> Option<HashMap<String, RsaPublicKey>> {
+    async fn issuer_keys(&self, issuer: &str) -> Option<KeySet> {
         if let Some((at, keys)) = self.keys.lock().unwrap_or_else(|e| e.into_inner()).get(issuer) {
             if at.elapsed() < KEY_CACHE {
                 return Some(keys.clone());
