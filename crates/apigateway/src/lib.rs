@@ -18,7 +18,7 @@ mod v2;
 use std::sync::{Arc, OnceLock};
 
 use nimbus_core::{
-    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, MetricSink, Protocol, Service, ServiceSpec,
+    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, LogSink, MetricSink, Protocol, Service, ServiceSpec,
 };
 use nimbus_store::Store;
 
@@ -53,6 +53,7 @@ pub struct ApiGateway {
     port: u16,
     invoker: OnceLock<Arc<dyn Invoker>>,
     metrics: OnceLock<Arc<dyn MetricSink>>,
+    logs: OnceLock<Arc<dyn LogSink>>,
     throttle: dataplane::throttle::Throttle,
     http_proxy: dataplane::http_proxy::HttpProxy,
     jwt: dataplane::jwt::Jwt,
@@ -72,6 +73,7 @@ impl ApiGateway {
             port,
             invoker: OnceLock::new(),
             metrics: OnceLock::new(),
+            logs: OnceLock::new(),
             throttle: dataplane::throttle::Throttle::default(),
             http_proxy: Default::default(),
             jwt: Default::default(),
@@ -81,6 +83,11 @@ impl ApiGateway {
     /// Connect the Lambda door (set once, after Lambda is built).
     pub fn set_invoker(&self, invoker: Arc<dyn Invoker>) {
         let _ = self.invoker.set(invoker);
+    }
+
+    /// Connect CloudWatch Logs for stage access logs (set once).
+    pub fn set_log_sink(&self, logs: Arc<dyn LogSink>) {
+        let _ = self.logs.set(logs);
     }
 
     /// Connect CloudWatch metrics (set once).

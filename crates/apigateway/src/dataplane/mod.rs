@@ -5,6 +5,7 @@
 //! segment (or the `$default` stage, which has no prefix). The route is
 //! matched, throttled, answered for CORS, and integrated.
 
+pub mod access_log;
 pub mod authorizers;
 pub mod events;
 pub mod http_proxy;
@@ -26,6 +27,8 @@ use crate::ApiGateway;
 
 pub const PATH_PREFIX: &str = "/_aws/execute-api/";
 pub const HOST_SUFFIX: &str = ".execute-api.localhost";
+/// The access-log format used when a stage names a destination but no format.
+const DEFAULT_ACCESS_LOG: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","httpMethod":"$context.httpMethod","path":"$context.path","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength"}"#;
 
 /// Which API a data-plane request is for, and the path after its id.
 pub struct Target {
@@ -79,7 +82,22 @@ impl ApiGateway {
             return match self.rest_apis.get(&target.api_id) {
                 Some(rest) => {
                     let response = self.serve_rest(&request, &rest, &target).await;
-                    self.report(&target.api_id, "", response.status(), started.elapsed(), None);
+                    let stage_name = target.path.trim_start_matches('/').split('/').next().unwrap_or("");
+                    self.report(&target.api_id, stage_name, response.status(), started.elapsed(), None);
+                    let settings = rest.stages.get(stage_name).and_then(|s| s.access_log_settings.as_ref());
+                    if let Some(destination) = settings.and_then(|s| s.destination_arn.as_deref()) {
+                        let format = settings.and_then(|s| s.format.as_deref()).unwrap_or(DEFAULT_ACCESS_LOG);
+                        self.access_log(
+                            destination,
+                            format,
+                            &request,
+                            &target.api_id,
+                            stage_name,
+                            &response,
+                            started,
+                            None,
+                        );
+                    }
                     response
                 }
                 None => not_found(),
@@ -107,6 +125,20 @@ impl ApiGateway {
             response.headers_mut().insert("apigw-requestid", id);
         }
         self.report(&record.api.api_id, &stage.stage_name, response.status(), started.elapsed(), integration_latency);
+        if let Some(destination) = stage.access_log_settings.as_ref().and_then(|s| s.destination_arn.as_deref()) {
+            let format =
+                stage.access_log_settings.as_ref().and_then(|s| s.format.as_deref()).unwrap_or(DEFAULT_ACCESS_LOG);
+            self.access_log(
+                destination,
+                format,
+                &request,
+                &record.api.api_id,
+                &stage.stage_name,
+                &response,
+                started,
+                integration_latency,
+            );
+        }
         response
     }
 
@@ -336,6 +368,51 @@ impl ApiGateway {
             self.authorizer_cache.put(&authorizer.authorizer_id, &identity_key, ttl, &decision);
         }
         decision
+    }
+
+    /// Write one access-log line in the background (never delays the response).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn access_log(
+        &self,
+        destination: &str,
+        format: &str,
+        request: &AwsRequest,
+        api_id: &str,
+        stage: &str,
+        response: &AwsResponse,
+        started: Instant,
+        integration_latency: Option<Duration>,
+    ) {
+        let (Some(sink), Some(group)) = (self.logs.get(), access_log::log_group(destination)) else { return };
+        let now = now_epoch_millis() as i64;
+        let vars = [
+            ("requestId", request.request_id.clone()),
+            ("extendedRequestId", request.request_id.clone()),
+            ("apiId", api_id.to_owned()),
+            ("stage", stage.to_owned()),
+            ("httpMethod", request.method.to_string()),
+            ("path", request.uri.path().to_owned()),
+            ("protocol", "HTTP/1.1".to_owned()),
+            ("status", response.status().as_u16().to_string()),
+            ("responseLength", response.body().len().to_string()),
+            ("requestTime", events::clf_time(now)),
+            ("requestTimeEpoch", (now / 1000).to_string()),
+            ("identity.sourceIp", request.source_ip.to_string()),
+            ("identity.userAgent", request.header("user-agent").unwrap_or("-").to_owned()),
+            ("responseLatency", started.elapsed().as_millis().to_string()),
+            ("integrationLatency", integration_latency.map_or("-".to_owned(), |d| d.as_millis().to_string())),
+            ("domainName", format!("{api_id}{HOST_SUFFIX}")),
+        ];
+        let line = access_log::render(format, &vars);
+        let sink = sink.clone();
+        let group = group.to_owned();
+        let stream = format!("{api_id}_{stage}");
+        tokio::spawn(async move {
+            let event = nimbus_core::LogEvent { timestamp_ms: now, message: line };
+            if let Err(err) = sink.put_log_events(&group, &stream, vec![event]).await {
+                tracing::debug!(%err, "access log write failed");
+            }
+        });
     }
 
     fn report(&self, api_id: &str, stage: &str, status: StatusCode, latency: Duration, integration: Option<Duration>) {
