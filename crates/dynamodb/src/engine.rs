@@ -15,7 +15,7 @@ use crate::expr::update::{self, Update};
 use crate::expr::Cond;
 use crate::model::items::{read_in_txn, stage, write_units};
 use crate::model::Table;
-use crate::types::{item_size, Item, MAX_ITEM_SIZE};
+use crate::types::{item_size, too_deep, Item, MAX_ITEM_SIZE, NESTING_TOO_DEEP};
 
 #[derive(Clone, Debug)]
 pub enum Action {
@@ -84,6 +84,9 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
             update::apply(u, &mut item)?;
             if item_size(&item) > MAX_ITEM_SIZE {
                 return Err(validation("Item size to update has exceeded the maximum allowed size").into());
+            }
+            if too_deep(&item) {
+                return Err(validation(NESTING_TOO_DEEP).into());
             }
             // Index key attributes must keep their schema types.
             op.table.item_key(&item)?;

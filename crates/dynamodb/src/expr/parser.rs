@@ -28,6 +28,14 @@ pub(crate) enum Slot {
 
 const SLOTS: usize = 8;
 
+/// Expressions are at most 4 KB, as sent (placeholders not substituted).
+const MAX_EXPRESSION_BYTES: usize = 4096;
+/// At most 300 operators and functions per expression.
+const MAX_OPERATORS: usize = 300;
+/// Nesting beyond this is only reachable with redundant parentheses; the
+/// cap keeps recursion far from the stack's end.
+const MAX_NESTING: usize = 100;
+
 /// The keywords that can never start a path.
 const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
 
@@ -40,6 +48,8 @@ pub(crate) struct Parser<'a> {
     errors: [Option<String>; SLOTS],
     /// Token positions of the parentheses of each closed group.
     groups: Vec<(usize, usize)>,
+    operators: usize,
+    depth: usize,
 }
 
 /// A parsed term before we know whether it stands for a value or a condition.
@@ -53,7 +63,23 @@ impl<'a> Parser<'a> {
         if src.trim().is_empty() {
             return Err(kind.error("The expression can not be empty;"));
         }
-        Ok(Parser { src, toks: lex(src), pos: 0, kind, attrs, errors: Default::default(), groups: Vec::new() })
+        if src.len() > MAX_EXPRESSION_BYTES {
+            return Err(kind.error(format!(
+                "Expression size has exceeded the maximum allowed size; expression size: {}",
+                src.len()
+            )));
+        }
+        Ok(Parser {
+            src,
+            toks: lex(src),
+            pos: 0,
+            kind,
+            attrs,
+            errors: Default::default(),
+            groups: Vec::new(),
+            operators: 0,
+            depth: 0,
+        })
     }
 
     pub(crate) fn peek(&self) -> &Token {
@@ -109,10 +135,33 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Count one operator or function towards the expression's limit.
+    pub(crate) fn operator(&mut self) {
+        self.operators += 1;
+    }
+
+    /// Enter one level of nesting (parentheses, NOT, function arguments).
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.kind.error("The expression has redundant parentheses;"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     /// The first deferred error by priority, if any.
     pub(crate) fn finish(self) -> Result<()> {
         if !self.at_eof() {
             return Err(self.syntax_error());
+        }
+        if self.operators > MAX_OPERATORS {
+            return Err(self
+                .kind
+                .error(format!("The expression contains too many operators; operator count: {}", self.operators)));
         }
         match self.errors.into_iter().flatten().next() {
             Some(message) => Err(self.kind.error(message)),
@@ -198,6 +247,7 @@ impl<'a> Parser<'a> {
         let mut left = self.and()?;
         while self.peek().is_keyword("OR") {
             self.advance();
+            self.operator();
             let right = self.and()?;
             left = Cond::Or(Box::new(left), Box::new(right));
         }
@@ -208,6 +258,7 @@ impl<'a> Parser<'a> {
         let mut left = self.not()?;
         while self.peek().is_keyword("AND") {
             self.advance();
+            self.operator();
             let right = self.not()?;
             left = Cond::And(Box::new(left), Box::new(right));
         }
@@ -217,7 +268,11 @@ impl<'a> Parser<'a> {
     fn not(&mut self) -> Result<Cond> {
         if self.peek().is_keyword("NOT") {
             self.advance();
-            return Ok(Cond::Not(Box::new(self.not()?)));
+            self.operator();
+            self.enter()?;
+            let inner = self.not()?;
+            self.leave();
+            return Ok(Cond::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -226,7 +281,9 @@ impl<'a> Parser<'a> {
         if self.at_punct("(") {
             let open = self.pos;
             self.advance();
+            self.enter()?;
             let inner = self.or()?;
+            self.leave();
             let close = self.pos;
             self.expect_punct(")")?;
             if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
@@ -247,6 +304,7 @@ impl<'a> Parser<'a> {
         };
         if let Some(cmp) = cmp {
             self.advance();
+            self.operator();
             let second = self.term()?;
             let (a, b) = (self.operand(first), self.operand(second));
             self.check_distinct(cmp.symbol(), &a, &b);
@@ -254,6 +312,7 @@ impl<'a> Parser<'a> {
         }
         if self.peek().is_keyword("BETWEEN") {
             self.advance();
+            self.operator();
             let low = self.term()?;
             if !self.peek().is_keyword("AND") {
                 return Err(self.syntax_error());
@@ -266,6 +325,7 @@ impl<'a> Parser<'a> {
         }
         if self.peek().is_keyword("IN") {
             self.advance();
+            self.operator();
             self.expect_punct("(")?;
             let mut list = vec![];
             loop {
@@ -298,6 +358,8 @@ impl<'a> Parser<'a> {
         if let Some(name) = self.at_function() {
             self.advance();
             self.advance();
+            self.operator();
+            self.enter()?;
             let mut args = vec![];
             loop {
                 args.push(self.term()?);
@@ -307,6 +369,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
             }
+            self.leave();
             self.expect_punct(")")?;
             return Ok(Term::Func(name, args));
         }

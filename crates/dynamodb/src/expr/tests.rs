@@ -183,3 +183,32 @@ fn projections() {
     assert!(err.starts_with("Invalid ProjectionExpression: Two document paths overlap"), "{err}");
     assert!(is_reserved("status") && is_reserved("Name") && !is_reserved("pk"));
 }
+
+#[test]
+fn limits_on_size_operators_and_nesting() {
+    let long = format!("a = :v AND b = :v{}", " ".repeat(4090));
+    let err = parser::condition(&long, Kind::Filter, &mut attrs(json!({}))).unwrap_err().message;
+    assert_eq!(
+        err,
+        format!(
+            "Invalid FilterExpression: Expression size has exceeded the maximum allowed size; expression size: {}",
+            long.len()
+        )
+    );
+    let many = vec!["a = :v"; 151].join(" OR ");
+    let err =
+        parser::condition(&many, Kind::Filter, &mut attrs(json!({"ExpressionAttributeValues": {":v": {"N": "1"}}})))
+            .unwrap_err()
+            .message;
+    assert_eq!(err, "Invalid FilterExpression: The expression contains too many operators; operator count: 301");
+    let deep = format!("{}a = :v{}", "(".repeat(1000), ")".repeat(1000));
+    let err = parser::condition(&deep, Kind::Filter, &mut attrs(json!({}))).unwrap_err().message;
+    assert_eq!(err, "Invalid FilterExpression: The expression has redundant parentheses;");
+    let nots = format!("{}a = :v", "NOT ".repeat(90));
+    assert!(parser::condition(
+        &nots,
+        Kind::Filter,
+        &mut attrs(json!({"ExpressionAttributeValues": {":v": {"N": "1"}}}))
+    )
+    .is_ok());
+}

@@ -127,6 +127,7 @@ fn set_value(p: &mut Parser<'_>) -> Result<SetValue> {
         _ => return Ok(left),
     };
     p.advance();
+    p.operator();
     let right = set_operand(p)?;
     for side in [&left, &right] {
         if let SetValue::Value(v) = side {
@@ -149,11 +150,14 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
     if let Some(name) = p.at_function() {
         p.advance();
         p.advance();
+        p.operator();
+        p.enter()?;
         let mut args = vec![set_operand(p)?];
         while p.at_punct(",") {
             p.advance();
             args.push(set_operand(p)?);
         }
+        p.leave();
         p.expect_punct(")")?;
         let arity = match name.as_str() {
             "if_not_exists" | "list_append" => 2,
@@ -207,7 +211,9 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
         // Parentheses group a value: `SET a = (b + :c)` is not allowed, but
         // `SET a = (:c)` is; keep it simple and accept both.
         p.advance();
+        p.enter()?;
         let inner = set_value(p)?;
+        p.leave();
         p.expect_punct(")")?;
         return Ok(inner);
     }

@@ -112,6 +112,21 @@ impl PartialEq for AttributeValue {
     }
 }
 
+/// Whether any attribute nests documents deeper than DynamoDB allows (an
+/// update can build what a single request value could not).
+pub fn too_deep(item: &Item) -> bool {
+    fn depth(v: &AV) -> usize {
+        match v {
+            AV::M(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            AV::L(l) => 1 + l.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    item.values().any(|v| depth(v) > MAX_DEPTH)
+}
+
+pub const NESTING_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits";
+
 /// Total bytes of an item as DynamoDB counts them: names plus values.
 pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(name, value)| name.len() + value.size()).sum()
@@ -119,7 +134,7 @@ pub fn item_size(item: &Item) -> usize {
 
 fn parse_value(value: &Value, depth: usize) -> Result<AV> {
     if depth > MAX_DEPTH {
-        return Err(validation("Nesting Levels have exceeded supported limits"));
+        return Err(validation(NESTING_TOO_DEEP));
     }
     let Value::Object(map) = value else {
         return Err(serialization(unexpected(value, "Structure")));
