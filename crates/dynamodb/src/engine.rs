@@ -76,7 +76,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         Action::Put(item) => Some(item.clone()),
         Action::Delete => None,
         Action::Check => {
-            let consumed = Consumed::new(&op.table.name, true, 1.0);
+            let consumed = Consumed::new(&op.table.name, 1.0);
             return Ok(Applied { old, new: None, consumed });
         }
         Action::Update(u) => {
@@ -94,7 +94,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         }
     };
     let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
-    let mut consumed = Consumed::new(&op.table.name, false, write_units(size));
+    let mut consumed = Consumed::new(&op.table.name, write_units(size));
     if old.is_some() || new.is_some() {
         let units = stage(batch, &op.table, &op.key, old.as_ref(), new.as_ref());
         consumed.add_indexes(&units);

@@ -102,7 +102,7 @@ impl DynamoDb {
                 }
             }
             responses.insert(get.table.name.clone(), Value::Array(found));
-            consumed.extend(Consumed::new(&get.table.name, true, units).to_json(capacity));
+            consumed.extend(Consumed::new(&get.table.name, units).to_json(capacity));
         }
         let mut out = json!({"Responses": responses, "UnprocessedKeys": {}});
         if capacity != CapacityMode::None {
@@ -173,8 +173,7 @@ impl DynamoDb {
                     Failure::Error(e) => TxnError::Aborted(e),
                     Failure::Condition(_) => TxnError::Aborted(crate::error::conditional_check_failed()),
                 })?;
-                let entry =
-                    consumed.entry(op.table.name.clone()).or_insert_with(|| Consumed::new(&op.table.name, false, 0.0));
+                let entry = consumed.entry(op.table.name.clone()).or_insert_with(|| Consumed::new(&op.table.name, 0.0));
                 entry.table_units += applied.consumed.table_units;
                 entry.gsi.extend(applied.consumed.gsi);
                 entry.lsi.extend(applied.consumed.lsi);
@@ -185,22 +184,8 @@ impl DynamoDb {
         .map_err(crate::model::txn_error)?;
         let mut out = json!({"UnprocessedItems": {}});
         if capacity != CapacityMode::None {
-            out["ConsumedCapacity"] = results.values().filter_map(|c| merged(c).to_json(capacity)).collect();
+            out["ConsumedCapacity"] = results.values().filter_map(|c| c.to_json(capacity)).collect();
         }
         Ok(out)
     }
-}
-
-/// Sum per-index units accumulated over several writes.
-pub fn merged(c: &Consumed) -> Consumed {
-    let mut out = Consumed::new(&c.table, c.read, c.table_units);
-    for (list, target) in [(&c.gsi, &mut out.gsi), (&c.lsi, &mut out.lsi)] {
-        for (name, units) in list {
-            match target.iter_mut().find(|(n, _)| n == name) {
-                Some((_, u)) => *u += units,
-                None => target.push((name.clone(), *units)),
-            }
-        }
-    }
-    out
 }

@@ -220,7 +220,7 @@ impl DynamoDb {
             };
             out.insert("Item".into(), serde_json::to_value(&shown).map_err(internal)?);
         }
-        if let Some(c) = Consumed::new(&table.name, true, read_units(size, consistent)).to_json(capacity) {
+        if let Some(c) = Consumed::new(&table.name, read_units(size, consistent)).to_json(capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }
         serde_json::to_vec(&out).map_err(internal)

@@ -157,15 +157,14 @@ impl CapacityMode {
 /// Capacity consumed by one table (and its indexes) in one request.
 pub struct Consumed {
     pub table: String,
-    pub read: bool,
     pub table_units: f64,
     pub gsi: Vec<(String, f64)>,
     pub lsi: Vec<(String, f64)>,
 }
 
 impl Consumed {
-    pub fn new(table: &str, read: bool, units: f64) -> Self {
-        Consumed { table: table.to_owned(), read, table_units: units, gsi: vec![], lsi: vec![] }
+    pub fn new(table: &str, units: f64) -> Self {
+        Consumed { table: table.to_owned(), table_units: units, gsi: vec![], lsi: vec![] }
     }
 
     pub fn add_indexes(&mut self, units: &[IndexUnits<'_>]) {
@@ -174,6 +173,19 @@ impl Consumed {
             match list.iter_mut().find(|(n, _)| *n == u.index.name) {
                 Some((_, x)) => *x += u.units,
                 None => list.push((u.index.name.clone(), u.units)),
+            }
+        }
+    }
+
+    /// Add another write's units on the same table.
+    pub fn absorb(&mut self, other: Consumed) {
+        self.table_units += other.table_units;
+        for (list, target) in [(other.gsi, &mut self.gsi), (other.lsi, &mut self.lsi)] {
+            for (name, units) in list {
+                match target.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, u)) => *u += units,
+                    None => target.push((name, units)),
+                }
             }
         }
     }

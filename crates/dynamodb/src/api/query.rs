@@ -537,9 +537,9 @@ impl DynamoDb {
         }
         let units = read_units(bytes, plan.consistent);
         let consumed = match &plan.index {
-            None => Consumed::new(&plan.table.name, true, units),
+            None => Consumed::new(&plan.table.name, units),
             Some(i) => {
-                let mut c = Consumed::new(&plan.table.name, true, 0.0);
+                let mut c = Consumed::new(&plan.table.name, 0.0);
                 if i.global {
                     c.gsi.push((i.name.clone(), units));
                 } else {

@@ -8,7 +8,6 @@ use nimbus_core::time::now_epoch_millis;
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::batch::merged;
 use super::items::{parse_condition, parse_projection};
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
@@ -184,10 +183,10 @@ impl DynamoDb {
                     Ok(applied) => {
                         reasons.push(json!({"Code": "None"}));
                         let name = &op.write.table.name;
-                        let entry = consumed.entry(name.clone()).or_insert_with(|| Consumed::new(name, false, 0.0));
-                        entry.table_units += applied.consumed.table_units;
-                        entry.gsi.extend(applied.consumed.gsi);
-                        entry.lsi.extend(applied.consumed.lsi);
+                        consumed
+                            .entry(name.clone())
+                            .or_insert_with(|| Consumed::new(name, 0.0))
+                            .absorb(applied.consumed);
                     }
                     Err(Failure::Condition(old)) => {
                         failed = true;
@@ -214,7 +213,7 @@ impl DynamoDb {
         .map_err(crate::model::txn_error)?;
         let mut out = json!({});
         if capacity != CapacityMode::None {
-            out["ConsumedCapacity"] = consumed.values().filter_map(|c| merged(c).doubled().to_json(capacity)).collect();
+            out["ConsumedCapacity"] = consumed.into_values().filter_map(|c| c.doubled().to_json(capacity)).collect();
         }
         if let Some(t) = token {
             let entry = TokenEntry { request_hash, expires_ms: now + TOKEN_LIFETIME_MS, response: out.clone() };
@@ -247,7 +246,7 @@ impl DynamoDb {
         let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
         for (table, key, projection) in &gets {
             let item = read(snap.as_ref(), key)?;
-            let entry = consumed.entry(table.name.clone()).or_insert_with(|| Consumed::new(&table.name, true, 0.0));
+            let entry = consumed.entry(table.name.clone()).or_insert_with(|| Consumed::new(&table.name, 0.0));
             entry.table_units += 2.0 * read_units(item.as_ref().map_or(0, item_size), true);
             responses.push(match item {
                 Some(item) => {
