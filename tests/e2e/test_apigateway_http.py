@@ -204,3 +204,19 @@ def test_tags_and_cli(apigw, aws_cli):
     listed = aws_cli("apigatewayv2", "get-apis")
     assert any(a["ApiId"] == api_id for a in listed["Items"])
     aws_cli("apigatewayv2", "delete-api", "--api-id", api_id)
+
+
+def test_aws_iam_route_requires_a_valid_signature(nimbus, apigw, backend):
+    api_id = apigw.create_api(Name="iam", ProtocolType="HTTP")["ApiId"]
+    integ = apigw.create_integration(ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri=backend + "/iam",
+                                     IntegrationMethod="ANY", PayloadFormatVersion="1.0")["IntegrationId"]
+    apigw.create_route(ApiId=api_id, RouteKey="GET /private", Target=f"integrations/{integ}", AuthorizationType="AWS_IAM")
+    apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    path = f"/_aws/execute-api/{api_id}/private"
+    unsigned = raw.send(nimbus.endpoint, "GET", path)
+    assert unsigned.status == 403 and unsigned.json() == {"message": "Missing Authentication Token"}
+    signed = raw.signed(nimbus.endpoint, "execute-api", method="GET", path=path)
+    assert signed.status == 200, signed.text
+    forged = raw.signed(nimbus.endpoint, "execute-api", method="GET", path=path, secret="wrong")
+    assert forged.status == 403
+    assert forged.json()["message"].startswith("The request signature we calculated does not match")

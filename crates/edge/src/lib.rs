@@ -25,6 +25,9 @@ use nimbus_iam::Verifier;
 pub use router::Router;
 pub use server::serve;
 
+/// The SigV4 service name of API data-plane calls.
+const EXECUTE_API: &str = "execute-api";
+
 /// Largest request body accepted (a 50 MB zip, base64-encoded, fits).
 pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 
@@ -85,6 +88,19 @@ impl Edge {
             |err: AwsError| finish(err.to_response(route.protocol, xml_namespace, &request_id), &request_id, crc32);
 
         let principal = match &self.auth {
+            // Public endpoints (API data planes) are open, but a request
+            // signed for `execute-api` is verified so AWS_IAM routes can
+            // check who it is.
+            AuthMode::SigV4(verifier) if route.public => match &authorization {
+                Ok(Some(auth)) if auth.service == EXECUTE_API => {
+                    let now = nimbus_core::time::now_epoch_seconds();
+                    match verifier.verify_parsed(&signed, auth, EXECUTE_API, now) {
+                        Ok(principal) => principal,
+                        Err(e) => return error_response(auth::to_aws_error(e, route.protocol)),
+                    }
+                }
+                _ => self.anonymous(),
+            },
             _ if route.public => self.anonymous(),
             AuthMode::Off => self.anonymous(),
             AuthMode::SigV4(verifier) => {

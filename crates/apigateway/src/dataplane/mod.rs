@@ -197,6 +197,20 @@ impl ApiGateway {
             authorizer: None,
         };
         match route.authorization_type.as_str() {
+            "AWS_IAM" => {
+                let arn = format!(
+                    "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+                    self.context.region,
+                    self.context.account_id,
+                    record.api.api_id,
+                    stage.stage_name,
+                    method,
+                    route_path
+                );
+                if let Some(refusal) = iam_check(request, &arn) {
+                    return refusal;
+                }
+            }
             "CUSTOM" => {
                 let Some(authorizer) = route.authorizer_id.as_ref().and_then(|id| definition.authorizers.get(id))
                 else {
@@ -437,6 +451,18 @@ impl ApiGateway {
             data.push(datum("IntegrationLatency", integration.as_secs_f64() * 1000.0, "Milliseconds"));
         }
         metrics.put_metrics(data);
+    }
+}
+
+/// AWS_IAM routes: the request must be SigV4-signed for `execute-api` (the
+/// edge verified it) by a principal allowed `execute-api:Invoke` on `arn`.
+pub(crate) fn iam_check(request: &AwsRequest, arn: &str) -> Option<AwsResponse> {
+    if request.principal.kind == nimbus_core::request::PrincipalKind::Anonymous {
+        return Some(message(403, "Missing Authentication Token"));
+    }
+    match request.authorize("execute-api:Invoke", arn) {
+        Ok(()) => None,
+        Err(err) => Some(message(403, &err.message)),
     }
 }
 

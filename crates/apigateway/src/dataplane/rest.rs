@@ -93,6 +93,15 @@ impl ApiGateway {
             authorizer: None,
         };
 
+        if method.authorization_type == "AWS_IAM" {
+            let arn = format!(
+                "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
+                self.context.region, self.context.account_id, record.api.id, stage.stage_name, method_name, route_path
+            );
+            if let Some(refusal) = super::iam_check(request, &arn) {
+                return refusal;
+            }
+        }
         if method.authorization_type == "CUSTOM" {
             let Some(authorizer) = method.authorizer_id.as_ref().and_then(|id| definition.authorizers.get(id)) else {
                 return internal_error();
