@@ -57,6 +57,23 @@ impl Cache {
     }
 }
 
+/// The value of an identity source, in REST syntax
+/// (`method.request.header.X`, `method.request.querystring.Y`) or HTTP API
+/// syntax (`$request.header.X`, `$request.querystring.Y`), or a stage variable.
+pub fn identity_value(source: &str, facts: &super::events::RequestFacts<'_>) -> Option<String> {
+    let source = source.strip_prefix("method.").unwrap_or(source).trim_start_matches('$');
+    if let Some(name) = source.strip_prefix("request.header.") {
+        return facts.headers.get(name.to_ascii_lowercase()).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    }
+    if let Some(name) = source.strip_prefix("request.querystring.") {
+        return super::events::query_pairs(facts.raw_query).into_iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    }
+    if let Some(name) = source.strip_prefix("stageVariables.") {
+        return facts.stage_variables.get(name).cloned();
+    }
+    None
+}
+
 /// `*` and `?` wildcards, as policy resources use them.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());

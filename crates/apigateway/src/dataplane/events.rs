@@ -56,8 +56,8 @@ fn body_field(facts: &RequestFacts<'_>, textual: bool) -> (Value, bool) {
     }
 }
 
-/// Query parameters in order, decoded.
-fn query_pairs(raw: &str) -> Vec<(String, String)> {
+/// Query parameters in order, decoded (`+` is a space).
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {

@@ -198,15 +198,7 @@ impl ApiGateway {
         };
         match route.authorization_type.as_str() {
             "AWS_IAM" => {
-                let arn = format!(
-                    "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-                    self.context.region,
-                    self.context.account_id,
-                    record.api.api_id,
-                    stage.stage_name,
-                    method,
-                    route_path
-                );
+                let arn = self.execute_api_arn(&record.api.api_id, &stage.stage_name, method, route_path);
                 if let Some(refusal) = iam_check(request, &arn) {
                     return refusal;
                 }
@@ -216,15 +208,7 @@ impl ApiGateway {
                 else {
                     return message(500, "Internal Server Error");
                 };
-                let route_arn = format!(
-                    "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-                    self.context.region,
-                    self.context.account_id,
-                    record.api.api_id,
-                    stage.stage_name,
-                    method,
-                    route_path
-                );
+                let route_arn = self.execute_api_arn(&record.api.api_id, &stage.stage_name, method, route_path);
                 match self.http_api_authorize(authorizer, &facts, &route_arn).await {
                     authorizers::Decision::Allow(context) => facts.authorizer = Some(context),
                     authorizers::Decision::Unauthorized => return message(401, "Unauthorized"),
@@ -323,6 +307,15 @@ impl ApiGateway {
         })
     }
 
+    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}{path}`,
+    /// the resource that authorizer policies and IAM name.
+    pub(crate) fn execute_api_arn(&self, api_id: &str, stage: &str, method: &str, path: &str) -> String {
+        format!(
+            "arn:aws:execute-api:{}:{}:{api_id}/{stage}/{method}{path}",
+            self.context.region, self.context.account_id
+        )
+    }
+
     /// An HTTP API Lambda REQUEST authorizer (payload 1.0 or 2.0, simple or
     /// policy responses), cached by its identity sources.
     async fn http_api_authorize(
@@ -333,19 +326,7 @@ impl ApiGateway {
     ) -> authorizers::Decision {
         let mut identity = Vec::new();
         for source in &authorizer.identity_source {
-            let value = if let Some(name) = source.strip_prefix("$request.header.") {
-                facts.headers.get(name.to_ascii_lowercase()).and_then(|v| v.to_str().ok()).map(str::to_owned)
-            } else if let Some(name) = source.strip_prefix("$request.querystring.") {
-                facts.raw_query.split('&').find_map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
-                })
-            } else if let Some(name) = source.strip_prefix("$stageVariables.") {
-                facts.stage_variables.get(name).cloned()
-            } else {
-                None
-            };
-            match value {
+            match authorizers::identity_value(source, facts) {
                 Some(v) => identity.push(v),
                 None => return authorizers::Decision::Unauthorized,
             }

@@ -94,10 +94,7 @@ impl ApiGateway {
         };
 
         if method.authorization_type == "AWS_IAM" {
-            let arn = format!(
-                "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-                self.context.region, self.context.account_id, record.api.id, stage.stage_name, method_name, route_path
-            );
+            let arn = self.execute_api_arn(&record.api.id, &stage.stage_name, method_name, &route_path);
             if let Some(refusal) = super::iam_check(request, &arn) {
                 return refusal;
             }
@@ -106,10 +103,7 @@ impl ApiGateway {
             let Some(authorizer) = method.authorizer_id.as_ref().and_then(|id| definition.authorizers.get(id)) else {
                 return internal_error();
             };
-            let method_arn = format!(
-                "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
-                self.context.region, self.context.account_id, record.api.id, stage.stage_name, method_name, route_path
-            );
+            let method_arn = self.execute_api_arn(&record.api.id, &stage.stage_name, method_name, &route_path);
             match self.rest_authorize(authorizer, &facts, &method_arn, textual).await {
                 Decision::Allow(context) => facts.authorizer = Some(context),
                 Decision::Unauthorized => return message(401, "Unauthorized"),
@@ -186,7 +180,7 @@ impl ApiGateway {
             .collect();
         let mut identity = Vec::new();
         for source in &sources {
-            match identity_value(source, facts) {
+            match authorizers::identity_value(source, facts) {
                 Some(value) => identity.push(value),
                 None => return Decision::Unauthorized,
             }
@@ -255,23 +249,6 @@ impl ApiGateway {
         }
         None
     }
-}
-
-/// `method.request.header.X` / `method.request.querystring.Y` of a request.
-fn identity_value(source: &str, facts: &events::RequestFacts<'_>) -> Option<String> {
-    if let Some(name) = source.strip_prefix("method.request.header.") {
-        return facts.headers.get(name.to_ascii_lowercase()).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    }
-    if let Some(name) = source.strip_prefix("method.request.querystring.") {
-        return facts.raw_query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
-        });
-    }
-    if let Some(name) = source.strip_prefix("stageVariables.") {
-        return facts.stage_variables.get(name).cloned();
-    }
-    None
 }
 
 fn is_binary(binary_media_types: &[String], content_type: Option<&str>) -> bool {

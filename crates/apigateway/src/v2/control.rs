@@ -225,19 +225,7 @@ fn paginate<T: Serialize>(request: &AwsRequest, items: Vec<T>) -> Result<AwsResp
 }
 
 pub fn query_map(request: &AwsRequest) -> BTreeMap<String, String> {
-    request
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let d =
-                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-            (d(k), d(v))
-        })
-        .collect()
+    crate::dataplane::events::query_pairs(request.uri.query().unwrap_or("")).into_iter().collect()
 }
 
 async fn update_api(gw: &ApiGateway, request: &AwsRequest, id: &str) -> Result<AwsResponse, AwsError> {

@@ -1,0 +1,128 @@
+"""Lambda: warm Invoke latency and throughput at 1 and 16 callers, and cold
+starts, for the seed handler — Nimbus against serverless-offline serving the
+same Python handler, same machine, same run."""
+
+import argparse
+import base64
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from common import NO_IMPORTS, SEED, Nimbus, ServerlessOffline, machine, median_of, wrk  # noqa: E402
+
+
+def report(lam, name):
+    """Invoke once with LogType=Tail; return (client latency µs, REPORT fields)."""
+    t = time.perf_counter()
+    out = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    latency = (time.perf_counter() - t) * 1e6
+    tail = base64.b64decode(out.get("LogResult", "")).decode(errors="replace")
+    fields = {}
+    for key in ("Duration", "Init Duration"):
+        m = re.search(rf"\t{key}: ([\d.]+) ms", tail) or re.search(rf"{key}: ([\d.]+) ms", tail)
+        if m:
+            fields[key] = float(m.group(1))
+    return latency, fields
+
+
+def cold_starts(nimbus, name, n):
+    """Force a fresh environment n times (a configuration change replaces
+    environments) and collect Init Duration and first-invoke latency."""
+    inits, firsts = [], []
+    for i in range(n):
+        nimbus.lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"ROUND": str(i)}})
+        nimbus.lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        latency, fields = report(nimbus.lam, name)
+        firsts.append(latency / 1000)
+        if "Init Duration" in fields:
+            inits.append(fields["Init Duration"])
+    return statistics.median(inits) if inits else None, statistics.median(firsts)
+
+
+def python_import_time(code, n=10):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(["python3", "-c", code], check=True)
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples)
+
+
+def sls_cold_start(sls_modules, n):
+    samples = []
+    for _ in range(n):
+        sls = ServerlessOffline(sls_modules)
+        try:
+            # ServerlessOffline waits for the first Invoke to succeed: that first call is the cold one.
+            t = time.perf_counter()
+            req = urllib.request.Request(sls.invoke_url, data=b"{}", method="POST")
+            urllib.request.urlopen(req, timeout=30).read()
+            samples.append((time.perf_counter() - t) * 1000)
+        finally:
+            sls.stop()
+    return statistics.median(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nimbus", required=True)
+    ap.add_argument("--sls", required=True)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cold", type=int, default=15)
+    args = ap.parse_args()
+
+    nimbus = Nimbus(args.nimbus)
+    sls = None
+    try:
+        nimbus.function("seed", SEED, "lambda_function.lambda_handler")
+        nimbus.function("bare", NO_IMPORTS, "lambda_function.handler")
+        sls = ServerlessOffline(args.sls)
+        results = []
+        for callers in (1, 16):
+            path, signed = nimbus.signed_invoke("seed")
+            targets = (("Nimbus", nimbus.endpoint + path, signed), ("serverless-offline", sls.invoke_url, {}))
+            for name, url, headers in targets:
+                wrk(url, callers, 2, headers, "POST", b"{}")
+                runs = [wrk(url, callers, args.seconds, headers, "POST", b"{}") for _ in range(args.repeats)]
+                results.append({"target": name, "callers": callers, **median_of(runs)})
+                print(json.dumps(results[-1]), flush=True)
+        durations = [report(nimbus.lam, "seed")[1].get("Duration", 0.0) for _ in range(300)]
+        handler_p50_us = statistics.median(durations) * 1000
+        warm = next(r for r in results if r["target"] == "Nimbus" and r["callers"] == 1)
+        overhead = warm["p50_us"] - handler_p50_us
+        bare_init, bare_first = cold_starts(nimbus, "bare", args.cold)
+        seed_init, seed_first = cold_starts(nimbus, "seed", args.cold)
+        py_pass = python_import_time("pass")
+        py_boto3 = python_import_time("import boto3")
+    finally:
+        nimbus.stop()
+        if sls:
+            sls.stop()
+    sls_cold = sls_cold_start(args.sls, 3)
+
+    print(f"\nMachine: {machine()}; wrk, {args.seconds} s per run, median of {args.repeats} runs.\n")
+    print("| callers | target | invokes/s | p50 | p99 | non-2xx |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['callers']} | {r['target']} | {r['rps']:.0f} | {r['p50_us']:.0f} µs | {r['p99_us']:.0f} µs | {r['errors']} |")
+    for c in (1, 16):
+        n = next(r for r in results if r["target"] == "Nimbus" and r["callers"] == c)
+        s = next(r for r in results if r["target"] == "serverless-offline" and r["callers"] == c)
+        print(f"| {c} | Nimbus ÷ serverless-offline | **{n['rps'] / s['rps']:.1f}×** | | | |")
+    print(f"\nWarm invoke, 1 caller: p50 {warm['p50_us']:.0f} µs, handler (REPORT Duration) p50 {handler_p50_us:.0f} µs, "
+          f"platform overhead at p50 **{overhead:.0f} µs**.")
+    print(f"\nCold starts (median of {args.cold}): no-import handler Init Duration {bare_init} ms (first invoke "
+          f"{bare_first:.1f} ms); seed handler Init Duration {seed_init} ms (first invoke {seed_first:.1f} ms). "
+          f"`python3 -c pass` {py_pass:.1f} ms, `python3 -c 'import boto3'` {py_boto3:.1f} ms. "
+          f"serverless-offline first invoke after start: {sls_cold:.1f} ms (median of 3).")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
