@@ -5,7 +5,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from test_dynamodb_helpers import create_table, error_of
+from test_dynamodb_helpers import create_table, error_of, unique
 
 
 @pytest.fixture
@@ -89,11 +89,12 @@ def test_transact_write_commits_all_or_nothing(ddb, table):
 def test_client_request_token_is_idempotent(ddb, table):
     items = [{"Update": {"TableName": table, "Key": key(7), "UpdateExpression": "ADD n :one",
                          "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    token = unique("tok")
     for _ in range(3):
-        ddb.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
+        ddb.transact_write_items(TransactItems=items, ClientRequestToken=token)
     assert ddb.get_item(TableName=table, Key=key(7))["Item"]["n"] == {"N": "1"}
     code, _ = error_of(ddb.transact_write_items, TransactItems=[{"Delete": {"TableName": table, "Key": key(7)}}],
-                       ClientRequestToken="token-1")
+                       ClientRequestToken=token)
     assert code == "IdempotentParameterMismatchException"
 
 

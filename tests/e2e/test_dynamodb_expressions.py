@@ -114,18 +114,20 @@ def test_condition_errors(ddb, table, expr, values, names, message):
         params["ExpressionAttributeValues"] = values
     if names:
         params["ExpressionAttributeNames"] = names
-    assert error_of(ddb.put_item, **params) == ("ValidationException", message)
+    # PutItem reports request validation inside AWS's envelope.
+    assert error_of(ddb.put_item, **params) == ("ValidationException", "1 validation error detected: " + message)
 
 
 def test_placeholders_without_expressions(ddb, table):
     assert error_of(ddb.put_item, TableName=table, Item=KEY, ExpressionAttributeValues={":v": {"N": "1"}}) == (
         "ValidationException",
-        "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null",
+        "1 validation error detected: ExpressionAttributeValues can only be specified when using expressions",
     )
     assert error_of(ddb.get_item, TableName=table, Key=KEY, ExpressionAttributeNames={"#a": "a"}) == (
         "ValidationException", "ExpressionAttributeNames can only be specified when using expressions")
     assert error_of(ddb.put_item, TableName=table, Item=KEY, ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={}) == ("ValidationException", "ExpressionAttributeValues must not be empty")
+                    ExpressionAttributeValues={}) == (
+        "ValidationException", "1 validation error detected: ExpressionAttributeValues must not be empty")
 
 
 def test_projection_errors(ddb, table):

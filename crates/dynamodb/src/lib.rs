@@ -59,7 +59,10 @@ impl DynamoDb {
         let Value::Object(map) = parsed else {
             return Err(serialization("Start of list found where not expected"));
         };
-        let r = Req(&map);
+        let r = match operation {
+            "BatchWriteItem" | "TransactWriteItems" | "TransactGetItems" | "Scan" => Req::new(&map).older(),
+            _ => Req::new(&map),
+        };
         let out = match operation {
             "GetItem" => return self.get_item(region, r).await,
             "PutItem" => self.put_item(region, r).await?,

@@ -167,7 +167,7 @@ fn item_crud_with_conditions_and_return_values() {
         assert_eq!(d["ConsumedCapacity"]["CapacityUnits"], json!(2.0));
         assert_eq!(h.ok("GetItem", json!({"TableName": "items", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}})).await, json!({}));
         let e = h.err("PutItem", json!({"TableName": "items", "Item": item, "ReturnValues": "ALL_NEW"})).await;
-        assert_eq!(e.message, "ReturnValues can only be ALL_OLD or NONE");
+        assert_eq!(e.message, "1 validation error detected: ReturnValues can only be ALL_OLD or NONE");
         let err = h.ddb.call("PutItem", "us-east-1", b"{not json").await.unwrap_err();
         assert_eq!(err.code, "SerializationException");
     });

@@ -50,7 +50,7 @@ impl DynamoDb {
         let mut total = 0;
         for (name, spec) in map {
             let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
-            let sr = Req(obj);
+            let sr = r.child(obj);
             let keys = sr.array("Keys")?.map(Vec::as_slice).unwrap_or_default();
             total += keys.len();
             if total > MAX_GET_KEYS {
@@ -64,7 +64,7 @@ impl DynamoDb {
                 "Member must have length greater than or equal to 1",
             );
             v.finish()?;
-            let mut attrs = Attrs::from_request(obj)?;
+            let mut attrs = Attrs::from_request(&sr)?;
             let projection = parse_projection(&sr, &mut attrs)?;
             check_placeholders_used(&sr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
@@ -137,18 +137,18 @@ impl DynamoDb {
             let mut seen: Vec<Vec<u8>> = vec![];
             for w in list {
                 let obj = w.as_object().ok_or_else(|| serialization(unexpected(w, "Structure")))?;
-                let wr = Req(obj);
+                let wr = r.child(obj);
                 let (put, delete) = (wr.object("PutRequest")?, wr.object("DeleteRequest")?);
                 let op = match (put, delete) {
                     (Some(p), None) => {
-                        let item = Req(p).item("Item")?.ok_or_else(|| {
+                        let item = r.child(p).item("Item")?.ok_or_else(|| {
                             validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
                         })?;
                         let key = validate_put(&table, &item)?;
                         WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition: None }
                     }
                     (None, Some(d)) => {
-                        let key_item = Req(d).item("Key")?.unwrap_or_default();
+                        let key_item = r.child(d).item("Key")?.unwrap_or_default();
                         let key = table.key_of(&key_item)?;
                         WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None }
                     }
@@ -173,10 +173,10 @@ impl DynamoDb {
                     Failure::Error(e) => TxnError::Aborted(e),
                     Failure::Condition(_) => TxnError::Aborted(crate::error::conditional_check_failed()),
                 })?;
-                let entry = consumed.entry(op.table.name.clone()).or_insert_with(|| Consumed::new(&op.table.name, 0.0));
-                entry.table_units += applied.consumed.table_units;
-                entry.gsi.extend(applied.consumed.gsi);
-                entry.lsi.extend(applied.consumed.lsi);
+                consumed
+                    .entry(op.table.name.clone())
+                    .or_insert_with(|| Consumed::new(&op.table.name, 0.0))
+                    .absorb(applied.consumed);
             }
             Ok((batch, consumed))
         })

@@ -3,7 +3,7 @@
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use super::{check_no_mixing, check_placeholders_used, envelope, legacy, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
@@ -111,19 +111,23 @@ impl DynamoDb {
     }
 
     pub(crate) async fn put_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let name = r.table_name()?;
-        let mut v = Validator::default();
-        let opts = WriteOptions::parse(&r, &mut v)?;
-        v.not_null(r.has("Item"), "item");
-        v.finish()?;
-        if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
-            return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
-        }
-        let item = r.item("Item")?.unwrap_or_default();
-        let mut attrs = Attrs::from_request(r.0)?;
-        let condition = parse_condition(&r, &mut attrs)?;
-        check_placeholders_used(&r, &["ConditionExpression"])?;
-        attrs.check_unused()?;
+        let parse = || -> Result<_> {
+            let name = r.table_name()?;
+            let mut v = Validator::default();
+            let opts = WriteOptions::parse(&r, &mut v)?;
+            v.not_null(r.has("Item"), "item");
+            v.finish()?;
+            if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
+                return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
+            }
+            let item = r.item("Item")?.unwrap_or_default();
+            let mut attrs = Attrs::from_request(&r)?;
+            let condition = parse_condition(&r, &mut attrs)?;
+            check_placeholders_used(&r, &["ConditionExpression"])?;
+            attrs.check_unused()?;
+            Ok((name, opts, item, condition))
+        };
+        let (name, opts, item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let key = validate_put(&table, &item)?;
         let op = WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition };
@@ -132,50 +136,57 @@ impl DynamoDb {
     }
 
     pub(crate) async fn delete_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let name = r.table_name()?;
-        let mut v = Validator::default();
-        let opts = WriteOptions::parse(&r, &mut v)?;
-        v.not_null(r.has("Key"), "key");
-        v.finish()?;
-        if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
-            return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
-        }
-        let mut attrs = Attrs::from_request(r.0)?;
-        let condition = parse_condition(&r, &mut attrs)?;
-        check_placeholders_used(&r, &["ConditionExpression"])?;
-        attrs.check_unused()?;
+        let parse = || -> Result<_> {
+            let name = r.table_name()?;
+            let mut v = Validator::default();
+            let opts = WriteOptions::parse(&r, &mut v)?;
+            v.not_null(r.has("Key"), "key");
+            v.finish()?;
+            if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
+                return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
+            }
+            let key_item = r.item("Key")?.unwrap_or_default();
+            let mut attrs = Attrs::from_request(&r)?;
+            let condition = parse_condition(&r, &mut attrs)?;
+            check_placeholders_used(&r, &["ConditionExpression"])?;
+            attrs.check_unused()?;
+            Ok((name, opts, key_item, condition))
+        };
+        let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-        let (key_item, key) = parse_key(&r, &table)?;
+        let key = table.key_of(&key_item)?;
         let op = WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, None))
     }
 
     pub(crate) async fn update_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let name = r.table_name()?;
-        let mut v = Validator::default();
-        let opts = WriteOptions::parse(&r, &mut v)?;
-        v.not_null(r.has("Key"), "key");
-        v.finish()?;
-        check_no_mixing(&r, &["AttributeUpdates"], &["UpdateExpression"])?;
-        check_no_mixing(&r, &["AttributeUpdates", "Expected"], &["UpdateExpression", "ConditionExpression"])?;
-        let mut attrs = Attrs::from_request(r.0)?;
-        let update = match r.str("UpdateExpression")? {
-            Some(src) => update::parse(src, &mut attrs)?,
-            None => legacy::attribute_updates(&r)?.unwrap_or_default(),
+        let parse = || -> Result<_> {
+            let name = r.table_name()?;
+            let mut v = Validator::default();
+            let opts = WriteOptions::parse(&r, &mut v)?;
+            v.not_null(r.has("Key"), "key");
+            v.finish()?;
+            let key_item = r.item("Key")?.unwrap_or_default();
+            check_no_mixing(&r, &["AttributeUpdates", "Expected"], &["UpdateExpression", "ConditionExpression"])?;
+            let mut attrs = Attrs::from_request(&r)?;
+            let update = match r.str("UpdateExpression")? {
+                Some(src) => update::parse(src, &mut attrs)?,
+                None => legacy::attribute_updates(&r)?.unwrap_or_default(),
+            };
+            let condition = parse_condition(&r, &mut attrs)?;
+            check_placeholders_used(&r, &["UpdateExpression", "ConditionExpression"])?;
+            attrs.check_unused()?;
+            Ok((name, opts, key_item, update, condition))
         };
-        let condition = parse_condition(&r, &mut attrs)?;
-        check_placeholders_used(&r, &["UpdateExpression", "ConditionExpression"])?;
-        attrs.check_unused()?;
+        let (name, opts, key_item, update, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-        let (key_item, key) = parse_key(&r, &table)?;
-        for target in update.targets() {
-            if table.key.is_key(target.head()) {
-                return Err(invalid_parameter(format!(
-                    "Cannot update attribute {}. This attribute is part of the key",
-                    target.head()
-                )));
-            }
+        let key = table.key_of(&key_item)?;
+        if let Some(target) = update.targets().find(|t| table.key.is_key(t.head())) {
+            return Err(invalid_parameter(format!(
+                "Cannot update attribute {}. This attribute is part of the key",
+                target.head()
+            )));
         }
         let updated: Vec<Path> = update.targets().cloned().collect();
         let op = WriteOp { table: table.clone(), key, key_item, action: Action::Update(update), condition };
@@ -190,7 +201,7 @@ impl DynamoDb {
         v.not_null(r.has("Key"), "key");
         v.finish()?;
         let consistent = r.bool("ConsistentRead")?.unwrap_or(false);
-        let mut attrs = Attrs::from_request(r.0)?;
+        let mut attrs = Attrs::from_request(&r)?;
         let projection = parse_projection(&r, &mut attrs)?;
         check_placeholders_used(&r, &["ProjectionExpression"])?;
         attrs.check_unused()?;

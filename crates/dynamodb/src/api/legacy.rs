@@ -2,7 +2,7 @@
 //! AttributesToGet, KeyConditions, QueryFilter, ScanFilter), translated into
 //! the same expression trees the expression parameters produce.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Req;
 use crate::error::{invalid_parameter, serialization, validation, Result};
@@ -14,10 +14,10 @@ fn path(name: &str) -> Path {
     Path(vec![PathElem::Name(name.to_owned())])
 }
 
-fn values(obj: &Map<String, Value>) -> Result<Vec<AttributeValue>> {
-    match obj.get("AttributeValueList").filter(|v| !v.is_null()) {
+fn values(r: &Req<'_>) -> Result<Vec<AttributeValue>> {
+    match r.get("AttributeValueList") {
         None => Ok(vec![]),
-        Some(Value::Array(list)) => list.iter().map(AttributeValue::from_json).collect(),
+        Some(Value::Array(list)) => list.iter().map(|v| AttributeValue::from_json_in(v, r.layer)).collect(),
         Some(other) => Err(serialization(unexpected(other, "List"))),
     }
 }
@@ -95,8 +95,8 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
     let mut conds = vec![];
     for (name, spec) in map {
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
-        let sr = Req(obj);
-        let value = sr.get("Value").map(AttributeValue::from_json).transpose()?;
+        let sr = r.child(obj);
+        let value = sr.get("Value").map(|v| AttributeValue::from_json_in(v, sr.layer)).transpose()?;
         let exists = sr.bool("Exists")?;
         if let Some(op) = sr.str("ComparisonOperator")? {
             if exists.is_some() {
@@ -111,7 +111,7 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
             }
             let args = match value {
                 Some(v) => vec![v],
-                None => values(obj)?,
+                None => values(&sr)?,
             };
             conds.push(comparison(name, op, args)?);
             continue;
@@ -146,13 +146,14 @@ pub fn filter(r: &Req<'_>, member: &str, or: bool) -> Result<Option<Cond>> {
     let mut conds = vec![];
     for (name, spec) in map {
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
-        let op = Req(obj).str("ComparisonOperator")?.ok_or_else(|| {
+        let cr = r.child(obj);
+        let op = cr.str("ComparisonOperator")?.ok_or_else(|| {
             validation(format!(
                 "1 validation error detected: Value null at '{}.{name}.member.comparisonOperator' failed to satisfy constraint: Member must not be null",
                 lower_first(member)
             ))
         })?;
-        conds.push(comparison(name, op, values(obj)?)?);
+        conds.push(comparison(name, op, values(&cr)?)?);
     }
     Ok(combine(conds, or))
 }
@@ -172,8 +173,8 @@ pub fn attribute_updates(r: &Req<'_>) -> Result<Option<Update>> {
     let mut u = Update::default();
     for (name, spec) in map {
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
-        let sr = Req(obj);
-        let value = sr.get("Value").map(AttributeValue::from_json).transpose()?;
+        let sr = r.child(obj);
+        let value = sr.get("Value").map(|v| AttributeValue::from_json_in(v, sr.layer)).transpose()?;
         match (sr.str("Action")?.unwrap_or("PUT"), value) {
             ("PUT", Some(v)) => u.set.push((path(name), SetValue::Value(v))),
             ("PUT", None) => {

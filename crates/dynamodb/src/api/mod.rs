@@ -8,20 +8,40 @@ pub mod query;
 pub mod tables;
 pub mod transact;
 
+use nimbus_core::AwsError;
 use serde_json::{json, Map, Value};
 
 use crate::error::{serialization, validation, Result};
 use crate::model::items::IndexUnits;
-use crate::types::{item_from_json, unexpected, Item};
+use crate::types::{item_from_json_in, unexpected, Item, Layer};
 
 /// A request body: a JSON object with typed accessors that answer wrong
 /// JSON types with SerializationException, as AWS's deserializer does.
-pub struct Req<'a>(pub &'a Map<String, Value>);
+/// `layer` is the validation layer the operation runs its values through.
+#[derive(Clone, Copy)]
+pub struct Req<'a> {
+    pub map: &'a Map<String, Value>,
+    pub layer: Layer,
+}
 
 impl<'a> Req<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Req { map, layer: Layer::Current }
+    }
+
+    /// The same body, validated by AWS's older layer.
+    pub fn older(self) -> Self {
+        Req { layer: Layer::Older, ..self }
+    }
+
+    /// A nested structure of this request, validated by the same layer.
+    pub fn child(&self, map: &'a Map<String, Value>) -> Req<'a> {
+        Req { map, layer: self.layer }
+    }
+
     /// The member, treating JSON null as absent.
     pub fn get(&self, name: &str) -> Option<&'a Value> {
-        self.0.get(name).filter(|v| !v.is_null())
+        self.map.get(name).filter(|v| !v.is_null())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -56,7 +76,7 @@ impl<'a> Req<'a> {
     }
 
     pub fn item(&self, name: &str) -> Result<Option<Item>> {
-        self.get(name).map(item_from_json).transpose()
+        self.get(name).map(|v| item_from_json_in(v, self.layer)).transpose()
     }
 
     /// TableName: required, 3–255 of `[a-zA-Z0-9_.-]`.
@@ -226,20 +246,24 @@ pub fn check_placeholders_used(req: &Req<'_>, expressions: &[&str]) -> Result<()
     if expressions.iter().any(|e| req.has(e)) {
         return Ok(());
     }
-    let nulls = match expressions {
-        [one] => format!("{one} is null"),
-        [init @ .., last] => format!("{} and {last} are null", init.join(", ")),
-        [] => String::new(),
-    };
     if req.has("ExpressionAttributeNames") {
         return Err(validation("ExpressionAttributeNames can only be specified when using expressions"));
     }
     if req.has("ExpressionAttributeValues") {
-        return Err(validation(format!(
-            "ExpressionAttributeValues can only be specified when using expressions: {nulls}"
-        )));
+        return Err(validation("ExpressionAttributeValues can only be specified when using expressions"));
     }
     Ok(())
+}
+
+/// PutItem, UpdateItem and DeleteItem report request validation failures
+/// inside AWS's "1 validation error detected: " envelope (errors about the
+/// item against the table's schema stay bare).
+pub fn envelope(mut err: AwsError) -> AwsError {
+    let wrapped = err.message.contains(" validation error") && err.message.contains(" detected: ");
+    if err.code == "ValidationException" && !wrapped {
+        err.message = format!("1 validation error detected: {}", err.message);
+    }
+    err
 }
 
 /// "Can not use both expression and non-expression parameters in the same request".

@@ -337,7 +337,7 @@ impl DynamoDb {
         if query {
             check_no_mixing(r, &["KeyConditions"], &["KeyConditionExpression"])?;
         }
-        let mut attrs = Attrs::from_request(r.0)?;
+        let mut attrs = Attrs::from_request(r)?;
         let key_cond = if !query {
             None
         } else if let Some(src) = r.str("KeyConditionExpression")? {

@@ -39,7 +39,7 @@ fn key_schema(value: Option<&Value>, field: &str, v: &mut Validator) -> Result<O
     let mut elems = vec![];
     for (i, e) in list.iter().enumerate() {
         let obj = e.as_object().ok_or_else(|| serialization(unexpected(e, "Structure")))?;
-        let r = Req(obj);
+        let r = Req::new(obj);
         let member = format!("{field}.{}.member", i + 1);
         let name = r.str("AttributeName")?;
         let kind = r.enum_value("KeyType", &format!("{member}.keyType"), &["HASH", "RANGE"], v)?;
@@ -85,7 +85,7 @@ fn resolve_types(ks: &mut KeySchema, defs: &[KeyAttr]) -> Result<()> {
 
 fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator) -> Result<Option<Throughput>> {
     let Some(obj) = value else { return Ok(None) };
-    let r = Req(obj);
+    let r = Req::new(obj);
     let read = r.int("ReadCapacityUnits")?;
     let write = r.int("WriteCapacityUnits")?;
     v.not_null(read.is_some(), &format!("{field}.readCapacityUnits"));
@@ -112,7 +112,7 @@ fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
         v.not_null(false, field);
         return Ok(Projection { kind: ProjectionType::All, non_key: vec![] });
     };
-    let r = Req(obj);
+    let r = Req::new(obj);
     let kind =
         r.enum_value("ProjectionType", &format!("{field}.projectionType"), &["ALL", "KEYS_ONLY", "INCLUDE"], v)?;
     let non_key: Option<Vec<String>> =
@@ -141,7 +141,7 @@ fn parse_index(
     v: &mut Validator,
 ) -> Result<Option<Index>> {
     let obj = value.as_object().ok_or_else(|| serialization("Expected null"))?;
-    let r = Req(obj);
+    let r = Req::new(obj);
     let name = r.str("IndexName")?;
     v.table_name(name, &format!("{field}.indexName"));
     let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), v)?;
@@ -183,7 +183,7 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
     let mut defs = vec![];
     for (i, d) in list.iter().enumerate() {
         let obj = d.as_object().ok_or_else(|| serialization("Expected null"))?;
-        let dr = Req(obj);
+        let dr = Req::new(obj);
         let name = dr.str("AttributeName")?;
         let kind = dr.enum_value(
             "AttributeType",
@@ -204,7 +204,7 @@ fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
     let mut out = vec![];
     for t in list.into_iter().flatten() {
         let obj = t.as_object().ok_or_else(|| serialization("Expected null"))?;
-        let r = Req(obj);
+        let r = Req::new(obj);
         let key = r.str("Key")?.unwrap_or_default().to_owned();
         let value = r.str("Value")?.unwrap_or_default().to_owned();
         out.push((key, value));
@@ -214,7 +214,7 @@ fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
 
 fn stream_spec(obj: Option<&Map<String, Value>>) -> Result<Option<StreamSpec>> {
     let Some(obj) = obj else { return Ok(None) };
-    let r = Req(obj);
+    let r = Req::new(obj);
     let enabled = r.bool("StreamEnabled")?.unwrap_or(false);
     let view_type = r.str("StreamViewType")?.map(str::to_owned);
     if enabled && view_type.is_none() {
@@ -487,7 +487,7 @@ impl DynamoDb {
         let mut dropped: Vec<Index> = vec![];
         for (i, u) in r.array("GlobalSecondaryIndexUpdates")?.into_iter().flatten().enumerate() {
             let obj = u.as_object().ok_or_else(|| serialization("Expected null"))?;
-            let ur = Req(obj);
+            let ur = Req::new(obj);
             let mut v = Validator::default();
             if let Some(c) = ur.get("Create") {
                 let field = format!("globalSecondaryIndexUpdates.{}.member.create", i + 1);
@@ -503,13 +503,13 @@ impl DynamoDb {
                     created.push(index);
                 }
             } else if let Some(d) = ur.object("Delete")? {
-                let index_name = Req(d).str("IndexName")?.unwrap_or_default();
+                let index_name = Req::new(d).str("IndexName")?.unwrap_or_default();
                 let Some(pos) = table.gsis.iter().position(|g| g.name == index_name) else {
                     return Err(resource_not_found_index(index_name));
                 };
                 dropped.push(table.gsis.remove(pos));
             } else if let Some(up) = ur.object("Update")? {
-                let ur = Req(up);
+                let ur = Req::new(up);
                 let index_name = ur.str("IndexName")?.unwrap_or_default();
                 let tp = throughput(ur.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
                 v.finish()?;
@@ -647,7 +647,7 @@ impl DynamoDb {
         v.not_null(spec.is_some(), "timeToLiveSpecification");
         let (enabled, attr) = match spec {
             Some(s) => {
-                let sr = Req(s);
+                let sr = Req::new(s);
                 let enabled = sr.bool("Enabled")?;
                 let attr = sr.str("AttributeName")?;
                 v.not_null(enabled.is_some(), "timeToLiveSpecification.enabled");

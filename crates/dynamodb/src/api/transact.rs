@@ -74,7 +74,7 @@ fn canceled(reasons: &[Value]) -> nimbus_core::AwsError {
 
 impl DynamoDb {
     fn parse_txn_op(&self, region: &str, action: &str, body: &Map<String, Value>) -> Result<TxnOp> {
-        let r = Req(body);
+        let r = Req::new(body).older();
         let name = r.table_name()?;
         let mut v = Validator::default();
         let on_fail = r.enum_value(
@@ -84,7 +84,7 @@ impl DynamoDb {
             &mut v,
         )?;
         v.finish()?;
-        let mut attrs = Attrs::from_request(body)?;
+        let mut attrs = Attrs::from_request(&r)?;
         let update = match action {
             "Update" => {
                 let src = r.str("UpdateExpression")?.ok_or_else(|| {
@@ -230,9 +230,9 @@ impl DynamoDb {
         let mut gets = vec![];
         for element in list {
             let (_, body) = single_action(element, &["Get"])?;
-            let gr = Req(body);
+            let gr = Req::new(body).older();
             let name = gr.table_name()?;
-            let mut attrs = Attrs::from_request(body)?;
+            let mut attrs = Attrs::from_request(&gr)?;
             let projection = parse_projection(&gr, &mut attrs)?;
             check_placeholders_used(&gr, &["ProjectionExpression"])?;
             attrs.check_unused()?;

@@ -14,7 +14,7 @@ use nimbus_core::AwsError;
 use serde_json::Value;
 
 use crate::error::{serialization, validation, Result};
-use crate::types::{unexpected, AttributeValue};
+use crate::types::{unexpected, AttributeValue, Layer};
 
 /// Which expression parameter is being parsed; named in error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +139,10 @@ pub struct Attrs {
 }
 
 impl Attrs {
-    /// Read both maps from the request body (either may be absent).
-    pub fn from_request(body: &serde_json::Map<String, Value>) -> Result<Self> {
+    /// Read both maps from the request body (either may be absent). The
+    /// older validation layer names the placeholder of a bad value.
+    pub fn from_request(req: &crate::api::Req<'_>) -> Result<Self> {
+        let body = req.map;
         let mut attrs = Attrs::default();
         if let Some(names) = body.get("ExpressionAttributeNames").filter(|v| !v.is_null()) {
             let Value::Object(map) = names else {
@@ -179,8 +181,8 @@ impl Attrs {
                         "ExpressionAttributeValues contains invalid key: Syntax error; key: \"{k}\""
                     )));
                 }
-                let value = AttributeValue::from_json(v).map_err(|mut e| {
-                    if e.code == "ValidationException" {
+                let value = AttributeValue::from_json_in(v, req.layer).map_err(|mut e| {
+                    if e.code == "ValidationException" && req.layer == Layer::Older {
                         e.message =
                             format!("ExpressionAttributeValues contains invalid value: {} for key {k}", e.message);
                     }

@@ -4,7 +4,7 @@ use super::*;
 use crate::types::item_from_json;
 
 fn attrs(v: Value) -> Attrs {
-    Attrs::from_request(v.as_object().unwrap()).unwrap()
+    Attrs::from_request(&crate::api::Req::new(v.as_object().unwrap())).unwrap()
 }
 
 fn cond_err(src: &str, a: Value) -> String {

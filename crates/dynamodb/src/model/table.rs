@@ -388,7 +388,10 @@ fn is_empty_key(v: &AttributeValue) -> bool {
 /// range keys to 1024.
 fn check_key_value(v: &AttributeValue, name: &str, is_hash: bool) -> Result<()> {
     if is_empty_key(v) {
-        return Err(validation(format!("One or more parameter values are not valid. {EMPTY_KEY} Key: {name}")));
+        let kind = if matches!(v, AttributeValue::B(_)) { "binary" } else { "string" };
+        return Err(validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
+        )));
     }
     let len = match v {
         AttributeValue::S(s) => s.len(),

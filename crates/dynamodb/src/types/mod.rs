@@ -23,6 +23,16 @@ const MAX_DEPTH: usize = 32;
 /// Items and their attributes may not exceed 400 KB.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
+/// AWS validates attribute values in one of two layers, depending on the
+/// operation, and the two word some errors differently: PutItem, UpdateItem,
+/// DeleteItem, GetItem, BatchGetItem and Query run the current one;
+/// BatchWriteItem, the transactions and Scan the older one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Current,
+    Older,
+}
+
 #[derive(Clone, Debug)]
 pub enum AttributeValue {
     S(String),
@@ -58,7 +68,11 @@ impl AttributeValue {
 
     /// Parse one DynamoDB-JSON value (`{"S": "x"}`) from a request.
     pub fn from_json(value: &Value) -> Result<Self> {
-        parse_value(value, 0)
+        parse_value(value, 0, Layer::Current)
+    }
+
+    pub fn from_json_in(value: &Value, layer: Layer) -> Result<Self> {
+        parse_value(value, 0, layer)
     }
 
     /// Bytes DynamoDB counts for this value (not counting its name).
@@ -132,7 +146,23 @@ pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(name, value)| name.len() + value.size()).sum()
 }
 
-fn parse_value(value: &Value, depth: usize) -> Result<AV> {
+/// A number as `layer` reads it: the older layer, like Java's BigDecimal,
+/// has no colon for an empty string and wraps an exponent past 32 bits.
+fn parse_number(text: &str, layer: Layer) -> Result<Number> {
+    if layer == Layer::Older {
+        if text.is_empty() {
+            return Err(validation("The parameter cannot be converted to a numeric value"));
+        }
+        let exponent = text.split_once(['e', 'E']).and_then(|(_, e)| e.parse::<i64>().ok());
+        let int_len = text.split(['e', 'E', '.']).next().map_or(0, |i| i.trim_start_matches(['-', '+']).len()) as i64;
+        if exponent.is_some_and(|e| e + int_len > i32::MAX as i64) {
+            return Err(validation(number::UNDERFLOW));
+        }
+    }
+    Number::parse(text).map_err(validation)
+}
+
+fn parse_value(value: &Value, depth: usize, layer: Layer) -> Result<AV> {
     if depth > MAX_DEPTH {
         return Err(validation(NESTING_TOO_DEEP));
     }
@@ -147,7 +177,7 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
         }
         let parsed = match kind.as_str() {
             "S" => AV::S(string(inner)?.to_owned()),
-            "N" => AV::N(Number::parse(string(inner)?).map_err(validation)?),
+            "N" => AV::N(parse_number(string(inner)?, layer)?),
             "B" => AV::B(base64::decode(string(inner)?).map_err(serialization)?),
             "BOOL" => AV::Bool(boolean(inner)?),
             "NULL" => {
@@ -162,20 +192,20 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
                 };
                 let mut item = Item::new();
                 for (k, v) in entries {
-                    item.insert(k.clone(), parse_value(v, depth + 1)?);
+                    item.insert(k.clone(), parse_value(v, depth + 1, layer)?);
                 }
                 AV::M(item)
             }
-            "L" => AV::L(list(inner)?.iter().map(|v| parse_value(v, depth + 1)).collect::<Result<_>>()?),
+            "L" => AV::L(list(inner)?.iter().map(|v| parse_value(v, depth + 1, layer)).collect::<Result<_>>()?),
             "SS" => {
                 let items = list(inner)?.iter().map(|v| string(v).map(str::to_owned)).collect::<Result<Vec<_>>>()?;
-                check_set(&items, "string", |s| s.clone())?;
+                check_set(&items, SetKind::String, layer, |s| s.as_bytes().to_vec(), |s| s.clone())?;
                 AV::SS(items)
             }
             "NS" => {
                 let raw = list(inner)?.iter().map(string).collect::<Result<Vec<_>>>()?;
-                let items = raw.iter().map(|s| Number::parse(s).map_err(validation)).collect::<Result<Vec<_>>>()?;
-                check_set(&items, "number", |n| n.to_string())?;
+                let items = raw.iter().map(|s| parse_number(s, layer)).collect::<Result<Vec<_>>>()?;
+                check_set(&items, SetKind::Number, layer, |_| Vec::new(), |n| n.to_string())?;
                 AV::NS(items)
             }
             "BS" => {
@@ -186,7 +216,7 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
                 if items.is_empty() {
                     return Err(invalid_parameter("Binary sets should not be empty"));
                 }
-                check_set(&items, "binary", |b| base64::encode(b))?;
+                check_set(&items, SetKind::Binary, layer, |b| b.clone(), |b| base64::encode(b))?;
                 AV::BS(items)
             }
             _ => continue,
@@ -205,17 +235,51 @@ fn parse_value(value: &Value, depth: usize) -> Result<AV> {
     }
 }
 
-fn check_set<T: PartialEq>(items: &[T], kind: &str, show: impl Fn(&T) -> String) -> Result<()> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetKind {
+    String,
+    Number,
+    Binary,
+}
+
+/// Sets may be neither empty nor hold a member twice; the duplicate message
+/// differs by set type and validation layer, as AWS's do.
+fn check_set<T: PartialEq>(
+    items: &[T],
+    kind: SetKind,
+    layer: Layer,
+    sort_key: impl Fn(&T) -> Vec<u8>,
+    show: impl Fn(&T) -> String,
+) -> Result<()> {
     if items.is_empty() {
-        return Err(invalid_parameter(format!("An {kind} set  may not be empty")));
+        let name = if kind == SetKind::String { "string" } else { "number" };
+        return Err(invalid_parameter(format!("An {name} set  may not be empty")));
     }
-    for (i, x) in items.iter().enumerate() {
-        if items[..i].contains(x) {
-            let shown: Vec<String> = items.iter().map(show).collect();
-            return Err(invalid_parameter(format!("Input collection [{}] contains duplicates.", shown.join(", "))));
+    let Some(repeat) = (1..items.len()).find(|&i| items[..i].contains(&items[i])) else {
+        return Ok(());
+    };
+    let listed: Vec<String> = match layer {
+        Layer::Older => items.iter().map(&show).collect(),
+        // The current layer lists the members before the repeat in byte
+        // order, then the repeat, then the rest as sent, each quoted.
+        Layer::Current => {
+            let mut before: Vec<&T> = items[..repeat].iter().collect();
+            before.sort_by_key(|x| sort_key(x));
+            before.into_iter().chain(&items[repeat..]).map(|x| format!("\"{}\"", show(x))).collect()
         }
-    }
-    Ok(())
+    };
+    let message = match (kind, layer) {
+        (SetKind::Number, Layer::Older) => return Err(validation("Input collection contains duplicates")),
+        (SetKind::Number, Layer::Current) => "Input collection contains duplicates.".to_owned(),
+        (SetKind::Binary, Layer::Older) => {
+            format!("Input collection [{}]of type BS contains duplicates.", listed.join(", "))
+        }
+        (SetKind::Binary, Layer::Current) => {
+            format!("Input collection [{}]of type BS contains duplicates.", listed.join(","))
+        }
+        (SetKind::String, _) => format!("Input collection [{}] contains duplicates.", listed.join(", ")),
+    };
+    Err(invalid_parameter(message))
 }
 
 /// The SerializationException text for a JSON value of the wrong shape,
@@ -250,12 +314,16 @@ fn list(v: &Value) -> Result<&Vec<Value>> {
 
 /// Parse an item (attribute map) from a request.
 pub fn item_from_json(value: &Value) -> Result<Item> {
+    item_from_json_in(value, Layer::Current)
+}
+
+pub fn item_from_json_in(value: &Value, layer: Layer) -> Result<Item> {
     let Value::Object(map) = value else {
         return Err(serialization(unexpected(value, "Map")));
     };
     let mut item = Item::new();
     for (name, v) in map {
-        item.insert(name.clone(), AttributeValue::from_json(v)?);
+        item.insert(name.clone(), parse_value(v, 0, layer)?);
     }
     Ok(item)
 }
@@ -337,9 +405,23 @@ mod tests {
             "One or more parameter values were invalid: An string set  may not be empty"
         );
         assert_eq!(
-            msg(json!({"SS": ["a", "a"]})),
-            "One or more parameter values were invalid: Input collection [a, a] contains duplicates."
+            msg(json!({"SS": ["b", "a", "b"]})),
+            "One or more parameter values were invalid: Input collection [\"a\", \"b\", \"b\"] contains duplicates."
         );
+        assert_eq!(
+            msg(json!({"BS": ["/w==", "AA==", "AA=="]})),
+            "One or more parameter values were invalid: Input collection [\"AA==\",\"/w==\",\"AA==\"]of type BS contains duplicates."
+        );
+        let older = |v: Value| AttributeValue::from_json_in(&v, Layer::Older).unwrap_err().message;
+        assert_eq!(
+            older(json!({"SS": ["b", "a", "b"]})),
+            "One or more parameter values were invalid: Input collection [b, a, b] contains duplicates."
+        );
+        assert_eq!(older(json!({"NS": ["2", "1", "2"]})), "Input collection contains duplicates");
+        assert_eq!(older(json!({"N": ""})), "The parameter cannot be converted to a numeric value");
+        assert_eq!(older(json!({"N": "1e2147483647"})), number::UNDERFLOW);
+        assert_eq!(msg(json!({"N": "1e2147483647"})), number::OVERFLOW);
+        assert_eq!(msg(json!({"N": ""})), "The parameter cannot be converted to a numeric value: ");
         assert_eq!(msg(json!({"N": "x"})), "The parameter cannot be converted to a numeric value: x");
         assert_eq!(
             msg(json!({"NULL": false})),
