@@ -13,7 +13,8 @@ use crate::model::Table;
 use crate::types::{item_size, Item};
 use crate::DynamoDb;
 
-pub const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
+/// In the order AWS lists them in validation messages.
+pub const RETURN_VALUES: [&str; 5] = ["ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"];
 
 /// The options every single-item write shares.
 pub struct WriteOptions {
@@ -24,9 +25,23 @@ pub struct WriteOptions {
 }
 
 impl WriteOptions {
-    pub fn parse(r: &Req<'_>, v: &mut Validator) -> Result<Self> {
-        let rv = r.enum_value("ReturnValues", "returnValues", &RETURN_VALUES, v)?.unwrap_or("NONE").to_owned();
-        let capacity = CapacityMode::from_request(r, v)?;
+    /// Validate the members every single-item write shares, with the table
+    /// name and the required `item_member` (Item or Key), in the member order
+    /// AWS reports them in.
+    pub fn parse<'a>(r: &Req<'a>, item_member: &str, v: &mut Validator) -> Result<(&'a str, Self)> {
+        let field = if item_member == "Item" { "item" } else { "key" };
+        // PutItem reports ReturnValues before the table name; UpdateItem and
+        // DeleteItem report ReturnConsumedCapacity first.
+        let (name, rv, capacity) = if item_member == "Item" {
+            let rv = r.enum_value("ReturnValues", "returnValues", &RETURN_VALUES, v)?;
+            let name = r.item_table_name(v)?;
+            (name, rv, CapacityMode::from_request(r, v)?)
+        } else {
+            let capacity = CapacityMode::from_request(r, v)?;
+            let name = r.item_table_name(v)?;
+            (name, r.enum_value("ReturnValues", "returnValues", &RETURN_VALUES, v)?, capacity)
+        };
+        v.not_null(r.has(item_member), field);
         let metrics =
             r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], v)?;
         let on_fail = r.enum_value(
@@ -35,12 +50,13 @@ impl WriteOptions {
             &["ALL_OLD", "NONE"],
             v,
         )?;
-        Ok(WriteOptions {
-            return_values: rv,
+        let opts = WriteOptions {
+            return_values: rv.unwrap_or("NONE").to_owned(),
             capacity,
             metrics: metrics == Some("SIZE"),
             old_on_failure: on_fail == Some("ALL_OLD"),
-        })
+        };
+        Ok((name, opts))
     }
 }
 
@@ -112,10 +128,8 @@ impl DynamoDb {
 
     pub(crate) async fn put_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let parse = || -> Result<_> {
-            let name = r.table_name()?;
-            let mut v = Validator::default();
-            let opts = WriteOptions::parse(&r, &mut v)?;
-            v.not_null(r.has("Item"), "item");
+            let mut v = Validator::modern();
+            let (name, opts) = WriteOptions::parse(&r, "Item", &mut v)?;
             v.finish()?;
             if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
                 return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
@@ -137,10 +151,8 @@ impl DynamoDb {
 
     pub(crate) async fn delete_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let parse = || -> Result<_> {
-            let name = r.table_name()?;
-            let mut v = Validator::default();
-            let opts = WriteOptions::parse(&r, &mut v)?;
-            v.not_null(r.has("Key"), "key");
+            let mut v = Validator::modern();
+            let (name, opts) = WriteOptions::parse(&r, "Key", &mut v)?;
             v.finish()?;
             if !matches!(opts.return_values.as_str(), "NONE" | "ALL_OLD") {
                 return Err(validation("ReturnValues can only be ALL_OLD or NONE"));
@@ -162,10 +174,8 @@ impl DynamoDb {
 
     pub(crate) async fn update_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let parse = || -> Result<_> {
-            let name = r.table_name()?;
-            let mut v = Validator::default();
-            let opts = WriteOptions::parse(&r, &mut v)?;
-            v.not_null(r.has("Key"), "key");
+            let mut v = Validator::modern();
+            let (name, opts) = WriteOptions::parse(&r, "Key", &mut v)?;
             v.finish()?;
             let key_item = r.item("Key")?.unwrap_or_default();
             check_no_mixing(&r, &["AttributeUpdates", "Expected"], &["UpdateExpression", "ConditionExpression"])?;
@@ -195,8 +205,8 @@ impl DynamoDb {
     }
 
     pub(crate) async fn get_item(&self, region: &str, r: Req<'_>) -> Result<Vec<u8>> {
-        let name = r.table_name()?;
         let mut v = Validator::default();
+        let name = r.item_table_name(&mut v)?;
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         v.not_null(r.has("Key"), "key");
         v.finish()?;

@@ -79,7 +79,7 @@ impl<'a> Req<'a> {
         self.get(name).map(|v| item_from_json_in(v, self.layer)).transpose()
     }
 
-    /// TableName: required, 3–255 of `[a-zA-Z0-9_.-]`.
+    /// TableName of a control-plane operation: required, 3–255 of `[a-zA-Z0-9_.-]`.
     pub fn table_name(&self) -> Result<&'a str> {
         let name = self.str("TableName")?;
         let mut v = Validator::default();
@@ -88,41 +88,100 @@ impl<'a> Req<'a> {
         Ok(name.unwrap_or_default())
     }
 
+    /// TableName of an item operation (1–255 characters), checked by `v`.
+    pub fn item_table_name(&self, v: &mut Validator) -> Result<&'a str> {
+        let name = self.str("TableName")?;
+        v.item_table_name(name);
+        Ok(name.unwrap_or_default())
+    }
+
     /// An enum member, checked against its allowed values.
     pub fn enum_value(&self, name: &str, field: &str, allowed: &[&str], v: &mut Validator) -> Result<Option<&'a str>> {
         let value = self.str(name)?;
         if let Some(s) = value {
-            v.check(
-                allowed.contains(&s),
-                Some(s),
-                field,
-                &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
-            );
+            v.enumeration(s, field, allowed);
         }
         Ok(value)
     }
 }
 
-/// Collects constraint violations and reports them the way AWS does:
-/// "2 validation errors detected: Value … at '…' failed to satisfy constraint: …; …".
+/// Collects constraint violations and reports them the way AWS does.
+///
+/// AWS is midway through replacing its request validation. The classic form
+/// aggregates every violation in member order ("2 validation errors
+/// detected: Value … at '…' failed to satisfy constraint: …; …"). PutItem,
+/// UpdateItem and DeleteItem now run the new form (`Validator::modern`),
+/// which reports only the first violation, in its own wording, unless a
+/// required member is missing, in which case the classic form still answers.
 #[derive(Default)]
 pub struct Validator {
-    errors: Vec<String>,
+    /// Each violation: the new form's rank (it reports the table name,
+    /// then ReturnValues, then the rest), classic wording, new wording.
+    errors: Vec<(u8, String, String)>,
+    missing_required: bool,
+    modern: bool,
 }
 
+/// UpdateItem's ReturnValues in the new wording, as AWS spells it.
+const MODERN_RETURN_VALUES: &str = "[ALL_OLD, UPDATED_OLD, ALL_NEW, UPDATE_NEW, NONE]";
+
 impl Validator {
+    pub fn modern() -> Self {
+        Validator { modern: true, ..Default::default() }
+    }
+
+    fn classic(value: Option<&str>, field: &str, constraint: &str) -> String {
+        let shown = value.map(|v| format!("'{v}'")).unwrap_or_else(|| "null".into());
+        format!("Value {shown} at '{field}' failed to satisfy constraint: {constraint}")
+    }
+
     pub fn check(&mut self, ok: bool, value: Option<&str>, field: &str, constraint: &str) {
         if !ok {
-            let shown = value.map(|v| format!("'{v}'")).unwrap_or_else(|| "null".into());
-            self.errors.push(format!("Value {shown} at '{field}' failed to satisfy constraint: {constraint}"));
+            let message = Self::classic(value, field, constraint);
+            let rank = if field == "tableName" { 0 } else { 2 };
+            self.errors.push((rank, message.clone(), message));
         }
     }
 
     pub fn not_null(&mut self, present: bool, field: &str) {
+        if !present {
+            self.missing_required = true;
+        }
         self.check(present, None, field, "Member must not be null");
     }
 
+    pub fn enumeration(&mut self, value: &str, field: &str, allowed: &[&str]) {
+        if allowed.contains(&value) {
+            return;
+        }
+        let set = format!("[{}]", allowed.join(", "));
+        let constraint = format!("Member must satisfy enum value set: {set}");
+        let modern_set = if field == "returnValues" && allowed.len() == 5 { MODERN_RETURN_VALUES } else { &set };
+        let modern = format!("Failed to satisfy constraint: Member must satisfy enum value set: {modern_set}");
+        let rank = if field == "returnValues" { 1 } else { 2 };
+        self.errors.push((rank, Self::classic(Some(value), field, &constraint), modern));
+    }
+
+    /// A table name of CreateTable and the other control-plane operations.
     pub fn table_name(&mut self, name: Option<&str>, field: &str) {
+        self.name_constraints(name, field, 3);
+    }
+
+    /// The TableName of an item operation: at least one character.
+    pub fn item_table_name(&mut self, name: Option<&str>) {
+        if name == Some("") {
+            let constraint = "Member must have length greater than or equal to 1";
+            self.errors.push((
+                0,
+                Self::classic(Some(""), "tableName", constraint),
+                format!("Value at 'TableName' failed to satisfy constraint: {constraint}"),
+            ));
+            return;
+        }
+        self.name_constraints(name, "tableName", 1);
+    }
+
+    fn name_constraints(&mut self, name: Option<&str>, field: &str, min: usize) {
         let Some(name) = name else {
             self.not_null(false, field);
             return;
@@ -133,17 +192,28 @@ impl Validator {
             field,
             "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
         );
-        self.check(name.len() >= 3, Some(name), field, "Member must have length greater than or equal to 3");
+        self.check(
+            name.len() >= min,
+            Some(name),
+            field,
+            &format!("Member must have length greater than or equal to {min}"),
+        );
         self.check(name.len() <= 255, Some(name), field, "Member must have length less than or equal to 255");
     }
 
     pub fn finish(self) -> Result<()> {
+        if self.modern && !self.missing_required {
+            if let Some((_, _, first)) = self.errors.into_iter().min_by_key(|(rank, _, _)| *rank) {
+                return Err(validation(format!("1 validation error detected: {first}")));
+            }
+            return Ok(());
+        }
         match self.errors.len() {
             0 => Ok(()),
             n => Err(validation(format!(
                 "{n} validation error{} detected: {}",
                 if n > 1 { "s" } else { "" },
-                self.errors.join("; ")
+                self.errors.into_iter().map(|(_, classic, _)| classic).collect::<Vec<_>>().join("; ")
             ))),
         }
     }

@@ -275,8 +275,8 @@ fn segment_of(value: Option<&AttributeValue>, total: u64) -> u64 {
 impl DynamoDb {
     /// Parse what Query and Scan share; `query` adds the key condition.
     fn plan(&self, region: &str, r: &Req<'_>, query: bool) -> Result<Plan> {
-        let name = r.table_name()?;
         let mut v = Validator::default();
+        let name = r.item_table_name(&mut v)?;
         let capacity = CapacityMode::from_request(r, &mut v)?;
         let select = r.enum_value(
             "Select",

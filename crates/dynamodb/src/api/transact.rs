@@ -75,8 +75,8 @@ fn canceled(reasons: &[Value]) -> nimbus_core::AwsError {
 impl DynamoDb {
     fn parse_txn_op(&self, region: &str, action: &str, body: &Map<String, Value>) -> Result<TxnOp> {
         let r = Req::new(body).older();
-        let name = r.table_name()?;
         let mut v = Validator::default();
+        let name = r.item_table_name(&mut v)?;
         let on_fail = r.enum_value(
             "ReturnValuesOnConditionCheckFailure",
             "returnValuesOnConditionCheckFailure",
@@ -231,7 +231,9 @@ impl DynamoDb {
         for element in list {
             let (_, body) = single_action(element, &["Get"])?;
             let gr = Req::new(body).older();
-            let name = gr.table_name()?;
+            let mut v = Validator::default();
+            let name = gr.item_table_name(&mut v)?;
+            v.finish()?;
             let mut attrs = Attrs::from_request(&gr)?;
             let projection = parse_projection(&gr, &mut attrs)?;
             check_placeholders_used(&gr, &["ProjectionExpression"])?;

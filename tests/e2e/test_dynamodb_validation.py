@@ -1,0 +1,121 @@
+"""Raw DynamoDB requests, for input SDKs refuse to send: missing members,
+wrong JSON types, malformed bodies, and AWS's request-validation wording."""
+
+import json
+
+import pytest
+
+from raw import signed
+from test_dynamodb_helpers import create_table
+
+
+def call(nimbus, operation, body):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    reply = signed(nimbus.endpoint, "dynamodb", body=raw, headers={
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+    })
+    return reply.status, reply.json()
+
+
+@pytest.fixture(scope="module")
+def table(nimbus):
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = create_table(ddb)
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def test_malformed_bodies_and_wrong_types(nimbus, table):
+    status, body = call(nimbus, "GetItem", b"{not json")
+    assert status == 400
+    assert body["__type"] == "com.amazon.coral.service#SerializationException"
+    status, body = call(nimbus, "GetItem", {"TableName": 123, "Key": {}})
+    assert body["__type"] == "com.amazon.coral.service#SerializationException"
+    assert body["message"] == "NUMBER_VALUE cannot be converted to String"
+    status, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": 5}}})
+    assert body["__type"] == "com.amazon.coral.service#SerializationException"
+    status, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "a"}, "b": {"B": "not base64!"}}})
+    assert body["__type"] == "com.amazon.coral.service#SerializationException"
+    status, body = call(nimbus, "NoSuchOperation", {})
+    assert body["__type"] == "com.amazon.coral.service#UnknownOperationException"
+
+
+def test_missing_members_aggregate_in_member_order(nimbus):
+    status, body = call(nimbus, "UpdateItem", {
+        "TableName": "", "UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"S": "x"}},
+        "ReturnConsumedCapacity": "INVALID", "ReturnValues": "INVALID",
+    })
+    assert status == 400
+    assert body["__type"] == "com.amazon.coral.validate#ValidationException"
+    assert body["message"] == (
+        "4 validation errors detected: "
+        "Value 'INVALID' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: "
+        "[INDEXES, TOTAL, NONE]; "
+        "Value '' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 1; "
+        "Value 'INVALID' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: "
+        "[ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; "
+        "Value null at 'key' failed to satisfy constraint: Member must not be null"
+    )
+
+
+def test_first_violation_only_when_required_members_are_present(nimbus, table):
+    _, body = call(nimbus, "UpdateItem", {"TableName": table, "Key": {"pk": {"S": "x"}}, "ReturnValues": "INVALID",
+                                          "ReturnConsumedCapacity": "INVALID"})
+    # The new form stops at the first invalid enum, ReturnValues, in AWS's own spelling.
+    assert body["message"] == (
+        "1 validation error detected: Failed to satisfy constraint: Member must satisfy enum value set: "
+        "[ALL_OLD, UPDATED_OLD, ALL_NEW, UPDATE_NEW, NONE]"
+    )
+    _, body = call(nimbus, "PutItem", {"TableName": "", "Item": {"pk": {"S": "x"}}, "ReturnValues": "INVALID"})
+    assert body["message"] == (
+        "1 validation error detected: Value at 'TableName' failed to satisfy constraint: Member must have length "
+        "greater than or equal to 1"
+    )
+    _, body = call(nimbus, "PutItem", {"Item": {"pk": {"S": "x"}}})
+    assert body["message"] == (
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null"
+    )
+    _, body = call(nimbus, "PutItem", {"TableName": "bad table!@#", "Item": {"pk": {"S": "x"}}})
+    assert body["message"] == (
+        "1 validation error detected: Value 'bad table!@#' at 'tableName' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    )
+
+
+def test_value_layers(nimbus, table):
+    # PutItem: the current layer, inside the envelope.
+    _, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "x"}, "n": {"N": ""}}})
+    assert body["message"] == "1 validation error detected: The parameter cannot be converted to a numeric value: "
+    # GetItem: the current layer, bare.
+    _, body = call(nimbus, "GetItem", {"TableName": table, "Key": {"pk": {"NS": ["2", "1", "2"]}}})
+    assert body["message"] == "One or more parameter values were invalid: Input collection contains duplicates."
+    # BatchWriteItem: the older layer.
+    _, body = call(nimbus, "BatchWriteItem", {"RequestItems": {table: [
+        {"PutRequest": {"Item": {"pk": {"S": "x"}, "s": {"SS": ["b", "a", "b"]}}}}]}})
+    assert body["message"] == "One or more parameter values were invalid: Input collection [b, a, b] contains duplicates."
+    _, body = call(nimbus, "BatchWriteItem", {"RequestItems": {table: [
+        {"PutRequest": {"Item": {"pk": {"S": "x"}, "n": {"N": "1e2147483647"}}}}]}})
+    assert body["message"] == "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    # Scan: the older layer names the placeholder of a bad value.
+    _, body = call(nimbus, "Scan", {"TableName": table, "FilterExpression": "n = :v",
+                                    "ExpressionAttributeValues": {":v": {"N": "abc"}}})
+    assert body["message"] == (
+        "ExpressionAttributeValues contains invalid value: The parameter cannot be converted to a numeric value: abc "
+        "for key :v"
+    )
+
+
+def test_absurd_nesting_is_refused(nimbus, table):
+    value = {"S": "x"}
+    for _ in range(40):
+        value = {"L": [value]}
+    _, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "deep"}, "d": value}})
+    assert body["message"] == "1 validation error detected: Nesting Levels have exceeded supported limits"
+    deeper = b'{"TableName": "x", "Item": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001
+    status, body = call(nimbus, "PutItem", deeper)
+    assert status == 400
+    assert body["__type"] == "com.amazon.coral.service#SerializationException"
