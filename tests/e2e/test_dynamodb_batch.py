@@ -33,9 +33,16 @@ def test_batch_write_and_get(ddb, table):
     assert error_of(ddb.batch_get_item, RequestItems={table: {"Keys": [key(1), key(1)]}}) == (
         "ValidationException", "Provided list of item keys contains duplicates")
     assert error_of(ddb.batch_get_item, RequestItems={table: {"Keys": [key(i) for i in range(101)]}}) == (
-        "ValidationException", "Too many items requested for the BatchGetItem call")
+        "ValidationException",
+        f"1 validation error detected: Value at 'RequestItems.{table}.member.Keys' failed to satisfy constraint: "
+        "Member must have length less than or equal to 100")
     assert error_of(ddb.batch_get_item, RequestItems={"no-such-table": {"Keys": [key(1)]}}) == (
         "ResourceNotFoundException", "Requested resource not found")
+    assert error_of(ddb.batch_write_item, RequestItems={table: [{"PutRequest": {"Item": {"pk": {"N": "1"}, "sk": {"N": "1"}}}}]}) == (
+        "ValidationException", "The provided key element does not match the schema")
+    assert error_of(ddb.batch_write_item, RequestItems={table: [{"PutRequest": {"Item": key(1)}},
+                                                               {"DeleteRequest": {"Key": key(1)}}]}) == (
+        "ValidationException", "Provided list of item keys contains duplicates")
 
 
 def test_resource_batch_writer(ddb_resource, table):
@@ -116,3 +123,25 @@ def test_concurrent_conditional_updates_lose_nothing(nimbus, table):
     c = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
                      aws_access_key_id="test", aws_secret_access_key="test")
     assert c.get_item(TableName=table, Key=key(0, "ctr"), ConsistentRead=True)["Item"]["n"] == {"N": "160"}
+
+
+def test_transaction_key_type_errors_cancel(ddb, table):
+    with pytest.raises(ClientError) as info:
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"N": "5"}, "sk": {"N": "1"}}}}])
+    err = info.value.response
+    assert err["Error"]["Code"] == "TransactionCanceledException"
+    assert err["Error"]["Message"] == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [ValidationError]")
+    assert err["CancellationReasons"] == [{
+        "Code": "ValidationError",
+        "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N",
+    }]
+    with pytest.raises(ClientError) as info:
+        ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": {"pk": {"N": "5"}, "sk": {"N": "1"}}}}])
+    assert info.value.response["CancellationReasons"][0]["Message"] == "The provided key element does not match the schema"
+    assert error_of(ddb.transact_write_items, TransactItems=[
+        {"Delete": {"TableName": table, "Key": {"pk": {"S": ""}, "sk": {"N": "1"}}}}]) == (
+        "ValidationException",
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty "
+        "string value. Key: pk",
+    )

@@ -14,29 +14,38 @@ use crate::expr::eval::project;
 use crate::expr::{Attrs, Path};
 use crate::model::items::{read, read_units};
 use crate::model::Table;
-use crate::types::{item_from_json, item_size, unexpected, Item};
+use crate::types::{item_from_json_in, item_size, unexpected, Item};
 use crate::DynamoDb;
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
 
-fn entries<'a>(r: &Req<'a>) -> Result<&'a Map<String, Value>> {
-    let mut v = Validator::default();
-    v.not_null(r.has("RequestItems"), "requestItems");
-    v.finish()?;
-    let map = r.object("RequestItems")?.ok_or_else(|| serialization("RequestItems"))?;
-    let mut v = Validator::default();
-    v.check(!map.is_empty(), Some("{}"), "requestItems", "Member must have length greater than or equal to 1");
-    for name in map.keys() {
-        v.table_name(Some(name), "requestItems.key");
+fn entries<'a>(r: &Req<'a>, operation: &str) -> Result<&'a Map<String, Value>> {
+    let map = match r.object("RequestItems")? {
+        Some(map) if !map.is_empty() => map,
+        // BatchGetItem has moved to the new validation wording; BatchWriteItem not yet.
+        _ if operation == "BatchGetItem" => {
+            return Err(validation(
+                "1 validation error detected: Value at 'RequestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ))
+        }
+        _ => return Err(validation(format!("The requestItems parameter is required for {operation}"))),
+    };
+    let bad_name = |n: &String| {
+        n.len() < 3 || n.len() > 255 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    if map.keys().any(bad_name) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]",
+            Value::Object(map.clone())
+        )));
     }
-    v.finish()?;
     Ok(map)
 }
 
 impl DynamoDb {
     pub(crate) async fn batch_get_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let map = entries(&r)?;
+        let map = entries(&r, "BatchGetItem")?;
         let mut v = Validator::default();
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         v.finish()?;
@@ -46,24 +55,33 @@ impl DynamoDb {
             projection: Option<Vec<Path>>,
             consistent: bool,
         }
+        // Expression and legacy projections may not mix, even across tables.
+        let uses = |member: &str| map.values().any(|spec| spec.get(member).is_some_and(|v| !v.is_null()));
+        if uses("AttributesToGet") && uses("ProjectionExpression") {
+            return Err(validation(
+                "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
+            ));
+        }
         let mut gets = vec![];
         let mut total = 0;
         for (name, spec) in map {
             let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
             let sr = r.child(obj);
             let keys = sr.array("Keys")?.map(Vec::as_slice).unwrap_or_default();
+            let bound = match keys.len() {
+                0 => Some("greater than or equal to 1"),
+                n if n > MAX_GET_KEYS => Some("less than or equal to 100"),
+                _ => None,
+            };
+            if let Some(bound) = bound {
+                return Err(validation(format!(
+                    "1 validation error detected: Value at 'RequestItems.{name}.member.Keys' failed to satisfy constraint: Member must have length {bound}"
+                )));
+            }
             total += keys.len();
             if total > MAX_GET_KEYS {
                 return Err(validation("Too many items requested for the BatchGetItem call"));
             }
-            let mut v = Validator::default();
-            v.check(
-                !keys.is_empty(),
-                Some("[]"),
-                &format!("requestItems.{name}.member.keys"),
-                "Member must have length greater than or equal to 1",
-            );
-            v.finish()?;
             let mut attrs = Attrs::from_request(&sr)?;
             let projection = parse_projection(&sr, &mut attrs)?;
             check_placeholders_used(&sr, &["ProjectionExpression"])?;
@@ -71,7 +89,7 @@ impl DynamoDb {
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
             let mut encoded = vec![];
             for k in keys {
-                let key = table.key_of(&item_from_json(k)?)?;
+                let key = table.key_of(&item_from_json_in(k, sr.layer)?)?;
                 if encoded.contains(&key) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
@@ -112,7 +130,7 @@ impl DynamoDb {
     }
 
     pub(crate) async fn batch_write_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let map = entries(&r)?;
+        let map = entries(&r, "BatchWriteItem")?;
         let mut v = Validator::default();
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
@@ -144,7 +162,11 @@ impl DynamoDb {
                         let item = r.child(p).item("Item")?.ok_or_else(|| {
                             validation("1 validation error detected: Value null at 'requestItems.member.putRequest.item' failed to satisfy constraint: Member must not be null")
                         })?;
-                        let key = validate_put(&table, &item)?;
+                        // BatchWriteItem words every key-shape error as a schema mismatch.
+                        let key = validate_put(&table, &item).map_err(|e| {
+                            let shape = e.message.contains("Type mismatch for key") || e.message.contains("Missing the key");
+                            if shape { validation("The provided key element does not match the schema") } else { e }
+                        })?;
                         WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition: None }
                     }
                     (None, Some(d)) => {

@@ -31,6 +31,16 @@ pub struct TokenEntry {
 struct TxnOp {
     write: WriteOp,
     old_on_failure: bool,
+    /// A key of the wrong type does not fail the request: AWS cancels the
+    /// transaction with this as the action's ValidationError reason.
+    invalid_key: Option<String>,
+}
+
+/// Whether a key error cancels the transaction (type mismatches) rather than
+/// failing the request up front (empty or oversized values).
+fn cancels(err: &nimbus_core::AwsError) -> bool {
+    err.message.starts_with("One or more parameter values were invalid: Type mismatch for key")
+        || err.message == "The provided key element does not match the schema"
 }
 
 fn items_list<'a>(r: &Req<'a>) -> Result<&'a Vec<Value>> {
@@ -103,15 +113,24 @@ impl DynamoDb {
         check_placeholders_used(&r, exprs)?;
         attrs.check_unused()?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        let mut invalid_key = None;
+        let mut checked = |result: Result<Vec<u8>>| match result {
+            Ok(key) => Ok(key),
+            Err(e) if cancels(&e) => {
+                invalid_key = Some(e.message);
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        };
         let (key_item, key, action) = match action {
             "Put" => {
                 let item = r.item("Item")?.unwrap_or_default();
-                let key = validate_put(&table, &item)?;
+                let key = checked(validate_put(&table, &item))?;
                 (Item::new(), key, Action::Put(item))
             }
             _ => {
                 let key_item = r.item("Key")?.unwrap_or_default();
-                let key = table.key_of(&key_item)?;
+                let key = checked(table.key_of(&key_item))?;
                 let action = match update {
                     Some(u) => {
                         if let Some(t) = u.targets().find(|t| table.key.is_key(t.head())) {
@@ -131,6 +150,7 @@ impl DynamoDb {
         Ok(TxnOp {
             write: WriteOp { table, key, key_item, action, condition },
             old_on_failure: on_fail == Some("ALL_OLD"),
+            invalid_key,
         })
     }
 
@@ -168,7 +188,8 @@ impl DynamoDb {
         for element in list {
             let (action, body) = single_action(element, &["ConditionCheck", "Put", "Delete", "Update"])?;
             let op = self.parse_txn_op(region, action, body)?;
-            if ops.iter().any(|o: &TxnOp| o.write.key == op.write.key) {
+            let same_item = |o: &TxnOp| o.invalid_key.is_none() && o.write.key == op.write.key;
+            if op.invalid_key.is_none() && ops.iter().any(same_item) {
                 return Err(validation("Transaction request cannot include multiple operations on one item"));
             }
             ops.push(op);
@@ -179,6 +200,11 @@ impl DynamoDb {
             let mut failed = false;
             let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
             for op in &ops {
+                if let Some(message) = &op.invalid_key {
+                    failed = true;
+                    reasons.push(json!({"Code": "ValidationError", "Message": message}));
+                    continue;
+                }
                 match apply(view, &op.write, &mut batch) {
                     Ok(applied) => {
                         reasons.push(json!({"Code": "None"}));
