@@ -129,3 +129,27 @@ def test_page_limit_is_one_megabyte(ddb):
     assert first["Count"] == 11
     assert first["LastEvaluatedKey"] == {"pk": {"S": "big"}, "sk": {"N": "10"}}
     ddb.delete_table(TableName=name)
+
+
+def test_key_condition_operand_errors(ddb, table):
+    p = {":p": {"S": "q"}}
+
+    def message(expr, values):
+        return error_of(query, ddb, table, expr, {**p, **values})[1]
+
+    assert message("pk = :p AND begins_with(sk, :v)", {":v": {"N": "1"}}) == (
+        "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: "
+        "begins_with, operand type: N")
+    assert message("pk = :p AND begins_with(sk, :v)", {":v": {"S": "a"}}) == (
+        "One or more parameter values were invalid: Condition parameter type does not match schema type")
+    assert message("pk = :p AND :v >= sk", {":v": {"BOOL": True}}) == (
+        "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: >=, "
+        "operand type: BOOL")
+    assert message("pk = :p AND sk BETWEEN :a AND :b", {":a": {"BOOL": False}, ":b": {"BOOL": True}}) == (
+        "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: "
+        "BETWEEN, operand type: BOOL")
+    assert message("pk = :p AND sk > :a AND sk < :b", {":a": {"N": "1"}, ":b": {"N": "5"}}) == (
+        "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key")
+    assert message("pk = :p AND sk > :a AND extra = :b", {":a": {"N": "1"}, ":b": {"N": "5"}}) == (
+        "The number of query conditions (3) exceeds the number of key attributes defined in the schema (2)")
+    assert message("begins_with(sk, :n) AND pk = :missing", {":n": {"N": "1"}}).endswith("operand type: N")

@@ -112,9 +112,7 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
     }
     let mut parts = vec![];
     flatten(cond, &mut parts)?;
-    if parts.len() > 2 {
-        return Err(validation("Conditions can be of length 1 or 2 only"));
-    }
+
     let unsupported = || validation("Query key condition not supported");
     let mut conditions = Vec::with_capacity(parts.len());
     for part in parts {
@@ -156,6 +154,21 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
         }
         conditions.push((name.ok_or_else(unsupported)?, rc));
     }
+    // Two conditions on one attribute, then too many conditions for the key.
+    for (i, (name, _)) in conditions.iter().enumerate() {
+        if conditions[..i].iter().any(|(n, _)| n == name) {
+            return Err(validation(
+                "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
+            ));
+        }
+    }
+    let key_count = schema.attrs().count();
+    if conditions.len() > key_count {
+        return Err(validation(format!(
+            "The number of query conditions ({}) exceeds the number of key attributes defined in the schema ({key_count})",
+            conditions.len()
+        )));
+    }
     // A condition on a non-key attribute reports the key element left out.
     let has_hash = conditions.iter().any(|(n, _)| *n == schema.hash.name);
     let missed = || {
@@ -187,14 +200,18 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
                 return Err(unsupported());
             };
             if hash.replace(v).is_some() {
-                return Err(validation("KeyConditionExpressions must only contain one condition per key"));
+                return Err(validation(
+                    "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
+                ));
             }
         } else {
             if matches!(rc, RangeCond::BeginsWith(_)) && attr.kind == crate::model::table::ScalarType::N {
                 return Err(unsupported());
             }
             if range.replace(rc).is_some() {
-                return Err(validation("KeyConditionExpressions must only contain one condition per key"));
+                return Err(validation(
+                    "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
+                ));
             }
         }
     }

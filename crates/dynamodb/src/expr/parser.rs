@@ -129,7 +129,10 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn defer(&mut self, slot: Slot, message: impl FnOnce() -> String) {
-        let entry = &mut self.errors[slot as usize];
+        // Undefined placeholders, operand counts, distinctness and operand
+        // types are reported in the order they are written: they share a slot.
+        let index = (slot as usize).min(Slot::Undefined as usize);
+        let entry = &mut self.errors[index];
         if entry.is_none() {
             *entry = Some(message());
         }
@@ -308,6 +311,9 @@ impl<'a> Parser<'a> {
             let second = self.term()?;
             let (a, b) = (self.operand(first), self.operand(second));
             self.check_distinct(cmp.symbol(), &a, &b);
+            if !matches!(cmp, Cmp::Eq | Cmp::Ne) {
+                self.check_orderable(cmp.symbol(), &[&a, &b]);
+            }
             return Ok(Cond::Compare(cmp, a, b));
         }
         if self.peek().is_keyword("BETWEEN") {
@@ -320,6 +326,7 @@ impl<'a> Parser<'a> {
             self.advance();
             let high = self.term()?;
             let (a, low, high) = (self.operand(first), self.operand(low), self.operand(high));
+            self.check_orderable("BETWEEN", &[&a, &low, &high]);
             self.check_between(&low, &high);
             return Ok(Cond::Between(a, low, high));
         }
@@ -507,6 +514,21 @@ impl<'a> Parser<'a> {
             }
             _ => placeholder,
         })
+    }
+
+    /// Key conditions order only numbers, strings and binaries: any other
+    /// value in an ordering comparison is an operand type error.
+    fn check_orderable(&mut self, operator: &str, operands: &[&Operand]) {
+        if self.kind != Kind::KeyCondition {
+            return;
+        }
+        for op in operands {
+            if let Operand::Value(v) = op {
+                if !matches!(v, AttributeValue::N(_) | AttributeValue::S(_) | AttributeValue::B(_)) {
+                    self.bad_operand_type(operator, v.type_name());
+                }
+            }
+        }
     }
 
     fn check_distinct(&mut self, operator: &str, a: &Operand, b: &Operand) {

@@ -212,3 +212,10 @@ fn limits_on_size_operators_and_nesting() {
     )
     .is_ok());
 }
+
+#[test]
+fn condition_problems_report_in_written_order() {
+    let v = json!({"ExpressionAttributeValues": {":n": {"N": "1"}}});
+    assert!(cond_err("pk = :missing AND begins_with(sk, :n)", v.clone()).contains("attribute value: :missing"));
+    assert!(cond_err("begins_with(sk, :n) AND pk = :missing", v).contains("operand type: N"));
+}
