@@ -440,7 +440,7 @@ mod tests {
     fn sizes_follow_aws() {
         let item =
             item_from_json(&json!({"id": {"S": "abc"}, "n": {"N": "12345"}, "l": {"L": [{"BOOL": true}]}})).unwrap();
-        // id: 2 + 3; n: 1 + (3 pairs + 1); l: 1 + 3 + (1 + 1)
+        // id: 2 + 3; n: 1 + (1 + 3); l: 1 + 3 + (1 + 1)
         assert_eq!(item_size(&item), 5 + 5 + 6);
     }
 }

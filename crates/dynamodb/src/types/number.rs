@@ -116,16 +116,14 @@ impl Number {
         self.digits.len()
     }
 
-    /// Bytes DynamoDB charges for this number: one per two significant
-    /// digits plus one.
+    /// Bytes DynamoDB charges for this number, as measured against AWS:
+    /// 1 + ceil(integer significant digits / 2) + ceil(fraction significant
+    /// digits / 2), plus 1 if negative. (The developer guide's "one byte per
+    /// two digits plus one" undercounts digits straddling the point.)
     pub fn storage_size(&self) -> usize {
-        if self.is_zero() {
-            return 1;
-        }
-        // Digits are stored in base-100 pairs aligned on the exponent.
-        let odd_exp = self.exp.rem_euclid(2) == 1;
-        let pairs = (self.digits.len() + usize::from(odd_exp)).div_ceil(2);
-        pairs + 1
+        let integer = if self.exp > 0 { (self.exp as usize).min(self.digits.len()) } else { 0 };
+        let fraction = self.digits.len() - integer;
+        1 + integer.div_ceil(2) + fraction.div_ceil(2) + usize::from(self.negative)
     }
 
     pub fn negate(&self) -> Number {
@@ -336,6 +334,15 @@ mod tests {
             ("123456789012345678901234567890.12345678", "123456789012345678901234567890.12345678"),
         ] {
             assert_eq!(n(input).to_string(), out, "{input}");
+        }
+    }
+
+    #[test]
+    fn byte_costs_match_aws() {
+        for (literal, bytes) in
+            [("3.14159", 5), ("123456", 4), ("1E125", 2), ("1", 2), ("-1", 3), ("0.001", 2), ("0", 1)]
+        {
+            assert_eq!(n(literal).storage_size(), bytes, "{literal}");
         }
     }
 
