@@ -109,12 +109,21 @@ def test_value_layers(nimbus, table):
     )
 
 
+def deep_map(depth):
+    value = {"S": "leaf"}
+    for _ in range(depth):
+        value = {"M": {"n": value}}
+    return value
+
+
 def test_absurd_nesting_is_refused(nimbus, table):
-    value = {"S": "x"}
-    for _ in range(40):
-        value = {"L": [value]}
-    _, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "deep"}, "d": value}})
-    assert body["message"] == "1 validation error detected: Nesting Levels have exceeded supported limits"
+    # The attribute is level 1: a leaf may sit at level 32, not 33.
+    status, _ = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "deep"}, "d": deep_map(31)}})
+    assert status == 200
+    _, body = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "deep"}, "d": deep_map(32)}})
+    assert body["message"] == (
+        "1 validation error detected: Nesting Levels have exceeded supported limits: Attributes in the item have "
+        "nested levels beyond supported limit")
     deeper = b'{"TableName": "x", "Item": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001
     status, body = call(nimbus, "PutItem", deeper)
     assert status == 400

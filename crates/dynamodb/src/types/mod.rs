@@ -17,8 +17,9 @@ pub use number::Number;
 /// An item: attribute name to value. Ordered, so output is deterministic.
 pub type Item = BTreeMap<String, AttributeValue>;
 
-/// Documents nest at most this deep (AWS: 32 levels).
-const MAX_DEPTH: usize = 32;
+/// Documents nest 32 levels deep counting the attribute as level 1: at most
+/// 31 maps or lists inside a top-level value.
+const MAX_DEPTH: usize = 31;
 
 /// Items and their attributes may not exceed 400 KB.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
@@ -139,7 +140,8 @@ pub fn too_deep(item: &Item) -> bool {
     item.values().any(|v| depth(v) > MAX_DEPTH)
 }
 
-pub const NESTING_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits";
+pub const NESTING_TOO_DEEP: &str =
+    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
 
 /// Total bytes of an item as DynamoDB counts them: names plus values.
 pub fn item_size(item: &Item) -> usize {
@@ -428,10 +430,12 @@ mod tests {
             "One or more parameter values were invalid: Null attribute value types must have the value of true"
         );
         let mut deep = json!({"S": "x"});
-        for _ in 0..40 {
-            deep = json!({"L": [deep]});
+        for _ in 0..31 {
+            deep = json!({"M": {"n": deep}});
         }
-        assert_eq!(msg(deep), "Nesting Levels have exceeded supported limits");
+        assert!(AttributeValue::from_json(&deep).is_ok(), "a leaf at level 32 is allowed");
+        deep = json!({"M": {"n": deep}});
+        assert_eq!(msg(deep), NESTING_TOO_DEEP);
         let err = AttributeValue::from_json(&json!({"S": 5})).unwrap_err();
         assert_eq!(err.code, "SerializationException");
     }
