@@ -128,3 +128,34 @@ def test_absurd_nesting_is_refused(nimbus, table):
     status, body = call(nimbus, "PutItem", deeper)
     assert status == 400
     assert body["__type"] == "com.amazon.coral.service#SerializationException"
+
+
+def test_create_table_reports_index_names_before_definitions(nimbus):
+    body = {
+        "TableName": "vo_ct_index_names", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "LocalSecondaryIndexes": [{"IndexName": "aa", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "lr", "KeyType": "RANGE"}]}],
+        "GlobalSecondaryIndexes": [{"IndexName": "zz", "Projection": {"ProjectionType": "ALL"},
+                                    "KeySchema": [{"AttributeName": "gh", "KeyType": "HASH"}]}],
+    }
+    _, reply = call(nimbus, "CreateTable", body)
+    short = "failed to satisfy constraint: Member must have length greater than or equal to 3"
+    assert reply["message"] == (
+        f"2 validation errors detected: Value 'zz' at 'globalSecondaryIndexes.1.member.indexName' {short}; "
+        f"Value 'aa' at 'localSecondaryIndexes.1.member.indexName' {short}"
+    )
+
+
+def test_query_limit_and_legacy_operator(nimbus, table):
+    _, reply = call(nimbus, "Query", {"TableName": table, "KeyConditionExpression": "pk = :p",
+                                      "ExpressionAttributeValues": {":p": {"S": "x"}}, "Limit": 0})
+    assert reply["message"] == (
+        "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater "
+        "than or equal to 1")
+    _, reply = call(nimbus, "Query", {
+        "TableName": table, "KeyConditions": {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]}},
+        "QueryFilter": {"b": {"ComparisonOperator": "NULL"}, "c": {"ComparisonOperator": "NULL"}},
+        "ConditionalOperator": "XOR"})
+    assert reply["message"] == "Failed to satisfy constraint: Member must satisfy enum value set: [ALL, OR]"

@@ -75,9 +75,8 @@ fn conditional_operator(r: &Req<'_>) -> Result<bool> {
     match r.str("ConditionalOperator")? {
         None | Some("AND") => Ok(false),
         Some("OR") => Ok(true),
-        Some(other) => Err(validation(format!(
-            "1 validation error detected: Value '{other}' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [OR, AND]"
-        ))),
+        // AWS's new validation names the set [ALL, OR] here, sic.
+        Some(_) => Err(validation("Failed to satisfy constraint: Member must satisfy enum value set: [ALL, OR]")),
     }
 }
 

@@ -302,8 +302,11 @@ impl DynamoDb {
             &mut v,
         )?;
         let limit = r.int("Limit")?;
-        if let Some(l) = limit {
-            v.check(l >= 1, Some(&l.to_string()), "limit", "Member must have value greater than or equal to 1");
+        if limit.is_some_and(|l| l < 1) {
+            // Reported on its own, in the new validation wording.
+            return Err(validation(
+                "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+            ));
         }
         let index_name = r.str("IndexName")?;
         if index_name.is_some() {

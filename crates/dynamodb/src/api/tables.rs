@@ -58,8 +58,8 @@ fn key_schema(value: Option<&Value>, field: &str, v: &mut Validator) -> Result<O
             return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
         }
         if *range == elems[0].0 {
-            return Err(invalid_parameter(
-                "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+            return Err(validation(
+                "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
             ));
         }
     }
@@ -132,14 +132,10 @@ fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     Ok(Projection { kind, non_key: non_key.unwrap_or_default() })
 }
 
-fn parse_index(
-    value: &Value,
-    field: &str,
-    defs: &[KeyAttr],
-    global: bool,
-    provisioned: bool,
-    v: &mut Validator,
-) -> Result<Option<Index>> {
+/// An index definition as written; `check_index` resolves it against the
+/// table once every syntactic problem has been reported. The flag says
+/// whether it named a ProvisionedThroughput.
+fn parse_index(value: &Value, field: &str, global: bool, v: &mut Validator) -> Result<Option<(Index, bool)>> {
     let obj = value.as_object().ok_or_else(|| serialization("Expected null"))?;
     let r = Req::new(obj);
     let name = r.str("IndexName")?;
@@ -147,32 +143,28 @@ fn parse_index(
     let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), v)?;
     let proj = projection(r.object("Projection")?, &format!("{field}.projection"), v)?;
     let tp = throughput(r.object("ProvisionedThroughput")?, &format!("{field}.provisionedThroughput"), v)?;
-    let Some(mut ks) = ks else { return Ok(None) };
-    let name = name.unwrap_or_default().to_owned();
-    for attr in std::iter::once(&mut ks.hash).chain(ks.range.as_mut()) {
-        match defs.iter().find(|d| d.name == attr.name) {
-            Some(d) => attr.kind = d.kind,
-            None => {
-                return Err(invalid_parameter("Some index key attributes are not defined in AttributeDefinitions."))
-            }
-        }
-    }
-    if global && provisioned && tp.is_none() {
+    let Some(ks) = ks else { return Ok(None) };
+    let given = tp.is_some();
+    let throughput = global.then(|| tp.unwrap_or_default());
+    let index =
+        Index { id: 0, name: name.unwrap_or_default().to_owned(), key: ks, projection: proj, throughput, global };
+    Ok(Some((index, given)))
+}
+
+/// Type an index's keys from the attribute definitions and check its
+/// throughput against the billing mode.
+fn check_index(index: &mut Index, throughput_given: bool, defs: &[KeyAttr], provisioned: bool) -> Result<()> {
+    resolve_types(&mut index.key, defs)?;
+    let name = &index.name;
+    if index.global && provisioned && !throughput_given {
         return Err(invalid_parameter(format!("ProvisionedThroughput must be specified for index: {name}")));
     }
-    if global && !provisioned && tp.is_some() {
+    if index.global && !provisioned && throughput_given {
         return Err(invalid_parameter(format!(
             "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
         )));
     }
-    Ok(Some(Index {
-        id: 0,
-        name,
-        key: ks,
-        projection: proj,
-        throughput: if global { tp.or(Some(Throughput::default())) } else { None },
-        global,
-    }))
+    Ok(())
 }
 
 fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>> {
@@ -239,12 +231,12 @@ impl DynamoDb {
         let mut gsis = vec![];
         for (i, g) in r.array("GlobalSecondaryIndexes")?.into_iter().flatten().enumerate() {
             let field = format!("globalSecondaryIndexes.{}.member", i + 1);
-            gsis.extend(parse_index(g, &field, &defs, true, provisioned, &mut v)?);
+            gsis.extend(parse_index(g, &field, true, &mut v)?);
         }
         let mut lsis = vec![];
         for (i, l) in r.array("LocalSecondaryIndexes")?.into_iter().flatten().enumerate() {
             let field = format!("localSecondaryIndexes.{}.member", i + 1);
-            lsis.extend(parse_index(l, &field, &defs, false, provisioned, &mut v)?);
+            lsis.extend(parse_index(l, &field, false, &mut v)?);
         }
         v.finish()?;
         let (Some(name), Some(mut ks)) = (name, ks) else {
@@ -264,6 +256,12 @@ impl DynamoDb {
             (_, Some(tp)) => tp,
         };
         resolve_types(&mut ks, &defs)?;
+        let resolve = |list: Vec<(Index, bool)>| -> Result<Vec<Index>> {
+            list.into_iter()
+                .map(|(mut index, given)| check_index(&mut index, given, &defs, provisioned).map(|()| index))
+                .collect()
+        };
+        let (gsis, lsis) = (resolve(gsis)?, resolve(lsis)?);
         let mut used: Vec<&str> = ks.attrs().map(|a| a.name.as_str()).collect();
         for index in gsis.iter().chain(&lsis) {
             used.extend(index.key.attrs().map(|a| a.name.as_str()));
@@ -491,9 +489,10 @@ impl DynamoDb {
             let mut v = Validator::default();
             if let Some(c) = ur.get("Create") {
                 let field = format!("globalSecondaryIndexUpdates.{}.member.create", i + 1);
-                let index = parse_index(c, &field, &defs, true, !table.is_on_demand(), &mut v)?;
+                let index = parse_index(c, &field, true, &mut v)?;
                 v.finish()?;
-                if let Some(index) = index {
+                if let Some((mut index, given)) = index {
+                    check_index(&mut index, given, &defs, !table.is_on_demand())?;
                     if table.index(&index.name).is_some() {
                         return Err(validation(format!(
                             "One or more parameter values were invalid: Attempting to create an index which already exists: {}",
