@@ -354,9 +354,11 @@ pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     Ok(())
 }
 
-fn union<T: Clone + PartialEq>(a: &[T], b: &[T]) -> Vec<T> {
+/// `a ∪ b`, in DynamoDB's member order.
+fn union<T: Clone + Ord>(a: &[T], b: &[T]) -> Vec<T> {
     let mut out = a.to_vec();
     out.extend(b.iter().filter(|x| !a.contains(x)).cloned());
+    out.sort();
     out
 }
 

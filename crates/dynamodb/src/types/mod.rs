@@ -202,12 +202,17 @@ fn parse_value(value: &Value, depth: usize, layer: Layer) -> Result<AV> {
             "SS" => {
                 let items = list(inner)?.iter().map(|v| string(v).map(str::to_owned)).collect::<Result<Vec<_>>>()?;
                 check_set(&items, SetKind::String, layer, |s| s.as_bytes().to_vec(), |s| s.clone())?;
+                // DynamoDB keeps set members in its own order: bytewise, numbers by value.
+                let mut items = items;
+                items.sort();
                 AV::SS(items)
             }
             "NS" => {
                 let raw = list(inner)?.iter().map(string).collect::<Result<Vec<_>>>()?;
                 let items = raw.iter().map(|s| parse_number(s, layer)).collect::<Result<Vec<_>>>()?;
                 check_set(&items, SetKind::Number, layer, |_| Vec::new(), |n| n.to_string())?;
+                let mut items = items;
+                items.sort();
                 AV::NS(items)
             }
             "BS" => {
@@ -219,6 +224,8 @@ fn parse_value(value: &Value, depth: usize, layer: Layer) -> Result<AV> {
                     return Err(invalid_parameter("Binary sets should not be empty"));
                 }
                 check_set(&items, SetKind::Binary, layer, |b| b.clone(), |b| base64::encode(b))?;
+                let mut items = items;
+                items.sort();
                 AV::BS(items)
             }
             _ => continue,
