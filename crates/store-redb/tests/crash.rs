@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::ops::Bound;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -143,6 +143,16 @@ fn verify(store: &dyn Store, acked: &Acked) -> usize {
     kv.len() + records.len()
 }
 
+/// The writer process; killed if the test fails while it runs.
+struct Writer(Child);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn open_store(path: &Path) -> std::sync::Arc<RedbStore> {
     RedbStore::open(path).unwrap_or_else(|e| panic!("the store at {} does not reopen: {e}", path.display()))
 }
@@ -153,6 +163,7 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = std::env::temp_dir().join(format!("nimbus-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("store.redb");
+    println!("crash test store (kept if the test fails): {}", path.display());
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let mut acked = Acked::default();
     let (mut lines_total, mut slowest_open, mut early_kills, mut while_opening) = (0usize, Duration::ZERO, 0, 0);
@@ -160,17 +171,19 @@ fn acknowledged_writes_survive_sigkill() {
 
     for run in 1..=ITERATIONS {
         let spawned = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nimbus-store-crash-writer"))
-            .arg(&path)
-            .arg(run.to_string())
-            .arg(WRITERS)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the crash writer");
+        let mut child = Writer(
+            Command::new(env!("CARGO_BIN_EXE_nimbus-store-crash-writer"))
+                .arg(&path)
+                .arg(run.to_string())
+                .arg(WRITERS)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn the crash writer"),
+        );
         // Forward complete lines only: a line cut by the kill was never acknowledged.
-        let stdout = child.stdout.take().unwrap();
+        let stdout = child.0.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
             let mut stdout = BufReader::new(stdout);
@@ -199,11 +212,11 @@ fn acknowledged_writes_survive_sigkill() {
             Duration::from_millis(fastrand::u64(20..=200))
         };
         std::thread::sleep(delay);
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             panic!("the writer exited by itself ({status}) in run {run}");
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
         reader.join().unwrap();
         lines.extend(rx.try_iter());
         lines_total += lines.len();
@@ -241,8 +254,9 @@ fn acknowledged_writes_survive_sigkill() {
     drop(store);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
-        "crash test: {ITERATIONS} SIGKILLs ({early_kills} early, {while_opening} while opening the store), {lines_total} lines read, acknowledged: {} puts, \
-         {} live batches, {} batch deletions, {} increments; {keys} keys, {} KiB on disk; \
+        "crash test: {ITERATIONS} SIGKILLs ({early_kills} early, {while_opening} while opening the store), \
+         {lines_total} lines read, acknowledged: {} puts, {} live batches, {} batch deletions, {} increments; \
+         {keys} keys, {} KiB on disk; \
          reopen {reopening:?} in all (slowest {slowest_open:?}), writer processes {writing:?}, \
          verification {verifying:?}; {:?} in all",
         acked.puts.len(),
