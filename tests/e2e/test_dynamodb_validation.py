@@ -159,3 +159,26 @@ def test_query_limit_and_legacy_operator(nimbus, table):
         "QueryFilter": {"b": {"ComparisonOperator": "NULL"}, "c": {"ComparisonOperator": "NULL"}},
         "ConditionalOperator": "XOR"})
     assert reply["message"] == "Failed to satisfy constraint: Member must satisfy enum value set: [ALL, OR]"
+
+
+def test_delete_item_envelope_and_expected_errors(nimbus, table):
+    key = {"pk": {"S": "env"}}
+    invalid = "1 validation error detected: One or more parameter values were invalid: "
+    cases = [
+        ({"ReturnValues": "UPDATED_NEW"}, "1 validation error detected: ReturnValues can only be ALL_OLD or NONE"),
+        ({"ConditionExpression": "attribute_exists(a)", "ExpressionAttributeNames": {}},
+         "1 validation error detected: ExpressionAttributeNames must not be empty"),
+        ({"Expected": {"a": {"Exists": False}}, "ExpressionAttributeNames": {"#a": "a"}},
+         "1 validation error detected: ExpressionAttributeNames can only be specified when using expressions"),
+        ({"Expected": {"a": {"Exists": False, "Value": {"S": "x"}}}},
+         invalid + "Value cannot be used when Exists is false for Attribute: a"),
+        ({"Expected": {"a": {"Value": {"S": "x"}, "ComparisonOperator": "EQ", "AttributeValueList": [{"S": "x"}]}}},
+         invalid + "Value and AttributeValueList cannot be used together for Attribute: a"),
+        ({"Expected": {"a": {"ComparisonOperator": "EQ"}}},
+         invalid + "Value or AttributeValueList must be used with ComparisonOperator: EQ for Attribute: a"),
+        ({"Expected": {"a": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"S": "x"}]}}},
+         invalid + "Invalid number of argument(s) for the BETWEEN ComparisonOperator"),
+    ]
+    for extra, message in cases:
+        _, reply = call(nimbus, "DeleteItem", {"TableName": table, "Key": key, **extra})
+        assert reply["message"] == message, extra

@@ -108,6 +108,12 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
                     "Value and AttributeValueList cannot be used together for Attribute: {name}"
                 )));
             }
+            let takes_values = !matches!(op, "NULL" | "NOT_NULL");
+            if takes_values && value.is_none() && !sr.has("AttributeValueList") {
+                return Err(invalid_parameter(format!(
+                    "Value or AttributeValueList must be used with ComparisonOperator: {op} for Attribute: {name}"
+                )));
+            }
             let args = match value {
                 Some(v) => vec![v],
                 None => values(&sr)?,
