@@ -182,3 +182,26 @@ def test_delete_item_envelope_and_expected_errors(nimbus, table):
     for extra, message in cases:
         _, reply = call(nimbus, "DeleteItem", {"TableName": table, "Key": key, **extra})
         assert reply["message"] == message, extra
+
+
+def test_transaction_validation_order(nimbus, table):
+    rcc = ("Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value "
+           "set: [INDEXES, TOTAL, NONE]")
+    token = "x" * 37
+    _, reply = call(nimbus, "TransactWriteItems", {
+        "TransactItems": [{"Put": {"TableName": "no-such-table", "Item": {"pk": {"S": "a"}}}}],
+        "ClientRequestToken": token, "ReturnConsumedCapacity": "BOGUS"})
+    assert reply["message"] == (
+        f"2 validation errors detected: Value '{token}' at 'clientRequestToken' failed to satisfy constraint: Member "
+        f"must have length less than or equal to 36; {rcc}")
+    check = {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "cc"}},
+                                "ConditionExpression": "attribute_not_exists("}}
+    _, reply = call(nimbus, "TransactWriteItems", {
+        "TransactItems": [{"Put": {"TableName": "no-such-table", "Item": {"pk": {"S": "a"}}}}, check]})
+    assert reply["message"] == 'Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "("'
+    unused = {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "cc"}},
+                                 "ConditionExpression": "attribute_not_exists(pk)",
+                                 "ExpressionAttributeValues": {":v": {"S": "x"}}}}
+    _, reply = call(nimbus, "TransactWriteItems", {
+        "TransactItems": [{"Put": {"TableName": table, "Item": {"pk": {"S": "cc"}}}}, unused]})
+    assert reply["message"] == "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}"

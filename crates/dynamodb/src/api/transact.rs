@@ -13,7 +13,8 @@ use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
-use crate::expr::{update, Attrs};
+use crate::expr::update::{self, Update};
+use crate::expr::{Attrs, Cond};
 use crate::model::items::{read, read_units};
 use crate::types::{item_size, unexpected, Item};
 use crate::DynamoDb;
@@ -73,6 +74,62 @@ fn single_action<'a>(element: &'a Value, names: &[&'static str]) -> Result<(&'st
     }
 }
 
+/// One TransactItems action as written, before any table is looked up.
+struct ParsedAction {
+    action: &'static str,
+    name: String,
+    old_on_failure: bool,
+    item: Item,
+    key_item: Item,
+    update: Option<Update>,
+    condition: Option<Cond>,
+}
+
+/// Everything about an action that needs no table: its values, expressions
+/// and placeholders. AWS checks these for every action, in request order,
+/// before it looks up any table.
+fn parse_action(action: &'static str, body: &Map<String, Value>) -> Result<ParsedAction> {
+    let r = Req::new(body).older();
+    let mut v = Validator::default();
+    let name = r.item_table_name(&mut v)?;
+    let on_fail = r.enum_value(
+        "ReturnValuesOnConditionCheckFailure",
+        "returnValuesOnConditionCheckFailure",
+        &["ALL_OLD", "NONE"],
+        &mut v,
+    )?;
+    v.finish()?;
+    let item = if action == "Put" { r.item("Item")?.unwrap_or_default() } else { Item::new() };
+    let key_item = if action == "Put" { Item::new() } else { r.item("Key")?.unwrap_or_default() };
+    let mut attrs = Attrs::from_request(&r)?;
+    let update = match action {
+        "Update" => {
+            let src = r.str("UpdateExpression")?.ok_or_else(|| {
+                validation("1 validation error detected: Value null at 'transactItems.member.update.updateExpression' failed to satisfy constraint: Member must not be null")
+            })?;
+            Some(update::parse(src, &mut attrs)?)
+        }
+        _ => None,
+    };
+    if action == "ConditionCheck" && !r.has("ConditionExpression") {
+        return Err(validation("1 validation error detected: Value null at 'transactItems.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null"));
+    }
+    let condition = parse_condition(&r, &mut attrs)?;
+    let exprs: &[&str] =
+        if action == "Update" { &["UpdateExpression", "ConditionExpression"] } else { &["ConditionExpression"] };
+    check_placeholders_used(&r, exprs)?;
+    attrs.check_unused()?;
+    Ok(ParsedAction {
+        action,
+        name: name.to_owned(),
+        old_on_failure: on_fail == Some("ALL_OLD"),
+        item,
+        key_item,
+        update,
+        condition,
+    })
+}
+
 fn canceled(reasons: &[Value]) -> nimbus_core::AwsError {
     let codes: Vec<&str> = reasons.iter().map(|r| r["Code"].as_str().unwrap_or("None")).collect();
     dynamodb(
@@ -83,36 +140,10 @@ fn canceled(reasons: &[Value]) -> nimbus_core::AwsError {
 }
 
 impl DynamoDb {
-    fn parse_txn_op(&self, region: &str, action: &str, body: &Map<String, Value>) -> Result<TxnOp> {
-        let r = Req::new(body).older();
-        let mut v = Validator::default();
-        let name = r.item_table_name(&mut v)?;
-        let on_fail = r.enum_value(
-            "ReturnValuesOnConditionCheckFailure",
-            "returnValuesOnConditionCheckFailure",
-            &["ALL_OLD", "NONE"],
-            &mut v,
-        )?;
-        v.finish()?;
-        let mut attrs = Attrs::from_request(&r)?;
-        let update = match action {
-            "Update" => {
-                let src = r.str("UpdateExpression")?.ok_or_else(|| {
-                    validation("1 validation error detected: Value null at 'transactItems.member.update.updateExpression' failed to satisfy constraint: Member must not be null")
-                })?;
-                Some(update::parse(src, &mut attrs)?)
-            }
-            _ => None,
-        };
-        if action == "ConditionCheck" && !r.has("ConditionExpression") {
-            return Err(validation("1 validation error detected: Value null at 'transactItems.member.conditionCheck.conditionExpression' failed to satisfy constraint: Member must not be null"));
-        }
-        let condition = parse_condition(&r, &mut attrs)?;
-        let exprs: &[&str] =
-            if action == "Update" { &["UpdateExpression", "ConditionExpression"] } else { &["ConditionExpression"] };
-        check_placeholders_used(&r, exprs)?;
-        attrs.check_unused()?;
-        let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+    /// Resolve a parsed action against its table: keys, schema checks.
+    fn resolve_txn_op(&self, region: &str, parsed: ParsedAction) -> Result<TxnOp> {
+        let ParsedAction { action, name, old_on_failure, item, key_item, update, condition } = parsed;
+        let table = self.catalog.get(region, &name)?.ok_or_else(resource_not_found)?;
         let mut invalid_key = None;
         let mut checked = |result: Result<Vec<u8>>| match result {
             Ok(key) => Ok(key),
@@ -124,12 +155,10 @@ impl DynamoDb {
         };
         let (key_item, key, action) = match action {
             "Put" => {
-                let item = r.item("Item")?.unwrap_or_default();
                 let key = checked(validate_put(&table, &item))?;
                 (Item::new(), key, Action::Put(item))
             }
             _ => {
-                let key_item = r.item("Key")?.unwrap_or_default();
                 let key = checked(table.key_of(&key_item))?;
                 let action = match update {
                     Some(u) => {
@@ -147,23 +176,20 @@ impl DynamoDb {
                 (key_item, key, action)
             }
         };
-        Ok(TxnOp {
-            write: WriteOp { table, key, key_item, action, condition },
-            old_on_failure: on_fail == Some("ALL_OLD"),
-            invalid_key,
-        })
+        Ok(TxnOp { write: WriteOp { table, key, key_item, action, condition }, old_on_failure, invalid_key })
     }
 
     pub(crate) async fn transact_write_items(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let list = items_list(&r)?;
+        // Member constraints first, all in one message: the token, then the enums.
         let mut v = Validator::default();
-        let capacity = CapacityMode::from_request(&r, &mut v)?;
-        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
         let token = r.str("ClientRequestToken")?;
         if let Some(t) = token {
             v.check(t.len() <= 36, Some(t), "clientRequestToken", "Member must have length less than or equal to 36");
             v.check(!t.is_empty(), Some(t), "clientRequestToken", "Member must have length greater than or equal to 1");
         }
+        let capacity = CapacityMode::from_request(&r, &mut v)?;
+        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
         v.finish()?;
         let request_hash = {
             let mut h = DefaultHasher::new();
@@ -184,10 +210,16 @@ impl DynamoDb {
                 return Ok(entry.response.clone());
             }
         }
-        let mut ops = Vec::with_capacity(list.len());
-        for element in list {
-            let (action, body) = single_action(element, &["ConditionCheck", "Put", "Delete", "Update"])?;
-            let op = self.parse_txn_op(region, action, body)?;
+        let parsed = list
+            .iter()
+            .map(|element| {
+                let (action, body) = single_action(element, &["ConditionCheck", "Put", "Delete", "Update"])?;
+                parse_action(action, body)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut ops: Vec<TxnOp> = Vec::with_capacity(parsed.len());
+        for action in parsed {
+            let op = self.resolve_txn_op(region, action)?;
             let same_item = |o: &TxnOp| o.invalid_key.is_none() && o.write.key == op.write.key;
             if op.invalid_key.is_none() && ops.iter().any(same_item) {
                 return Err(validation("Transaction request cannot include multiple operations on one item"));
