@@ -205,3 +205,20 @@ def test_transaction_validation_order(nimbus, table):
     _, reply = call(nimbus, "TransactWriteItems", {
         "TransactItems": [{"Put": {"TableName": table, "Item": {"pk": {"S": "cc"}}}}, unused]})
     assert reply["message"] == "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}"
+
+
+def test_batch_validation_order(nimbus, table):
+    rcc = ("Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value "
+           "set: [INDEXES, TOTAL, NONE]")
+    ricm = ("Value 'BOGUS2' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum "
+            "value set: [SIZE, NONE]")
+    _, reply = call(nimbus, "BatchWriteItem", {"RequestItems": {"bad!name": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]},
+                                               "ReturnConsumedCapacity": "BOGUS", "ReturnItemCollectionMetrics": "BOGUS2"})
+    assert reply["message"] == f"2 validation errors detected: {rcc}; {ricm}"
+    _, reply = call(nimbus, "BatchGetItem", {"RequestItems": {"bad!name": {"Keys": [{"pk": {"S": "a"}}]}},
+                                             "ReturnConsumedCapacity": "BOGUS"})
+    assert reply["message"] == (
+        "2 validation errors detected: Value '{\"bad!name\":{\"Keys\":[{\"pk\":{\"S\":\"a\"}}]}}' at 'requestItems' "
+        "failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal "
+        "to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: "
+        f"[a-zA-Z0-9_.-]+]; {rcc}")

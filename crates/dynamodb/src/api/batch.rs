@@ -31,22 +31,28 @@ fn entries<'a>(r: &Req<'a>, operation: &str) -> Result<&'a Map<String, Value>> {
         }
         _ => return Err(validation(format!("The requestItems parameter is required for {operation}"))),
     };
-    let bad_name = |n: &String| {
+    Ok(map)
+}
+
+const MAP_KEYS: &str = "Map keys must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]";
+
+/// A table name in RequestItems that fails the name constraints: reported as
+/// a constraint on the map's keys, echoing the whole map.
+fn check_table_names(map: &Map<String, Value>, v: &mut Validator) {
+    let bad = |n: &String| {
         n.len() < 3 || n.len() > 255 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     };
-    if map.keys().any(bad_name) {
-        return Err(validation(format!(
-            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+]",
-            Value::Object(map.clone())
-        )));
+    if map.keys().any(bad) {
+        v.check(false, Some(&Value::Object(map.clone()).to_string()), "requestItems", MAP_KEYS);
     }
-    Ok(map)
 }
 
 impl DynamoDb {
     pub(crate) async fn batch_get_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let map = entries(&r, "BatchGetItem")?;
+        // Table names and the enum are reported together.
         let mut v = Validator::default();
+        check_table_names(map, &mut v);
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         v.finish()?;
         struct Get {
@@ -131,9 +137,15 @@ impl DynamoDb {
 
     pub(crate) async fn batch_write_item(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let map = entries(&r, "BatchWriteItem")?;
+        // The enums first; a bad table name only when they pass.
         let mut v = Validator::default();
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
+        v.finish()?;
+        let mut v = Validator::default();
+        check_table_names(map, &mut v);
+        v.finish()?;
+        let mut v = Validator::default();
         let total: usize = map.values().map(|w| w.as_array().map_or(0, Vec::len)).sum();
         for (name, writes) in map {
             let n = writes.as_array().map_or(0, Vec::len);
