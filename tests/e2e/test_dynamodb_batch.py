@@ -145,3 +145,15 @@ def test_transaction_key_type_errors_cancel(ddb, table):
         "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty "
         "string value. Key: pk",
     )
+
+
+def test_transact_get_errors(ddb, table):
+    with pytest.raises(ClientError) as info:
+        ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": {"pk": {"S": "k"}}}}])
+    err = info.value.response
+    assert err["Error"]["Code"] == "TransactionCanceledException"
+    assert err["CancellationReasons"] == [
+        {"Code": "ValidationError", "Message": "The provided key element does not match the schema"}]
+    assert error_of(ddb.transact_get_items, TransactItems=[
+        {"Get": {"TableName": table, "Key": key(1), "ProjectionExpression": "!!!"}}]) == (
+        "ValidationException", 'Invalid ProjectionExpression: Syntax error; token: "!", near: "!!"')

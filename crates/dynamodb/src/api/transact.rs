@@ -297,9 +297,25 @@ impl DynamoDb {
             check_placeholders_used(&gr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-            let key = table.key_of(&gr.item("Key")?.unwrap_or_default())?;
+            // A key that does not fit the schema cancels the transaction.
+            let key = match table.key_of(&gr.item("Key")?.unwrap_or_default()) {
+                Ok(key) => Ok(key),
+                Err(e) if cancels(&e) => Err(e.message),
+                Err(e) => return Err(e),
+            };
             gets.push((table, key, projection));
         }
+        if gets.iter().any(|(_, key, _)| key.is_err()) {
+            let reasons: Vec<Value> = gets
+                .iter()
+                .map(|(_, key, _)| match key {
+                    Ok(_) => json!({"Code": "None"}),
+                    Err(message) => json!({"Code": "ValidationError", "Message": message}),
+                })
+                .collect();
+            return Err(canceled(&reasons));
+        }
+        let gets: Vec<_> = gets.into_iter().filter_map(|(t, k, p)| k.ok().map(|k| (t, k, p))).collect();
         // One snapshot: every item as of the same instant.
         let snap = self.catalog.store().snapshot().map_err(internal)?;
         let mut responses = vec![];
