@@ -222,3 +222,29 @@ def test_batch_validation_order(nimbus, table):
         "failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal "
         "to 255, Member must have length greater than or equal to 3, Member must satisfy regular expression pattern: "
         f"[a-zA-Z0-9_.-]+]; {rcc}")
+
+
+def test_transaction_actions_checked_in_order(nimbus, table):
+    def deep(depth):
+        value = {"S": "leaf"}
+        for _ in range(depth):
+            value = {"M": {"n": value}}
+        return value
+
+    nest = ("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond "
+            "supported limit")
+    _, reply = call(nimbus, "TransactWriteItems", {"TransactItems": [
+        {"Put": {"TableName": "absent-table", "Item": {"pk": {"S": "b"}, "d": deep(40)}}},
+        {"Put": {"TableName": "absent-table", "Item": {"pk": {"S": "a"}, "": {"S": "x"}}}}]})
+    assert reply["message"] == nest
+    _, reply = call(nimbus, "TransactWriteItems", {"TransactItems": [
+        {"Put": {"TableName": "absent-table", "Item": {"pk": {"S": "a"}, "": {"S": "x"}}}}]})
+    assert reply["message"] == "Empty attribute name"
+    _, reply = call(nimbus, "TransactWriteItems", {"TransactItems": [
+        {"Delete": {"TableName": "absent-table", "Key": {"pk": deep(40)}, "ConditionExpression": "a = = b"}}]})
+    assert reply["message"] == 'Invalid ConditionExpression: Syntax error; token: "=", near: "= = b"'
+    update = "SET " + ", ".join(f"a{i} = :v" for i in range(500))
+    _, reply = call(nimbus, "TransactWriteItems", {"TransactItems": [
+        {"Update": {"TableName": "absent-table", "Key": {"pk": {"S": "a"}}, "UpdateExpression": update,
+                    "ExpressionAttributeValues": {":v": {"S": "x"}}}}]})
+    assert reply["message"] == "Invalid UpdateExpression: Expression size has exceeded the maximum allowed size;"

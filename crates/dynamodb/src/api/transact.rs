@@ -99,8 +99,6 @@ fn parse_action(action: &'static str, body: &Map<String, Value>) -> Result<Parse
         &mut v,
     )?;
     v.finish()?;
-    let item = if action == "Put" { r.item("Item")?.unwrap_or_default() } else { Item::new() };
-    let key_item = if action == "Put" { Item::new() } else { r.item("Key")?.unwrap_or_default() };
     let mut attrs = Attrs::from_request(&r)?;
     let update = match action {
         "Update" => {
@@ -119,6 +117,9 @@ fn parse_action(action: &'static str, body: &Map<String, Value>) -> Result<Parse
         if action == "Update" { &["UpdateExpression", "ConditionExpression"] } else { &["ConditionExpression"] };
     check_placeholders_used(&r, exprs)?;
     attrs.check_unused()?;
+    // The item or key is read after the action's expressions.
+    let item = if action == "Put" { r.item("Item")?.unwrap_or_default() } else { Item::new() };
+    let key_item = if action == "Put" { Item::new() } else { r.item("Key")?.unwrap_or_default() };
     Ok(ParsedAction {
         action,
         name: name.to_owned(),

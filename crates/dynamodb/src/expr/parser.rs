@@ -64,10 +64,9 @@ impl<'a> Parser<'a> {
             return Err(kind.error("The expression can not be empty;"));
         }
         if src.len() > MAX_EXPRESSION_BYTES {
-            return Err(kind.error(format!(
-                "Expression size has exceeded the maximum allowed size; expression size: {}",
-                src.len()
-            )));
+            // AWS names the size for conditions but not for update expressions.
+            let size = if kind == Kind::Update { String::new() } else { format!(" expression size: {}", src.len()) };
+            return Err(kind.error(format!("Expression size has exceeded the maximum allowed size;{size}")));
         }
         Ok(Parser {
             src,

@@ -330,6 +330,10 @@ pub fn item_from_json_in(value: &Value, layer: Layer) -> Result<Item> {
     let Value::Object(map) = value else {
         return Err(serialization(unexpected(value, "Map")));
     };
+    // An empty attribute name is refused before any value is read.
+    if map.contains_key("") {
+        return Err(validation("Empty attribute name"));
+    }
     let mut item = Item::new();
     for (name, v) in map {
         item.insert(name.clone(), parse_value(v, 0, layer)?);
