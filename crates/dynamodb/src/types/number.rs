@@ -71,13 +71,25 @@ impl Number {
             if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid());
             }
+            // The exponent is read in full: past 64 bits it is no number at
+            // all; past 32 bits it is out of range.
             let trimmed = body.trim_start_matches('0');
-            if trimmed.len() > 9 {
+            let parsed = if trimmed.is_empty() { Ok(0) } else { trimmed.parse::<i64>() };
+            let Ok(magnitude) = parsed else {
+                return Err(invalid());
+            };
+            if magnitude > i32::MAX as i64 + 1 {
                 return Err(if rest.starts_with('-') { UNDERFLOW.into() } else { OVERFLOW.into() });
             }
-            exponent = trimmed.parse::<i64>().unwrap_or(0);
-            if rest.starts_with('-') {
-                exponent = -exponent;
+            exponent = if rest.starts_with('-') { -magnitude } else { magnitude };
+        }
+        // Zero is range-checked by the exponent it is written with.
+        if digits.iter().all(|&d| d == 0) {
+            if exponent > MAX_EXPONENT as i64 {
+                return Err(OVERFLOW.into());
+            }
+            if exponent < MIN_EXPONENT as i64 {
+                return Err(UNDERFLOW.into());
             }
         }
         let int_len = point.unwrap_or(digits.len()) as i64;
@@ -344,6 +356,20 @@ mod tests {
         {
             assert_eq!(n(literal).storage_size(), bytes, "{literal}");
         }
+    }
+
+    #[test]
+    fn exponents_read_in_full() {
+        assert_eq!(Number::parse("1e99999999999").unwrap_err(), OVERFLOW);
+        assert_eq!(Number::parse("1e-99999999999").unwrap_err(), UNDERFLOW);
+        assert_eq!(Number::parse("1e2147483648").unwrap_err(), OVERFLOW);
+        assert_eq!(
+            Number::parse("1e9223372036854775808").unwrap_err(),
+            "The parameter cannot be converted to a numeric value: 1e9223372036854775808"
+        );
+        assert_eq!(Number::parse("0e126").unwrap_err(), OVERFLOW);
+        assert_eq!(Number::parse("0e-131").unwrap_err(), UNDERFLOW);
+        assert_eq!(n("0e125").to_string(), "0");
     }
 
     #[test]
