@@ -248,3 +248,13 @@ def test_transaction_actions_checked_in_order(nimbus, table):
         {"Update": {"TableName": "absent-table", "Key": {"pk": {"S": "a"}}, "UpdateExpression": update,
                     "ExpressionAttributeValues": {":v": {"S": "x"}}}}]})
     assert reply["message"] == "Invalid UpdateExpression: Expression size has exceeded the maximum allowed size;"
+
+
+def test_conditional_operator_needs_two_conditions(nimbus, table):
+    _, reply = call(nimbus, "Scan", {"TableName": table, "ConditionalOperator": "AND",
+                                     "ScanFilter": {"a": {"ComparisonOperator": "NULL"}}})
+    assert reply["message"] == "ConditionalOperator can only be used when Filter or Expected has two or more elements"
+    _, reply = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "x"}, "n": {"N": "0e126"}}})
+    assert reply["message"] == (
+        "1 validation error detected: Number overflow. Attempting to store a number with magnitude larger than "
+        "supported range")

@@ -91,6 +91,7 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
         }
         return Ok(None);
     };
+    check_operator_use(r, map)?;
     let mut conds = vec![];
     for (name, spec) in map {
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
@@ -146,8 +147,21 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
 }
 
 /// `QueryFilter`/`ScanFilter`/`KeyConditions` maps of conditions.
+/// ConditionalOperator joins conditions: it needs at least two.
+fn check_operator_use(r: &Req<'_>, map: &serde_json::Map<String, Value>) -> Result<()> {
+    if r.has("ConditionalOperator") && map.len() < 2 {
+        return Err(validation(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements",
+        ));
+    }
+    Ok(())
+}
+
 pub fn filter(r: &Req<'_>, member: &str, or: bool) -> Result<Option<Cond>> {
     let Some(map) = r.object(member)? else { return Ok(None) };
+    if member != "KeyConditions" {
+        check_operator_use(r, map)?;
+    }
     let mut conds = vec![];
     for (name, spec) in map {
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
