@@ -35,6 +35,10 @@ pub struct WriteOp {
     pub key_item: Item,
     pub action: Action,
     pub condition: Option<Cond>,
+    /// Whether the caller needs the item as it was (ReturnValues, consumed
+    /// capacity). A blind put on an unindexed table can skip reading it,
+    /// which keeps the single writer's work per put small.
+    pub wants_old: bool,
 }
 
 pub struct Applied {
@@ -65,7 +69,12 @@ impl From<AwsError> for Failure {
 
 /// Evaluate `op` against `view` and stage its writes into `batch`.
 pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::result::Result<Applied, Failure> {
-    let old = read_in_txn(view, &op.key)?;
+    let blind = matches!(op.action, Action::Put(_))
+        && op.condition.is_none()
+        && !op.wants_old
+        && op.table.gsis.is_empty()
+        && op.table.lsis.is_empty();
+    let old = if blind { None } else { read_in_txn(view, &op.key)? };
     if let Some(cond) = &op.condition {
         let empty = Item::new();
         if !eval(cond, old.as_ref().unwrap_or(&empty)) {

@@ -179,12 +179,19 @@ impl DynamoDb {
                             let shape = e.message.contains("Type mismatch for key") || e.message.contains("Missing the key");
                             if shape { validation("The provided key element does not match the schema") } else { e }
                         })?;
-                        WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition: None }
+                        WriteOp {
+                            table: table.clone(),
+                            key,
+                            key_item: Item::new(),
+                            action: Action::Put(item),
+                            condition: None,
+                            wants_old: capacity != CapacityMode::None,
+                        }
                     }
                     (None, Some(d)) => {
                         let key_item = r.child(d).item("Key")?.unwrap_or_default();
                         let key = table.key_of(&key_item)?;
-                        WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None }
+                        WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None, wants_old: true }
                     }
                     _ => {
                         return Err(validation(

@@ -144,7 +144,15 @@ impl DynamoDb {
         let (name, opts, item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let key = validate_put(&table, &item)?;
-        let op = WriteOp { table: table.clone(), key, key_item: Item::new(), action: Action::Put(item), condition };
+        let wants_old = opts.return_values != "NONE" || opts.capacity != CapacityMode::None || opts.metrics;
+        let op = WriteOp {
+            table: table.clone(),
+            key,
+            key_item: Item::new(),
+            action: Action::Put(item),
+            condition,
+            wants_old,
+        };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, None))
     }
@@ -167,7 +175,7 @@ impl DynamoDb {
         let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let key = table.key_of(&key_item)?;
-        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition };
+        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition, wants_old: true };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, None))
     }
@@ -199,7 +207,8 @@ impl DynamoDb {
             )));
         }
         let updated: Vec<Path> = update.targets().cloned().collect();
-        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Update(update), condition };
+        let op =
+            WriteOp { table: table.clone(), key, key_item, action: Action::Update(update), condition, wants_old: true };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, Some(&updated)))
     }

@@ -177,7 +177,11 @@ impl DynamoDb {
                 (key_item, key, action)
             }
         };
-        Ok(TxnOp { write: WriteOp { table, key, key_item, action, condition }, old_on_failure, invalid_key })
+        Ok(TxnOp {
+            write: WriteOp { table, key, key_item, action, condition, wants_old: true },
+            old_on_failure,
+            invalid_key,
+        })
     }
 
     pub(crate) async fn transact_write_items(&self, region: &str, r: Req<'_>) -> Result<Value> {
