@@ -153,3 +153,46 @@ def test_key_condition_operand_errors(ddb, table):
     assert message("pk = :p AND sk > :a AND extra = :b", {":a": {"N": "1"}, ":b": {"N": "5"}}) == (
         "The number of query conditions (3) exceeds the number of key attributes defined in the schema (2)")
     assert message("begins_with(sk, :n) AND pk = :missing", {":n": {"N": "1"}}).endswith("operand type: N")
+
+
+def test_multi_attribute_gsi_key(ddb):
+    name = create_table(
+        ddb,
+        extra_attributes={n: "S" for n in "habcd"},
+        GlobalSecondaryIndexes=[{
+            "IndexName": "gsi",
+            "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"}]
+            + [{"AttributeName": n, "KeyType": "RANGE"} for n in "abcd"],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    )
+    rows = [("p1", "T", "live", "b", "r1"), ("p2", "T", "live", "a", "r2"), ("p3", "T", "live", "a", "r1"),
+            ("p4", "T", "draft", "c", "r1"), ("p5", "F", "live", "a", "r0"), ("p6", "T", "live", None, "r1")]
+    for pk, a, b, c, d in rows:
+        item = {"pk": {"S": pk}, "h": {"S": "o1"}, "a": {"S": a}, "b": {"S": b}, "d": {"S": d}}
+        if c:
+            item["c"] = {"S": c}
+        ddb.put_item(TableName=name, Item=item)
+    values = {":h": {"S": "o1"}, ":a": {"S": "T"}, ":b": {"S": "live"}, ":c": {"S": "a"}, ":d": {"S": "r"},
+              ":x": {"S": "r1"}, ":y": {"S": "r1"}}
+
+    def pks(expr, **extra):
+        used = {k: v for k, v in values.items() if k in expr}
+        resp = ddb.query(TableName=name, IndexName="gsi", KeyConditionExpression=expr,
+                         ExpressionAttributeValues=used, **extra)
+        return [i["pk"]["S"] for i in resp["Items"]], resp.get("LastEvaluatedKey")
+
+    assert pks("h = :h")[0] == ["p5", "p4", "p3", "p2", "p1"]
+    assert pks("h = :h AND a = :a", ScanIndexForward=False)[0] == ["p1", "p2", "p3", "p4"]
+    assert pks("b = :b AND h = :h AND a = :a")[0] == ["p3", "p2", "p1"]
+    assert pks("h = :h AND a = :a AND b = :b AND c > :c")[0] == ["p1"]
+    assert pks("h = :h AND a = :a AND b = :b AND c = :c AND begins_with(d, :d)")[0] == ["p3", "p2"]
+    assert pks("h = :h AND a = :a AND b = :b AND c = :c AND d BETWEEN :x AND :y")[0] == ["p3"]
+    assert pks("h = :h AND a = :a AND b < :b")[0] == ["p4"]
+    page, last = pks("h = :h AND a = :a", Limit=2)
+    assert page == ["p4", "p3"] and sorted(last) == ["a", "b", "c", "d", "h", "pk"]
+    assert error_of(pks, "h = :h AND a = :a AND b > :b AND c = :c") == (
+        "ValidationException",
+        "RANGE key attributes b must have equality conditions specified in the query because a condition is present "
+        "on key attribute c")
+    ddb.delete_table(TableName=name)

@@ -14,7 +14,7 @@ use crate::error::{internal, invalid_parameter, resource_not_found, validation, 
 use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::model::items::{read, read_units};
-use crate::model::table::{Index, KeySchema};
+use crate::model::table::{Index, KeyAttr, KeySchema};
 use crate::model::{Table, INDEXES, ITEMS};
 use crate::types::{item_from_json, item_from_stored, item_size, key, AttributeValue, Item};
 use crate::DynamoDb;
@@ -95,7 +95,11 @@ fn single_name(p: &Path) -> Option<&str> {
 }
 
 /// Split a key condition into the partition value and the sort-key condition.
-fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Option<RangeCond>)> {
+/// The partition value, the equalities on leading RANGE attributes of a
+/// multi-attribute key, and the condition on the last RANGE attribute named.
+type KeyCondition = (AttributeValue, Vec<AttributeValue>, Option<RangeCond>);
+
+fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
     fn flatten(c: Cond, out: &mut Vec<Cond>) -> Result<()> {
         match c {
             Cond::And(a, b) => {
@@ -178,13 +182,16 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
         };
         validation(format!("Query condition missed key schema element: {missing}"))
     };
+    let ranges: Vec<&KeyAttr> = schema.ranges().collect();
     let mut hash: Option<AttributeValue> = None;
-    let mut range: Option<RangeCond> = None;
+    // The condition on each RANGE attribute, by position in the key.
+    let mut on_range: Vec<Option<RangeCond>> = ranges.iter().map(|_| None).collect();
     for (name, rc) in conditions {
+        let position = ranges.iter().position(|r| r.name == name);
         let attr = if name == schema.hash.name {
             &schema.hash
-        } else if let Some(r) = schema.range.as_ref().filter(|r| r.name == name) {
-            r
+        } else if let Some(i) = position {
+            ranges[i]
         } else {
             return Err(missed());
         };
@@ -195,29 +202,49 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<(AttributeValue, Opti
         if values.iter().any(|v| !attr.kind.matches(v)) {
             return Err(invalid_parameter("Condition parameter type does not match schema type"));
         }
-        if name == schema.hash.name {
-            let RangeCond::Cmp(Cmp::Eq, v) = rc else {
-                return Err(unsupported());
-            };
-            if hash.replace(v).is_some() {
-                return Err(validation(
-                    "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
-                ));
+        match position {
+            None => {
+                let RangeCond::Cmp(Cmp::Eq, v) = rc else {
+                    return Err(unsupported());
+                };
+                hash = Some(v);
             }
-        } else {
-            if matches!(rc, RangeCond::BeginsWith(_)) && attr.kind == crate::model::table::ScalarType::N {
-                return Err(unsupported());
-            }
-            if range.replace(rc).is_some() {
-                return Err(validation(
-                    "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key",
-                ));
+            Some(i) => {
+                if matches!(rc, RangeCond::BeginsWith(_)) && attr.kind == crate::model::table::ScalarType::N {
+                    return Err(unsupported());
+                }
+                on_range[i] = Some(rc);
             }
         }
     }
     let hash =
         hash.ok_or_else(|| validation(format!("Query condition missed key schema element: {}", schema.hash.name)))?;
-    Ok((hash, range))
+    // A multi-attribute key needs equalities on every RANGE attribute before
+    // the last one conditioned.
+    let Some(last) = on_range.iter().rposition(Option::is_some) else {
+        return Ok((hash, vec![], None));
+    };
+    let lacking: Vec<&str> = (0..last)
+        .filter(|&i| !matches!(on_range[i], Some(RangeCond::Cmp(Cmp::Eq, _))))
+        .map(|i| ranges[i].name.as_str())
+        .collect();
+    if !lacking.is_empty() {
+        return Err(validation(format!(
+            "RANGE key attributes {} must have equality conditions specified in the query because a condition is present on key attribute {}",
+            lacking.join(", "),
+            ranges[last].name
+        )));
+    }
+    let mut conds = on_range.into_iter().take(last + 1).flatten();
+    let equalities = conds
+        .by_ref()
+        .take(last)
+        .filter_map(|c| match c {
+            RangeCond::Cmp(Cmp::Eq, v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    Ok((hash, equalities, conds.next()))
 }
 
 fn encoded(prefix: &[u8], v: &AttributeValue) -> Vec<u8> {
@@ -432,7 +459,7 @@ impl DynamoDb {
         let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
         let (lower, upper) = match key_cond {
             Some(kc) => {
-                let (hash, range) = key_condition(kc, schema)?;
+                let (hash, equalities, range) = key_condition(kc, schema)?;
                 if let Some(f) = &filter {
                     let mut paths = vec![];
                     cond_paths(f, &mut paths);
@@ -443,7 +470,11 @@ impl DynamoDb {
                         )));
                     }
                 }
-                range_bounds(&encoded(&id, &hash), range.as_ref())
+                let mut partition = encoded(&id, &hash);
+                for v in &equalities {
+                    key::encode(v, &mut partition);
+                }
+                range_bounds(&partition, range.as_ref())
             }
             None => (Bound::Included(id.to_vec()), after(&id)),
         };

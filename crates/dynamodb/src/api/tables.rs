@@ -26,16 +26,17 @@ fn table_uuid() -> String {
     nimbus_core::request::new_request_id()
 }
 
-/// A KeySchema list: HASH first, then optionally RANGE. Types are filled in
-/// from the attribute definitions by `resolve_types`.
-fn key_schema(value: Option<&Value>, field: &str, v: &mut Validator) -> Result<Option<KeySchema>> {
+/// A KeySchema list: HASH first, then optionally RANGE (up to `max_len`
+/// elements: a GSI may have a multi-attribute RANGE key). Types are filled
+/// in from the attribute definitions by `resolve_types`.
+fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Validator) -> Result<Option<KeySchema>> {
     let Some(value) = value else {
         v.not_null(false, field);
         return Ok(None);
     };
     let list = value.as_array().ok_or_else(|| serialization(unexpected(value, "List")))?;
     v.check(!list.is_empty(), None, field, "Member must have length greater than or equal to 1");
-    v.check(list.len() <= 2, None, field, "Member must have length less than or equal to 2");
+    v.check(list.len() <= max_len, None, field, &format!("Member must have length less than or equal to {max_len}"));
     let mut elems = vec![];
     for (i, e) in list.iter().enumerate() {
         let obj = e.as_object().ok_or_else(|| serialization(unexpected(e, "Structure")))?;
@@ -47,29 +48,33 @@ fn key_schema(value: Option<&Value>, field: &str, v: &mut Validator) -> Result<O
         v.not_null(kind.is_some(), &format!("{member}.keyType"));
         elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
     }
-    if elems.is_empty() || elems.len() > 2 {
+    if elems.is_empty() || elems.len() > max_len {
         return Ok(None);
     }
     if elems[0].1 != "HASH" {
         return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
     }
-    if let Some((range, kind)) = elems.get(1) {
+    for (i, (range, kind)) in elems.iter().enumerate().skip(1) {
         if *kind != "RANGE" {
             return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
         }
-        if *range == elems[0].0 {
+        if elems[..i].iter().any(|(n, _)| n == range) {
             return Err(validation(
                 "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
             ));
         }
     }
     let attr = |name: &str| KeyAttr { name: name.to_owned(), kind: ScalarType::S };
-    Ok(Some(KeySchema { hash: attr(&elems[0].0), range: elems.get(1).map(|(n, _)| attr(n)) }))
+    Ok(Some(KeySchema {
+        hash: attr(&elems[0].0),
+        range: elems.get(1).map(|(n, _)| attr(n)),
+        more_range: elems.iter().skip(2).map(|(n, _)| attr(n)).collect(),
+    }))
 }
 
 /// Give each key attribute its type from AttributeDefinitions.
 fn resolve_types(ks: &mut KeySchema, defs: &[KeyAttr]) -> Result<()> {
-    for attr in std::iter::once(&mut ks.hash).chain(ks.range.as_mut()) {
+    for attr in std::iter::once(&mut ks.hash).chain(ks.range.as_mut()).chain(ks.more_range.iter_mut()) {
         let Some(d) = defs.iter().find(|d| d.name == attr.name) else {
             let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
             return Err(invalid_parameter(format!(
@@ -140,7 +145,9 @@ fn parse_index(value: &Value, field: &str, global: bool, v: &mut Validator) -> R
     let r = Req::new(obj);
     let name = r.str("IndexName")?;
     v.table_name(name, &format!("{field}.indexName"));
-    let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), v)?;
+    // A GSI key may have up to four RANGE attributes.
+    let max_len = if global { 5 } else { 2 };
+    let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), max_len, v)?;
     let proj = projection(r.object("Projection")?, &format!("{field}.projection"), v)?;
     let tp = throughput(r.object("ProvisionedThroughput")?, &format!("{field}.provisionedThroughput"), v)?;
     let Some(ks) = ks else { return Ok(None) };
@@ -223,7 +230,7 @@ impl DynamoDb {
         let name = r.str("TableName")?;
         v.table_name(name, "tableName");
         let defs = attribute_definitions(&r, &mut v)?;
-        let ks = key_schema(r.get("KeySchema"), "keySchema", &mut v)?;
+        let ks = key_schema(r.get("KeySchema"), "keySchema", 2, &mut v)?;
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
         r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;

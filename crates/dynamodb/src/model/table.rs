@@ -51,11 +51,20 @@ pub struct KeyAttr {
 pub struct KeySchema {
     pub hash: KeyAttr,
     pub range: Option<KeyAttr>,
+    /// Further RANGE attributes of a multi-attribute GSI key, compared in
+    /// order after `range`.
+    #[serde(default)]
+    pub more_range: Vec<KeyAttr>,
 }
 
 impl KeySchema {
     pub fn attrs(&self) -> impl Iterator<Item = &KeyAttr> {
-        std::iter::once(&self.hash).chain(self.range.as_ref())
+        std::iter::once(&self.hash).chain(self.range.as_ref()).chain(&self.more_range)
+    }
+
+    /// The RANGE attributes in key order.
+    pub fn ranges(&self) -> impl Iterator<Item = &KeyAttr> {
+        self.range.iter().chain(&self.more_range)
     }
 
     pub fn is_key(&self, name: &str) -> bool {
@@ -64,9 +73,7 @@ impl KeySchema {
 
     pub fn to_json(&self) -> Value {
         let mut out = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
-        if let Some(r) = &self.range {
-            out.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
-        }
+        out.extend(self.ranges().map(|r| json!({"AttributeName": r.name, "KeyType": "RANGE"})));
         Value::Array(out)
     }
 
