@@ -286,3 +286,11 @@ def test_capacity_and_item_collection_metrics(ddb):
     big = ddb.put_item(TableName=name, Item={**key("b"), "data": {"S": "x" * 5000}}, ReturnConsumedCapacity="TOTAL")
     assert big["ConsumedCapacity"]["CapacityUnits"] == 5.0
     ddb.delete_table(TableName=name)
+
+
+def test_table_arn_as_table_name(ddb, table):
+    arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    ddb.put_item(TableName=arn, Item={**key("arn"), "v": {"S": "x"}})
+    assert ddb.get_item(TableName=arn, Key=key("arn"))["Item"]["v"] == {"S": "x"}
+    other_region = arn.replace("us-east-1", "eu-west-1")
+    assert error_of(ddb.get_item, TableName=other_region, Key=key("arn"))[0] == "ResourceNotFoundException"

@@ -167,8 +167,14 @@ impl Validator {
         self.name_constraints(name, field, 3);
     }
 
-    /// The TableName of an item operation: at least one character.
+    /// The TableName of an item operation: at least one character, or a
+    /// table ARN (up to 1024).
     pub fn item_table_name(&mut self, name: Option<&str>) {
+        if let Some(arn) = name.filter(|n| n.starts_with("arn:")) {
+            let constraint = "Member must have length less than or equal to 1024";
+            self.check(arn.len() <= 1024, Some(arn), "tableName", constraint);
+            return;
+        }
         if name == Some("") {
             let constraint = "Member must have length greater than or equal to 1";
             self.errors.push((

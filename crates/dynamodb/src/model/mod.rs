@@ -60,7 +60,20 @@ impl Catalog {
         &self.store
     }
 
+    /// The table called `name`, which may also be the table's ARN.
     pub fn get(&self, region: &str, name: &str) -> Result<Option<Arc<Table>>> {
+        if let Some(rest) = name.strip_prefix("arn:") {
+            // arn:aws:dynamodb:<region>:<account>:table/<name>
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let table = match parts.as_slice() {
+                [_, "dynamodb", r, _, resource] if *r == region => resource.strip_prefix("table/"),
+                _ => None,
+            };
+            return match table.filter(|t| !t.contains('/')) {
+                Some(t) => Ok(self.get(region, t)?.filter(|found| found.arn == name)),
+                None => Ok(None),
+            };
+        }
         let key = table_key(region, name);
         if let Some(t) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(Some(t.clone()));

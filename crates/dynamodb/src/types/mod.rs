@@ -91,8 +91,8 @@ impl AttributeValue {
         }
     }
 
-    /// Render as AWS prints values inside messages: `{S:x}`-like detail is
-    /// rarely needed; this is the plain scalar text.
+    /// The value's text as AWS prints it inside messages such as
+    /// `AttributeValue: {N:5}` (scalars plainly, documents as JSON).
     pub fn display_scalar(&self) -> String {
         match self {
             AV::S(s) => s.clone(),
