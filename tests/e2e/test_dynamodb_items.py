@@ -294,3 +294,23 @@ def test_table_arn_as_table_name(ddb, table):
     assert ddb.get_item(TableName=arn, Key=key("arn"))["Item"]["v"] == {"S": "x"}
     other_region = arn.replace("us-east-1", "eu-west-1")
     assert error_of(ddb.get_item, TableName=other_region, Key=key("arn"))[0] == "ResourceNotFoundException"
+
+
+def test_update_item_measures_the_statement(ddb):
+    # Standalone UpdateItem charges what the statement writes plus 3 for the
+    # update and 19 per SET, not the key: with a 3-byte key the ceiling for a
+    # finished item is 409,600 - 19.
+    name = create_table(ddb)
+    ceiling = 409_600 - 19
+
+    def set_b(pk, total):
+        pad = total - (2 + len(pk)) - 1
+        ddb.update_item(TableName=name, Key={"pk": {"S": pk}}, UpdateExpression="SET b = :pad",
+                        ExpressionAttributeValues={":pad": {"S": "x" * pad}})
+
+    set_b("K", ceiling)
+    assert error_of(set_b, "L", ceiling + 1) == (
+        "ValidationException", "Item size to update has exceeded the maximum allowed size")
+    # A put is measured flat: the same item one byte past the update ceiling is fine.
+    ddb.put_item(TableName=name, Item={"pk": {"S": "M"}, "b": {"S": "x" * (ceiling + 1 - 4)}})
+    ddb.delete_table(TableName=name)

@@ -39,6 +39,9 @@ pub struct WriteOp {
     /// capacity). A blind put on an unindexed table can skip reading it,
     /// which keeps the single writer's work per put small.
     pub wants_old: bool,
+    /// Standalone UpdateItem also measures the statement (see
+    /// `Update::statement_cost`); transactions measure only the item.
+    pub statement_sized: bool,
 }
 
 pub struct Applied {
@@ -91,7 +94,13 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         Action::Update(u) => {
             let mut item = old.clone().unwrap_or_else(|| op.key_item.clone());
             update::apply(u, &mut item)?;
-            if item_size(&item) > MAX_ITEM_SIZE {
+            let mut too_big = item_size(&item) > MAX_ITEM_SIZE;
+            if op.statement_sized && !too_big {
+                let cost = u.statement_cost();
+                let written: usize = cost.written.iter().filter_map(|n| item.get(n).map(|v| n.len() + v.size())).sum();
+                too_big = written + cost.fixed > MAX_ITEM_SIZE;
+            }
+            if too_big {
                 return Err(validation("Item size to update has exceeded the maximum allowed size").into());
             }
             if too_deep(&item) {

@@ -186,12 +186,13 @@ impl DynamoDb {
                             action: Action::Put(item),
                             condition: None,
                             wants_old: capacity != CapacityMode::None,
+                            statement_sized: false,
                         }
                     }
                     (None, Some(d)) => {
                         let key_item = r.child(d).item("Key")?.unwrap_or_default();
                         let key = table.key_of(&key_item)?;
-                        WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None, wants_old: true }
+                        WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition: None, wants_old: true, statement_sized: false }
                     }
                     _ => {
                         return Err(validation(

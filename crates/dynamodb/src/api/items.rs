@@ -152,6 +152,7 @@ impl DynamoDb {
             action: Action::Put(item),
             condition,
             wants_old,
+            statement_sized: false,
         };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, None))
@@ -175,7 +176,15 @@ impl DynamoDb {
         let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let key = table.key_of(&key_item)?;
-        let op = WriteOp { table: table.clone(), key, key_item, action: Action::Delete, condition, wants_old: true };
+        let op = WriteOp {
+            table: table.clone(),
+            key,
+            key_item,
+            action: Action::Delete,
+            condition,
+            wants_old: true,
+            statement_sized: false,
+        };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, None))
     }
@@ -207,8 +216,15 @@ impl DynamoDb {
             )));
         }
         let updated: Vec<Path> = update.targets().cloned().collect();
-        let op =
-            WriteOp { table: table.clone(), key, key_item, action: Action::Update(update), condition, wants_old: true };
+        let op = WriteOp {
+            table: table.clone(),
+            key,
+            key_item,
+            action: Action::Update(update),
+            condition,
+            wants_old: true,
+            statement_sized: true,
+        };
         let applied = self.run_write(op, opts.old_on_failure).await?;
         Ok(self.write_response(&table, applied, &opts, Some(&updated)))
     }

@@ -178,7 +178,7 @@ impl DynamoDb {
             }
         };
         Ok(TxnOp {
-            write: WriteOp { table, key, key_item, action, condition, wants_old: true },
+            write: WriteOp { table, key, key_item, action, condition, wants_old: true, statement_sized: false },
             old_on_failure,
             invalid_key,
         })

@@ -39,6 +39,91 @@ impl Update {
     }
 }
 
+/// What standalone UpdateItem charges a statement against the 400 KB limit,
+/// as measured against AWS: the attributes its plain `SET a = :v` clauses
+/// write (sized in the finished item) plus a cost for the statement itself —
+/// 3, then 19 per SET or ADD, plus what each clause carries from the request.
+/// (The key and attributes the statement leaves alone are not counted.)
+pub struct StatementCost {
+    pub fixed: usize,
+    /// Top-level attributes whose finished size counts.
+    pub written: Vec<String>,
+}
+
+/// A path as a clause target: its first name, then 4 plus each later step.
+fn target_cost(path: &Path) -> usize {
+    path.0
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let bytes = match e {
+                PathElem::Name(n) => n.len(),
+                PathElem::Index(x) => x.to_string().len(),
+            };
+            if i == 0 {
+                bytes
+            } else {
+                4 + bytes
+            }
+        })
+        .sum()
+}
+
+/// An operand read by a SET: a path costs 1 plus 14 and the step for each
+/// step; a value its size.
+fn operand_cost(value: &SetValue) -> usize {
+    match value {
+        SetValue::Value(v) => v.size(),
+        SetValue::Path(p) => {
+            1 + p
+                .0
+                .iter()
+                .map(|e| {
+                    14 + match e {
+                        PathElem::Name(n) => n.len(),
+                        PathElem::Index(x) => x.to_string().len(),
+                    }
+                })
+                .sum::<usize>()
+        }
+        SetValue::Plus(a, b) => 34 + operand_cost(a) + operand_cost(b),
+        SetValue::Minus(a, b) => 37 + operand_cost(a) + operand_cost(b),
+        SetValue::IfNotExists(p, v) => 39 + operand_cost(&SetValue::Path(p.clone())) + operand_cost(v),
+        SetValue::ListAppend(a, b) => 37 + operand_cost(a) + operand_cost(b),
+    }
+}
+
+impl Update {
+    pub fn statement_cost(&self) -> StatementCost {
+        let mut fixed = 3;
+        let mut written: Vec<String> = Vec::new();
+        for (path, value) in &self.set {
+            fixed += 19;
+            if path.0.iter().any(|e| matches!(e, PathElem::Index(_))) {
+                fixed += 1;
+            }
+            match value {
+                SetValue::Value(_) => {
+                    if !written.iter().any(|w| w == path.head()) {
+                        written.push(path.head().to_owned());
+                    }
+                }
+                other => fixed += operand_cost(other),
+            }
+        }
+        for path in &self.remove {
+            fixed += 1 + target_cost(path);
+        }
+        for (path, value) in &self.add {
+            fixed += 19 + target_cost(path) + value.size();
+        }
+        for (path, _) in &self.delete {
+            fixed += 1 + target_cost(path);
+        }
+        StatementCost { fixed, written }
+    }
+}
+
 /// AWS's long type names, used in ADD/DELETE operand errors.
 fn long_type(v: &AV) -> &'static str {
     match v {
