@@ -1,0 +1,359 @@
+//! The policy check behind every non-root request (`core::Authorizer`).
+//!
+//! A principal's policies (inline, attached, its groups'; a role session's
+//! role policies and session policies) are parsed once into a `Compiled`
+//! set, cached by access key id and valid for one model generation, so a
+//! check is a walk over pre-parsed statements with no parsing and no store
+//! access. Resource-based policies (Lambda's AddPermission) are registered
+//! through `put_resource_policy` and combined as AWS combines them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use nimbus_core::request::PrincipalKind;
+use nimbus_core::{AuthzRequest, Authorizer, AwsError, Principal};
+use serde::Serialize;
+
+use crate::managed;
+use crate::model::{name_key, Model, State};
+use crate::policy::eval::{evaluate_with_principal, CallerPrincipal, PrincipalMatch};
+use crate::policy::{evaluate, Caller, Decision, EvalContext, Policy, PolicyKind};
+
+/// A principal's policies, parsed.
+pub struct Compiled {
+    generation: u64,
+    pub caller: Caller,
+    identity: Vec<Policy>,
+    /// Role sessions created with a session policy: the intersection applies.
+    session: Option<Vec<Policy>>,
+}
+
+/// Why a request was denied, worded as AWS's message tails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    NoIdentityAllow,
+    NoSessionAllow,
+    ExplicitIdentity,
+    ExplicitSession,
+    ExplicitResource,
+}
+
+impl Denial {
+    fn tail(self, action: &str) -> String {
+        match self {
+            Denial::NoIdentityAllow => format!("because no identity-based policy allows the {action} action"),
+            Denial::NoSessionAllow => format!("because no session policy allows the {action} action"),
+            Denial::ExplicitIdentity => "with an explicit deny in an identity-based policy".into(),
+            Denial::ExplicitSession => "with an explicit deny in a session policy".into(),
+            Denial::ExplicitResource => "with an explicit deny in a resource-based policy".into(),
+        }
+    }
+}
+
+/// AWS's AccessDenied for `principal_arn`, in the shape of the action's service.
+pub fn access_denied(principal_arn: &str, action: &str, resource: &str, denial: Denial) -> AwsError {
+    let message = format!(
+        "User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {}",
+        denial.tail(action)
+    );
+    match action.split(':').next().unwrap_or("") {
+        "iam" | "sts" => AwsError::new(403, "AccessDenied", message),
+        "dynamodb" => AwsError::new(400, "AccessDeniedException", message)
+            .with_namespace(nimbus_core::error::CORAL_SERVICE),
+        _ => AwsError::new(403, "AccessDeniedException", message),
+    }
+}
+
+pub struct IamAuthorizer {
+    model: Arc<Model>,
+    compiled: RwLock<HashMap<String, Arc<Compiled>>>,
+    resource_policies: RwLock<HashMap<String, Arc<Policy>>>,
+    activity: Activity,
+}
+
+/// Most compiled principals kept before the cache starts over.
+const MAX_COMPILED: usize = 10_000;
+
+impl IamAuthorizer {
+    pub fn new(model: Arc<Model>) -> Self {
+        IamAuthorizer {
+            model,
+            compiled: RwLock::new(HashMap::new()),
+            resource_policies: RwLock::new(HashMap::new()),
+            activity: Activity::default(),
+        }
+    }
+
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// Attach a resource-based policy to `resource_arn` (a Lambda function's
+    /// policy after AddPermission). Qualified ARNs (`…:function:f:alias`)
+    /// fall back to the unqualified one's policy.
+    pub fn put_resource_policy(&self, resource_arn: &str, document: &str) -> Result<(), String> {
+        let policy = Policy::parse(document, PolicyKind::Resource)?;
+        self.resource_policies
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(resource_arn.to_owned(), Arc::new(policy));
+        Ok(())
+    }
+
+    pub fn remove_resource_policy(&self, resource_arn: &str) {
+        self.resource_policies.write().unwrap_or_else(|e| e.into_inner()).remove(resource_arn);
+    }
+
+    fn resource_policy(&self, resource: &str) -> Option<Arc<Policy>> {
+        let policies = self.resource_policies.read().unwrap_or_else(|e| e.into_inner());
+        if policies.is_empty() {
+            return None;
+        }
+        if let Some(p) = policies.get(resource) {
+            return Some(p.clone());
+        }
+        // arn:aws:lambda:r:a:function:name:qualifier → arn:…:function:name
+        let parts: Vec<&str> = resource.split(':').collect();
+        if parts.len() == 8 {
+            return policies.get(&parts[..7].join(":")).cloned();
+        }
+        None
+    }
+
+    /// The principal's compiled policies, from the cache when still current.
+    pub fn compiled(&self, principal: &Principal) -> Arc<Compiled> {
+        let generation = self.model.generation();
+        if let Some(c) = self.compiled.read().unwrap_or_else(|e| e.into_inner()).get(&principal.access_key_id) {
+            if c.generation == generation {
+                return c.clone();
+            }
+        }
+        let compiled = Arc::new(compile(&self.model.read(), principal, generation));
+        let mut cache = self.compiled.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_COMPILED {
+            cache.clear();
+        }
+        cache.insert(principal.access_key_id.clone(), compiled.clone());
+        compiled
+    }
+
+    /// The decision for one request, without recording it.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        source_ip: IpAddr,
+        context_keys: &[(&str, &[String])],
+    ) -> Result<(), Denial> {
+        let compiled = self.compiled(principal);
+        let action_lower = action.to_ascii_lowercase();
+        let ctx = EvalContext {
+            action: &action_lower,
+            resource,
+            caller: &compiled.caller,
+            source_ip,
+            now_millis: nimbus_core::time::now_epoch_millis() as i64,
+            context_keys,
+        };
+        let identity = evaluate(&compiled.identity, &ctx);
+        let session = compiled.session.as_ref().map(|s| evaluate(s, &ctx));
+        let resource_policy = self.resource_policy(resource);
+        let (resource_decision, named) = match &resource_policy {
+            Some(p) => evaluate_with_principal(p, &CallerPrincipal::Aws(&compiled.caller), &ctx),
+            None => (Decision::NotApplicable, PrincipalMatch::No),
+        };
+        if identity == Decision::ExplicitDeny {
+            return Err(Denial::ExplicitIdentity);
+        }
+        if session == Some(Decision::ExplicitDeny) {
+            return Err(Denial::ExplicitSession);
+        }
+        if resource_decision == Decision::ExplicitDeny {
+            return Err(Denial::ExplicitResource);
+        }
+        // Same account: a resource policy naming the caller grants on its own.
+        if resource_decision == Decision::Allow && named == PrincipalMatch::Direct {
+            return Ok(());
+        }
+        if identity != Decision::Allow {
+            return Err(Denial::NoIdentityAllow);
+        }
+        match session {
+            Some(Decision::Allow) | None => Ok(()),
+            Some(_) => Err(Denial::NoSessionAllow),
+        }
+    }
+}
+
+impl Authorizer for IamAuthorizer {
+    fn authorize(&self, request: &AuthzRequest<'_>) -> Result<(), AwsError> {
+        let result =
+            self.decide(request.principal, request.action, request.resource, request.source_ip, request.context_keys);
+        self.activity.record(&request.principal.arn, request.action, request.resource, result.is_ok());
+        result.map_err(|denial| access_denied(&request.principal.arn, request.action, request.resource, denial))
+    }
+}
+
+/// The caller's identity as conditions see it.
+pub fn caller_of(state: &State, principal: &Principal) -> Caller {
+    let mut caller = Caller {
+        arn: principal.arn.clone(),
+        account_id: principal.account_id.clone(),
+        user_id: principal.user_id.clone(),
+        username: None,
+        principal_type: "Account",
+        role_arn: None,
+    };
+    match principal.kind {
+        PrincipalKind::User => {
+            caller.principal_type = "User";
+            caller.username = principal.arn.rsplit('/').next().map(str::to_owned);
+        }
+        PrincipalKind::AssumedRole => {
+            caller.principal_type = "AssumedRole";
+            caller.role_arn = state.sessions.get(&principal.access_key_id).map(|s| s.role_arn.clone());
+        }
+        PrincipalKind::Root | PrincipalKind::Anonymous => {}
+    }
+    caller
+}
+
+/// The document behind a managed policy ARN: customer or AWS managed.
+pub fn managed_document<'a>(state: &'a State, arn: &str) -> Option<&'a str> {
+    match state.policies.get(arn) {
+        Some(p) => p.default_document(),
+        None => managed::find(arn).map(|p| p.document),
+    }
+}
+
+fn parse_all<'a>(docs: impl Iterator<Item = &'a str>) -> Vec<Policy> {
+    // Stored documents were validated on the way in; one that no longer
+    // parses grants nothing.
+    docs.filter_map(|d| Policy::parse(d, PolicyKind::Identity).ok()).collect()
+}
+
+fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
+    let caller = caller_of(state, principal);
+    let mut docs: Vec<&str> = Vec::new();
+    let mut session = None;
+    match principal.kind {
+        PrincipalKind::User => {
+            let user = state.keys.get(&principal.access_key_id).and_then(|k| state.users.get(&name_key(&k.user)));
+            if let Some(user) = user {
+                docs.extend(user.inline.values().map(String::as_str));
+                docs.extend(user.attached.iter().filter_map(|a| managed_document(state, a)));
+                let user_key = name_key(&user.name);
+                for group in state.groups_of(&user_key) {
+                    docs.extend(group.inline.values().map(String::as_str));
+                    docs.extend(group.attached.iter().filter_map(|a| managed_document(state, a)));
+                }
+            }
+        }
+        PrincipalKind::AssumedRole => {
+            if let Some(s) = state.sessions.get(&principal.access_key_id) {
+                if let Some(role) = state.roles.get(&name_key(&s.role_name)) {
+                    docs.extend(role.inline.values().map(String::as_str));
+                    docs.extend(role.attached.iter().filter_map(|a| managed_document(state, a)));
+                }
+                if s.has_session_policy() {
+                    let mut session_docs: Vec<&str> = s.policy.iter().map(String::as_str).collect();
+                    session_docs.extend(s.policy_arns.iter().filter_map(|a| managed_document(state, a)));
+                    session = Some(parse_all(session_docs.into_iter()));
+                }
+            }
+        }
+        PrincipalKind::Root | PrincipalKind::Anonymous => {
+            docs.push(managed::ALL[0].document);
+        }
+    }
+    Compiled { generation, caller, identity: parse_all(docs.into_iter()), session }
+}
+
+/// What each principal was allowed and denied, for `suggest-policy`:
+/// bounded in principals and in entries per principal.
+#[derive(Default)]
+pub struct Activity {
+    by_principal: Mutex<HashMap<String, HashMap<String, HashMap<String, Tally>>>>,
+}
+
+#[derive(Clone, Copy, Default, Debug, Serialize)]
+pub struct Tally {
+    pub allowed: u64,
+    pub denied: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActivityEntry {
+    pub action: String,
+    pub resource: String,
+    pub allowed: u64,
+    pub denied: u64,
+}
+
+const MAX_PRINCIPALS: usize = 1024;
+const MAX_ENTRIES_PER_PRINCIPAL: usize = 4096;
+
+impl Activity {
+    pub fn record(&self, principal: &str, action: &str, resource: &str, allowed: bool) {
+        let mut all = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
+        if !all.contains_key(principal) {
+            if all.len() >= MAX_PRINCIPALS {
+                return;
+            }
+            all.insert(principal.to_owned(), HashMap::new());
+        }
+        let Some(actions) = all.get_mut(principal) else { return };
+        let entries: usize = actions.values().map(HashMap::len).sum();
+        let tally = match actions.get_mut(action).and_then(|r| r.get_mut(resource)) {
+            Some(t) => t,
+            None if entries >= MAX_ENTRIES_PER_PRINCIPAL => return,
+            None => actions.entry(action.to_owned()).or_default().entry(resource.to_owned()).or_default(),
+        };
+        if allowed {
+            tally.allowed += 1;
+        } else {
+            tally.denied += 1;
+        }
+    }
+
+    /// Everything recorded for `principal`, sorted by action then resource.
+    pub fn entries(&self, principal: &str) -> Vec<ActivityEntry> {
+        let all = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<ActivityEntry> = all
+            .get(principal)
+            .into_iter()
+            .flat_map(|actions| {
+                actions.iter().flat_map(|(action, resources)| {
+                    resources.iter().map(move |(resource, t)| ActivityEntry {
+                        action: action.clone(),
+                        resource: resource.clone(),
+                        allowed: t.allowed,
+                        denied: t.denied,
+                    })
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.action, &a.resource).cmp(&(&b.action, &b.resource)));
+        out
+    }
+
+    /// The smallest identity policy covering everything `principal` did or
+    /// tried: one statement per resource, listing its actions.
+    pub fn suggest_policy(&self, principal: &str) -> serde_json::Value {
+        let mut by_resource: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for e in self.entries(principal) {
+            by_resource.entry(e.resource).or_default().insert(e.action);
+        }
+        let statements: Vec<serde_json::Value> = by_resource
+            .into_iter()
+            .map(|(resource, actions)| {
+                let actions: Vec<String> = actions.into_iter().collect();
+                serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": resource})
+            })
+            .collect();
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+    }
+}
