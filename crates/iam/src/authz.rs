@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use nimbus_core::request::PrincipalKind;
-use nimbus_core::{AuthzRequest, Authorizer, AwsError, Principal};
+use nimbus_core::{Authorizer, AuthzRequest, AwsError, Principal};
 use serde::Serialize;
 
 use crate::managed;
@@ -59,8 +59,9 @@ pub fn access_denied(principal_arn: &str, action: &str, resource: &str, denial: 
     );
     match action.split(':').next().unwrap_or("") {
         "iam" | "sts" => AwsError::new(403, "AccessDenied", message),
-        "dynamodb" => AwsError::new(400, "AccessDeniedException", message)
-            .with_namespace(nimbus_core::error::CORAL_SERVICE),
+        "dynamodb" => {
+            AwsError::new(400, "AccessDeniedException", message).with_namespace(nimbus_core::error::CORAL_SERVICE)
+        }
         _ => AwsError::new(403, "AccessDeniedException", message),
     }
 }
@@ -273,9 +274,12 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
 
 /// What each principal was allowed and denied, for `suggest-policy`:
 /// bounded in principals and in entries per principal.
+/// action → resource → tally.
+type ActionsByResource = HashMap<String, HashMap<String, Tally>>;
+
 #[derive(Default)]
 pub struct Activity {
-    by_principal: Mutex<HashMap<String, HashMap<String, HashMap<String, Tally>>>>,
+    by_principal: Mutex<HashMap<String, ActionsByResource>>,
 }
 
 #[derive(Clone, Copy, Default, Debug, Serialize)]

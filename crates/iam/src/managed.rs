@@ -45,7 +45,8 @@ pub static ALL: &[AwsManagedPolicy] = &[
     AwsManagedPolicy {
         name: "PowerUserAccess",
         path: "/",
-        description: "Provides full access to AWS services and resources, but does not allow management of Users and groups.",
+        description:
+            "Provides full access to AWS services and resources, but does not allow management of Users and groups.",
         version: "v5",
         document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"},{"Effect":"Allow","Action":["iam:CreateServiceLinkedRole","iam:DeleteServiceLinkedRole","iam:ListRoles","organizations:DescribeOrganization","account:ListRegions","account:GetAccountInformation"],"Resource":"*"}]}"#,
     },
@@ -87,7 +88,8 @@ pub static ALL: &[AwsManagedPolicy] = &[
     AwsManagedPolicy {
         name: "AWSLambda_FullAccess",
         path: "/",
-        description: "Grants full access to AWS Lambda service, AWS Lambda console features, and other related AWS services.",
+        description:
+            "Grants full access to AWS Lambda service, AWS Lambda console features, and other related AWS services.",
         version: "v2",
         document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cloudformation:DescribeStacks","cloudformation:ListStackResources","cloudwatch:ListMetrics","cloudwatch:GetMetricData","ec2:DescribeSecurityGroups","ec2:DescribeSubnets","ec2:DescribeVpcs","kms:ListAliases","iam:GetPolicy","iam:GetPolicyVersion","iam:GetRole","iam:GetRolePolicy","iam:ListAttachedRolePolicies","iam:ListRolePolicies","iam:ListRoles","lambda:*","logs:DescribeLogGroups","states:DescribeStateMachine","states:ListStateMachines","tag:GetResources","xray:GetTraceSummaries","xray:BatchGetTraces"],"Resource":"*"},{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}},{"Effect":"Allow","Action":["logs:DescribeLogStreams","logs:GetLogEvents","logs:FilterLogEvents","logs:StartLiveTail","logs:StopLiveTail"],"Resource":"arn:aws:logs:*:*:log-group:/aws/lambda/*"}]}"#,
     },

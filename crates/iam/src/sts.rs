@@ -89,7 +89,10 @@ impl Sts {
             AwsError::new(
                 403,
                 "AccessDenied",
-                format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {}", caller.arn, input.role_arn),
+                format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                    caller.arn, input.role_arn
+                ),
             )
         };
         check_session_name(input.session_name)?;
@@ -178,8 +181,12 @@ impl Sts {
             .mutate(move |state, dirty| {
                 // Sessions expired for a day are forgotten (until then they
                 // answer ExpiredToken rather than InvalidClientTokenId).
-                let stale: Vec<String> =
-                    state.sessions.values().filter(|s| s.expires_at + 86_400 < now).map(|s| s.access_key_id.clone()).collect();
+                let stale: Vec<String> = state
+                    .sessions
+                    .values()
+                    .filter(|s| s.expires_at + 86_400 < now)
+                    .map(|s| s.access_key_id.clone())
+                    .collect();
                 for id in stale {
                     state.sessions.remove(&id);
                     dirty.push(Dirty::Session(id));
@@ -195,7 +202,9 @@ impl Sts {
     async fn assume_role(&self, request: &AwsRequest, params: &Params) -> Result<AwsResponse, AwsError> {
         let duration = match params.get("DurationSeconds") {
             None => None,
-            Some(text) => Some(text.parse::<i64>().map_err(|_| validation(format!("Invalid DurationSeconds: {text}")))?),
+            Some(text) => {
+                Some(text.parse::<i64>().map_err(|_| validation(format!("Invalid DurationSeconds: {text}")))?)
+            }
         };
         let policy_arns: Vec<String> = params.list_field("PolicyArns", "arn").into_iter().map(str::to_owned).collect();
         let input = AssumeRoleInput {

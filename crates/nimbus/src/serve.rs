@@ -69,7 +69,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     // IAM: users, keys, roles and sessions from the store; the authorizer
     // checks every non-root request against their policies.
-    let iam_model = Arc::new(Model::open(store.clone(), &args.account_id).map_err(|e| format!("loading IAM state: {e}"))?);
+    let iam_model =
+        Arc::new(Model::open(store.clone(), &args.account_id).map_err(|e| format!("loading IAM state: {e}"))?);
     let authorizer = Arc::new(IamAuthorizer::new(iam_model.clone()));
 
     let apigateway = Arc::new(

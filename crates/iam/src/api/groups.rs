@@ -80,7 +80,7 @@ pub(crate) fn get_group(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
     x.open("Group");
     write_group(&mut x, &group);
     x.close("Group");
-    x.members("Users", &users, |x, u| write_user(x, u));
+    x.members("Users", &users, write_user);
     truncation(&mut x, marker);
     Ok(call.reply(Some(x)))
 }
@@ -92,7 +92,7 @@ pub(crate) fn list_groups(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
         call.model.read().groups.values().filter(|g| g.path.starts_with(prefix)).cloned().collect();
     let (groups, marker) = page(groups, &call.params)?;
     let mut x = Xml::default();
-    x.members("Groups", &groups, |x, g| write_group(x, g));
+    x.members("Groups", &groups, write_group);
     truncation(&mut x, marker);
     Ok(call.reply(Some(x)))
 }
@@ -134,9 +134,7 @@ async fn membership(call: &Call<'_>, add: bool) -> Result<AwsResponse, AwsError>
                 if add {
                     g.members.insert(name_key(&user));
                 } else if !g.members.remove(&name_key(&user)) {
-                    return Err(no_such_entity(format!(
-                        "The user with name {user} cannot be found in group {group}."
-                    )));
+                    return Err(no_such_entity(format!("The user with name {user} cannot be found in group {group}.")));
                 }
             }
             dirty.push(Dirty::Group(key));
@@ -164,7 +162,7 @@ pub(crate) fn list_groups_for_user(call: &Call<'_>) -> Result<AwsResponse, AwsEr
     };
     let (groups, marker) = page(groups, &call.params)?;
     let mut x = Xml::default();
-    x.members("Groups", &groups, |x, g| write_group(x, g));
+    x.members("Groups", &groups, write_group);
     truncation(&mut x, marker);
     Ok(call.reply(Some(x)))
 }

@@ -136,9 +136,7 @@ pub(crate) fn get(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
         no_such_entity(format!("The {} policy with name {policy_name} cannot be found.", holder.word()))
     })?;
     let mut x = Xml::default();
-    x.leaf(holder.param(), name)
-        .leaf("PolicyName", policy_name)
-        .leaf("PolicyDocument", &encode_document(document));
+    x.leaf(holder.param(), name).leaf("PolicyName", policy_name).leaf("PolicyDocument", &encode_document(document));
     Ok(call.reply(Some(x)))
 }
 

@@ -117,7 +117,7 @@ pub(crate) async fn delete_access_key(call: &Call<'_>) -> Result<AwsResponse, Aw
     call.model
         .mutate(move |state, dirty| {
             find_user(state, &user)?;
-            if !state.keys.get(&id).is_some_and(|k| name_key(&k.user) == name_key(&user)) {
+            if state.keys.get(&id).is_none_or(|k| name_key(&k.user) != name_key(&user)) {
                 return Err(no_such_entity(format!("The Access Key with id {id} cannot be found.")));
             }
             state.keys.remove(&id);

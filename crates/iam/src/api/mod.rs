@@ -121,7 +121,11 @@ impl Service for Iam {
                 "AddUserToGroup" => groups::add_user_to_group(&call).await,
                 "RemoveUserFromGroup" => groups::remove_user_from_group(&call).await,
                 "ListGroupsForUser" => groups::list_groups_for_user(&call),
-                _ => Err(AwsError::new(400, "InvalidAction", format!("Could not find operation {action} for version 2010-05-08"))),
+                _ => Err(AwsError::new(
+                    400,
+                    "InvalidAction",
+                    format!("Could not find operation {action} for version 2010-05-08"),
+                )),
             }
         })
     }
@@ -194,9 +198,7 @@ pub(crate) fn check_name(value: &str, member: &str, max: usize) -> Result<(), Aw
 pub(crate) fn check_path(path: &str) -> Result<(), AwsError> {
     let ok = path.starts_with('/') && path.ends_with('/') && path.len() <= 512 && !path.contains("//");
     if !ok {
-        return Err(validation(format!(
-            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."
-        )));
+        return Err(validation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."));
     }
     Ok(())
 }

@@ -354,7 +354,8 @@ pub(crate) async fn attach(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
     call.model
         .mutate(move |state, dirty| {
             holder.policies(state, &name)?;
-            let attachable = state.policies.contains_key(&arn) || (is_aws_managed(&arn) && managed::find(&arn).is_some());
+            let attachable =
+                state.policies.contains_key(&arn) || (is_aws_managed(&arn) && managed::find(&arn).is_some());
             if !attachable {
                 return Err(no_such_entity(format!("Policy {arn} does not exist or is not attachable.")));
             }

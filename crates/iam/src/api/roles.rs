@@ -114,7 +114,7 @@ pub(crate) fn list_roles(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
     let roles: Vec<Role> = call.model.read().roles.values().filter(|r| r.path.starts_with(prefix)).cloned().collect();
     let (roles, marker) = page(roles, &call.params)?;
     let mut x = Xml::default();
-    x.members("Roles", &roles, |x, r| write_role(x, r));
+    x.members("Roles", &roles, write_role);
     truncation(&mut x, marker);
     Ok(call.reply(Some(x)))
 }

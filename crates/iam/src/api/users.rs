@@ -106,7 +106,7 @@ pub(crate) fn list_users(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
     let users: Vec<User> = call.model.read().users.values().filter(|u| u.path.starts_with(prefix)).cloned().collect();
     let (users, marker) = page(users, &call.params)?;
     let mut x = Xml::default();
-    x.members("Users", &users, |x, u| write_user(x, u));
+    x.members("Users", &users, write_user);
     truncation(&mut x, marker);
     Ok(call.reply(Some(x)))
 }

@@ -101,18 +101,27 @@ impl Op {
         match self {
             StringEquals | StringNotEquals | BinaryEquals => policy == request,
             StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => policy.eq_ignore_ascii_case(request),
-            StringLike | StringNotLike | ArnLike | ArnNotLike | ArnEquals | ArnNotEquals => arn_or_glob(self, policy, request),
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals | NumericGreaterThan
+            StringLike | StringNotLike | ArnLike | ArnNotLike | ArnEquals | ArnNotEquals => {
+                arn_or_glob(self, policy, request)
+            }
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
             | NumericGreaterThanEquals => match (request.trim().parse::<f64>(), policy.trim().parse::<f64>()) {
                 (Ok(r), Ok(p)) => compare(self, r.partial_cmp(&p)),
                 _ => false,
             },
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
-                match (parse_date(request), parse_date(policy)) {
-                    (Some(r), Some(p)) => compare(self, Some(r.cmp(&p))),
-                    _ => false,
-                }
-            }
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
+            | DateGreaterThanEquals => match (parse_date(request), parse_date(policy)) {
+                (Some(r), Some(p)) => compare(self, Some(r.cmp(&p))),
+                _ => false,
+            },
             Bool => policy.eq_ignore_ascii_case(request),
             IpAddress | NotIpAddress => cidr_contains(policy, request),
             Null => false,

@@ -103,7 +103,15 @@ fn parse_statement(map: &Map<String, Value>, kind: PolicyKind) -> Result<Stateme
     for key in map.keys() {
         if !matches!(
             key.as_str(),
-            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Principal" | "NotPrincipal" | "Condition"
+            "Sid"
+                | "Effect"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Principal"
+                | "NotPrincipal"
+                | "Condition"
         ) {
             return Err(format!("Unknown field {key}"));
         }
@@ -167,10 +175,9 @@ fn parse_statement(map: &Map<String, Value>, kind: PolicyKind) -> Result<Stateme
 fn strings(value: &Value) -> Result<Vec<&str>, Malformed> {
     match value {
         Value::String(s) => Ok(vec![s.as_str()]),
-        Value::Array(list) if !list.is_empty() => list
-            .iter()
-            .map(|v| v.as_str().ok_or_else(|| "Syntax errors in policy.".to_owned()))
-            .collect(),
+        Value::Array(list) if !list.is_empty() => {
+            list.iter().map(|v| v.as_str().ok_or_else(|| "Syntax errors in policy.".to_owned())).collect()
+        }
         _ => Err("Syntax errors in policy.".into()),
     }
 }
@@ -265,14 +272,23 @@ mod tests {
             "Policy statement must contain resources."
         );
         assert_eq!(
-            err(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Principal":"*"}}"#, PolicyKind::Identity),
+            err(
+                r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Principal":"*"}}"#,
+                PolicyKind::Identity
+            ),
             "Policy document should not specify a principal."
         );
         assert_eq!(
-            err(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#, PolicyKind::Trust),
+            err(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+                PolicyKind::Trust
+            ),
             "Missing required field Principal"
         );
-        assert_eq!(err(r#"{"Version":"2012-10-18","Statement":[]}"#, PolicyKind::Identity), "The policy failed legacy parsing");
+        assert_eq!(
+            err(r#"{"Version":"2012-10-18","Statement":[]}"#, PolicyKind::Identity),
+            "The policy failed legacy parsing"
+        );
         assert_eq!(
             err(r#"{"Statement":{"Effect":"Allow","Action":"getitem","Resource":"*"}}"#, PolicyKind::Identity),
             "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."

@@ -59,11 +59,7 @@ impl EvalContext<'_> {
             "aws:principaltype" => one(self.caller.principal_type.to_owned()),
             "aws:securetransport" => one("false".to_owned()),
             "aws:requestedregion" => None,
-            _ => self
-                .context_keys
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| Cow::Borrowed(*v)),
+            _ => self.context_keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| Cow::Borrowed(*v)),
         }
     }
 
@@ -257,7 +253,10 @@ mod tests {
         assert_eq!(evaluate([&p], &ctx("s3:getobject", "arn:aws:s3:::public/x", &c)), Decision::Allow);
         assert_eq!(evaluate([&p], &ctx("s3:getobject", "arn:aws:s3:::secret/x", &c)), Decision::NotApplicable);
         assert_eq!(evaluate([&p], &ctx("iam:getuser", "arn:aws:iam::000000000000:user/alice", &c)), Decision::Allow);
-        assert_eq!(evaluate([&p], &ctx("iam:getuser", "arn:aws:iam::000000000000:user/bob", &c)), Decision::NotApplicable);
+        assert_eq!(
+            evaluate([&p], &ctx("iam:getuser", "arn:aws:iam::000000000000:user/bob", &c)),
+            Decision::NotApplicable
+        );
     }
 
     #[test]
@@ -287,7 +286,10 @@ mod tests {
         .unwrap();
         let c = alice();
         let cx = ctx("sts:assumerole", "arn:aws:iam::000000000000:role/R", &c);
-        assert_eq!(evaluate_with_principal(&trust, &CallerPrincipal::Aws(&c), &cx), (Decision::Allow, PrincipalMatch::Direct));
+        assert_eq!(
+            evaluate_with_principal(&trust, &CallerPrincipal::Aws(&c), &cx),
+            (Decision::Allow, PrincipalMatch::Direct)
+        );
         let svc = CallerPrincipal::Service("lambda.amazonaws.com");
         assert_eq!(evaluate_with_principal(&trust, &svc, &cx).0, Decision::Allow);
         let bob = Caller { arn: "arn:aws:iam::000000000000:user/bob".into(), ..alice() };
