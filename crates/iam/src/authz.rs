@@ -309,17 +309,22 @@ impl Activity {
             all.insert(principal.to_owned(), HashMap::new());
         }
         let Some(actions) = all.get_mut(principal) else { return };
-        let entries: usize = actions.values().map(HashMap::len).sum();
-        let tally = match actions.get_mut(action).and_then(|r| r.get_mut(resource)) {
-            Some(t) => t,
-            None if entries >= MAX_ENTRIES_PER_PRINCIPAL => return,
-            None => actions.entry(action.to_owned()).or_default().entry(resource.to_owned()).or_default(),
+        let bump = |tally: &mut Tally| {
+            if allowed {
+                tally.allowed += 1;
+            } else {
+                tally.denied += 1;
+            }
         };
-        if allowed {
-            tally.allowed += 1;
-        } else {
-            tally.denied += 1;
+        // Repeat visits (the common case) allocate nothing.
+        if let Some(tally) = actions.get_mut(action).and_then(|r| r.get_mut(resource)) {
+            bump(tally);
+            return;
         }
+        if actions.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES_PER_PRINCIPAL {
+            return;
+        }
+        bump(actions.entry(action.to_owned()).or_default().entry(resource.to_owned()).or_default());
     }
 
     /// Everything recorded for `principal`, sorted by action then resource.
