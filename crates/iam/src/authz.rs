@@ -366,3 +366,176 @@ impl Activity {
         serde_json::json!({"Version": "2012-10-17", "Statement": statements})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use nimbus_core::BoxFuture;
+    use nimbus_store::{Direction, Keyspace, ReadView, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
+
+    use super::*;
+    use crate::model::{AccessKey, Dirty, User};
+
+    struct NullStore;
+
+    impl ReadView for NullStore {
+        fn get(&self, _: Keyspace, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(None)
+        }
+
+        fn scan(
+            &self,
+            _: Keyspace,
+            _: (Bound<&[u8]>, Bound<&[u8]>),
+            _: Direction,
+            _: &mut Visitor<'_>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    impl Store for NullStore {
+        fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
+            Err(StoreError("none".into()))
+        }
+
+        fn write(&self, _: WriteBatch) -> BoxFuture<'_, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn transact_raw(&self, _: TxnFn) -> BoxFuture<'_, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn close(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        fn engine(&self) -> &'static str {
+            "null"
+        }
+    }
+
+    const ALICE: &str = "arn:aws:iam::000000000000:user/alice";
+    const FUNCTION: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
+
+    fn setup(inline: &str) -> (IamAuthorizer, Principal) {
+        let model = Arc::new(Model::open(Arc::new(NullStore), "000000000000").unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let inline = inline.to_owned();
+        runtime
+            .block_on(model.mutate(move |state, dirty: &mut Vec<Dirty>| {
+                state.users.insert(
+                    "alice".into(),
+                    User {
+                        name: "alice".into(),
+                        path: "/".into(),
+                        id: "AIDAALICE".into(),
+                        arn: ALICE.into(),
+                        created: 0,
+                        inline: [("p".to_owned(), inline)].into(),
+                        attached: vec![],
+                    },
+                );
+                state.keys.insert(
+                    "AKIAALICE".into(),
+                    AccessKey {
+                        id: "AKIAALICE".into(),
+                        secret: "s".into(),
+                        user: "alice".into(),
+                        active: true,
+                        created: 0,
+                    },
+                );
+                dirty.push(Dirty::User("alice".into()));
+                Ok(())
+            }))
+            .unwrap();
+        let principal = Principal {
+            kind: PrincipalKind::User,
+            account_id: "000000000000".into(),
+            arn: ALICE.into(),
+            user_id: "AIDAALICE".into(),
+            access_key_id: "AKIAALICE".into(),
+        };
+        (IamAuthorizer::new(model), principal)
+    }
+
+    fn check(authz: &IamAuthorizer, p: &Principal, action: &str, resource: &str) -> Result<(), AwsError> {
+        authz.authorize(&AuthzRequest {
+            principal: p,
+            action,
+            resource,
+            source_ip: "127.0.0.1".parse().unwrap(),
+            context_keys: &[],
+        })
+    }
+
+    #[test]
+    fn denial_messages_and_shapes_follow_aws() {
+        let (authz, alice) = setup(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/A"},{"Effect":"Deny","Action":"dynamodb:DeleteTable","Resource":"*"}]}"#,
+        );
+        let a = "arn:aws:dynamodb:us-east-1:000000000000:table/A";
+        let b = "arn:aws:dynamodb:us-east-1:000000000000:table/B";
+        assert!(check(&authz, &alice, "dynamodb:GetItem", a).is_ok());
+        let err = check(&authz, &alice, "dynamodb:PutItem", b).unwrap_err();
+        assert_eq!(err.type_name(), "com.amazon.coral.service#AccessDeniedException");
+        assert_eq!(
+            err.message,
+            "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/B because no identity-based policy allows the dynamodb:PutItem action"
+        );
+        let err = check(&authz, &alice, "dynamodb:DeleteTable", a).unwrap_err();
+        assert!(err.message.ends_with("on resource: arn:aws:dynamodb:us-east-1:000000000000:table/A with an explicit deny in an identity-based policy"));
+        let err = check(&authz, &alice, "lambda:InvokeFunction", FUNCTION).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code.as_ref()), (403, "AccessDeniedException"));
+    }
+
+    #[test]
+    fn resource_policies_grant_and_deny() {
+        let (authz, alice) =
+            setup(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#);
+        assert!(check(&authz, &alice, "lambda:InvokeFunction", FUNCTION).is_err());
+        authz
+            .put_resource_policy(
+                FUNCTION,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:000000000000:function:f"}]}"#,
+            )
+            .unwrap();
+        assert!(check(&authz, &alice, "lambda:InvokeFunction", FUNCTION).is_ok());
+        // A qualified ARN falls back to the function's policy; its Resource must still match.
+        assert!(check(&authz, &alice, "lambda:InvokeFunction", &format!("{FUNCTION}:live")).is_err());
+        authz
+            .put_resource_policy(
+                FUNCTION,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"lambda:*","Resource":"*"}]}"#,
+            )
+            .unwrap();
+        let err = check(&authz, &alice, "lambda:InvokeFunction", FUNCTION).unwrap_err();
+        assert!(err.message.ends_with("with an explicit deny in a resource-based policy"));
+        authz.remove_resource_policy(FUNCTION);
+        assert!(check(&authz, &alice, "lambda:InvokeFunction", FUNCTION).is_err());
+        assert!(authz
+            .put_resource_policy(FUNCTION, r#"{"Statement":{"Effect":"Allow","Action":"x:y","Resource":"*"}}"#)
+            .is_err());
+    }
+
+    #[test]
+    fn activity_is_recorded_and_bounded() {
+        let (authz, alice) =
+            setup(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#);
+        for _ in 0..3 {
+            let _ = check(&authz, &alice, "iam:GetUser", ALICE);
+        }
+        let _ = check(&authz, &alice, "iam:ListUsers", "arn:aws:iam::000000000000:user/");
+        let entries = authz.activity().entries(ALICE);
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[0].action.as_str(), entries[0].allowed, entries[0].denied), ("iam:GetUser", 3, 0));
+        assert_eq!((entries[1].action.as_str(), entries[1].allowed, entries[1].denied), ("iam:ListUsers", 0, 1));
+        for i in 0..(MAX_ENTRIES_PER_PRINCIPAL + 10) {
+            authz.activity().record("p", "a:b", &i.to_string(), true);
+        }
+        assert_eq!(authz.activity().entries("p").len(), MAX_ENTRIES_PER_PRINCIPAL);
+    }
+}
