@@ -188,6 +188,17 @@ impl IamAuthorizer {
     }
 }
 
+impl nimbus_core::ResourcePolicies for IamAuthorizer {
+    fn put_resource_policy(&self, resource_arn: &str, policy_json: &str) -> Result<(), AwsError> {
+        IamAuthorizer::put_resource_policy(self, resource_arn, policy_json)
+            .map_err(|m| AwsError::new(400, "MalformedPolicyDocumentException", m))
+    }
+
+    fn remove_resource_policy(&self, resource_arn: &str) {
+        IamAuthorizer::remove_resource_policy(self, resource_arn)
+    }
+}
+
 impl Authorizer for IamAuthorizer {
     fn authorize(&self, request: &AuthzRequest<'_>) -> Result<(), AwsError> {
         let result =

@@ -69,11 +69,7 @@ impl Sts {
 
     /// AssumeRole on behalf of an AWS service (`lambda.amazonaws.com` starting
     /// a function's environment): the trust policy must name the service.
-    pub async fn assume_role_for_service(
-        &self,
-        service: &str,
-        input: AssumeRoleInput<'_>,
-    ) -> Result<Credentials, AwsError> {
+    pub async fn assume_as_service(&self, service: &str, input: AssumeRoleInput<'_>) -> Result<Credentials, AwsError> {
         let caller = Caller { arn: service.to_owned(), principal_type: "Service", ..Caller::default() };
         self.assume(&CallerPrincipal::Service(service), &caller, None, input).await
     }
@@ -260,6 +256,34 @@ fn check_session_name(name: &str) -> Result<(), AwsError> {
             "1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy constraint: {c}"
         ))),
         None => Ok(()),
+    }
+}
+
+impl nimbus_core::RoleAssumer for Sts {
+    fn assume_role_for_service<'a>(
+        &'a self,
+        service: &'a str,
+        role_arn: &'a str,
+        session_name: &'a str,
+        duration_seconds: i64,
+    ) -> BoxFuture<'a, Result<nimbus_core::TemporaryCredentials, AwsError>> {
+        Box::pin(async move {
+            let input = AssumeRoleInput {
+                role_arn,
+                session_name,
+                duration_seconds: Some(duration_seconds),
+                policy: None,
+                policy_arns: Vec::new(),
+            };
+            let c = self.assume_as_service(service, input).await?;
+            Ok(nimbus_core::TemporaryCredentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+                expires_at: c.expires_at,
+                assumed_role_arn: c.assumed_role_arn,
+            })
+        })
     }
 }
 
