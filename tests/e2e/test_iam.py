@@ -2,6 +2,7 @@
 enforced on every request of a non-root principal."""
 
 import json
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -11,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 import raw
-from conftest import Server, make_client
+from conftest import Server, make_client, nimbus_binary
 
 ACCOUNT = "000000000000"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -533,6 +534,30 @@ def test_activity_is_recorded_per_principal(nimbus, new_user):
     denied = raw.signed(nimbus.endpoint, "iam", method="GET", path=path,
                         key=as_user.key["AccessKeyId"], secret=as_user.key["SecretAccessKey"])
     assert denied.status == 403
+
+
+def test_cli_suggest_policy_lists_exactly_the_actions_a_role_used(nimbus, client, iam):
+    role = unique("fnrole")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}))
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    for session_name in ["env-1", "env-2"]:
+        creds = client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName=session_name)["Credentials"]
+        as_session = client("iam", aws_access_key_id=creds["AccessKeyId"],
+                            aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+        as_session.get_role(RoleName=role)
+        if session_name == "env-2":
+            with pytest.raises(botocore.exceptions.ClientError):
+                as_session.create_user(UserName="nope")
+    result = subprocess.run([nimbus_binary(), "iam", "suggest-policy", role, "--endpoint", nimbus.endpoint],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    policy = json.loads(result.stdout)
+    assert policy["Version"] == "2012-10-17"
+    assert sorted((s["Action"], s["Resource"]) for s in policy["Statement"]) == [
+        (["iam:CreateUser"], f"arn:aws:iam::{ACCOUNT}:user/nope"),
+        (["iam:GetRole"], f"arn:aws:iam::{ACCOUNT}:role/{role}"),
+    ]
 
 
 # --- The AWS CLI ----------------------------------------------------------------

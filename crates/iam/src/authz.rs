@@ -308,6 +308,15 @@ pub struct ActivityEntry {
 }
 
 const MAX_PRINCIPALS: usize = 1024;
+
+/// `arn:aws:iam::A:role/path/R` → `arn:aws:sts::A:assumed-role/R/`.
+fn role_sessions_prefix(arn: &str) -> Option<String> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let role_path = resource.strip_prefix("role/")?;
+    let name = role_path.rsplit('/').next()?;
+    Some(format!("arn:aws:sts::{account}:assumed-role/{name}/"))
+}
 const MAX_ENTRIES_PER_PRINCIPAL: usize = 4096;
 
 impl Activity {
@@ -339,24 +348,29 @@ impl Activity {
     }
 
     /// Everything recorded for `principal`, sorted by action then resource.
+    /// A role ARN (`arn:aws:iam::…:role/R`) gathers all of its sessions
+    /// (`arn:aws:sts::…:assumed-role/R/…`): a function's environments each
+    /// run as their own session of the function's role.
     pub fn entries(&self, principal: &str) -> Vec<ActivityEntry> {
+        let sessions = role_sessions_prefix(principal);
         let all = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<ActivityEntry> = all
-            .get(principal)
+        let mut merged: std::collections::BTreeMap<(String, String), Tally> = Default::default();
+        let matching = all
+            .iter()
+            .filter(|(p, _)| p.as_str() == principal || sessions.as_deref().is_some_and(|s| p.starts_with(s)));
+        for (_, actions) in matching {
+            for (action, resources) in actions {
+                for (resource, t) in resources {
+                    let m = merged.entry((action.clone(), resource.clone())).or_default();
+                    m.allowed += t.allowed;
+                    m.denied += t.denied;
+                }
+            }
+        }
+        merged
             .into_iter()
-            .flat_map(|actions| {
-                actions.iter().flat_map(|(action, resources)| {
-                    resources.iter().map(move |(resource, t)| ActivityEntry {
-                        action: action.clone(),
-                        resource: resource.clone(),
-                        allowed: t.allowed,
-                        denied: t.denied,
-                    })
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.action, &a.resource).cmp(&(&b.action, &b.resource)));
-        out
+            .map(|((action, resource), t)| ActivityEntry { action, resource, allowed: t.allowed, denied: t.denied })
+            .collect()
     }
 
     /// The smallest identity policy covering everything `principal` did or
@@ -548,5 +562,20 @@ mod tests {
             authz.activity().record("p", "a:b", &i.to_string(), true);
         }
         assert_eq!(authz.activity().entries("p").len(), MAX_ENTRIES_PER_PRINCIPAL);
+    }
+
+    #[test]
+    fn a_role_gathers_the_activity_of_its_sessions() {
+        let activity = Activity::default();
+        let table = "arn:aws:dynamodb:us-east-1:0:table/T";
+        activity.record("arn:aws:sts::0:assumed-role/fn-role/env-1", "dynamodb:GetItem", table, true);
+        activity.record("arn:aws:sts::0:assumed-role/fn-role/env-2", "dynamodb:GetItem", table, true);
+        activity.record("arn:aws:sts::0:assumed-role/fn-role/env-2", "dynamodb:PutItem", table, false);
+        activity.record("arn:aws:sts::0:assumed-role/fn-role-2/env", "dynamodb:Scan", table, true);
+        let entries = activity.entries("arn:aws:iam::0:role/service/fn-role");
+        let got: Vec<_> = entries.iter().map(|e| (e.action.as_str(), e.allowed, e.denied)).collect();
+        assert_eq!(got, [("dynamodb:GetItem", 2, 0), ("dynamodb:PutItem", 0, 1)]);
+        let policy = activity.suggest_policy("arn:aws:iam::0:role/fn-role");
+        assert_eq!(policy["Statement"][0]["Action"], serde_json::json!(["dynamodb:GetItem", "dynamodb:PutItem"]));
     }
 }
