@@ -197,6 +197,28 @@ def test_malformed_policy_documents(iam, document, message):
     assert error_of(e) == ("MalformedPolicyDocument", message, 400)
 
 
+def test_trust_policies_must_name_existing_principals(iam):
+    ghost = f"arn:aws:iam::{ACCOUNT}:user/{unique('ghost')}"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust({"AWS": ghost}))
+    assert error_of(e) == ("MalformedPolicyDocument", f'Invalid principal in policy: "AWS":"{ghost}"', 400)
+
+
+def test_policy_size_quotas(iam):
+    user = unique("big")
+    iam.create_user(UserName=user)
+    actions = [f"dynamodb:Action{i:04d}" for i in range(100)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.put_user_policy(UserName=user, PolicyName="big", PolicyDocument=doc(allow(actions)))
+    assert error_of(e) == ("LimitExceeded", f"Maximum policy size of 2048 bytes exceeded for user {user}", 409)
+    role = unique("big")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}))
+    iam.put_role_policy(RoleName=role, PolicyName="big", PolicyDocument=doc(allow(actions)))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_policy(PolicyName=unique("big"), PolicyDocument=doc(allow(actions * 3)))
+    assert error_of(e) == ("LimitExceeded", "Cannot exceed quota for PolicySize: 6144", 409)
+
+
 def test_managed_policies_versions_and_attachments(iam):
     name = unique("pol")
     v1 = json.loads(doc(allow("s3:GetObject")))

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use nimbus_core::{AwsError, AwsResponse};
 
-use super::{check_name, malformed, no_such_entity, Call};
+use super::{check_name, limit_exceeded, malformed, no_such_entity, policy_size, Call};
 use crate::model::{name_key, Dirty, State};
 use crate::policy::{Policy, PolicyKind};
 use crate::wire::{encode_document, page, truncation, Xml};
@@ -36,6 +36,15 @@ impl Holder {
             Holder::Role => "RoleName",
             Holder::User => "UserName",
             Holder::Group => "GroupName",
+        }
+    }
+
+    /// IAM's quota on the total size of a holder's inline policies.
+    fn inline_quota(self) -> usize {
+        match self {
+            Holder::Role => 10_240,
+            Holder::User => 2_048,
+            Holder::Group => 5_120,
         }
     }
 
@@ -117,6 +126,14 @@ pub(crate) async fn put(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
     call.model
         .mutate(move |state, dirty| {
             let (inline, _) = holder.policies_mut(state, &name)?;
+            let others: usize = inline.iter().filter(|(n, _)| **n != policy_name).map(|(_, d)| policy_size(d)).sum();
+            let quota = holder.inline_quota();
+            if others + policy_size(&document) > quota {
+                return Err(limit_exceeded(format!(
+                    "Maximum policy size of {quota} bytes exceeded for {} {name}",
+                    holder.word()
+                )));
+            }
             inline.insert(policy_name, document);
             holder.mark(dirty, &name);
             Ok(())

@@ -203,6 +203,11 @@ pub(crate) fn check_path(path: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// Policy size as IAM counts it against its quotas: whitespace is free.
+pub(crate) fn policy_size(document: &str) -> usize {
+    document.chars().filter(|c| !c.is_whitespace()).count()
+}
+
 /// Epoch milliseconds now.
 pub(crate) fn now_ms() -> i64 {
     nimbus_core::time::now_epoch_millis() as i64

@@ -83,7 +83,11 @@ fn customer<'s>(state: &'s mut State, arn: &str) -> Result<&'s mut ManagedPolicy
     state.policies.get_mut(arn).ok_or_else(|| not_found(arn))
 }
 
+/// A managed policy version: valid, and within IAM's 6,144-character quota.
 fn identity_document(text: &str) -> Result<(), AwsError> {
+    if super::policy_size(text) > 6_144 {
+        return Err(limit_exceeded("Cannot exceed quota for PolicySize: 6144"));
+    }
     Policy::parse(text, PolicyKind::Identity).map(|_| ()).map_err(malformed)
 }
 

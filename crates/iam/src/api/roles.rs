@@ -32,8 +32,31 @@ pub(crate) fn find_role<'s>(state: &'s State, name: &str) -> Result<&'s Role, Aw
         .ok_or_else(|| no_such_entity(format!("The role with name {name} cannot be found.")))
 }
 
-fn trust_policy(text: &str) -> Result<(), AwsError> {
-    Policy::parse(text, PolicyKind::Trust).map(|_| ()).map_err(malformed)
+/// A trust policy: valid, within IAM's 2,048-character quota, and naming
+/// only users and roles of this account that exist (IAM resolves principal
+/// ARNs when the policy is saved).
+fn trust_policy(call: &Call<'_>, text: &str) -> Result<(), AwsError> {
+    if super::policy_size(text) > 2_048 {
+        return Err(super::limit_exceeded("Cannot exceed quota for ACLSizePerRole: 2048"));
+    }
+    let policy = Policy::parse(text, PolicyKind::Trust).map_err(malformed)?;
+    let own = format!("arn:aws:iam::{}:", call.account());
+    let state = call.model.read();
+    for principal in policy.statements.iter().filter_map(|s| s.principals.as_ref()).flat_map(|p| &p.aws) {
+        let Some(resource) = principal.strip_prefix(&own) else { continue };
+        let name = name_key(resource.rsplit('/').next().unwrap_or_default());
+        let exists = if resource.starts_with("user/") {
+            state.users.get(&name).is_some_and(|u| u.arn == *principal)
+        } else if resource.starts_with("role/") {
+            state.roles.get(&name).is_some_and(|r| r.arn == *principal)
+        } else {
+            true
+        };
+        if !exists {
+            return Err(malformed(format!("Invalid principal in policy: \"AWS\":\"{principal}\"")));
+        }
+    }
+    Ok(())
 }
 
 fn max_session_duration(call: &Call<'_>) -> Result<Option<i64>, AwsError> {
@@ -64,7 +87,7 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
     let max = max_session_duration(call)?.unwrap_or(3600);
     let arn = call.arn("role", &path, &name);
     call.authorize(&arn)?;
-    trust_policy(&trust)?;
+    trust_policy(call, &trust)?;
     let role = call
         .model
         .mutate(move |state, dirty| {
@@ -123,7 +146,7 @@ pub(crate) async fn update_assume_role_policy(call: &Call<'_>) -> Result<AwsResp
     let name = call.params.required("RoleName")?.to_owned();
     let document = call.params.required("PolicyDocument")?.to_owned();
     call.authorize(&role_arn(call, &name))?;
-    trust_policy(&document)?;
+    trust_policy(call, &document)?;
     call.model
         .mutate(move |state, dirty| {
             find_role(state, &name)?;

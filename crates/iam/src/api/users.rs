@@ -84,9 +84,7 @@ pub(crate) fn get_user(call: &Call<'_>) -> Result<AwsResponse, AwsError> {
                 return Ok(call.reply(Some(x)));
             }
             PrincipalKind::AssumedRole => {
-                return Err(super::super::wire::validation(
-                    "Must specify userName when calling with non-User credentials",
-                ))
+                return Err(crate::wire::validation("Must specify userName when calling with non-User credentials"))
             }
         },
     };
