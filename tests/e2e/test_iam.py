@@ -406,6 +406,31 @@ def test_explicit_deny_overrides_administrator_access(iam, new_user):
     me.list_roles()
 
 
+def test_permissions_boundary_caps_identity_policies(iam, new_user):
+    name, as_user = new_user()
+    iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
+    boundary = iam.create_policy(PolicyName=unique("boundary"), PolicyDocument=doc(allow("iam:List*")))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary)
+    assert iam.get_user(UserName=name)["User"]["PermissionsBoundary"] == {
+        "PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary}
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 1
+    me = as_user("iam")
+    me.list_users()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        me.get_user(UserName=name)
+    assert error_of(e)[1] == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: iam:GetUser on resource: "
+        f"arn:aws:iam::{ACCOUNT}:user/{name} because no permissions boundary allows the iam:GetUser action"
+    )
+    iam.delete_user_permissions_boundary(UserName=name)
+    me.get_user(UserName=name)
+
+    role = unique("bounded")
+    created = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}),
+                              PermissionsBoundary=boundary)["Role"]
+    assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
 def test_group_policies_apply_to_members(iam, new_user):
     name, as_user = new_user()
     group = unique("readers")

@@ -27,6 +27,8 @@ pub struct Compiled {
     identity: Vec<Policy>,
     /// Role sessions created with a session policy: the intersection applies.
     session: Option<Vec<Policy>>,
+    /// The user's or role's permissions boundary: the intersection applies.
+    boundary: Option<Vec<Policy>>,
 }
 
 /// Why a request was denied, worded as AWS's message tails.
@@ -34,7 +36,9 @@ pub struct Compiled {
 pub enum Denial {
     NoIdentityAllow,
     NoSessionAllow,
+    NoBoundaryAllow,
     ExplicitIdentity,
+    ExplicitBoundary,
     ExplicitSession,
     ExplicitResource,
 }
@@ -44,6 +48,8 @@ impl Denial {
         match self {
             Denial::NoIdentityAllow => format!("because no identity-based policy allows the {action} action"),
             Denial::NoSessionAllow => format!("because no session policy allows the {action} action"),
+            Denial::NoBoundaryAllow => format!("because no permissions boundary allows the {action} action"),
+            Denial::ExplicitBoundary => "with an explicit deny in a permissions boundary".into(),
             Denial::ExplicitIdentity => "with an explicit deny in an identity-based policy".into(),
             Denial::ExplicitSession => "with an explicit deny in a session policy".into(),
             Denial::ExplicitResource => "with an explicit deny in a resource-based policy".into(),
@@ -160,6 +166,7 @@ impl IamAuthorizer {
         };
         let identity = evaluate(&compiled.identity, &ctx);
         let session = compiled.session.as_ref().map(|s| evaluate(s, &ctx));
+        let boundary = compiled.boundary.as_ref().map(|b| evaluate(b, &ctx));
         let resource_policy = self.resource_policy(resource);
         let (resource_decision, named) = match &resource_policy {
             Some(p) => evaluate_with_principal(p, &CallerPrincipal::Aws(&compiled.caller), &ctx),
@@ -171,6 +178,9 @@ impl IamAuthorizer {
         if session == Some(Decision::ExplicitDeny) {
             return Err(Denial::ExplicitSession);
         }
+        if boundary == Some(Decision::ExplicitDeny) {
+            return Err(Denial::ExplicitBoundary);
+        }
         if resource_decision == Decision::ExplicitDeny {
             return Err(Denial::ExplicitResource);
         }
@@ -180,6 +190,9 @@ impl IamAuthorizer {
         }
         if identity != Decision::Allow {
             return Err(Denial::NoIdentityAllow);
+        }
+        if boundary.is_some_and(|b| b != Decision::Allow) {
+            return Err(Denial::NoBoundaryAllow);
         }
         match session {
             Some(Decision::Allow) | None => Ok(()),
@@ -250,10 +263,12 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
     let caller = caller_of(state, principal);
     let mut docs: Vec<&str> = Vec::new();
     let mut session = None;
+    let mut boundary_arn: Option<&str> = None;
     match principal.kind {
         PrincipalKind::User => {
             let user = state.keys.get(&principal.access_key_id).and_then(|k| state.users.get(&name_key(&k.user)));
             if let Some(user) = user {
+                boundary_arn = user.boundary.as_deref();
                 docs.extend(user.inline.values().map(String::as_str));
                 docs.extend(user.attached.iter().filter_map(|a| managed_document(state, a)));
                 let user_key = name_key(&user.name);
@@ -266,6 +281,7 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
         PrincipalKind::AssumedRole => {
             if let Some(s) = state.sessions.get(&principal.access_key_id) {
                 if let Some(role) = state.roles.get(&name_key(&s.role_name)) {
+                    boundary_arn = role.boundary.as_deref();
                     docs.extend(role.inline.values().map(String::as_str));
                     docs.extend(role.attached.iter().filter_map(|a| managed_document(state, a)));
                 }
@@ -280,7 +296,9 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
             docs.push(managed::ALL[0].document);
         }
     }
-    Compiled { generation, caller, identity: parse_all(docs.into_iter()), session }
+    // A boundary whose policy has gone allows nothing, as on AWS.
+    let boundary = boundary_arn.map(|arn| parse_all(managed_document(state, arn).into_iter()));
+    Compiled { generation, caller, identity: parse_all(docs.into_iter()), session, boundary }
 }
 
 /// What each principal was allowed and denied, for `suggest-policy`:
@@ -461,6 +479,7 @@ mod tests {
                         created: 0,
                         inline: [("p".to_owned(), inline)].into(),
                         attached: vec![],
+                        boundary: None,
                     },
                 );
                 state.keys.insert(

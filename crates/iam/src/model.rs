@@ -31,6 +31,9 @@ pub struct User {
     pub inline: BTreeMap<String, String>,
     /// Attached managed policy ARNs, in attachment order.
     pub attached: Vec<String>,
+    /// Permissions boundary: a managed policy ARN capping what identity policies grant.
+    #[serde(default)]
+    pub boundary: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +57,9 @@ pub struct Role {
     pub max_session_duration: i64,
     pub inline: BTreeMap<String, String>,
     pub attached: Vec<String>,
+    /// Permissions boundary: a managed policy ARN capping what identity policies grant.
+    #[serde(default)]
+    pub boundary: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,6 +171,13 @@ impl State {
         self.users.values().filter(|u| has(&u.attached)).count()
             + self.roles.values().filter(|r| has(&r.attached)).count()
             + self.groups.values().filter(|g| has(&g.attached)).count()
+    }
+
+    /// How many users and roles use a managed policy as their permissions boundary.
+    pub fn boundary_count(&self, arn: &str) -> usize {
+        let is = |b: &Option<String>| b.as_deref() == Some(arn);
+        self.users.values().filter(|u| is(&u.boundary)).count()
+            + self.roles.values().filter(|r| is(&r.boundary)).count()
     }
 
     fn encode(&self, dirty: &Dirty) -> (Vec<u8>, Option<Vec<u8>>) {

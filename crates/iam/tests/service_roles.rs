@@ -36,6 +36,7 @@ async fn setup() -> (Arc<Model>, Arc<IamAuthorizer>, Sts, TempDir) {
         max_session_duration: 3600,
         inline: Default::default(),
         attached: vec![attached.into()],
+        boundary: None,
     };
     let reader = role("reader", "lambda.amazonaws.com", "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess");
     let other = role("other", "ec2.amazonaws.com", "arn:aws:iam::aws:policy/AdministratorAccess");

@@ -2,6 +2,7 @@
 //! of operations. Every operation authorizes itself as `iam:<Action>` on the
 //! ARN it acts on, so IAM's own API is governed by IAM policies too.
 
+mod boundaries;
 mod groups;
 mod inline;
 mod keys;
@@ -114,6 +115,8 @@ impl Service for Iam {
                 "ListAttachedRolePolicies" | "ListAttachedUserPolicies" | "ListAttachedGroupPolicies" => {
                     policies::list_attached(&call)
                 }
+                "PutRolePermissionsBoundary" | "PutUserPermissionsBoundary" => boundaries::put(&call).await,
+                "DeleteRolePermissionsBoundary" | "DeleteUserPermissionsBoundary" => boundaries::delete(&call).await,
                 "CreateGroup" => groups::create_group(&call).await,
                 "GetGroup" => groups::get_group(&call),
                 "ListGroups" => groups::list_groups(&call),

@@ -21,6 +21,7 @@ struct PolicyView {
     path: String,
     default_version: String,
     attachments: usize,
+    boundaries: usize,
     description: Option<String>,
     created: i64,
     updated: i64,
@@ -38,6 +39,7 @@ fn view(state: &State, arn: &str) -> Option<PolicyView> {
             path: p.path.clone(),
             default_version: format!("v{}", p.default_version),
             attachments: state.attachment_count(arn),
+            boundaries: state.boundary_count(arn),
             description: p.description.clone(),
             created: p.created,
             updated: p.updated,
@@ -50,6 +52,7 @@ fn view(state: &State, arn: &str) -> Option<PolicyView> {
         path: m.path.to_owned(),
         default_version: m.version.to_owned(),
         attachments: state.attachment_count(arn),
+        boundaries: state.boundary_count(arn),
         description: Some(m.description.to_owned()),
         created: AWS_POLICY_CREATED,
         updated: AWS_POLICY_CREATED,
@@ -63,7 +66,7 @@ fn write_policy(x: &mut Xml, p: &PolicyView, with_description: bool) {
         .leaf("Path", &p.path)
         .leaf("DefaultVersionId", &p.default_version)
         .leaf("AttachmentCount", &p.attachments.to_string())
-        .leaf("PermissionsBoundaryUsageCount", "0")
+        .leaf("PermissionsBoundaryUsageCount", &p.boundaries.to_string())
         .leaf("IsAttachable", "true");
     if with_description {
         x.opt("Description", p.description.as_deref());
@@ -189,7 +192,7 @@ pub(crate) async fn delete_policy(call: &Call<'_>) -> Result<AwsResponse, AwsErr
     call.authorize(&arn)?;
     call.model
         .mutate(move |state, dirty| {
-            if state.attachment_count(&arn) > 0 {
+            if state.attachment_count(&arn) + state.boundary_count(&arn) > 0 {
                 customer(state, &arn)?;
                 return Err(delete_conflict("Cannot delete a policy attached to entities."));
             }

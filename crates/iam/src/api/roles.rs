@@ -16,6 +16,7 @@ pub(crate) fn write_role(x: &mut Xml, r: &Role) {
         .leaf("AssumeRolePolicyDocument", &encode_document(&r.trust_policy))
         .opt("Description", r.description.as_deref())
         .leaf("MaxSessionDuration", &r.max_session_duration.to_string());
+    super::boundaries::write(x, r.boundary.as_deref());
 }
 
 pub(crate) fn role_arn(call: &Call<'_>, name: &str) -> String {
@@ -86,6 +87,7 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
     let description = call.params.get("Description").map(str::to_owned);
     let max = max_session_duration(call)?.unwrap_or(3600);
     let arn = call.arn("role", &path, &name);
+    let boundary = call.params.get("PermissionsBoundary").map(str::to_owned);
     call.authorize(&arn)?;
     trust_policy(call, &trust)?;
     let role = call
@@ -94,6 +96,9 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
             let key = name_key(&name);
             if state.roles.contains_key(&key) {
                 return Err(already_exists(format!("Role with name {name} already exists.")));
+            }
+            if let Some(b) = &boundary {
+                super::boundaries::check(state, b)?;
             }
             let role = Role {
                 name,
@@ -106,6 +111,7 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
                 max_session_duration: max,
                 inline: Default::default(),
                 attached: Vec::new(),
+                boundary,
             };
             state.roles.insert(key.clone(), role.clone());
             dirty.push(Dirty::Role(key));

@@ -13,6 +13,7 @@ pub(crate) fn write_user(x: &mut Xml, u: &User) {
         .leaf("UserId", &u.id)
         .leaf("Arn", &u.arn)
         .leaf("CreateDate", &date(u.created));
+    super::boundaries::write(x, u.boundary.as_deref());
 }
 
 /// The ARN a user operation is authorized on (the user's, or where it would be).
@@ -37,6 +38,7 @@ pub(crate) async fn create_user(call: &Call<'_>) -> Result<AwsResponse, AwsError
     let path = call.params.get("Path").unwrap_or("/").to_owned();
     check_path(&path)?;
     let arn = call.arn("user", &path, &name);
+    let boundary = call.params.get("PermissionsBoundary").map(str::to_owned);
     call.authorize(&arn)?;
     let user = call
         .model
@@ -44,6 +46,9 @@ pub(crate) async fn create_user(call: &Call<'_>) -> Result<AwsResponse, AwsError
             let key = name_key(&name);
             if state.users.contains_key(&key) {
                 return Err(already_exists(format!("User with name {name} already exists.")));
+            }
+            if let Some(b) = &boundary {
+                super::boundaries::check(state, b)?;
             }
             let user = User {
                 name,
@@ -53,6 +58,7 @@ pub(crate) async fn create_user(call: &Call<'_>) -> Result<AwsResponse, AwsError
                 created: now_ms(),
                 inline: Default::default(),
                 attached: Vec::new(),
+                boundary,
             };
             state.users.insert(key.clone(), user.clone());
             dirty.push(Dirty::User(key));

@@ -110,6 +110,7 @@ fn main() {
                     created: 0,
                     inline: [("inline".into(), policy_document(10))].into(),
                     attached,
+                    boundary: None,
                 },
             );
             state.groups.insert(
