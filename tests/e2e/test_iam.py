@@ -522,6 +522,20 @@ def test_account_trust_needs_identity_permission(client, iam, new_user):
     assert allowed("sts").assume_role(RoleArn=arn, RoleSessionName="s1")["Credentials"]["AccessKeyId"]
 
 
+def test_trust_policy_conditions_see_external_id(client, iam):
+    role = unique("ext")
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=doc(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "secret-42"}}}))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("sts").assume_role(RoleArn=arn, RoleSessionName="s1")
+    assert error_of(e)[0] == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError):
+        client("sts").assume_role(RoleArn=arn, RoleSessionName="s1", ExternalId="wrong-id")
+    assert client("sts").assume_role(RoleArn=arn, RoleSessionName="s1", ExternalId="secret-42")["Credentials"]
+
+
 def test_expired_session_credentials_are_rejected():
     server = Server(env={"NIMBUS_STS_MIN_DURATION_SECONDS": "1"})
     try:

@@ -55,6 +55,8 @@ pub struct AssumeRoleInput<'a> {
     pub duration_seconds: Option<i64>,
     pub policy: Option<&'a str>,
     pub policy_arns: Vec<String>,
+    /// `ExternalId`, which trust policies test as `sts:ExternalId`.
+    pub external_id: Option<&'a str>,
 }
 
 pub struct Sts {
@@ -123,13 +125,20 @@ impl Sts {
             let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|_| denied())?;
             (role, trust)
         };
+        // What trust-policy conditions may test about the request.
+        let session_name = [input.session_name.to_owned()];
+        let external_id: Vec<String> = input.external_id.map(str::to_owned).into_iter().collect();
+        let mut context_keys: Vec<(&str, &[String])> = vec![("sts:RoleSessionName", &session_name)];
+        if !external_id.is_empty() {
+            context_keys.push(("sts:ExternalId", &external_id));
+        }
         let ctx = EvalContext {
             action: "sts:assumerole",
             resource: &role.arn,
             caller,
             source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             now_millis: nimbus_core::time::now_epoch_millis() as i64,
-            context_keys: &[],
+            context_keys: &context_keys,
         };
         match evaluate_with_principal(&trust, who, &ctx) {
             (Decision::Allow, PrincipalMatch::Direct) => {}
@@ -209,6 +218,7 @@ impl Sts {
             duration_seconds: duration,
             policy: params.get("Policy"),
             policy_arns,
+            external_id: params.get("ExternalId"),
         };
         let with_policy = input.policy.map(str::len);
         let caller = caller_of(&self.model.read(), &request.principal);
@@ -274,6 +284,7 @@ impl nimbus_core::RoleAssumer for Sts {
                 duration_seconds: Some(duration_seconds),
                 policy: None,
                 policy_arns: Vec::new(),
+                external_id: None,
             };
             let c = self.assume_as_service(service, input).await?;
             Ok(nimbus_core::TemporaryCredentials {
