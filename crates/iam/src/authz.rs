@@ -161,7 +161,7 @@ impl IamAuthorizer {
             resource,
             caller: &compiled.caller,
             source_ip,
-            now_millis: nimbus_core::time::now_epoch_millis() as i64,
+            now_millis: None,
             context_keys,
         };
         let identity = evaluate(&compiled.identity, &ctx);
@@ -301,14 +301,23 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
     Compiled { generation, caller, identity: parse_all(docs.into_iter()), session, boundary }
 }
 
-/// What each principal was allowed and denied, for `suggest-policy`:
-/// bounded in principals and in entries per principal.
 /// action → resource → tally.
 type ActionsByResource = HashMap<String, HashMap<String, Tally>>;
 
-#[derive(Default)]
+/// Principals are spread over this many locks, so requests of different
+/// principals do not queue behind one another.
+const SHARDS: usize = 16;
+
+/// What each principal was allowed and denied, for `suggest-policy`:
+/// bounded in principals and in entries per principal.
 pub struct Activity {
-    by_principal: Mutex<HashMap<String, ActionsByResource>>,
+    shards: [Mutex<HashMap<String, ActionsByResource>>; SHARDS],
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity { shards: std::array::from_fn(|_| Mutex::default()) }
+    }
 }
 
 #[derive(Clone, Copy, Default, Debug, Serialize)]
@@ -335,13 +344,23 @@ fn role_sessions_prefix(arn: &str) -> Option<String> {
     let name = role_path.rsplit('/').next()?;
     Some(format!("arn:aws:sts::{account}:assumed-role/{name}/"))
 }
+
 const MAX_ENTRIES_PER_PRINCIPAL: usize = 4096;
+
+/// FNV-1a: a principal's shard.
+fn shard_of(principal: &str) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in principal.bytes() {
+        hash = (hash ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % SHARDS as u64) as usize
+}
 
 impl Activity {
     pub fn record(&self, principal: &str, action: &str, resource: &str, allowed: bool) {
-        let mut all = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.shards[shard_of(principal)].lock().unwrap_or_else(|e| e.into_inner());
         if !all.contains_key(principal) {
-            if all.len() >= MAX_PRINCIPALS {
+            if all.len() >= MAX_PRINCIPALS / SHARDS {
                 return;
             }
             all.insert(principal.to_owned(), HashMap::new());
@@ -371,17 +390,19 @@ impl Activity {
     /// run as their own session of the function's role.
     pub fn entries(&self, principal: &str) -> Vec<ActivityEntry> {
         let sessions = role_sessions_prefix(principal);
-        let all = self.by_principal.lock().unwrap_or_else(|e| e.into_inner());
         let mut merged: std::collections::BTreeMap<(String, String), Tally> = Default::default();
-        let matching = all
-            .iter()
-            .filter(|(p, _)| p.as_str() == principal || sessions.as_deref().is_some_and(|s| p.starts_with(s)));
-        for (_, actions) in matching {
-            for (action, resources) in actions {
-                for (resource, t) in resources {
-                    let m = merged.entry((action.clone(), resource.clone())).or_default();
-                    m.allowed += t.allowed;
-                    m.denied += t.denied;
+        for shard in &self.shards {
+            let all = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let matching = all
+                .iter()
+                .filter(|(p, _)| p.as_str() == principal || sessions.as_deref().is_some_and(|s| p.starts_with(s)));
+            for (_, actions) in matching {
+                for (action, resources) in actions {
+                    for (resource, t) in resources {
+                        let m = merged.entry((action.clone(), resource.clone())).or_default();
+                        m.allowed += t.allowed;
+                        m.denied += t.denied;
+                    }
                 }
             }
         }

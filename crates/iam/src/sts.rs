@@ -137,7 +137,7 @@ impl Sts {
             resource: &role.arn,
             caller,
             source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-            now_millis: nimbus_core::time::now_epoch_millis() as i64,
+            now_millis: None,
             context_keys: &context_keys,
         };
         match evaluate_with_principal(&trust, who, &ctx) {

@@ -39,7 +39,9 @@ pub struct EvalContext<'a> {
     pub resource: &'a str,
     pub caller: &'a Caller,
     pub source_ip: IpAddr,
-    pub now_millis: i64,
+    /// The request's time; `None` reads the clock when a condition asks
+    /// (most checks never do, and the clock is not free).
+    pub now_millis: Option<i64>,
     /// Service keys (`dynamodb:LeadingKeys`), names compared case-insensitively.
     pub context_keys: &'a [(&'a str, &'a [String])],
 }
@@ -50,8 +52,8 @@ impl EvalContext<'_> {
         let one = |v: String| Some(Cow::Owned(vec![v]));
         match key {
             "aws:sourceip" => one(self.source_ip.to_string()),
-            "aws:currenttime" => one(nimbus_core::time::format_iso8601_millis(self.now_millis)),
-            "aws:epochtime" => one((self.now_millis / 1000).to_string()),
+            "aws:currenttime" => one(nimbus_core::time::format_iso8601_millis(self.now())),
+            "aws:epochtime" => one((self.now() / 1000).to_string()),
             "aws:principalarn" => one(self.caller.role_arn.clone().unwrap_or_else(|| self.caller.arn.clone())),
             "aws:principalaccount" => one(self.caller.account_id.clone()),
             "aws:userid" => one(self.caller.user_id.clone()),
@@ -61,6 +63,10 @@ impl EvalContext<'_> {
             "aws:requestedregion" => None,
             _ => self.context_keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| Cow::Borrowed(*v)),
         }
+    }
+
+    fn now(&self) -> i64 {
+        self.now_millis.unwrap_or_else(|| nimbus_core::time::now_epoch_millis() as i64)
     }
 
     /// A policy variable's value, single-valued keys only.
@@ -209,7 +215,7 @@ mod tests {
             resource,
             caller,
             source_ip: "127.0.0.1".parse().unwrap(),
-            now_millis: 1_700_000_000_000,
+            now_millis: Some(1_700_000_000_000),
             context_keys: &[],
         }
     }
