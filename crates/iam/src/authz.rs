@@ -18,17 +18,17 @@ use serde::Serialize;
 use crate::managed;
 use crate::model::{name_key, Model, State};
 use crate::policy::eval::{evaluate_with_principal, CallerPrincipal, PrincipalMatch};
-use crate::policy::{evaluate, Caller, Decision, EvalContext, Policy, PolicyKind};
+use crate::policy::{Caller, Decision, EvalContext, Policy, PolicyKind, PolicySet};
 
 /// A principal's policies, parsed.
 pub struct Compiled {
     generation: u64,
     pub caller: Caller,
-    identity: Vec<Policy>,
+    identity: PolicySet,
     /// Role sessions created with a session policy: the intersection applies.
-    session: Option<Vec<Policy>>,
+    session: Option<PolicySet>,
     /// The user's or role's permissions boundary: the intersection applies.
-    boundary: Option<Vec<Policy>>,
+    boundary: Option<PolicySet>,
 }
 
 /// Why a request was denied, worded as AWS's message tails.
@@ -164,9 +164,9 @@ impl IamAuthorizer {
             now_millis: None,
             context_keys,
         };
-        let identity = evaluate(&compiled.identity, &ctx);
-        let session = compiled.session.as_ref().map(|s| evaluate(s, &ctx));
-        let boundary = compiled.boundary.as_ref().map(|b| evaluate(b, &ctx));
+        let identity = compiled.identity.evaluate(&ctx);
+        let session = compiled.session.as_ref().map(|s| s.evaluate(&ctx));
+        let boundary = compiled.boundary.as_ref().map(|b| b.evaluate(&ctx));
         let resource_policy = self.resource_policy(resource);
         let (resource_decision, named) = match &resource_policy {
             Some(p) => evaluate_with_principal(p, &CallerPrincipal::Aws(&compiled.caller), &ctx),
@@ -253,10 +253,10 @@ pub fn managed_document<'a>(state: &'a State, arn: &str) -> Option<&'a str> {
     }
 }
 
-fn parse_all<'a>(docs: impl Iterator<Item = &'a str>) -> Vec<Policy> {
+fn parse_all<'a>(docs: impl Iterator<Item = &'a str>) -> PolicySet {
     // Stored documents were validated on the way in; one that no longer
     // parses grants nothing.
-    docs.filter_map(|d| Policy::parse(d, PolicyKind::Identity).ok()).collect()
+    PolicySet::new(docs.filter_map(|d| Policy::parse(d, PolicyKind::Identity).ok()).collect())
 }
 
 fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
