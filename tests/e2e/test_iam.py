@@ -3,6 +3,8 @@ enforced on every request of a non-root principal."""
 
 import json
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import time
 import urllib.parse
 import uuid
@@ -619,6 +621,55 @@ def test_cli_suggest_policy_lists_exactly_the_actions_a_role_used(nimbus, client
         (["iam:CreateUser"], f"arn:aws:iam::{ACCOUNT}:user/nope"),
         (["iam:GetRole"], f"arn:aws:iam::{ACCOUNT}:role/{role}"),
     ]
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"ok": true}')
+
+    def log_message(self, *args):
+        pass
+
+
+def test_other_services_are_checked_through_iam(nimbus, client, iam, new_user):
+    """API Gateway authorizes apigateway:<METHOD> on its control plane and
+    execute-api:Invoke on AWS_IAM routes; both go through this authorizer."""
+    name, as_user = new_user(doc(allow("apigateway:GET")))
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    as_user("apigatewayv2").get_apis()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        as_user("apigatewayv2").create_api(Name="nope", ProtocolType="HTTP")
+    assert error_of(e) == (
+        "AccessDeniedException",
+        f"User: {user_arn} is not authorized to perform: apigateway:POST on resource: "
+        f"arn:aws:apigateway:us-east-1::/apis because no identity-based policy allows the apigateway:POST action",
+        403,
+    )
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    try:
+        apigw = client("apigatewayv2")
+        api_id = apigw.create_api(Name="private", ProtocolType="HTTP")["ApiId"]
+        integ = apigw.create_integration(
+            ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", PayloadFormatVersion="1.0",
+            IntegrationUri=f"http://127.0.0.1:{backend.server_address[1]}/x")["IntegrationId"]
+        apigw.create_route(ApiId=api_id, RouteKey="GET /private", Target=f"integrations/{integ}",
+                           AuthorizationType="AWS_IAM")
+        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        path = f"/_aws/execute-api/{api_id}/private"
+        key, secret = as_user.key["AccessKeyId"], as_user.key["SecretAccessKey"]
+        denied = raw.signed(nimbus.endpoint, "execute-api", method="GET", path=path, key=key, secret=secret)
+        assert denied.status == 403
+        assert denied.json()["message"].startswith(f"User: {user_arn} is not authorized to perform: execute-api:Invoke")
+        iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonAPIGatewayInvokeFullAccess")
+        allowed = raw.signed(nimbus.endpoint, "execute-api", method="GET", path=path, key=key, secret=secret)
+        assert allowed.status == 200, allowed.text
+    finally:
+        backend.shutdown()
 
 
 # --- The AWS CLI ----------------------------------------------------------------
