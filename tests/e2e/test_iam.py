@@ -433,6 +433,25 @@ def test_permissions_boundary_caps_identity_policies(iam, new_user):
     assert created["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
 
 
+def test_tags_and_principal_tag_conditions(iam, new_user):
+    role = unique("tagged")
+    created = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}),
+                              Tags=[{"Key": "team", "Value": "blue"}])["Role"]
+    assert created["Tags"] == [{"Key": "team", "Value": "blue"}]
+    iam.tag_role(RoleName=role, Tags=[{"Key": "Team", "Value": "red"}, {"Key": "env", "Value": "dev"}])
+    assert iam.list_role_tags(RoleName=role)["Tags"] == [{"Key": "Team", "Value": "red"}, {"Key": "env", "Value": "dev"}]
+    iam.untag_role(RoleName=role, TagKeys=["env"])
+    assert iam.get_role(RoleName=role)["Role"]["Tags"] == [{"Key": "Team", "Value": "red"}]
+
+    abac = doc(allow("iam:ListRoles", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+    name, as_user = new_user(abac)
+    with pytest.raises(botocore.exceptions.ClientError):
+        as_user("iam").list_roles()
+    iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "blue"}])
+    as_user("iam").list_roles()
+    assert iam.list_user_tags(UserName=name)["Tags"] == [{"Key": "team", "Value": "blue"}]
+
+
 def test_group_policies_apply_to_members(iam, new_user):
     name, as_user = new_user()
     group = unique("readers")

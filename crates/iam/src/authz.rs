@@ -230,15 +230,21 @@ pub fn caller_of(state: &State, principal: &Principal) -> Caller {
         username: None,
         principal_type: "Account",
         role_arn: None,
+        tags: Vec::new(),
     };
     match principal.kind {
         PrincipalKind::User => {
             caller.principal_type = "User";
             caller.username = principal.arn.rsplit('/').next().map(str::to_owned);
+            let user = state.keys.get(&principal.access_key_id).and_then(|k| state.users.get(&name_key(&k.user)));
+            caller.tags = user.map(|u| u.tags.clone()).unwrap_or_default();
         }
         PrincipalKind::AssumedRole => {
             caller.principal_type = "AssumedRole";
-            caller.role_arn = state.sessions.get(&principal.access_key_id).map(|s| s.role_arn.clone());
+            let session = state.sessions.get(&principal.access_key_id);
+            caller.role_arn = session.map(|s| s.role_arn.clone());
+            let role = session.and_then(|s| state.roles.get(&name_key(&s.role_name)));
+            caller.tags = role.map(|r| r.tags.clone()).unwrap_or_default();
         }
         PrincipalKind::Root | PrincipalKind::Anonymous => {}
     }
@@ -501,6 +507,7 @@ mod tests {
                         inline: [("p".to_owned(), inline)].into(),
                         attached: vec![],
                         boundary: None,
+                        tags: Vec::new(),
                     },
                 );
                 state.keys.insert(

@@ -34,6 +34,9 @@ pub struct User {
     /// Permissions boundary: a managed policy ARN capping what identity policies grant.
     #[serde(default)]
     pub boundary: Option<String>,
+    /// Tags in insertion order; keys unique case-insensitively.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -60,6 +63,9 @@ pub struct Role {
     /// Permissions boundary: a managed policy ARN capping what identity policies grant.
     #[serde(default)]
     pub boundary: Option<String>,
+    /// Tags in insertion order; keys unique case-insensitively.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

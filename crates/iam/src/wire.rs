@@ -35,8 +35,8 @@ impl Params {
         self.map.get(name).map(String::as_str)
     }
 
-    /// A required member; `wire_name` is the Smithy member name AWS quotes
-    /// in its message (`userName`).
+    /// A required member; a missing one is reported under its Smithy member
+    /// name (`UserName` → `userName`), as AWS words it.
     pub fn required(&self, name: &str) -> Result<&str, AwsError> {
         self.get(name).ok_or_else(|| {
             let mut member = name.to_owned();
@@ -45,6 +45,22 @@ impl Params {
             }
             validation(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
         })
+    }
+
+    /// `Tags.member.N.Key` / `.Value` pairs.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        (1..)
+            .map_while(|i| {
+                let key = self.get(&format!("Tags.member.{i}.Key"))?;
+                let value = self.get(&format!("Tags.member.{i}.Value")).unwrap_or("");
+                Some((key.to_owned(), value.to_owned()))
+            })
+            .collect()
+    }
+
+    /// `Name.member.N` for each N.
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        (1..).map_while(|i| self.get(&format!("{name}.member.{i}"))).collect()
     }
 
     /// `Name.member.N.field` for each N.
@@ -102,6 +118,13 @@ impl Xml {
             self.close("member");
         }
         self.close(tag)
+    }
+
+    /// `<Tags><member><Key>…</Key><Value>…</Value></member>…</Tags>`
+    pub fn tags(&mut self, tags: &[(String, String)]) -> &mut Self {
+        self.members("Tags", tags, |x, (k, v)| {
+            x.leaf("Key", k).leaf("Value", v);
+        })
     }
 
     pub fn string_members(&mut self, tag: &str, items: &[String]) -> &mut Self {

@@ -37,6 +37,7 @@ async fn setup() -> (Arc<Model>, Arc<IamAuthorizer>, Sts, TempDir) {
         inline: Default::default(),
         attached: vec![attached.into()],
         boundary: None,
+        tags: Vec::new(),
     };
     let reader = role("reader", "lambda.amazonaws.com", "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess");
     let other = role("other", "ec2.amazonaws.com", "arn:aws:iam::aws:policy/AdministratorAccess");

@@ -8,6 +8,7 @@ mod inline;
 mod keys;
 mod policies;
 mod roles;
+mod tags;
 mod users;
 
 use std::sync::Arc;
@@ -117,6 +118,9 @@ impl Service for Iam {
                 }
                 "PutRolePermissionsBoundary" | "PutUserPermissionsBoundary" => boundaries::put(&call).await,
                 "DeleteRolePermissionsBoundary" | "DeleteUserPermissionsBoundary" => boundaries::delete(&call).await,
+                "TagRole" | "TagUser" => tags::tag(&call).await,
+                "UntagRole" | "UntagUser" => tags::untag(&call).await,
+                "ListRoleTags" | "ListUserTags" => tags::list(&call),
                 "CreateGroup" => groups::create_group(&call).await,
                 "GetGroup" => groups::get_group(&call),
                 "ListGroups" => groups::list_groups(&call),

@@ -17,6 +17,9 @@ pub(crate) fn write_role(x: &mut Xml, r: &Role) {
         .opt("Description", r.description.as_deref())
         .leaf("MaxSessionDuration", &r.max_session_duration.to_string());
     super::boundaries::write(x, r.boundary.as_deref());
+    if !r.tags.is_empty() {
+        x.tags(&r.tags);
+    }
 }
 
 pub(crate) fn role_arn(call: &Call<'_>, name: &str) -> String {
@@ -88,6 +91,7 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
     let max = max_session_duration(call)?.unwrap_or(3600);
     let arn = call.arn("role", &path, &name);
     let boundary = call.params.get("PermissionsBoundary").map(str::to_owned);
+    let tags = super::tags::checked(call.params.tags())?;
     call.authorize(&arn)?;
     trust_policy(call, &trust)?;
     let role = call
@@ -112,6 +116,7 @@ pub(crate) async fn create_role(call: &Call<'_>) -> Result<AwsResponse, AwsError
                 inline: Default::default(),
                 attached: Vec::new(),
                 boundary,
+                tags,
             };
             state.roles.insert(key.clone(), role.clone());
             dirty.push(Dirty::Role(key));

@@ -14,6 +14,9 @@ pub(crate) fn write_user(x: &mut Xml, u: &User) {
         .leaf("Arn", &u.arn)
         .leaf("CreateDate", &date(u.created));
     super::boundaries::write(x, u.boundary.as_deref());
+    if !u.tags.is_empty() {
+        x.tags(&u.tags);
+    }
 }
 
 /// The ARN a user operation is authorized on (the user's, or where it would be).
@@ -39,6 +42,7 @@ pub(crate) async fn create_user(call: &Call<'_>) -> Result<AwsResponse, AwsError
     check_path(&path)?;
     let arn = call.arn("user", &path, &name);
     let boundary = call.params.get("PermissionsBoundary").map(str::to_owned);
+    let tags = super::tags::checked(call.params.tags())?;
     call.authorize(&arn)?;
     let user = call
         .model
@@ -59,6 +63,7 @@ pub(crate) async fn create_user(call: &Call<'_>) -> Result<AwsResponse, AwsError
                 inline: Default::default(),
                 attached: Vec::new(),
                 boundary,
+                tags,
             };
             state.users.insert(key.clone(), user.clone());
             dirty.push(Dirty::User(key));

@@ -111,6 +111,7 @@ fn main() {
                     inline: [("inline".into(), policy_document(10))].into(),
                     attached,
                     boundary: None,
+                    tags: Vec::new(),
                 },
             );
             state.groups.insert(

@@ -30,6 +30,8 @@ pub struct Caller {
     pub principal_type: &'static str,
     /// Role sessions: the role's own ARN, which resource policies may name.
     pub role_arn: Option<String>,
+    /// The user's or role's tags (`aws:PrincipalTag/<key>`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// One authorization question with everything conditions may ask about.
@@ -61,6 +63,11 @@ impl EvalContext<'_> {
             "aws:principaltype" => one(self.caller.principal_type.to_owned()),
             "aws:securetransport" => one("false".to_owned()),
             "aws:requestedregion" => None,
+            _ if key.starts_with("aws:principaltag/") => {
+                let tag = &key["aws:principaltag/".len()..];
+                let value = self.caller.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(tag))?;
+                one(value.1.clone())
+            }
             _ => self.context_keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| Cow::Borrowed(*v)),
         }
     }
@@ -228,6 +235,7 @@ mod tests {
             username: Some("alice".into()),
             principal_type: "User",
             role_arn: None,
+            tags: vec![("team".into(), "blue".into())],
         }
     }
 
@@ -281,6 +289,19 @@ mod tests {
         let keys: [(&str, &[String]); 1] = [("dynamodb:LeadingKeys", &other)];
         context.context_keys = &keys;
         assert_eq!(evaluate([&p], &context), Decision::NotApplicable);
+    }
+
+    #[test]
+    fn principal_tags_are_condition_keys() {
+        let p = policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::${aws:PrincipalTag/team}/*",
+                "Condition":{"StringEquals":{"aws:PrincipalTag/Team":"blue"}}}}"#,
+        );
+        let c = alice();
+        assert_eq!(evaluate([&p], &ctx("s3:getobject", "arn:aws:s3:::blue/k", &c)), Decision::Allow);
+        assert_eq!(evaluate([&p], &ctx("s3:getobject", "arn:aws:s3:::red/k", &c)), Decision::NotApplicable);
+        let untagged = Caller { tags: Vec::new(), ..alice() };
+        assert_eq!(evaluate([&p], &ctx("s3:getobject", "arn:aws:s3:::blue/k", &untagged)), Decision::NotApplicable);
     }
 
     #[test]
