@@ -725,3 +725,131 @@ def test_aws_cli_iam_and_sts(aws_cli):
             "--status", "Inactive")
     rejected = aws_cli("sts", "get-caller-identity", env=env, check=False)
     assert rejected.returncode != 0 and "InvalidClientTokenId" in rejected.stderr
+
+
+# --- Response shapes against botocore's model ---------------------------------------
+
+
+def _check_shape(element, shape, path):
+    """Every element we emit must exist in the model, with the model's type."""
+    problems = []
+    kind = shape.type_name
+    children = list(element)
+    if kind == "structure":
+        members = {(m.serialization.get("name") or name): m for name, m in shape.members.items()}
+        for child in children:
+            tag = child.tag.split("}")[-1]
+            if tag not in members:
+                problems.append(f"{path}/{tag}: not in {shape.name}")
+            else:
+                problems += _check_shape(child, members[tag], f"{path}/{tag}")
+        for required in shape.required_members:
+            tag = shape.members[required].serialization.get("name") or required
+            if not any(c.tag.split("}")[-1] == tag for c in children):
+                problems.append(f"{path}: required {tag} missing")
+    elif kind == "list":
+        member_tag = shape.member.serialization.get("name") or "member"
+        for child in children:
+            tag = child.tag.split("}")[-1]
+            if tag != member_tag:
+                problems.append(f"{path}/{tag}: expected <{member_tag}>")
+            problems += _check_shape(child, shape.member, f"{path}/{tag}")
+    else:
+        if children:
+            problems.append(f"{path}: scalar {kind} has children")
+        text = element.text or ""
+        if kind == "boolean" and text not in ("true", "false"):
+            problems.append(f"{path}: boolean {text!r}")
+        if kind == "integer" and not text.lstrip("-").isdigit():
+            problems.append(f"{path}: integer {text!r}")
+        if kind == "timestamp" and not (len(text) >= 20 and text[10] == "T" and text.endswith("Z")):
+            problems.append(f"{path}: timestamp {text!r}")
+    return problems
+
+
+def _shape_checker(problems, checked):
+    import xml.etree.ElementTree as ET
+
+    def before_parse(operation_model, response_dict, **_):
+        name = operation_model.name
+        checked.append(name)
+        root = ET.fromstring(response_dict["body"])
+        tag = root.tag.split("}")[-1]
+        if response_dict["status_code"] >= 300:
+            assert tag == "ErrorResponse", tag
+            return
+        if tag != f"{name}Response":
+            problems.append(f"{name}: root <{tag}>")
+        if root.find("{*}ResponseMetadata/{*}RequestId") is None:
+            problems.append(f"{name}: no ResponseMetadata/RequestId")
+        result = root.find(f"{{*}}{name}Result")
+        output = operation_model.output_shape
+        if output is not None and output.members:
+            if result is None and output.required_members:
+                problems.append(f"{name}: no {name}Result")
+            elif result is not None:
+                problems.extend(_check_shape(result, output, name))
+
+    return before_parse
+
+
+def test_every_response_matches_the_botocore_model(client, iam, new_user):
+    problems, checked = [], []
+    checker = _shape_checker(problems, checked)
+    iam.meta.events.register("before-parse.iam.*", checker)
+    sts = client("sts")
+    sts.meta.events.register("before-parse.sts.*", checker)
+
+    user, group, role = unique("shape-u"), unique("shape-g"), unique("shape-r")
+    iam.create_user(UserName=user, Path="/p/", Tags=[{"Key": "k", "Value": "v"}])
+    iam.get_user(UserName=user)
+    iam.list_users(MaxItems=1)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    iam.list_access_keys(UserName=user)
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    iam.list_user_tags(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc(allow("s3:GetObject")))
+    iam.get_user_policy(UserName=user, PolicyName="p")
+    iam.list_user_policies(UserName=user)
+    policy = iam.create_policy(PolicyName=unique("shape-p"), PolicyDocument=doc(allow("s3:*")), Description="d")
+    arn = policy["Policy"]["Arn"]
+    iam.get_policy(PolicyArn=arn)
+    iam.list_policies(MaxItems=3)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=doc(allow("s3:Get*")), SetAsDefault=True)
+    iam.get_policy_version(PolicyArn=arn, VersionId="v2")
+    iam.get_policy_version(PolicyArn=ADMIN, VersionId="v1")
+    iam.list_policy_versions(PolicyArn=arn)
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v1")
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    iam.list_attached_user_policies(UserName=user)
+    iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=ADMIN)
+    iam.get_user(UserName=user)
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.get_group(GroupName=group)
+    iam.list_groups()
+    iam.list_groups_for_user(UserName=user)
+    iam.put_group_policy(GroupName=group, PolicyName="g", PolicyDocument=doc(allow("s3:GetObject")))
+    iam.get_group_policy(GroupName=group, PolicyName="g")
+    iam.attach_group_policy(GroupName=group, PolicyArn=ADMIN)
+    iam.list_attached_group_policies(GroupName=group)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust({"AWS": ACCOUNT}), Description="d",
+                    MaxSessionDuration=7200, Tags=[{"Key": "k", "Value": "v"}])
+    iam.get_role(RoleName=role)
+    iam.list_roles()
+    iam.update_role(RoleName=role, Description="e")
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=trust({"AWS": ACCOUNT}))
+    iam.put_role_policy(RoleName=role, PolicyName="r", PolicyDocument=doc(allow("s3:GetObject")))
+    iam.get_role_policy(RoleName=role, PolicyName="r")
+    iam.list_role_policies(RoleName=role)
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    iam.list_attached_role_policies(RoleName=role)
+    iam.list_role_tags(RoleName=role)
+    sts.get_caller_identity()
+    sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName="shape",
+                    Policy=doc(allow("s3:GetObject")))
+    iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+    iam.delete_role_policy(RoleName=role, PolicyName="r")
+    iam.delete_role(RoleName=role)
+    assert len(checked) == 47 and "AssumeRole" in checked
+    assert problems == []
