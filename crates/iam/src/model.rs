@@ -5,8 +5,8 @@
 //! policy compilation), so it lives in memory behind a lock and every change
 //! is written through to the store, one JSON value per entity, in keyspace
 //! `iam`. Changes are serialised by one async writer lock so the store sees
-//! them in the order memory did. `generation` counts changes: caches derived
-//! from the state (compiled policies) are valid for one generation.
+//! them in the order memory did. `generation` counts changes to identities
+//! and policies: compiled policies are valid for one generation.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
@@ -296,7 +296,14 @@ impl Model {
         if batch.is_empty() {
             return Ok(value);
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        // Keys and sessions never change a principal's policies (a new one is
+        // a new cache entry): only identity and policy changes invalidate, so
+        // Lambda starting environments does not recompile everyone.
+        let policies_changed =
+            dirty.iter().any(|d| matches!(d, Dirty::User(_) | Dirty::Role(_) | Dirty::Group(_) | Dirty::Policy(_)));
+        if policies_changed {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.store.write(batch).await.map_err(|e| AwsError::new(500, "ServiceFailure", e.to_string()))?;
         Ok(value)
     }
