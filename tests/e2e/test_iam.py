@@ -727,6 +727,33 @@ def test_aws_cli_iam_and_sts(aws_cli):
     assert rejected.returncode != 0 and "InvalidClientTokenId" in rejected.stderr
 
 
+def test_policy_simulator(iam):
+    problems, checked = [], []
+    iam.meta.events.register("before-parse.iam.*", _shape_checker(problems, checked))
+    user = unique("sim")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.put_user_policy(UserName=user, PolicyName="no-roles", PolicyDocument=doc(deny("iam:GetRole")))
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=["iam:ListRoles", "iam:GetRole", "iam:CreateUser"])["EvaluationResults"]
+    assert [(r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"]) for r in results] == [
+        ("iam:ListRoles", "*", "allowed"), ("iam:GetRole", "*", "explicitDeny"), ("iam:CreateUser", "*", "implicitDeny")]
+
+    own_partition = doc(allow("dynamodb:GetItem", "arn:aws:dynamodb:*:*:table/T",
+                              Condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:username}"]}}))
+    results = iam.simulate_custom_policy(
+        PolicyInputList=[own_partition], ActionNames=["dynamodb:GetItem"],
+        ResourceArns=[f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/T"],
+        ContextEntries=[{"ContextKeyName": "dynamodb:LeadingKeys", "ContextKeyValues": ["bob"], "ContextKeyType": "stringList"},
+                        {"ContextKeyName": "aws:username", "ContextKeyValues": ["bob"], "ContextKeyType": "string"}],
+    )["EvaluationResults"]
+    assert results[0]["EvalDecision"] == "allowed"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/nobody", ActionNames=["s3:x"])
+    assert error_of(e)[0] == "NoSuchEntity"
+    assert checked and problems == []
+
+
 # --- Response shapes against botocore's model ---------------------------------------
 
 

@@ -265,6 +265,95 @@ fn parse_all<'a>(docs: impl Iterator<Item = &'a str>) -> PolicySet {
     PolicySet::new(docs.filter_map(|d| Policy::parse(d, PolicyKind::Identity).ok()).collect())
 }
 
+/// The identity documents of a user (its own and its groups') and its boundary.
+fn user_documents<'s>(state: &'s State, user: &'s crate::model::User) -> (Vec<&'s str>, Option<&'s str>) {
+    let mut docs: Vec<&str> = user.inline.values().map(String::as_str).collect();
+    docs.extend(user.attached.iter().filter_map(|a| managed_document(state, a)));
+    for group in state.groups_of(&name_key(&user.name)) {
+        docs.extend(group.inline.values().map(String::as_str));
+        docs.extend(group.attached.iter().filter_map(|a| managed_document(state, a)));
+    }
+    (docs, user.boundary.as_deref())
+}
+
+/// The identity documents of a role and its boundary.
+fn role_documents<'s>(state: &'s State, role: &'s crate::model::Role) -> (Vec<&'s str>, Option<&'s str>) {
+    let mut docs: Vec<&str> = role.inline.values().map(String::as_str).collect();
+    docs.extend(role.attached.iter().filter_map(|a| managed_document(state, a)));
+    (docs, role.boundary.as_deref())
+}
+
+/// The policies of the user, role or group `arn` names, with `extra`
+/// identity policies added (SimulatePrincipalPolicy's PolicyInputList).
+/// `None` when no such entity exists.
+pub fn compile_entity(state: &State, arn: &str, extra: &[String]) -> Option<Compiled> {
+    let (_, resource) = arn.strip_prefix("arn:aws:iam::")?.split_once(':')?;
+    let key = name_key(resource.rsplit('/').next()?);
+    let mut caller = Caller { arn: arn.to_owned(), principal_type: "User", ..Caller::default() };
+    caller.account_id = arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let (mut docs, boundary_arn) = if resource.starts_with("user/") {
+        let user = state.users.get(&key).filter(|u| u.arn == arn)?;
+        caller.user_id = user.id.clone();
+        caller.username = Some(user.name.clone());
+        caller.tags = user.tags.clone();
+        user_documents(state, user)
+    } else if resource.starts_with("role/") {
+        let role = state.roles.get(&key).filter(|r| r.arn == arn)?;
+        caller.user_id = role.id.clone();
+        caller.principal_type = "AssumedRole";
+        caller.role_arn = Some(role.arn.clone());
+        caller.tags = role.tags.clone();
+        role_documents(state, role)
+    } else if resource.starts_with("group/") {
+        let group = state.groups.get(&key).filter(|g| g.arn == arn)?;
+        let mut docs: Vec<&str> = group.inline.values().map(String::as_str).collect();
+        docs.extend(group.attached.iter().filter_map(|a| managed_document(state, a)));
+        (docs, None)
+    } else {
+        return None;
+    };
+    docs.extend(extra.iter().map(String::as_str));
+    let boundary = boundary_arn.map(|arn| parse_all(managed_document(state, arn).into_iter()));
+    Some(Compiled { generation: 0, caller, identity: parse_all(docs.into_iter()), session: None, boundary })
+}
+
+/// Policies given as text (SimulateCustomPolicy), for a caller.
+pub fn compile_documents(documents: &[String], caller: Caller) -> Compiled {
+    let identity = parse_all(documents.iter().map(String::as_str));
+    Compiled { generation: 0, caller, identity, session: None, boundary: None }
+}
+
+impl Compiled {
+    /// IAM's simulator verdict: `allowed`, `explicitDeny` or `implicitDeny`.
+    /// Context entries may set the global keys a real request would carry.
+    pub fn simulate(&self, action: &str, resource: &str, context_keys: &[(&str, &[String])]) -> &'static str {
+        let action = action.to_ascii_lowercase();
+        let mut caller = self.caller.clone();
+        let mut source_ip: IpAddr = std::net::Ipv4Addr::LOCALHOST.into();
+        for (key, values) in context_keys {
+            let Some(value) = values.first() else { continue };
+            match key.to_ascii_lowercase().as_str() {
+                "aws:username" => caller.username = Some(value.clone()),
+                "aws:userid" => caller.user_id = value.clone(),
+                "aws:principalarn" => caller.arn = value.clone(),
+                "aws:principalaccount" => caller.account_id = value.clone(),
+                "aws:sourceip" => source_ip = value.parse().unwrap_or(source_ip),
+                _ => {}
+            }
+        }
+        let ctx = EvalContext { action: &action, resource, caller: &caller, source_ip, now_millis: None, context_keys };
+        let identity = self.identity.evaluate(&ctx);
+        let boundary = self.boundary.as_ref().map(|b| b.evaluate(&ctx));
+        if identity == Decision::ExplicitDeny || boundary == Some(Decision::ExplicitDeny) {
+            "explicitDeny"
+        } else if identity == Decision::Allow && boundary.is_none_or(|b| b == Decision::Allow) {
+            "allowed"
+        } else {
+            "implicitDeny"
+        }
+    }
+}
+
 fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
     let caller = caller_of(state, principal);
     let mut docs: Vec<&str> = Vec::new();
@@ -274,22 +363,13 @@ fn compile(state: &State, principal: &Principal, generation: u64) -> Compiled {
         PrincipalKind::User => {
             let user = state.keys.get(&principal.access_key_id).and_then(|k| state.users.get(&name_key(&k.user)));
             if let Some(user) = user {
-                boundary_arn = user.boundary.as_deref();
-                docs.extend(user.inline.values().map(String::as_str));
-                docs.extend(user.attached.iter().filter_map(|a| managed_document(state, a)));
-                let user_key = name_key(&user.name);
-                for group in state.groups_of(&user_key) {
-                    docs.extend(group.inline.values().map(String::as_str));
-                    docs.extend(group.attached.iter().filter_map(|a| managed_document(state, a)));
-                }
+                (docs, boundary_arn) = user_documents(state, user);
             }
         }
         PrincipalKind::AssumedRole => {
             if let Some(s) = state.sessions.get(&principal.access_key_id) {
                 if let Some(role) = state.roles.get(&name_key(&s.role_name)) {
-                    boundary_arn = role.boundary.as_deref();
-                    docs.extend(role.inline.values().map(String::as_str));
-                    docs.extend(role.attached.iter().filter_map(|a| managed_document(state, a)));
+                    (docs, boundary_arn) = role_documents(state, role);
                 }
                 if s.has_session_policy() {
                     let mut session_docs: Vec<&str> = s.policy.iter().map(String::as_str).collect();

@@ -8,6 +8,7 @@ mod inline;
 mod keys;
 mod policies;
 mod roles;
+mod simulate;
 mod tags;
 mod users;
 
@@ -121,6 +122,8 @@ impl Service for Iam {
                 "TagRole" | "TagUser" => tags::tag(&call).await,
                 "UntagRole" | "UntagUser" => tags::untag(&call).await,
                 "ListRoleTags" | "ListUserTags" => tags::list(&call),
+                "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(&call),
+                "SimulateCustomPolicy" => simulate::simulate_custom_policy(&call),
                 "CreateGroup" => groups::create_group(&call).await,
                 "GetGroup" => groups::get_group(&call),
                 "ListGroups" => groups::list_groups(&call),
