@@ -52,13 +52,13 @@ def nimbus_binary():
 class Server:
     """A running `nimbus serve` child process."""
 
-    def __init__(self, extra_args=(), env=None):
+    def __init__(self, extra_args=(), env=None, data_dir=None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.region = REGION
-        self.data_dir = tempfile.mkdtemp(prefix="nimbus-e2e-")
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="nimbus-e2e-")
         self.log_path = Path(self.data_dir) / "server.log"
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [nimbus_binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir, *extra_args],
             stdout=self.log,

@@ -9,6 +9,7 @@ pub mod arn;
 pub mod error;
 pub mod protocol;
 pub mod request;
+pub mod roles;
 pub mod service;
 pub mod sinks;
 pub mod time;
@@ -16,6 +17,7 @@ pub mod time;
 pub use error::AwsError;
 pub use protocol::Protocol;
 pub use request::{Authorizer, AuthzRequest, AwsRequest, AwsResponse, Principal};
+pub use roles::{ResourcePolicies, RoleAssumer, TemporaryCredentials};
 pub use service::{BoxFuture, Service, ServiceSpec};
 pub use sinks::{DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink};
 

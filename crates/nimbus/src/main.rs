@@ -1,5 +1,6 @@
 //! The `nimbus` command.
 
+mod iam_cli;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,6 +26,8 @@ enum LogFormat {
 enum Command {
     /// Serve the AWS APIs on one port with embedded durable storage.
     Serve(serve::ServeArgs),
+    /// IAM helpers against a running server.
+    Iam(iam_cli::IamArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +35,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Iam(args) => iam_cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

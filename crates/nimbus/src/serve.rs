@@ -6,7 +6,8 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use nimbus_core::{Context, Service};
 use nimbus_edge::{AuthMode, Edge};
-use nimbus_iam::{StaticCredentials, Verifier};
+use nimbus_iam::model::Model;
+use nimbus_iam::{Iam, IamAuthorizer, IamCredentials, StaticCredentials, Sts, Verifier};
 use nimbus_store::Store;
 use nimbus_store_redb::RedbStore;
 
@@ -66,16 +67,27 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
 
+    // IAM: users, keys, roles and sessions from the store; the authorizer
+    // checks every non-root request against their policies.
+    let iam_model =
+        Arc::new(Model::open(store.clone(), &args.account_id).map_err(|e| format!("loading IAM state: {e}"))?);
+    let authorizer = Arc::new(IamAuthorizer::new(iam_model.clone()));
+
     let apigateway = Arc::new(
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
             .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
     );
-    let services: Vec<Arc<dyn Service>> =
-        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())), apigateway.clone()];
+    let services: Vec<Arc<dyn Service>> = vec![
+        Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
+        apigateway.clone(),
+        Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
+        Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
+    ];
 
     let auth = match args.auth {
         Auth::On => {
-            let credentials = StaticCredentials::root(&args.account_id, &args.access_key_id, &args.secret_access_key);
+            let root = StaticCredentials::root(&args.account_id, &args.access_key_id, &args.secret_access_key);
+            let credentials = IamCredentials::new(root, iam_model.clone());
             AuthMode::SigV4(Verifier::new(Arc::new(credentials), &args.region))
         }
         Auth::Off => {
@@ -83,7 +95,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             AuthMode::Off
         }
     };
-    let edge = Arc::new(Edge::new(services, auth, context));
+    let edge = Arc::new(Edge::new(services, auth, context).with_authorizer(authorizer));
 
     println!("Nimbus {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
     println!("  data dir:    {}", args.data_dir.display());
