@@ -1,0 +1,388 @@
+//! One execution environment: a runtime process started for one function
+//! version and configuration, its Runtime API listener, and its output.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nimbus_core::LogEvent;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{oneshot, watch, OnceCell};
+
+use crate::model::FunctionRecord;
+use crate::runtime_api::{Reply, RuntimeApi};
+
+/// The bootstraps, embedded in the binary and written out at startup.
+const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
+const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
+
+/// Which environments may share: same function, version and revision (a new
+/// revision — new code or configuration — never reuses an old environment).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PoolKey {
+    pub function: String,
+    pub version: String,
+    pub revision: String,
+}
+
+/// What starting an environment needs.
+pub struct EnvSpec {
+    pub key: PoolKey,
+    pub function: FunctionRecord,
+    pub code_dir: PathBuf,
+    pub provisioned: bool,
+}
+
+/// How the host's interpreters were found.
+struct Python {
+    exe: PathBuf,
+    /// Where Nimbus installed boto3, when the host python lacks it.
+    packages: Option<PathBuf>,
+}
+
+/// Starts runtime processes with Lambda's environment.
+pub struct Launcher {
+    runtime_dir: PathBuf,
+    endpoint_url: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    python: OnceCell<Result<Python, String>>,
+    node: OnceCell<Option<PathBuf>>,
+}
+
+impl Launcher {
+    /// Write the bootstraps under `data_dir/lambda/runtime`.
+    pub fn new(
+        data_dir: &Path,
+        endpoint_url: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: String,
+    ) -> std::io::Result<Self> {
+        let runtime_dir = data_dir.join("lambda").join("runtime");
+        std::fs::create_dir_all(runtime_dir.join("python"))?;
+        std::fs::create_dir_all(runtime_dir.join("node"))?;
+        std::fs::write(runtime_dir.join("python").join("bootstrap.py"), PYTHON_BOOTSTRAP)?;
+        std::fs::write(runtime_dir.join("node").join("bootstrap.js"), NODE_BOOTSTRAP)?;
+        Ok(Launcher {
+            runtime_dir,
+            endpoint_url,
+            region,
+            access_key_id,
+            secret_access_key,
+            python: OnceCell::new(),
+            node: OnceCell::new(),
+        })
+    }
+
+    /// Find the host python (resolving shims) and make sure boto3 imports,
+    /// installing it once under the runtime dir if needed.
+    async fn python(&self) -> Result<&Python, String> {
+        let found = self
+            .python
+            .get_or_init(|| async {
+                let out = tokio::process::Command::new("python3")
+                    .args(["-c", "import sys; print(sys.executable)"])
+                    .output()
+                    .await
+                    .map_err(|e| format!("python3 not found on this host: {e}"))?;
+                let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+                if !out.status.success() || exe.as_os_str().is_empty() {
+                    return Err("python3 on this host does not run".to_owned());
+                }
+                let has_boto3 = tokio::process::Command::new(&exe)
+                    .args(["-c", "import boto3"])
+                    .stderr(Stdio::null())
+                    .status()
+                    .await
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                if has_boto3 {
+                    return Ok(Python { exe, packages: None });
+                }
+                let target = self.runtime_dir.join("python-packages");
+                if target.join("boto3").is_dir() {
+                    return Ok(Python { exe, packages: Some(target) });
+                }
+                tracing::warn!(
+                    "lambda: the host python lacks boto3; installing it once with pip into {}",
+                    target.display()
+                );
+                let status = tokio::process::Command::new(&exe)
+                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+                    .arg(&target)
+                    .arg("boto3")
+                    .status()
+                    .await;
+                match status {
+                    Ok(s) if s.success() => Ok(Python { exe, packages: Some(target) }),
+                    _ => {
+                        tracing::warn!("lambda: could not install boto3; functions importing it will fail");
+                        Ok(Python { exe, packages: None })
+                    }
+                }
+            })
+            .await;
+        found.as_ref().map_err(|e| e.clone())
+    }
+
+    async fn node(&self) -> Option<&PathBuf> {
+        self.node
+            .get_or_init(|| async {
+                let path = std::env::var_os("PATH")?;
+                std::env::split_paths(&path).map(|dir| dir.join("node")).find(|p| p.is_file())
+            })
+            .await
+            .as_ref()
+    }
+
+    /// Start an environment for `spec`: its Runtime API, then the runtime process.
+    pub async fn start(&self, spec: &EnvSpec) -> Result<(Arc<Environment>, oneshot::Receiver<Result<(), Reply>>), String> {
+        let f = &spec.function;
+        let (api, init) = RuntimeApi::start().await.map_err(|e| format!("starting the Runtime API: {e}"))?;
+        let now = nimbus_core::time::now_epoch_millis();
+        let (y, m, d) = nimbus_core::time::civil_from_days((now / 86_400_000) as i64);
+        let log_stream = format!("{y:04}/{m:02}/{d:02}/[{}]{}", spec.key.version, crate::util::random_hex(16));
+
+        let task_root = spec.code_dir.to_string_lossy().into_owned();
+        let mut command = if f.runtime.starts_with("python") {
+            let python = self.python().await?;
+            let mut c = tokio::process::Command::new(&python.exe);
+            c.arg("-u").arg(self.runtime_dir.join("python").join("bootstrap.py"));
+            let mut path = vec![task_root.clone(), self.runtime_dir.join("python").to_string_lossy().into_owned()];
+            if let Some(p) = &python.packages {
+                path.push(p.to_string_lossy().into_owned());
+            }
+            c.env("PYTHONPATH", path.join(":"));
+            c.env("PYTHONUNBUFFERED", "1");
+            c.env("PYTHONDONTWRITEBYTECODE", "1");
+            c
+        } else if f.runtime.starts_with("nodejs") {
+            let node = self.node().await.ok_or("node is not installed on this host")?;
+            let mut c = tokio::process::Command::new(node);
+            c.arg(self.runtime_dir.join("node").join("bootstrap.js"));
+            c.env("NODE_PATH", format!("{task_root}/node_modules:{task_root}"));
+            c
+        } else {
+            let bootstrap = spec.code_dir.join("bootstrap");
+            if !bootstrap.is_file() {
+                return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
+            }
+            tokio::process::Command::new(bootstrap)
+        };
+        let host_path = std::env::var("PATH").unwrap_or_default();
+        let execution_env = match f.runtime.as_str() {
+            r if r.starts_with("provided") => None,
+            r => Some(format!("AWS_Lambda_{r}")),
+        };
+        command
+            .current_dir(&spec.code_dir)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("PATH", format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{host_path}"))
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env("LAMBDA_TASK_ROOT", &task_root)
+            .env("LAMBDA_RUNTIME_DIR", &self.runtime_dir)
+            .env("_HANDLER", &f.handler)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory.to_string())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", &spec.key.version)
+            .env("AWS_LAMBDA_FUNCTION_TIMEOUT", f.timeout.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group())
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream)
+            .env(
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                if spec.provisioned { "provisioned-concurrency" } else { "on-demand" },
+            )
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env("AWS_REGION", &self.region)
+            .env("AWS_DEFAULT_REGION", &self.region)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_ENDPOINT_URL", &self.endpoint_url)
+            .env("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so a kill reaches whatever it spawned.
+            .process_group(0);
+        if let Some(env) = &execution_env {
+            command.env("AWS_EXECUTION_ENV", env);
+        }
+        // The function's own variables come last and win, except the
+        // reserved ones Lambda refuses at configuration time.
+        if let Some(vars) = &f.environment {
+            command.envs(vars);
+        }
+        let mut child = command.spawn().map_err(|e| format!("starting the runtime: {e}"))?;
+        let pid = child.id();
+        let output = Arc::new(Output::default());
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(read_lines(out, output.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(read_lines(err, output.clone()));
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    kill_group(pid);
+                    child.wait().await
+                }
+            };
+            // Whatever it left behind in its group goes too.
+            kill_group(pid);
+            let _ = exit_tx.send(Some(describe_exit(status)));
+        });
+        let env = Arc::new(Environment {
+            key: spec.key.clone(),
+            log_stream,
+            api,
+            pid,
+            output,
+            exit: exit_rx,
+            kill: Mutex::new(Some(kill_tx)),
+            started: Instant::now(),
+            init_duration: Mutex::new(None),
+            last_used: Mutex::new(Instant::now()),
+            provisioned: spec.provisioned,
+        });
+        Ok((env, init))
+    }
+}
+
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        // No safe signal API in std: util-linux/procps `kill` does it.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(|mut c| std::thread::spawn(move || c.wait()));
+    }
+}
+
+/// Go-style exit descriptions, as Lambda's errors quote them.
+fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Err(e) => format!("wait failed: {e}"),
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(9)) => "signal: killed".into(),
+            (None, Some(11)) => "signal: segmentation fault".into(),
+            (None, Some(6)) => "signal: aborted".into(),
+            (None, Some(15)) => "signal: terminated".into(),
+            (None, Some(n)) => format!("signal: {n}"),
+            (None, None) => "exited".into(),
+        },
+    }
+}
+
+/// Lines a runtime printed, waiting to be attributed to an invocation.
+#[derive(Default)]
+pub struct Output {
+    lines: Mutex<Vec<LogEvent>>,
+    /// Bytes read so far: lets an invocation wait for the pipes to go quiet.
+    seen: AtomicU64,
+}
+
+async fn read_lines(stream: impl AsyncRead + Unpin, output: Arc<Output>) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let event = LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message: text };
+                output.lines.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+                output.seen.fetch_add(n as u64, Ordering::Release);
+            }
+        }
+    }
+}
+
+pub struct Environment {
+    pub key: PoolKey,
+    pub log_stream: String,
+    pub api: RuntimeApi,
+    pub pid: Option<u32>,
+    output: Arc<Output>,
+    exit: watch::Receiver<Option<String>>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    pub started: Instant,
+    /// Set when init completes; taken by the first invocation's REPORT.
+    pub init_duration: Mutex<Option<Duration>>,
+    pub last_used: Mutex<Instant>,
+    pub provisioned: bool,
+}
+
+impl Environment {
+    /// Resolves with a description of how the process ended.
+    pub async fn exited(&self) -> String {
+        let mut rx = self.exit.clone();
+        let status = match rx.wait_for(|s| s.is_some()).await {
+            Ok(s) => s.clone().unwrap_or_default(),
+            Err(_) => "exited".into(),
+        };
+        status
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    pub fn kill(&self) {
+        if let Some(tx) = self.kill.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Everything printed so far, after letting the pipe readers catch up
+    /// with what the runtime wrote before its last Runtime API call.
+    pub async fn drain_output(&self, settle: Duration) -> Vec<LogEvent> {
+        let deadline = Instant::now() + settle;
+        loop {
+            let before = self.output.seen.load(Ordering::Acquire);
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            if self.output.seen.load(Ordering::Acquire) == before {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                if self.output.seen.load(Ordering::Acquire) == before {
+                    break;
+                }
+            }
+        }
+        std::mem::take(&mut *self.output.lines.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Peak resident memory of the runtime process, in MB.
+    pub fn max_memory_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb.div_ceil(1024))
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
