@@ -42,7 +42,13 @@ fn key(due_ms: u64, request_id: &str) -> Vec<u8> {
 
 impl Engine {
     /// Store an Event invocation durably; the worker picks it up.
-    pub async fn enqueue_async(&self, function: &str, version: &str, payload: Bytes, request_id: String) -> Result<(), AwsError> {
+    pub async fn enqueue_async(
+        &self,
+        function: &str,
+        version: &str,
+        payload: Bytes,
+        request_id: String,
+    ) -> Result<(), AwsError> {
         let now = nimbus_core::time::now_epoch_millis();
         let event = QueuedEvent {
             function: function.to_owned(),
@@ -95,7 +101,9 @@ pub async fn run_worker(engine: Arc<Engine>) {
             .and_then(|rows| rows.first().and_then(|(k, _)| k.get(..8).map(|b| b.to_vec())))
             .and_then(|b| b.try_into().ok().map(u64::from_be_bytes));
         let wait = match next_due {
-            Some(due) => Duration::from_millis(due.saturating_sub(nimbus_core::time::now_epoch_millis()).clamp(10, 1000)),
+            Some(due) => {
+                Duration::from_millis(due.saturating_sub(nimbus_core::time::now_epoch_millis()).clamp(10, 1000))
+            }
             None => Duration::from_secs(1),
         };
         tokio::select! {

@@ -63,7 +63,12 @@ pub(crate) enum Outcome {
 
 impl Engine {
     /// Invoke `function` (the configuration of `version`) and wait for its result.
-    pub async fn invoke(&self, function: &FunctionRecord, version: &str, input: InvokeInput) -> Result<InvokeResult, AwsError> {
+    pub async fn invoke(
+        &self,
+        function: &FunctionRecord,
+        version: &str,
+        input: InvokeInput,
+    ) -> Result<InvokeResult, AwsError> {
         let slot = match self.pool.acquire(&function.name) {
             Ok(slot) => slot,
             Err(err) => {
@@ -142,12 +147,7 @@ impl Engine {
         key: PoolKey,
         provisioned: bool,
     ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
-        let spec = EnvSpec {
-            key,
-            function: function.clone(),
-            code_dir: self.code.dir(&function.code_id),
-            provisioned,
-        };
+        let spec = EnvSpec { key, function: function.clone(), code_dir: self.code.dir(&function.code_id), provisioned };
         let (env, init) = match self.launcher.start(&spec).await {
             Ok(started) => started,
             Err(message) => return Err((None, Outcome::Unstartable(message))),

@@ -140,7 +140,10 @@ impl Launcher {
     }
 
     /// Start an environment for `spec`: its Runtime API, then the runtime process.
-    pub async fn start(&self, spec: &EnvSpec) -> Result<(Arc<Environment>, oneshot::Receiver<Result<(), Reply>>), String> {
+    pub async fn start(
+        &self,
+        spec: &EnvSpec,
+    ) -> Result<(Arc<Environment>, oneshot::Receiver<Result<(), Reply>>), String> {
         let f = &spec.function;
         let (api, init) = RuntimeApi::start().await.map_err(|e| format!("starting the Runtime API: {e}"))?;
         let now = nimbus_core::time::now_epoch_millis();

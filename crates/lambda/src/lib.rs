@@ -160,11 +160,8 @@ impl Invoker for Lambda {
             if qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
                 return Err(model::not_found(&engine.ctx, &name));
             }
-            let client_context = request
-                .client_context
-                .as_deref()
-                .and_then(util::base64_decode)
-                .and_then(|b| String::from_utf8(b).ok());
+            let client_context =
+                request.client_context.as_deref().and_then(util::base64_decode).and_then(|b| String::from_utf8(b).ok());
             let input = InvokeInput {
                 request_id: nimbus_core::request::new_request_id(),
                 payload: request.payload,

@@ -101,12 +101,8 @@ impl Pool {
             Some(_) => {}
             None => {
                 let unreserved_limit = self.account_limit.saturating_sub(c.reserved_sum);
-                let unreserved_in_flight: u32 = c
-                    .per_function
-                    .iter()
-                    .filter(|(name, _)| !c.reserved.contains_key(*name))
-                    .map(|(_, n)| *n)
-                    .sum();
+                let unreserved_in_flight: u32 =
+                    c.per_function.iter().filter(|(name, _)| !c.reserved.contains_key(*name)).map(|(_, n)| *n).sum();
                 if unreserved_in_flight >= unreserved_limit {
                     return Err(throttled("ConcurrentInvocationLimitExceeded"));
                 }

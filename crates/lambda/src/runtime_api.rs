@@ -38,7 +38,10 @@ pub struct Invocation {
 pub enum Reply {
     Response(Bytes),
     /// `error_type` from `Lambda-Runtime-Function-Error-Type`; `body` as posted.
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 struct Shared {
@@ -135,11 +138,8 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
         return error(StatusCode::NOT_FOUND, "InvalidPath", "not a Runtime API path");
     };
     let method = request.method().clone();
-    let error_type = request
-        .headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let error_type =
+        request.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Read a little past the limit so an oversized response can be told apart.
     let body = match Limited::new(request.into_body(), MAX_RESPONSE_BYTES * 2).collect().await {
         Ok(body) => body.to_bytes(),
@@ -153,7 +153,9 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> Response<Full<Byt
                 return error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             };
             if body.len() > MAX_RESPONSE_BYTES {
-                let message = format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
+                let message = format!(
+                    "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                );
                 let body = serde_json::json!({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"});
                 let _ = tx.send(Reply::Error {
                     error_type: Some("Function.ResponseSizeTooLarge".into()),

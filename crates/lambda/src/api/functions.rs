@@ -118,8 +118,7 @@ fn apply_configuration(body: &Value, record: &mut FunctionRecord) -> Result<(), 
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
             .unwrap_or_default();
-        let reserved: Vec<&str> =
-            vars.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
+        let reserved: Vec<&str> = vars.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
         if !reserved.is_empty() {
             return Err(invalid(format!(
                 "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
@@ -209,7 +208,9 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     };
     apply_configuration(&body, &mut record)?;
     if record.runtime.is_empty() || (record.handler.is_empty() && !record.runtime.starts_with("provided")) {
-        return Err(invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages."));
+        return Err(invalid(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+        ));
     }
     if record.role.is_empty() {
         let mut v = Violations::default();
@@ -350,7 +351,11 @@ pub async fn update_code(engine: &Arc<Engine>, request: &AwsRequest, name: &str)
     Ok(json_response(200, &config))
 }
 
-pub async fn update_configuration(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
+pub async fn update_configuration(
+    engine: &Arc<Engine>,
+    request: &AwsRequest,
+    name: &str,
+) -> Result<AwsResponse, AwsError> {
     let record = load(engine, request, name, "lambda:UpdateFunctionConfiguration")?;
     let body = body_json(request)?;
     check_revision(&body, &record)?;
@@ -400,9 +405,6 @@ pub async fn download_code(engine: &Arc<Engine>, file: &str) -> Result<AwsRespon
         return Err(AwsError::new(404, "ResourceNotFoundException", "No such code package"));
     };
     let mut response = http::Response::new(bytes::Bytes::from(bytes));
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/zip"));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/zip"));
     Ok(response)
 }
-

@@ -23,11 +23,8 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
     if let Some(file) = path.strip_prefix(CODE_PATH) {
         return functions::download_code(engine, file).await;
     }
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
+    let segments: Vec<String> =
+        path.trim_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = request.method.clone();
     match (&method, segs.as_slice()) {
@@ -41,9 +38,15 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
         (&Method::PUT, ["2015-03-31", "functions", name, "configuration"]) => {
             functions::update_configuration(engine, &request, name).await
         }
-        (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => functions::update_code(engine, &request, name).await,
-        (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => invoke::invoke(engine, &request, name).await,
-        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => concurrency::put(engine, &request, name).await,
+        (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => {
+            functions::update_code(engine, &request, name).await
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => {
+            invoke::invoke(engine, &request, name).await
+        }
+        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
+            concurrency::put(engine, &request, name).await
+        }
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => concurrency::get(engine, &request, name),
         (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
             concurrency::delete(engine, &request, name).await
@@ -60,9 +63,7 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
 pub fn json_response(status: u16, body: &Value) -> AwsResponse {
     let mut response = http::Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -77,8 +78,9 @@ pub fn body_json(request: &AwsRequest) -> Result<Value, AwsError> {
     if request.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    let value: Value = serde_json::from_slice(&request.body)
-        .map_err(|e| AwsError::new(400, "InvalidRequestContentException", format!("Could not parse request body into json: {e}")))?;
+    let value: Value = serde_json::from_slice(&request.body).map_err(|e| {
+        AwsError::new(400, "InvalidRequestContentException", format!("Could not parse request body into json: {e}"))
+    })?;
     if !value.is_object() {
         return Err(AwsError::new(400, "InvalidRequestContentException", "Could not parse request body into json"));
     }

@@ -105,11 +105,7 @@ pub fn function_arn(ctx: &Context, name: &str) -> String {
 
 /// The error AWS gives for a missing function.
 pub fn not_found(ctx: &Context, name: &str) -> AwsError {
-    AwsError::new(
-        404,
-        "ResourceNotFoundException",
-        format!("Function not found: {}", function_arn(ctx, name)),
-    )
+    AwsError::new(404, "ResourceNotFoundException", format!("Function not found: {}", function_arn(ctx, name)))
 }
 
 /// Reads and writes function records.
