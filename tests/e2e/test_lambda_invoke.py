@@ -4,6 +4,7 @@ failures as Lambda reports them, concurrency throttling."""
 
 import base64
 import json
+import os
 import threading
 import time
 
@@ -307,3 +308,20 @@ while True:
         "trace": True,
         "handler": "my.handler",
     }
+
+
+@pytest.mark.skipif(
+    not (os.access("/sys/fs/cgroup/memory", os.W_OK) or os.path.exists("/sys/fs/cgroup/cgroup.controllers")),
+    reason="this host lets nobody create memory cgroups",
+)
+def test_exceeding_memory_is_out_of_memory(lam):
+    code = "def lambda_handler(event, context):\n    hog = bytearray(400 * 1024 * 1024)\n    hog[::4096] = b'x' * len(hog[::4096])\n    return len(hog)\n"
+    name = create_python(lam, code, MemorySize=128, Timeout=20)
+    result, body = invoke_json(lam, name, LogType="Tail")
+    request_id = result["ResponseMetadata"]["RequestId"]
+    assert result["FunctionError"] == "Unhandled"
+    assert body == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+    }
+    assert "Max Memory Used: 128 MB" in base64.b64decode(result["LogResult"]).decode()

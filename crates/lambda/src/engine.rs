@@ -207,6 +207,12 @@ impl Engine {
                 }
                 (Bytes::from(body.to_string()), true)
             }
+            Outcome::Exit(status) if env.is_some_and(|e| e.oom_killed()) => {
+                let message = format!("RequestId: {id} Error: Runtime exited with error: {status}");
+                lines.push(event(format!("{message}\nRuntime.OutOfMemory\n")));
+                let body = json!({"errorType": "Runtime.OutOfMemory", "errorMessage": message});
+                (Bytes::from(body.to_string()), true)
+            }
             Outcome::Exit(status) => {
                 let message = format!("RequestId: {id} Error: Runtime exited with error: {status}");
                 lines.push(event(format!("{message}\nRuntime.ExitError\n")));

@@ -51,6 +51,7 @@ pub struct Launcher {
     secret_access_key: String,
     python: OnceCell<Result<Python, String>>,
     node: OnceCell<Option<PathBuf>>,
+    cgroups: Option<crate::cgroup::Cgroups>,
 }
 
 impl Launcher {
@@ -75,6 +76,15 @@ impl Launcher {
             secret_access_key,
             python: OnceCell::new(),
             node: OnceCell::new(),
+            cgroups: {
+                let found = crate::cgroup::Cgroups::detect();
+                if found.is_none() {
+                    tracing::warn!(
+                        "lambda: cannot create cgroups here; functions run without memory, CPU and pids limits"
+                    );
+                }
+                found
+            },
         })
     }
 
@@ -151,31 +161,53 @@ impl Launcher {
         let log_stream = format!("{y:04}/{m:02}/{d:02}/[{}]{}", spec.key.version, crate::util::random_hex(16));
 
         let task_root = spec.code_dir.to_string_lossy().into_owned();
-        let mut command = if f.runtime.starts_with("python") {
+        // The runtime's command line; environment variables are set below.
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        let mut vars: Vec<(String, String)> = Vec::new();
+        if f.runtime.starts_with("python") {
             let python = self.python().await?;
-            let mut c = tokio::process::Command::new(&python.exe);
-            c.arg("-u").arg(self.runtime_dir.join("python").join("bootstrap.py"));
+            argv.push(python.exe.clone().into());
+            argv.push("-u".into());
+            argv.push(self.runtime_dir.join("python").join("bootstrap.py").into());
             let mut path = vec![task_root.clone(), self.runtime_dir.join("python").to_string_lossy().into_owned()];
             if let Some(p) = &python.packages {
                 path.push(p.to_string_lossy().into_owned());
             }
-            c.env("PYTHONPATH", path.join(":"));
-            c.env("PYTHONUNBUFFERED", "1");
-            c.env("PYTHONDONTWRITEBYTECODE", "1");
-            c
+            vars.push(("PYTHONPATH".into(), path.join(":")));
+            vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
+            vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
         } else if f.runtime.starts_with("nodejs") {
             let node = self.node().await.ok_or("node is not installed on this host")?;
-            let mut c = tokio::process::Command::new(node);
-            c.arg(self.runtime_dir.join("node").join("bootstrap.js"));
-            c.env("NODE_PATH", format!("{task_root}/node_modules:{task_root}"));
-            c
+            argv.push(node.clone().into());
+            argv.push(self.runtime_dir.join("node").join("bootstrap.js").into());
+            vars.push(("NODE_PATH".into(), format!("{task_root}/node_modules:{task_root}")));
         } else {
             let bootstrap = spec.code_dir.join("bootstrap");
             if !bootstrap.is_file() {
                 return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
             }
-            tokio::process::Command::new(bootstrap)
-        };
+            argv.push(bootstrap.into());
+        }
+        let env_name = format!("env-{}", crate::util::random_hex(8));
+        let cgroup = self.cgroups.as_ref().and_then(|c| c.create(&env_name, f.memory));
+        if self.cgroups.is_some() && cgroup.is_none() {
+            tracing::debug!("lambda: could not create a cgroup for {env_name}; running it unlimited");
+        }
+        if let Some(cg) = &cgroup {
+            // Join the groups, then become the runtime: nothing runs uncharged.
+            let files = cg.procs_files();
+            let mut wrapped: Vec<std::ffi::OsString> = vec![
+                "-c".into(),
+                r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@""#.into(),
+                "nimbus-env".into(),
+                files.len().to_string().into(),
+            ];
+            wrapped.extend(files.into_iter().map(Into::into));
+            wrapped.append(&mut argv);
+            argv = std::iter::once(std::ffi::OsString::from("/bin/sh")).chain(wrapped).collect();
+        }
+        let mut command = tokio::process::Command::new(&argv[0]);
+        command.args(&argv[1..]).envs(vars);
         let host_path = std::env::var("PATH").unwrap_or_default();
         let execution_env = match f.runtime.as_str() {
             r if r.starts_with("provided") => None,
@@ -183,8 +215,7 @@ impl Launcher {
         };
         command
             .current_dir(&spec.code_dir)
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
+            .env_clear()
             .env("PATH", format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{host_path}"))
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
@@ -258,6 +289,7 @@ impl Launcher {
             init_duration: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
             provisioned: spec.provisioned,
+            cgroup,
         });
         Ok((env, init))
     }
@@ -330,9 +362,15 @@ pub struct Environment {
     pub init_duration: Mutex<Option<Duration>>,
     pub last_used: Mutex<Instant>,
     pub provisioned: bool,
+    cgroup: Option<crate::cgroup::EnvCgroup>,
 }
 
 impl Environment {
+    /// Did the runtime die for exceeding its memory limit?
+    pub fn oom_killed(&self) -> bool {
+        self.cgroup.as_ref().is_some_and(|c| c.oom_killed())
+    }
+
     /// Resolves with a description of how the process ended.
     pub async fn exited(&self) -> String {
         let mut rx = self.exit.clone();
@@ -377,6 +415,9 @@ impl Environment {
 
     /// Peak resident memory of the runtime process, in MB.
     pub fn max_memory_mb(&self) -> Option<u64> {
+        if let Some(peak) = self.cgroup.as_ref().and_then(|c| c.peak_mb()) {
+            return Some(peak);
+        }
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

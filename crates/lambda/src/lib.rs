@@ -12,6 +12,7 @@
 
 mod api;
 mod async_queue;
+mod cgroup;
 mod code;
 mod engine;
 mod environment;
