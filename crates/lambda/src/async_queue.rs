@@ -116,10 +116,11 @@ pub async fn run_worker(engine: Arc<Engine>) {
 async fn process(engine: &Engine, queue_key: &[u8], mut event: QueuedEvent) {
     let mut batch = WriteBatch::new();
     batch.delete(QUEUE, queue_key.to_vec());
-    let function = match engine.functions.get(&event.function) {
-        Ok(Some(f)) => f,
+    let qualifier = (event.version != "$LATEST").then_some(event.version.as_str());
+    let function = match crate::api::resolve(engine, &event.function, qualifier, false) {
+        Ok(f) => f,
         // Deleted since: the event has nowhere to go.
-        Ok(None) => {
+        Err(e) if e.status == 404 => {
             let _ = engine.store.write(batch).await;
             return;
         }
@@ -131,6 +132,7 @@ async fn process(engine: &Engine, queue_key: &[u8], mut event: QueuedEvent) {
         payload: Bytes::from(base64_decode(&event.payload).unwrap_or_default()),
         client_context: None,
         tail: false,
+        invoked_arn: function.arn(&engine.ctx),
     };
     let retry_at = match engine.invoke(&function, &event.version, input).await {
         Err(err) if err.status == 429 => Some(now + THROTTLE_WAIT_MS),

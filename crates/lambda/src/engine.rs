@@ -42,6 +42,8 @@ pub struct InvokeInput {
     /// Decoded ClientContext JSON.
     pub client_context: Option<String>,
     pub tail: bool,
+    /// The ARN as invoked (qualified when a version or alias was named).
+    pub invoked_arn: String,
 }
 
 pub struct InvokeResult {
@@ -107,7 +109,7 @@ impl Engine {
             request_id: input.request_id.clone(),
             payload: input.payload.clone(),
             deadline_ms,
-            function_arn: function.arn(&self.ctx),
+            function_arn: input.invoked_arn.clone(),
             trace_id: trace_id(deadline_ms),
             client_context: input.client_context.clone(),
         };

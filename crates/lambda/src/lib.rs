@@ -10,7 +10,7 @@
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `async_queue`: durable Event invocations with retries.
 
-mod api;
+pub(crate) mod api;
 mod async_queue;
 mod cgroup;
 mod code;
@@ -157,10 +157,12 @@ impl Invoker for Lambda {
             let engine = &self.engine;
             let (name, from_name) = api::parse_function_ref(&request.function)?;
             let qualifier = from_name.or(request.qualifier);
-            let function = engine.functions.get(&name)?.ok_or_else(|| model::not_found(&engine.ctx, &name))?;
-            if qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
-                return Err(model::not_found(&engine.ctx, &name));
-            }
+            let function = api::resolve(engine, &name, qualifier.as_deref(), true)?;
+            let arn = model::function_arn(&engine.ctx, &name);
+            let invoked_arn = match &qualifier {
+                Some(q) => format!("{arn}:{q}"),
+                None => arn,
+            };
             let client_context =
                 request.client_context.as_deref().and_then(util::base64_decode).and_then(|b| String::from_utf8(b).ok());
             let input = InvokeInput {
@@ -168,8 +170,9 @@ impl Invoker for Lambda {
                 payload: request.payload,
                 client_context,
                 tail: false,
+                invoked_arn,
             };
-            let result = engine.invoke(&function, "$LATEST", input).await?;
+            let result = engine.invoke(&function, &function.version(), input).await?;
             Ok(InvokeOutcome {
                 payload: result.payload,
                 function_error: result.function_error,

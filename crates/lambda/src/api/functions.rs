@@ -205,6 +205,9 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
         revision_id: nimbus_core::request::new_request_id(),
         tags: BTreeMap::new(),
         reserved_concurrency: None,
+        published: None,
+        last_version: 0,
+        published_revision: None,
     };
     apply_configuration(&body, &mut record)?;
     if record.runtime.is_empty() || (record.handler.is_empty() && !record.runtime.starts_with("provided")) {
@@ -237,6 +240,10 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     record.last_modified = lambda_timestamp(nimbus_core::time::now_epoch_millis());
     engine.functions.create(record.clone()).await?;
     let mut config = record.configuration(&engine.ctx);
+    if body.get("Publish").and_then(Value::as_bool).unwrap_or(false) {
+        let version = engine.functions.publish(&engine.ctx, &name, None, None, None).await?;
+        config = version.configuration(&engine.ctx);
+    }
     // As on AWS, a new function reports Pending until it is ready (here: at once).
     config["State"] = "Pending".into();
     config["StateReason"] = "The function is being created.".into();
@@ -244,24 +251,24 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     Ok(json_response(201, &config))
 }
 
-/// Look up `$LATEST` of the function named by a path segment.
+/// Look up the function (at its qualifier, if any) named by a path segment.
 fn load(engine: &Engine, request: &AwsRequest, name: &str, action: &str) -> Result<FunctionRecord, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?;
     request.authorize(action, &crate::model::function_arn(&engine.ctx, &name))?;
-    let record = engine.functions.get(&name)?.ok_or_else(|| not_found(&engine.ctx, &name))?;
-    match qualifier.as_deref() {
-        None | Some("$LATEST") => Ok(record),
-        Some(q) => Err(AwsError::new(
-            404,
-            "ResourceNotFoundException",
-            format!("Function not found: {}:{q}", record.arn(&engine.ctx)),
-        )),
-    }
+    super::resolve(engine, &name, qualifier.as_deref(), false)
+}
+
+/// `$LATEST` only: the operation changes it.
+fn load_latest(engine: &Engine, request: &AwsRequest, name: &str, action: &str) -> Result<FunctionRecord, AwsError> {
+    let (name, _) = parse_function_ref(name)?;
+    request.authorize(action, &crate::model::function_arn(&engine.ctx, &name))?;
+    engine.functions.get(&name)?.ok_or_else(|| not_found(&engine.ctx, &name))
 }
 
 pub fn get(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
     let record = load(engine, request, name, "lambda:GetFunction")?;
+    let latest = engine.functions.get(&record.name)?.ok_or_else(|| not_found(&engine.ctx, &record.name))?;
     let mut out = json!({
         "Configuration": record.configuration(&engine.ctx),
         "Code": {
@@ -269,10 +276,10 @@ pub fn get(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<Aws
             "Location": format!("{}{}{}.zip", engine.endpoint_url, super::CODE_PATH, record.code_id),
         },
     });
-    if !record.tags.is_empty() {
-        out["Tags"] = json!(record.tags);
+    if !latest.tags.is_empty() {
+        out["Tags"] = json!(latest.tags);
     }
-    if let Some(n) = record.reserved_concurrency {
+    if let Some(n) = latest.reserved_concurrency {
         out["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
     }
     Ok(json_response(200, &out))
@@ -318,7 +325,7 @@ fn check_revision(body: &Value, record: &FunctionRecord) -> Result<(), AwsError>
 }
 
 pub async fn update_code(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
-    let record = load(engine, request, name, "lambda:UpdateFunctionCode")?;
+    let record = load_latest(engine, request, name, "lambda:UpdateFunctionCode")?;
     let body = body_json(request)?;
     check_revision(&body, &record)?;
     let code = store_code(engine, &body).await?;
@@ -345,6 +352,10 @@ pub async fn update_code(engine: &Arc<Engine>, request: &AwsRequest, name: &str)
         updated
     };
     let mut config = updated.configuration(&engine.ctx);
+    if !dry_run && body.get("Publish").and_then(Value::as_bool).unwrap_or(false) {
+        let version = engine.functions.publish(&engine.ctx, &updated.name, None, None, None).await?;
+        config = version.configuration(&engine.ctx);
+    }
     config["LastUpdateStatus"] = "InProgress".into();
     config["LastUpdateStatusReason"] = "The function is being created.".into();
     config["LastUpdateStatusReasonCode"] = "Creating".into();
@@ -356,7 +367,7 @@ pub async fn update_configuration(
     request: &AwsRequest,
     name: &str,
 ) -> Result<AwsResponse, AwsError> {
-    let record = load(engine, request, name, "lambda:UpdateFunctionConfiguration")?;
+    let record = load_latest(engine, request, name, "lambda:UpdateFunctionConfiguration")?;
     let body = body_json(request)?;
     check_revision(&body, &record)?;
     // Validate before the transaction so errors do not depend on races.
@@ -383,11 +394,16 @@ pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     let qualifier = qualifier(request, from_name)?;
     request.authorize("lambda:DeleteFunction", &crate::model::function_arn(&engine.ctx, &fn_name))?;
     if let Some(q) = qualifier.filter(|q| q != "$LATEST") {
-        return Err(AwsError::new(
-            404,
-            "ResourceNotFoundException",
-            format!("Function not found: {}:{q}", crate::model::function_arn(&engine.ctx, &fn_name)),
-        ));
+        let Ok(n) = q.parse::<u64>() else {
+            return Err(AwsError::new(
+                400,
+                "InvalidParameterValueException",
+                "Deletion of aliases is not supported. Use DeleteAlias instead.",
+            ));
+        };
+        engine.functions.delete_version(&engine.ctx, &fn_name, n).await?;
+        engine.pool.evict_function(&fn_name);
+        return Ok(empty_response(204));
     }
     let deleted = engine.functions.delete(&engine.ctx, &fn_name).await?;
     engine.pool.evict_function(&deleted.name);

@@ -7,7 +7,6 @@ use nimbus_core::{AwsError, AwsRequest, AwsResponse};
 
 use super::{empty_response, parse_function_ref, qualifier};
 use crate::engine::{Engine, InvokeInput};
-use crate::model::not_found;
 use crate::util::base64_decode;
 
 /// Largest synchronous request payload.
@@ -32,13 +31,9 @@ pub async fn invoke(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     }
     let arn = crate::model::function_arn(&engine.ctx, &fn_name);
     request.authorize("lambda:InvokeFunction", &arn)?;
-    let function = engine.functions.get(&fn_name)?.ok_or_else(|| not_found(&engine.ctx, &fn_name))?;
-    let version = match qualifier.as_deref() {
-        None | Some("$LATEST") => "$LATEST",
-        Some(q) => {
-            return Err(AwsError::new(404, "ResourceNotFoundException", format!("Function not found: {arn}:{q}")))
-        }
-    };
+    let function = super::resolve(engine, &fn_name, qualifier.as_deref(), true)?;
+    let version = function.version();
+    let version = version.as_str();
 
     let limit = if invocation_type == "Event" { MAX_ASYNC_PAYLOAD } else { MAX_SYNC_PAYLOAD };
     if request.body.len() > limit {
@@ -89,6 +84,10 @@ pub async fn invoke(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
                 payload,
                 client_context,
                 tail: log_type == "Tail",
+                invoked_arn: match &qualifier {
+                    Some(q) => format!("{arn}:{q}"),
+                    None => arn.clone(),
+                },
             };
             let result = engine.invoke(&function, version, input).await?;
             let mut response = http::Response::new(result.payload);

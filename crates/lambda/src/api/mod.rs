@@ -4,6 +4,7 @@
 mod concurrency;
 mod functions;
 mod invoke;
+mod versions;
 
 use std::sync::Arc;
 
@@ -43,6 +44,25 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
         }
         (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => {
             invoke::invoke(engine, &request, name).await
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "versions"]) => {
+            versions::publish(engine, &request, name).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "versions"]) => {
+            versions::list_versions(engine, &request, name)
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "aliases"]) => {
+            versions::create_alias(engine, &request, name).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases"]) => versions::list_aliases(engine, &request, name),
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            versions::get_alias(engine, &request, name, alias)
+        }
+        (&Method::PUT, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            versions::update_alias(engine, &request, name, alias).await
+        }
+        (&Method::DELETE, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            versions::delete_alias(engine, &request, name, alias).await
         }
         (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
             concurrency::put(engine, &request, name).await
@@ -136,6 +156,41 @@ pub fn qualifier(request: &AwsRequest, from_name: Option<String>) -> Result<Opti
         )),
         (a, b) => Ok(a.or(b)),
     }
+}
+
+/// What a (possibly qualified) reference runs: `$LATEST`, a published
+/// version, or an alias's version (drawn by its weights when `pick`).
+pub fn resolve(
+    engine: &Engine,
+    name: &str,
+    qualifier: Option<&str>,
+    pick: bool,
+) -> Result<crate::model::FunctionRecord, AwsError> {
+    let missing = |q: &str| {
+        AwsError::new(
+            404,
+            "ResourceNotFoundException",
+            format!("Function not found: {}:{q}", crate::model::function_arn(&engine.ctx, name)),
+        )
+    };
+    let latest = engine.functions.get(name)?.ok_or_else(|| crate::model::not_found(&engine.ctx, name))?;
+    let version = match qualifier {
+        None | Some("$LATEST") => return Ok(latest),
+        Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => q.to_owned(),
+        Some(alias) => {
+            let record = engine.functions.get_alias(name, alias)?.ok_or_else(|| missing(alias))?;
+            if pick {
+                record.pick_version()
+            } else {
+                record.function_version
+            }
+        }
+    };
+    if version == "$LATEST" {
+        return Ok(latest);
+    }
+    let n: u64 = version.parse().map_err(|_| missing(&version))?;
+    engine.functions.get_version(name, n)?.ok_or_else(|| missing(&version))
 }
 
 #[cfg(test)]

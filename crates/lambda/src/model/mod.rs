@@ -14,6 +14,13 @@ use serde_json::{json, Value};
 use crate::util::internal;
 
 pub const FUNCTIONS: &str = "lambda.functions";
+/// (function name, version number) → JSON `FunctionRecord` snapshot.
+pub const VERSIONS: &str = "lambda.versions";
+/// (function name, alias name) → JSON `AliasRecord`.
+pub const ALIASES: &str = "lambda.aliases";
+
+mod versions;
+pub use versions::AliasRecord;
 
 /// The runtimes Nimbus can run.
 pub const RUNTIMES: &[&str] = &[
@@ -56,11 +63,27 @@ pub struct FunctionRecord {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub reserved_concurrency: Option<u32>,
+    /// `Some(n)` on the snapshot of published version n; `None` on `$LATEST`.
+    #[serde(default)]
+    pub published: Option<u64>,
+    /// On `$LATEST`: the highest version number published so far.
+    #[serde(default)]
+    pub last_version: u64,
+    /// On `$LATEST`: the revision last published, so an unchanged function
+    /// publishes no new version.
+    #[serde(default)]
+    pub published_revision: Option<String>,
 }
 
 impl FunctionRecord {
+    /// The unqualified ARN.
     pub fn arn(&self, ctx: &Context) -> String {
         function_arn(ctx, &self.name)
+    }
+
+    /// `$LATEST` or the version number.
+    pub fn version(&self) -> String {
+        self.published.map_or_else(|| "$LATEST".to_owned(), |n| n.to_string())
     }
 
     pub fn log_group(&self) -> String {
@@ -71,7 +94,10 @@ impl FunctionRecord {
     pub fn configuration(&self, ctx: &Context) -> Value {
         let mut v = json!({
             "FunctionName": self.name,
-            "FunctionArn": self.arn(ctx),
+            "FunctionArn": match self.published {
+                Some(n) => format!("{}:{n}", self.arn(ctx)),
+                None => self.arn(ctx),
+            },
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -81,7 +107,7 @@ impl FunctionRecord {
             "MemorySize": self.memory,
             "LastModified": self.last_modified,
             "CodeSha256": self.code_sha256,
-            "Version": "$LATEST",
+            "Version": self.version(),
             "TracingConfig": {"Mode": "PassThrough"},
             "RevisionId": self.revision_id,
             "State": "Active",
@@ -111,7 +137,7 @@ pub fn not_found(ctx: &Context, name: &str) -> AwsError {
 /// Reads and writes function records.
 #[derive(Clone)]
 pub struct Functions {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
 }
 
 impl Functions {
@@ -200,6 +226,9 @@ impl Functions {
             let record: FunctionRecord =
                 serde_json::from_slice(&bytes).map_err(|e| nimbus_store::TxnError::Aborted(internal(e)))?;
             let mut batch = WriteBatch::new();
+            let prefix = nimbus_store::KeyWriter::new().str(&key).finish();
+            batch.delete_prefix(VERSIONS, &prefix);
+            batch.delete_prefix(ALIASES, &prefix);
             batch.delete(FUNCTIONS, key.into_bytes());
             Ok((batch, record))
         })
@@ -208,7 +237,7 @@ impl Functions {
     }
 }
 
-fn txn_error(err: nimbus_store::TxnError<AwsError>) -> AwsError {
+pub(crate) fn txn_error(err: nimbus_store::TxnError<AwsError>) -> AwsError {
     match err {
         nimbus_store::TxnError::Aborted(e) => e,
         nimbus_store::TxnError::Store(e) => internal(e),
