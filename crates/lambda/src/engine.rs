@@ -34,6 +34,7 @@ pub struct Engine {
     pub store: Arc<dyn nimbus_store::Store>,
     pub async_wakeup: tokio::sync::Notify,
     pub async_retry_delay: Duration,
+    pub provisioned: crate::provisioned::Provisioned,
 }
 
 pub struct InvokeInput {
@@ -166,6 +167,8 @@ impl Engine {
             () = tokio::time::sleep(INIT_TIMEOUT) => Err(Outcome::Timeout),
         };
         match result {
+            // Provisioned environments initialise before traffic: no Init Duration to report.
+            Ok(()) if provisioned => Ok(env),
             Ok(()) => {
                 *env.init_duration.lock().unwrap_or_else(|e| e.into_inner()) = Some(env.started.elapsed());
                 Ok(env)

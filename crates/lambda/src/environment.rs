@@ -288,7 +288,7 @@ impl Launcher {
             started: Instant::now(),
             init_duration: Mutex::new(None),
             last_used: Mutex::new(Instant::now()),
-            provisioned: spec.provisioned,
+            provisioned: std::sync::atomic::AtomicBool::new(spec.provisioned),
             cgroup,
         });
         Ok((env, init))
@@ -361,7 +361,8 @@ pub struct Environment {
     /// Set when init completes; taken by the first invocation's REPORT.
     pub init_duration: Mutex<Option<Duration>>,
     pub last_used: Mutex<Instant>,
-    pub provisioned: bool,
+    /// Kept warm by a provisioned-concurrency config (never reaped).
+    pub provisioned: std::sync::atomic::AtomicBool,
     cgroup: Option<crate::cgroup::EnvCgroup>,
 }
 

@@ -18,6 +18,7 @@ mod engine;
 mod environment;
 mod model;
 mod pool;
+mod provisioned;
 mod runtime_api;
 mod util;
 mod zip;
@@ -127,7 +128,11 @@ impl Lambda {
             store,
             async_wakeup: tokio::sync::Notify::new(),
             async_retry_delay: config.async_retry_delay,
+            provisioned: Default::default(),
         });
+        for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {
+            engine.warm(config);
+        }
         tokio::spawn(async_queue::run_worker(engine.clone()));
         let reaper = Arc::downgrade(&engine);
         tokio::spawn(async move {

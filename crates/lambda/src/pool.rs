@@ -145,6 +145,19 @@ impl Pool {
         }
     }
 
+    /// Turn the provisioned environments of `function` into ordinary ones
+    /// (reaped when idle too long).
+    pub fn release_provisioned(&self, function: &str) {
+        let idle = lock(&self.idle);
+        for (key, stack) in idle.iter() {
+            if key.function == function {
+                for env in stack {
+                    env.provisioned.store(false, std::sync::atomic::Ordering::Release);
+                }
+            }
+        }
+    }
+
     /// Kill environments idle for longer than `keep_alive`; provisioned ones
     /// stay.
     pub fn reap(&self, keep_alive: Duration) {
@@ -154,7 +167,8 @@ impl Pool {
             let mut idle = lock(&self.idle);
             for stack in idle.values_mut() {
                 stack.retain(|env| {
-                    let stale = !env.provisioned && now.duration_since(*lock(&env.last_used)) > keep_alive;
+                    let stale = !env.provisioned.load(std::sync::atomic::Ordering::Acquire)
+                        && now.duration_since(*lock(&env.last_used)) > keep_alive;
                     if stale || !env.is_alive() {
                         dead.push(env.clone());
                         false

@@ -406,6 +406,9 @@ pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
         return Ok(empty_response(204));
     }
     let deleted = engine.functions.delete(&engine.ctx, &fn_name).await?;
+    for config in engine.provisioned_configs(Some(&deleted.name))? {
+        engine.delete_provisioned(&config.function, &config.qualifier).await?;
+    }
     engine.pool.evict_function(&deleted.name);
     engine.pool.set_reserved(&deleted.name, None);
     Ok(empty_response(204))

@@ -71,6 +71,15 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
         (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
             concurrency::delete(engine, &request, name).await
         }
+        (&Method::PUT, ["2019-09-30", "functions", name, "provisioned-concurrency"]) => {
+            concurrency::put_provisioned(engine, &request, name).await
+        }
+        (&Method::GET, ["2019-09-30", "functions", name, "provisioned-concurrency"]) => {
+            concurrency::get_provisioned(engine, &request, name)
+        }
+        (&Method::DELETE, ["2019-09-30", "functions", name, "provisioned-concurrency"]) => {
+            concurrency::delete_provisioned(engine, &request, name).await
+        }
         (&Method::GET, ["2016-08-19", "account-settings"]) => concurrency::account_settings(engine, &request),
         _ => Err(AwsError::new(
             404,
