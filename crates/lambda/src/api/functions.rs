@@ -208,6 +208,8 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
         published: None,
         last_version: 0,
         published_revision: None,
+        policies: BTreeMap::new(),
+        event_invoke: BTreeMap::new(),
     };
     apply_configuration(&body, &mut record)?;
     if record.runtime.is_empty() || (record.handler.is_empty() && !record.runtime.starts_with("provided")) {

@@ -73,7 +73,9 @@ pub async fn invoke(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     match invocation_type {
         "DryRun" => Ok(empty_response(204)),
         "Event" => {
-            engine.enqueue_async(&function.name, version, payload, request.request_id.clone()).await?;
+            engine
+                .enqueue_async(&function.name, version, qualifier.clone(), payload, request.request_id.clone())
+                .await?;
             let mut response = empty_response(202);
             set(&mut response, "x-amzn-requestid", &request.request_id);
             Ok(response)

@@ -2,8 +2,10 @@
 //! method and path.
 
 mod concurrency;
+mod event_config;
 mod functions;
 mod invoke;
+mod policy;
 mod versions;
 
 use std::sync::Arc;
@@ -80,6 +82,31 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
         (&Method::DELETE, ["2019-09-30", "functions", name, "provisioned-concurrency"]) => {
             concurrency::delete_provisioned(engine, &request, name).await
         }
+        (&Method::POST, ["2015-03-31", "functions", name, "policy"]) => {
+            policy::add_permission(engine, &request, name).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "policy"]) => policy::get_policy(engine, &request, name),
+        (&Method::DELETE, ["2015-03-31", "functions", name, "policy", sid]) => {
+            policy::remove_permission(engine, &request, name, sid).await
+        }
+        (&Method::GET, ["2017-03-31", "tags", arn]) => policy::list_tags(engine, &request, arn),
+        (&Method::POST, ["2017-03-31", "tags", arn]) => policy::tag_resource(engine, &request, arn).await,
+        (&Method::DELETE, ["2017-03-31", "tags", arn]) => policy::untag_resource(engine, &request, arn).await,
+        (&Method::PUT, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
+            event_config::put(engine, &request, name, true).await
+        }
+        (&Method::POST, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
+            event_config::put(engine, &request, name, false).await
+        }
+        (&Method::GET, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
+            event_config::get(engine, &request, name)
+        }
+        (&Method::DELETE, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
+            event_config::delete(engine, &request, name).await
+        }
+        (&Method::GET, ["2019-09-25", "functions", name, "event-invoke-config", "list"]) => {
+            event_config::list(engine, &request, name)
+        }
         (&Method::GET, ["2016-08-19", "account-settings"]) => concurrency::account_settings(engine, &request),
         _ => Err(AwsError::new(
             404,
@@ -123,6 +150,19 @@ pub fn query_param(request: &AwsRequest, name: &str) -> Option<String> {
         (percent_decode_str(k).decode_utf8_lossy() == name)
             .then(|| percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
     })
+}
+
+/// Every value of a repeated query-string parameter, percent-decoded.
+pub fn query_params(request: &AwsRequest, name: &str) -> Vec<String> {
+    let Some(query) = request.uri.query() else { return Vec::new() };
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode_str(k).decode_utf8_lossy() == name)
+                .then(|| percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+        })
+        .collect()
 }
 
 /// A function reference as the API accepts it (`name`, `name:qualifier`,

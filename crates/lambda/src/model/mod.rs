@@ -73,6 +73,23 @@ pub struct FunctionRecord {
     /// publishes no new version.
     #[serde(default)]
     pub published_revision: Option<String>,
+    /// On `$LATEST`: resource-policy statements per qualifier ("" = unqualified).
+    #[serde(default)]
+    pub policies: BTreeMap<String, Vec<Value>>,
+    /// On `$LATEST`: async invocation settings per qualifier (`$LATEST`, a version or an alias).
+    #[serde(default)]
+    pub event_invoke: BTreeMap<String, EventInvokeConfig>,
+}
+
+/// `FunctionEventInvokeConfig`: retries, event age and destinations.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EventInvokeConfig {
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_event_age_seconds: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    /// Epoch seconds with fraction, as the API's timestamp.
+    pub last_modified: f64,
 }
 
 impl FunctionRecord {

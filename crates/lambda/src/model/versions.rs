@@ -122,6 +122,8 @@ impl Functions {
             version.published = Some(latest.last_version);
             version.revision_id = nimbus_core::request::new_request_id();
             version.tags.clear();
+            version.policies.clear();
+            version.event_invoke.clear();
             version.reserved_concurrency = None;
             if let Some(d) = description {
                 version.description = d;
