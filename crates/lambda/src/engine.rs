@@ -212,8 +212,10 @@ impl Engine {
                 }
                 (Bytes::from(body.to_string()), true)
             }
-            Outcome::Exit(status) if env.is_some_and(|e| e.oom_killed()) => {
-                let message = format!("RequestId: {id} Error: Runtime exited with error: {status}");
+            Outcome::Exit(_) if env.is_some_and(|e| e.oom_killed()) => {
+                // The kernel's OOM killer always sends SIGKILL (whatever the
+                // sandbox's wrapper reports as the exit).
+                let message = format!("RequestId: {id} Error: Runtime exited with error: signal: killed");
                 lines.push(event(format!("{message}\nRuntime.OutOfMemory\n")));
                 let body = json!({"errorType": "Runtime.OutOfMemory", "errorMessage": message});
                 (Bytes::from(body.to_string()), true)

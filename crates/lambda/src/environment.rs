@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, watch, OnceCell};
 
 use crate::model::FunctionRecord;
 use crate::runtime_api::{Reply, RuntimeApi};
+use crate::sandbox;
 
 /// The bootstraps, embedded in the binary and written out at startup.
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
@@ -38,6 +39,9 @@ pub struct EnvSpec {
 /// How the host's interpreters were found.
 struct Python {
     exe: PathBuf,
+    /// The installation prefix holding `exe` (bind-mounted at /var/lang in
+    /// the sandbox, since it may sit under an unreadable home directory).
+    prefix: Option<PathBuf>,
     /// Where Nimbus installed boto3, when the host python lacks it.
     packages: Option<PathBuf>,
 }
@@ -52,12 +56,15 @@ pub struct Launcher {
     python: OnceCell<Result<Python, String>>,
     node: OnceCell<Option<PathBuf>>,
     cgroups: Option<crate::cgroup::Cgroups>,
+    sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 impl Launcher {
-    /// Write the bootstraps under `data_dir/lambda/runtime`.
+    /// Write the bootstraps under `data_dir/lambda/runtime`; probe for
+    /// cgroups and (when `sandbox`) namespaces.
     pub fn new(
         data_dir: &Path,
+        sandbox: bool,
         endpoint_url: String,
         region: String,
         access_key_id: String,
@@ -85,21 +92,37 @@ impl Launcher {
                 }
                 found
             },
+            sandbox: if sandbox {
+                match crate::sandbox::Sandbox::detect(data_dir) {
+                    Ok(s) => Some(s),
+                    Err(reason) => {
+                        tracing::warn!("lambda: functions run as plain processes, not sandboxed: {reason}");
+                        None
+                    }
+                }
+            } else {
+                tracing::warn!("lambda: sandboxing is switched off; functions run as plain processes");
+                None
+            },
         })
     }
 
-    /// Find the host python (resolving shims) and make sure boto3 imports,
+    /// Find the host python (resolving shims, symlinks and virtualenvs to the
+    /// real installation, the one a sandbox can mount) and make sure boto3 imports,
     /// installing it once under the runtime dir if needed.
     async fn python(&self) -> Result<&Python, String> {
         let found = self
             .python
             .get_or_init(|| async {
                 let out = tokio::process::Command::new("python3")
-                    .args(["-c", "import sys; print(sys.executable)"])
+                    .args(["-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)"])
                     .output()
                     .await
                     .map_err(|e| format!("python3 not found on this host: {e}"))?;
-                let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let mut lines = text.lines();
+                let exe = PathBuf::from(lines.next().unwrap_or_default().trim());
+                let prefix = lines.next().map(|p| PathBuf::from(p.trim())).filter(|p| exe.starts_with(p));
                 if !out.status.success() || exe.as_os_str().is_empty() {
                     return Err("python3 on this host does not run".to_owned());
                 }
@@ -111,11 +134,11 @@ impl Launcher {
                     .map(|s| s.success())
                     .unwrap_or(false);
                 if has_boto3 {
-                    return Ok(Python { exe, packages: None });
+                    return Ok(Python { exe, prefix, packages: None });
                 }
                 let target = self.runtime_dir.join("python-packages");
                 if target.join("boto3").is_dir() {
-                    return Ok(Python { exe, packages: Some(target) });
+                    return Ok(Python { exe, prefix, packages: Some(target) });
                 }
                 tracing::warn!(
                     "lambda: the host python lacks boto3; installing it once with pip into {}",
@@ -128,10 +151,10 @@ impl Launcher {
                     .status()
                     .await;
                 match status {
-                    Ok(s) if s.success() => Ok(Python { exe, packages: Some(target) }),
+                    Ok(s) if s.success() => Ok(Python { exe, prefix, packages: Some(target) }),
                     _ => {
                         tracing::warn!("lambda: could not install boto3; functions importing it will fail");
-                        Ok(Python { exe, packages: None })
+                        Ok(Python { exe, prefix, packages: None })
                     }
                 }
             })
@@ -160,18 +183,34 @@ impl Launcher {
         let (y, m, d) = nimbus_core::time::civil_from_days((now / 86_400_000) as i64);
         let log_stream = format!("{y:04}/{m:02}/{d:02}/[{}]{}", spec.key.version, crate::util::random_hex(16));
 
-        let task_root = spec.code_dir.to_string_lossy().into_owned();
+        // Paths as the runtime sees them: Lambda's inside the sandbox, the
+        // host's without one.
+        let sandbox = self.sandbox.as_ref();
+        let (task_root, runtime_dir) = match sandbox {
+            Some(_) => (PathBuf::from(sandbox::TASK_ROOT), PathBuf::from(sandbox::RUNTIME_DIR)),
+            None => (spec.code_dir.clone(), self.runtime_dir.clone()),
+        };
+        let task_root = task_root.to_string_lossy().into_owned();
+        let mut lang_dir: Option<PathBuf> = None;
         // The runtime's command line; environment variables are set below.
         let mut argv: Vec<std::ffi::OsString> = Vec::new();
         let mut vars: Vec<(String, String)> = Vec::new();
         if f.runtime.starts_with("python") {
             let python = self.python().await?;
-            argv.push(python.exe.clone().into());
+            match (sandbox, &python.prefix) {
+                (Some(_), Some(prefix)) => {
+                    let relative = python.exe.strip_prefix(prefix).unwrap_or(&python.exe);
+                    argv.push(Path::new(sandbox::LANG_DIR).join(relative).into());
+                    vars.push(("LD_LIBRARY_PATH".into(), format!("{}/lib", sandbox::LANG_DIR)));
+                    lang_dir = Some(prefix.clone());
+                }
+                _ => argv.push(python.exe.clone().into()),
+            }
             argv.push("-u".into());
-            argv.push(self.runtime_dir.join("python").join("bootstrap.py").into());
-            let mut path = vec![task_root.clone(), self.runtime_dir.join("python").to_string_lossy().into_owned()];
-            if let Some(p) = &python.packages {
-                path.push(p.to_string_lossy().into_owned());
+            argv.push(runtime_dir.join("python").join("bootstrap.py").into());
+            let mut path = vec![task_root.clone(), runtime_dir.join("python").to_string_lossy().into_owned()];
+            if python.packages.is_some() {
+                path.push(runtime_dir.join("python-packages").to_string_lossy().into_owned());
             }
             vars.push(("PYTHONPATH".into(), path.join(":")));
             vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
@@ -179,14 +218,16 @@ impl Launcher {
         } else if f.runtime.starts_with("nodejs") {
             let node = self.node().await.ok_or("node is not installed on this host")?;
             argv.push(node.clone().into());
-            argv.push(self.runtime_dir.join("node").join("bootstrap.js").into());
+            argv.push(runtime_dir.join("node").join("bootstrap.js").into());
             vars.push(("NODE_PATH".into(), format!("{task_root}/node_modules:{task_root}")));
         } else {
-            let bootstrap = spec.code_dir.join("bootstrap");
-            if !bootstrap.is_file() {
+            if !spec.code_dir.join("bootstrap").is_file() {
                 return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
             }
-            argv.push(bootstrap.into());
+            argv.push(Path::new(&task_root).join("bootstrap").into());
+        }
+        if let Some(sandbox) = sandbox {
+            argv = sandbox.wrap(argv, &spec.code_dir, &self.runtime_dir, lang_dir.as_deref(), f.ephemeral_storage);
         }
         let env_name = format!("env-{}", crate::util::random_hex(8));
         let cgroup = self.cgroups.as_ref().and_then(|c| c.create(&env_name, f.memory));
@@ -207,7 +248,8 @@ impl Launcher {
             argv = std::iter::once(std::ffi::OsString::from("/bin/sh")).chain(wrapped).collect();
         }
         let mut command = tokio::process::Command::new(&argv[0]);
-        command.args(&argv[1..]).envs(vars);
+        // Only Lambda's variables reach the function, never Nimbus's own.
+        command.args(&argv[1..]).env_clear().envs(vars);
         let host_path = std::env::var("PATH").unwrap_or_default();
         let execution_env = match f.runtime.as_str() {
             r if r.starts_with("provided") => None,
@@ -215,12 +257,11 @@ impl Launcher {
         };
         command
             .current_dir(&spec.code_dir)
-            .env_clear()
             .env("PATH", format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{host_path}"))
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
             .env("LAMBDA_TASK_ROOT", &task_root)
-            .env("LAMBDA_RUNTIME_DIR", &self.runtime_dir)
+            .env("LAMBDA_RUNTIME_DIR", &runtime_dir)
             .env("_HANDLER", &f.handler)
             .env("AWS_LAMBDA_FUNCTION_NAME", &f.name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory.to_string())

@@ -20,6 +20,7 @@ mod model;
 mod pool;
 mod provisioned;
 mod runtime_api;
+mod sandbox;
 mod util;
 mod zip;
 
@@ -51,6 +52,8 @@ pub struct LambdaConfig {
     pub keep_alive: Duration,
     /// Delay before the first retry of a failed async event (doubled for the second).
     pub async_retry_delay: Duration,
+    /// Run functions in namespaces as an unprivileged user where the host allows.
+    pub sandbox: bool,
 }
 
 impl LambdaConfig {
@@ -64,6 +67,7 @@ impl LambdaConfig {
             account_concurrency: 1000,
             keep_alive: Duration::from_secs(600),
             async_retry_delay: Duration::from_secs(60),
+            sandbox: true,
         }
     }
 }
@@ -102,6 +106,7 @@ impl Lambda {
         let code = code::CodeStore::open(&config.data_dir).map_err(|e| format!("lambda code store: {e}"))?;
         let launcher = environment::Launcher::new(
             &config.data_dir,
+            config.sandbox,
             config.endpoint_url.clone(),
             context.region.clone(),
             config.access_key_id.clone(),

@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Lambda: milliseconds before the first retry of a failed async event (Lambda waits 1 then 2 minutes).
     #[arg(long, default_value_t = 60_000, env = "NIMBUS_LAMBDA_ASYNC_RETRY_DELAY_MS")]
     lambda_async_retry_delay_ms: u64,
+    /// Lambda: run functions in namespaces as an unprivileged user (off: plain processes).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "NIMBUS_LAMBDA_SANDBOX")]
+    lambda_sandbox: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +87,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     lambda_config.account_concurrency = args.lambda_concurrency;
     lambda_config.keep_alive = std::time::Duration::from_secs(args.lambda_keep_alive);
     lambda_config.async_retry_delay = std::time::Duration::from_millis(args.lambda_async_retry_delay_ms);
+    lambda_config.sandbox = args.lambda_sandbox;
     let lambda = nimbus_lambda::Lambda::new(
         store.clone(),
         context.clone(),
