@@ -110,6 +110,15 @@ impl Launcher {
     /// Find the host python (resolving shims, symlinks and virtualenvs to the
     /// real installation, the one a sandbox can mount) and make sure boto3 imports,
     /// installing it once under the runtime dir if needed.
+    /// Probe the interpreters ahead of the first cold start (and install
+    /// boto3 if it must be), so no invocation waits for it.
+    pub async fn prepare(&self) {
+        if let Err(e) = self.python().await {
+            tracing::warn!("lambda: python runtimes unavailable: {e}");
+        }
+        self.node().await;
+    }
+
     async fn python(&self) -> Result<&Python, String> {
         let found = self
             .python

@@ -103,6 +103,10 @@ impl Lambda {
         logs: Arc<dyn LogSink>,
         metrics: Arc<dyn MetricSink>,
     ) -> Result<Self, String> {
+        // Absolute, because sandboxed environments mount from it.
+        let mut config = config;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("lambda data dir: {e}"))?;
+        config.data_dir = config.data_dir.canonicalize().map_err(|e| format!("lambda data dir: {e}"))?;
         let code = code::CodeStore::open(&config.data_dir).map_err(|e| format!("lambda code store: {e}"))?;
         let launcher = environment::Launcher::new(
             &config.data_dir,
@@ -138,6 +142,8 @@ impl Lambda {
         for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {
             engine.warm(config);
         }
+        let preparing = engine.clone();
+        tokio::spawn(async move { preparing.launcher.prepare().await });
         tokio::spawn(async_queue::run_worker(engine.clone()));
         let reaper = Arc::downgrade(&engine);
         tokio::spawn(async move {

@@ -88,22 +88,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     lambda_config.keep_alive = std::time::Duration::from_secs(args.lambda_keep_alive);
     lambda_config.async_retry_delay = std::time::Duration::from_millis(args.lambda_async_retry_delay_ms);
     lambda_config.sandbox = args.lambda_sandbox;
-    let lambda = nimbus_lambda::Lambda::new(
+    // Lambda is a service and the `Invoker` API Gateway calls: one Arc, two doors.
+    let lambda = Arc::new(nimbus_lambda::Lambda::new(
         store.clone(),
         context.clone(),
         lambda_config,
         Arc::new(nimbus_core::DiscardSink),
         Arc::new(nimbus_core::DiscardSink),
-    )?;
+    )?);
 
     let apigateway = Arc::new(
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
             .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
     );
+    apigateway.set_invoker(lambda.clone());
     let services: Vec<Arc<dyn Service>> = vec![
         Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
         apigateway.clone(),
-        Arc::new(lambda),
+        lambda.clone(),
     ];
 
     let auth = match args.auth {
