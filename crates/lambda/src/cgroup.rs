@@ -101,11 +101,10 @@ impl Cgroups {
     }
 }
 
-impl Drop for Cgroups {
-    fn drop(&mut self) {
-        for (_, parent) in &self.parents {
-            let _ = std::fs::remove_dir(parent);
-        }
+impl Cgroups {
+    /// Remove the parent groups; false while some still hold environment groups.
+    pub fn remove(&self) -> bool {
+        self.parents.iter().all(|(_, parent)| std::fs::remove_dir(parent).is_ok() || !parent.exists())
     }
 }
 
@@ -153,7 +152,11 @@ impl EnvCgroup {
 impl Drop for EnvCgroup {
     fn drop(&mut self) {
         // The group empties once its processes are reaped; retry briefly.
-        let dirs: Vec<PathBuf> = self.dirs.drain(..).map(|(_, d)| d).collect();
+        let mut dirs: Vec<PathBuf> = self.dirs.drain(..).map(|(_, d)| d).collect();
+        dirs.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+        if dirs.is_empty() {
+            return;
+        }
         std::thread::spawn(move || {
             for _ in 0..50 {
                 if dirs.iter().all(|d| std::fs::remove_dir(d).is_ok() || !d.exists()) {

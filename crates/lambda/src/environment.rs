@@ -110,6 +110,12 @@ impl Launcher {
     /// Find the host python (resolving shims, symlinks and virtualenvs to the
     /// real installation, the one a sandbox can mount) and make sure boto3 imports,
     /// installing it once under the runtime dir if needed.
+    /// Remove what the launcher set up on the host (cgroup parents); false
+    /// while environment groups are still emptying.
+    pub fn cleanup(&self) -> bool {
+        self.cgroups.as_ref().is_none_or(|c| c.remove())
+    }
+
     /// Probe the interpreters ahead of the first cold start (and install
     /// boto3 if it must be), so no invocation waits for it.
     pub async fn prepare(&self) {

@@ -157,6 +157,28 @@ impl Lambda {
     }
 }
 
+impl Lambda {
+    /// Stop every idle environment and remove their cgroups; call once the
+    /// edge has drained in-flight requests.
+    pub async fn shutdown(&self) {
+        let envs = self.engine.pool.drain();
+        for env in &envs {
+            env.kill();
+        }
+        for env in &envs {
+            let _ = tokio::time::timeout(Duration::from_secs(2), env.exited()).await;
+        }
+        drop(envs);
+        // Environment groups empty as the kernel reaps their processes.
+        for _ in 0..30 {
+            if self.engine.launcher.cleanup() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 impl Service for Lambda {
     fn spec(&self) -> &ServiceSpec {
         &SPEC

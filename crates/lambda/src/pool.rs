@@ -145,6 +145,11 @@ impl Pool {
         }
     }
 
+    /// Take every idle environment out of the pool (shutdown).
+    pub fn drain(&self) -> Vec<Arc<Environment>> {
+        lock(&self.idle).drain().flat_map(|(_, stack)| stack).collect()
+    }
+
     /// Turn the provisioned environments of `function` into ordinary ones
     /// (reaped when idle too long).
     pub fn release_provisioned(&self, function: &str) {

@@ -135,6 +135,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    lambda.shutdown().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("stopped");
