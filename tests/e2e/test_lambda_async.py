@@ -2,12 +2,13 @@
 invoke configs, resource policies and tags."""
 
 import json
+import subprocess
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, make_client
+from conftest import Server, free_port, make_client, nimbus_binary
 from lambda_helpers import create_python, unique
 
 
@@ -150,3 +151,71 @@ def test_tags(lam, aws_cli):
     lam.untag_resource(Resource=arn, TagKeys=["a", "c"])
     assert lam.list_tags(Resource=arn)["Tags"] == {"b": "2"}
     assert aws_cli("lambda", "list-tags", "--resource", arn) == {"Tags": {"b": "2"}}
+
+
+def test_async_queue_survives_a_restart(tmp_path):
+    """An event waiting for its retry is still retried by the next server on
+    the same data directory."""
+
+    class SameDir(Server):
+        def __init__(self, data_dir):
+            # Server makes a fresh data dir; reuse one instead.
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+            self.region = "us-east-1"
+            self.data_dir = str(data_dir)
+            self.log_path = data_dir / f"server-{self.port}.log"
+            self.log = open(self.log_path, "wb")
+            self.process = subprocess.Popen(
+                [nimbus_binary(), "serve", "--port", str(self.port), "--data-dir", self.data_dir,
+                 "--lambda-async-retry-delay-ms", "3000"],
+                stdout=self.log, stderr=subprocess.STDOUT,
+            )
+            self.wait_ready()
+
+    first = SameDir(tmp_path)
+    lam, ddb = make_client(first, "lambda"), make_client(first, "dynamodb")
+    table = unique("restart")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    failing = create_python(
+        lam,
+        f"""import boto3
+def lambda_handler(event, context):
+    boto3.client('dynamodb').update_item(TableName='{table}', Key={{'pk': {{'S': 'attempts'}}}},
+        UpdateExpression='ADD n :one', ExpressionAttributeValues={{':one': {{'N': '1'}}}})
+    raise RuntimeError('fails')
+""",
+        Timeout=30,
+    )
+    destination = create_python(
+        lam,
+        f"""import boto3, json
+def lambda_handler(event, context):
+    boto3.client('dynamodb').put_item(TableName='{table}', Item={{'pk': {{'S': 'record'}}, 'body': {{'S': json.dumps(event)}}}})
+""",
+        Timeout=30,
+    )
+    lam.put_function_event_invoke_config(
+        FunctionName=failing,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:lambda:us-east-1:000000000000:function:{destination}"}},
+    )
+    lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b'{"k": 1}')
+    wait_for(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "attempts"}}).get("Item"))
+    assert first.stop() == 0  # the retry is due in 3 s: it waits in the store
+
+    second = SameDir(tmp_path)
+    try:
+        ddb = make_client(second, "dynamodb")
+        item = wait_for(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "record"}}).get("Item"))
+        record = json.loads(item["body"]["S"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 2
+        assert record["requestPayload"] == {"k": 1}
+    finally:
+        second.stop()

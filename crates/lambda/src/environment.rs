@@ -452,7 +452,8 @@ impl Environment {
     /// with what the runtime wrote before its last Runtime API call.
     pub async fn drain_output(&self, settle: Duration) -> Vec<LogEvent> {
         let deadline = Instant::now() + settle;
-        loop {
+        // Bounded: a runtime that never stops printing must not hold us here.
+        for _ in 0..64 {
             let before = self.output.seen.load(Ordering::Acquire);
             for _ in 0..4 {
                 tokio::task::yield_now().await;
