@@ -78,7 +78,11 @@ impl RuntimeApi {
                 let stream = tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => stream,
-                        Err(_) => continue,
+                        // Out of descriptors and the like: back off, keep serving.
+                        Err(_) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                            continue;
+                        }
                     },
                     _ = &mut shutdown_rx => break,
                 };

@@ -30,7 +30,12 @@ pub async fn invoke(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
         v.into_result()?;
     }
     let arn = crate::model::function_arn(&engine.ctx, &fn_name);
-    request.authorize("lambda:InvokeFunction", &arn)?;
+    // IAM names a version or alias by its qualified ARN.
+    let resource = match &qualifier {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn.clone(),
+    };
+    request.authorize("lambda:InvokeFunction", &resource)?;
     let function = super::resolve(engine, &fn_name, qualifier.as_deref(), true)?;
     let version = function.version();
     let version = version.as_str();

@@ -260,3 +260,67 @@ pub(crate) fn txn_error(err: nimbus_store::TxnError<AwsError>) -> AwsError {
         nimbus_store::TxnError::Store(e) => internal(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> FunctionRecord {
+        FunctionRecord {
+            name: name.into(),
+            runtime: "python3.12".into(),
+            handler: "a.b".into(),
+            role: "arn:aws:iam::000000000000:role/r".into(),
+            description: String::new(),
+            timeout: 3,
+            memory: 128,
+            ephemeral_storage: 512,
+            environment: None,
+            architectures: vec![],
+            code_id: "c".into(),
+            code_sha256: "sha".into(),
+            code_size: 1,
+            last_modified: String::new(),
+            revision_id: "r1".into(),
+            tags: BTreeMap::new(),
+            reserved_concurrency: None,
+            published: None,
+            last_version: 0,
+            published_revision: None,
+            policies: BTreeMap::new(),
+            event_invoke: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_update_publish_delete() {
+        let dir = std::env::temp_dir().join(format!("nimbus-lambda-model-{}", crate::util::random_hex(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn Store> = nimbus_store_redb::RedbStore::open(&dir.join("s.redb")).unwrap();
+        let ctx = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+        let functions = Functions::new(store);
+        functions.create(record("f")).await.unwrap();
+        let err = functions.create(record("f")).await.unwrap_err();
+        assert_eq!(err.message, "Function already exist: f");
+
+        let v1 = functions.publish(&ctx, "f", None, None, None).await.unwrap();
+        assert_eq!(v1.version(), "1");
+        // Unchanged since: the same version again.
+        assert_eq!(functions.publish(&ctx, "f", None, None, None).await.unwrap().version(), "1");
+        functions
+            .update(&ctx, "f", |r| {
+                r.revision_id = "r2".into();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(functions.publish(&ctx, "f", None, None, None).await.unwrap().version(), "2");
+        assert_eq!(functions.list_versions("f").unwrap().len(), 2);
+        assert!(functions.publish(&ctx, "f", Some("other".into()), None, None).await.is_err());
+
+        functions.delete(&ctx, "f").await.unwrap();
+        assert!(functions.get("f").unwrap().is_none());
+        assert!(functions.list_versions("f").unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
