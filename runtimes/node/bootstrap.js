@@ -140,6 +140,9 @@ function run(handler, event, context) {
         result.then((value) => finish({ ok: true, value }), (err) => finish({ ok: false, value: err }));
       } else if (handler.length < 3 && result !== undefined) {
         finish({ ok: true, value: result });
+      } else if (handler.length < 3) {
+        // Neither a promise nor a callback: answer null once the loop drains, as AWS does.
+        waitForEmptyLoop(() => finish({ ok: true, value: null }));
       }
     } catch (err) {
       finish({ ok: false, value: err });

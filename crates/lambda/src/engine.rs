@@ -35,6 +35,7 @@ pub struct Engine {
     pub async_wakeup: tokio::sync::Notify,
     pub async_retry_delay: Duration,
     pub provisioned: crate::provisioned::Provisioned,
+    pub usage: crate::usage::UsageLog,
 }
 
 pub struct InvokeInput {
@@ -249,14 +250,16 @@ impl Engine {
         lines.push(event(report));
 
         let log_tail = input.tail.then(|| tail(&lines));
-        tracing::debug!(
-            target: "nimbus::usage",
-            function = %function.name,
-            billed_ms = billed,
-            memory_mb = function.memory,
-            cold = init.is_some(),
-            "invocation"
-        );
+        self.usage.record(crate::usage::UsageRecord {
+            timestamp_ms: nimbus_core::time::now_epoch_millis(),
+            request_id: id.clone(),
+            function: function.name.clone(),
+            version: version.to_owned(),
+            billed_ms: billed,
+            memory_mb: function.memory,
+            cold: init.is_some(),
+            error: failed,
+        });
         self.metric(function, "Invocations", 1.0, "Count");
         self.metric(function, "Duration", elapsed, "Milliseconds");
         if failed {

@@ -8,7 +8,10 @@
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
-//! - `async_queue`: durable Event invocations with retries.
+//! - `async_queue`: durable Event invocations with retries;
+//! - `provisioned`: provisioned-concurrency configs and their warm environments;
+//! - `cgroup`, `sandbox`: resource limits and isolation of environments;
+//! - `usage`: per-invocation usage records for metering.
 
 pub(crate) mod api;
 mod async_queue;
@@ -21,6 +24,7 @@ mod pool;
 mod provisioned;
 mod runtime_api;
 mod sandbox;
+mod usage;
 mod util;
 mod zip;
 
@@ -138,7 +142,9 @@ impl Lambda {
             async_wakeup: tokio::sync::Notify::new(),
             async_retry_delay: config.async_retry_delay,
             provisioned: Default::default(),
+            usage: Default::default(),
         });
+        tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
         for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {
             engine.warm(config);
         }
@@ -161,6 +167,7 @@ impl Lambda {
     /// Stop every idle environment and remove their cgroups; call once the
     /// edge has drained in-flight requests.
     pub async fn shutdown(&self) {
+        self.engine.usage.flush(self.engine.store.as_ref()).await;
         let envs = self.engine.pool.drain();
         for env in &envs {
             env.kill();
