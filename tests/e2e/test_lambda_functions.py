@@ -5,6 +5,7 @@ account settings, with boto3 and the AWS CLI."""
 import base64
 import hashlib
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -65,6 +66,10 @@ def test_create_function_returns_aws_configuration(lam, nimbus):
     assert got["Code"]["RepositoryType"] == "S3"
     with urllib.request.urlopen(got["Code"]["Location"]) as r:
         assert r.read() == package
+    # Like a presigned URL: without its signature the link is refused.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(got["Code"]["Location"].split("?")[0])
+    assert e.value.code == 403
 
     config = lam.get_function_configuration(FunctionName=name)
     assert config["FunctionArn"] == created["FunctionArn"]

@@ -31,15 +31,51 @@ pub struct StoredCode {
     pub size: u64,
 }
 
+/// How long a `Code.Location` link stays valid (as AWS's presigned URL).
+pub const LINK_SECONDS: u64 = 600;
+
 pub struct CodeStore {
     root: PathBuf,
+    /// Signs `Code.Location` links; random per server start.
+    link_key: [u8; 32],
 }
 
 impl CodeStore {
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
         let root = data_dir.join("lambda").join("code");
         std::fs::create_dir_all(&root)?;
-        Ok(CodeStore { root })
+        let mut link_key = [0u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut link_key)?;
+        Ok(CodeStore { root, link_key })
+    }
+
+    fn link_signature(&self, id: &str, expires: u64) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.link_key) {
+            Ok(mac) => mac,
+            Err(_) => return String::new(),
+        };
+        mac.update(format!("{id}\n{expires}").as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The query string of a link to `id` valid for `LINK_SECONDS`.
+    pub fn link_query(&self, id: &str) -> String {
+        let expires = nimbus_core::time::now_epoch_millis() / 1000 + LINK_SECONDS;
+        format!("Expires={expires}&Signature={}", self.link_signature(id, expires))
+    }
+
+    /// Is this link to `id` genuine and unexpired?
+    pub fn link_valid(&self, id: &str, expires: Option<&str>, signature: Option<&str>) -> bool {
+        let (Some(expires), Some(signature)) = (expires.and_then(|e| e.parse::<u64>().ok()), signature) else {
+            return false;
+        };
+        let expected = self.link_signature(id, expires);
+        let fresh = expires >= nimbus_core::time::now_epoch_millis() / 1000;
+        // Constant-time comparison: the signature is a secret of sorts.
+        let same = expected.len() == signature.len()
+            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        fresh && same
     }
 
     /// The unpacked package directory of `id`.

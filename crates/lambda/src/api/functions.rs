@@ -275,7 +275,13 @@ pub fn get(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<Aws
         "Configuration": record.configuration(&engine.ctx),
         "Code": {
             "RepositoryType": "S3",
-            "Location": format!("{}{}{}.zip", engine.endpoint_url, super::CODE_PATH, record.code_id),
+            "Location": format!(
+                "{}{}{}.zip?{}",
+                engine.endpoint_url,
+                super::CODE_PATH,
+                record.code_id,
+                engine.code.link_query(&record.code_id)
+            ),
         },
     });
     if !latest.tags.is_empty() {
@@ -416,10 +422,16 @@ pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     Ok(empty_response(204))
 }
 
-/// `GET /_nimbus/lambda/code/<sha256>.zip`: the package behind `Code.Location`.
-/// Public (like a presigned URL), addressed by the content hash.
-pub async fn download_code(engine: &Arc<Engine>, file: &str) -> Result<AwsResponse, AwsError> {
+/// `GET /_nimbus/lambda/code/<sha256>.zip?Expires=…&Signature=…`: the
+/// package behind `Code.Location`. Unauthenticated like AWS's presigned S3
+/// URL, so it carries its own signature and expires after ten minutes.
+pub async fn download_code(engine: &Arc<Engine>, request: &AwsRequest, file: &str) -> Result<AwsResponse, AwsError> {
     let id = file.strip_suffix(".zip").unwrap_or(file).to_owned();
+    let expires = query_param(request, "Expires");
+    let signature = query_param(request, "Signature");
+    if !engine.code.link_valid(&id, expires.as_deref(), signature.as_deref()) {
+        return Err(AwsError::new(403, "AccessDenied", "Request has expired or the signature does not match"));
+    }
     let engine = engine.clone();
     let bytes = tokio::task::spawn_blocking(move || engine.code.read_zip(&id)).await.map_err(internal)?;
     let Some(bytes) = bytes else {

@@ -24,7 +24,7 @@ pub const CODE_PATH: &str = "/_nimbus/lambda/code/";
 pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResponse, AwsError> {
     let path = request.uri.path().to_owned();
     if let Some(file) = path.strip_prefix(CODE_PATH) {
-        return functions::download_code(engine, file).await;
+        return functions::download_code(engine, &request, file).await;
     }
     let segments: Vec<String> =
         path.trim_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
