@@ -19,6 +19,9 @@ use crate::sandbox;
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
 
+/// Never used: a sandbox always hands out a uid.
+const FALLBACK_UID: u32 = 993;
+
 /// Which environments may share: same function, version and revision (a new
 /// revision — new code or configuration — never reuses an old environment).
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -193,7 +196,8 @@ impl Launcher {
         spec: &EnvSpec,
     ) -> Result<(Arc<Environment>, oneshot::Receiver<Result<(), Reply>>), String> {
         let f = &spec.function;
-        let (api, init) = RuntimeApi::start().await.map_err(|e| format!("starting the Runtime API: {e}"))?;
+        let uid = self.sandbox.as_ref().map(|s| s.next_uid());
+        let (api, init) = RuntimeApi::start(uid).await.map_err(|e| format!("starting the Runtime API: {e}"))?;
         let now = nimbus_core::time::now_epoch_millis();
         let (y, m, d) = nimbus_core::time::civil_from_days((now / 86_400_000) as i64);
         let log_stream = format!("{y:04}/{m:02}/{d:02}/[{}]{}", spec.key.version, crate::util::random_hex(16));
@@ -242,7 +246,8 @@ impl Launcher {
             argv.push(Path::new(&task_root).join("bootstrap").into());
         }
         if let Some(sandbox) = sandbox {
-            argv = sandbox.wrap(argv, &spec.code_dir, &self.runtime_dir, lang_dir.as_deref(), f.ephemeral_storage);
+            let uid = uid.unwrap_or(FALLBACK_UID);
+            argv = sandbox.wrap(argv, &spec.code_dir, &self.runtime_dir, lang_dir.as_deref(), f.ephemeral_storage, uid);
         }
         let env_name = format!("env-{}", crate::util::random_hex(8));
         let cgroup = self.cgroups.as_ref().and_then(|c| c.create(&env_name, f.memory));

@@ -61,7 +61,12 @@ pub struct RuntimeApi {
 
 impl RuntimeApi {
     /// Start a listener; the receiver resolves when init finishes or fails.
-    pub async fn start() -> std::io::Result<(RuntimeApi, oneshot::Receiver<Result<(), Reply>>)> {
+    /// With `runtime_uid`, connections from sockets of any other user are
+    /// refused: functions share the host's loopback, and one must not read
+    /// or answer another's events.
+    pub async fn start(
+        runtime_uid: Option<u32>,
+    ) -> std::io::Result<(RuntimeApi, oneshot::Receiver<Result<(), Reply>>)> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (events, next) = mpsc::channel(1);
@@ -86,6 +91,13 @@ impl RuntimeApi {
                     },
                     _ = &mut shutdown_rx => break,
                 };
+                if let Some(uid) = runtime_uid {
+                    let peer = stream.peer_addr().ok();
+                    if peer.and_then(|p| socket_uid(p, addr)) != Some(uid) {
+                        tracing::warn!(?peer, "lambda: refused a Runtime API connection from another user");
+                        continue;
+                    }
+                }
                 let _ = stream.set_nodelay(true);
                 let shared = serving.clone();
                 let service = service_fn(move |request: Request<Incoming>| {
@@ -115,6 +127,23 @@ impl RuntimeApi {
         }
         Some(rx)
     }
+}
+
+/// The owner of the local TCP socket `peer` connected to `ours`, from
+/// /proc/net/tcp (IPv4 loopback: where runtimes connect).
+fn socket_uid(peer: SocketAddr, ours: SocketAddr) -> Option<u32> {
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => Some(format!("{:08X}:{:04X}", u32::from_le_bytes(v4.ip().octets()), v4.port())),
+        SocketAddr::V6(_) => None,
+    };
+    let (local, remote) = (hex(peer)?, hex(ours)?);
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()) && fields.get(2) == Some(&remote.as_str()))
+            .then(|| fields.get(7)?.parse().ok())
+            .flatten()
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -8,8 +8,10 @@
 //!   /var/runtime and the interpreter's prefix at /var/lang (as on Lambda);
 //! - a private /tmp limited to EphemeralStorage, and Nimbus's data directory
 //!   hidden under an empty tmpfs, so no function reads another's code;
-//! - an unprivileged uid/gid (993/990, as Lambda's sbx_user1051), no
-//!   supplementary groups, no capabilities, no new privileges (`setpriv`).
+//! - an unprivileged uid of its own (from 20000 up; gid 990), no
+//!   supplementary groups, no capabilities, no new privileges (`setpriv`) —
+//!   its own uid lets the Runtime API tell its runtime from any other local
+//!   process (see `runtime_api`).
 //!
 //! Where the host forbids namespaces (not root, no util-linux, a container
 //! without CAP_SYS_ADMIN) environments run as plain processes and Nimbus
@@ -22,7 +24,7 @@ use std::process::{Command, Stdio};
 /// The script that runs as root inside the new namespaces: mounts, then
 /// drops to the sandbox user and becomes the runtime.
 const SETUP: &str = r#"set -e
-code=$1; runtime=$2; lang=$3; data=$4; tmp_mb=$5; shift 5
+code=$1; runtime=$2; lang=$3; data=$4; tmp_mb=$5; uid=$6; shift 6
 ro_bind() { mount --bind "$1" "$2"; mount -o remount,bind,ro,nosuid,nodev "$2"; }
 ro_bind "$code" /var/task
 ro_bind "$runtime" /var/runtime
@@ -31,11 +33,15 @@ mount -t tmpfs -o size=1m,mode=0755 nimbus-hidden "$data"
 mount -t tmpfs -o size=${tmp_mb}m,mode=1777,nosuid,nodev nimbus-tmp /tmp
 hostname localhost 2>/dev/null || true
 cd /var/task
-exec setpriv --reuid=993 --regid=990 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
+exec setpriv --reuid="$uid" --regid=990 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
 "#;
+
+const FIRST_UID: u32 = 20000;
+const UID_COUNT: u32 = 40000;
 
 pub struct Sandbox {
     data_dir: PathBuf,
+    next: std::sync::atomic::AtomicU32,
 }
 
 /// Paths as the runtime sees them inside the sandbox.
@@ -69,10 +75,15 @@ impl Sandbox {
         if !probe.success() {
             return Err("this host does not allow new namespaces (unshare failed)".into());
         }
-        Ok(Sandbox { data_dir })
+        Ok(Sandbox { data_dir, next: Default::default() })
     }
 
-    /// Wrap `argv` (which uses the in-sandbox paths) so it runs sandboxed.
+    /// A uid for a new environment: each has its own.
+    pub fn next_uid(&self) -> u32 {
+        FIRST_UID + self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % UID_COUNT
+    }
+
+    /// Wrap `argv` (which uses the in-sandbox paths) so it runs sandboxed as `uid`.
     pub fn wrap(
         &self,
         argv: Vec<OsString>,
@@ -80,6 +91,7 @@ impl Sandbox {
         runtime: &Path,
         lang: Option<&Path>,
         tmp_mb: u32,
+        uid: u32,
     ) -> Vec<OsString> {
         let mut out: Vec<OsString> = [
             "unshare",
@@ -106,6 +118,7 @@ impl Sandbox {
         out.push(lang.map(OsString::from).unwrap_or_default());
         out.push(self.data_dir.clone().into());
         out.push(tmp_mb.to_string().into());
+        out.push(uid.to_string().into());
         out.extend(argv);
         out
     }
