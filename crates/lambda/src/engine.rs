@@ -92,10 +92,11 @@ impl Engine {
             None => match self.cold_start(function, key, false).await {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {
+                    let duration = started.elapsed();
                     if let Some(env) = &env {
                         lines.extend(env.drain_output(Duration::from_millis(2)).await);
                     }
-                    let result = self.finish(function, version, &input, env.as_deref(), started, outcome, lines).await;
+                    let result = self.finish(function, version, &input, env.as_deref(), duration, outcome, lines).await;
                     drop(slot);
                     return Ok(result);
                 }
@@ -130,11 +131,13 @@ impl Engine {
                 () = tokio::time::sleep(timeout) => Outcome::Timeout,
             },
         };
+        // Duration ends with the answer, not with collecting the output.
+        let duration = invoke_started.elapsed();
         let settle = if input.tail { Duration::from_millis(2) } else { Duration::ZERO };
         lines.extend(env.drain_output(settle).await);
         // A runtime that answered stays warm; one that timed out or died goes.
         let keep = matches!(outcome, Outcome::Response(_) | Outcome::Error(_));
-        let result = self.finish(function, version, &input, Some(&env), invoke_started, outcome, lines).await;
+        let result = self.finish(function, version, &input, Some(&env), duration, outcome, lines).await;
         if keep && env.is_alive() {
             self.pool.put_back(env);
         } else {
@@ -189,7 +192,7 @@ impl Engine {
         version: &str,
         input: &InvokeInput,
         env: Option<&Environment>,
-        started: Instant,
+        duration: Duration,
         outcome: Outcome,
         mut lines: Vec<LogEvent>,
     ) -> InvokeResult {
@@ -234,7 +237,7 @@ impl Engine {
                 (Bytes::from(body.to_string()), true)
             }
         };
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = duration.as_secs_f64() * 1000.0;
         let billed = elapsed.ceil().max(1.0) as u64;
         let init = env.and_then(|e| e.init_duration.lock().unwrap_or_else(|p| p.into_inner()).take());
         let max_memory = env.and_then(|e| e.max_memory_mb()).unwrap_or(0).min(function.memory as u64);
