@@ -44,6 +44,7 @@ impl Cgroups {
             // delegate, so the parent is a sibling subtree we create).
             let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
             let parent = root.join(path.trim_start_matches('/')).join(&tag);
+            Self::sweep_stale(&parent);
             std::fs::create_dir_all(&parent).ok()?;
             std::fs::write(parent.join("cgroup.subtree_control"), "+memory +pids +cpu").ok()?;
             return Some(Cgroups { version: Version::V2, parents: vec![("unified".into(), parent)] });
@@ -57,11 +58,32 @@ impl Cgroups {
             });
             let Some(path) = path else { continue };
             let parent = root.join(controller).join(path.trim_start_matches('/')).join(&tag);
+            Self::sweep_stale(&parent);
             if std::fs::create_dir_all(&parent).is_ok() {
                 parents.push((controller.to_owned(), parent));
             }
         }
         parents.iter().any(|(c, _)| c == "memory").then_some(Cgroups { version: Version::V1, parents })
+    }
+
+    /// Remove groups left by Nimbus processes that died without cleaning up
+    /// (a `kill -9`): `nimbus-lambda-<pid>` beside `parent` with no such pid.
+    fn sweep_stale(parent: &Path) {
+        let Some(dir) = parent.parent() else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix("nimbus-lambda-") else { continue };
+            if Path::new("/proc").join(pid).exists() {
+                continue;
+            }
+            if let Ok(children) = std::fs::read_dir(entry.path()) {
+                for child in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+            let _ = std::fs::remove_dir(entry.path());
+        }
     }
 
     /// A group for one environment limited to `memory_mb`.
