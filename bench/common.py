@@ -132,10 +132,11 @@ custom:
         self.proc = subprocess.Popen(["node", os.path.join(sls_modules, "serverless/bin/serverless.js"), "offline", "start"],
                                      cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
-        wait_http(f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/hello/invocations", timeout=120,
+        # serverless-offline names functions {service}-{stage}-{function}.
+        wait_http(f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/bench-dev-hello/invocations", timeout=120,
                   method="POST", data=b"{}")
         self.http_url = f"http://127.0.0.1:{self.port}/hello"
-        self.invoke_url = f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/hello/invocations"
+        self.invoke_url = f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/bench-dev-hello/invocations"
 
     def stop(self):
         try:

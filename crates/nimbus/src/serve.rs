@@ -37,6 +37,18 @@ pub struct ServeArgs {
     /// Whether requests must be SigV4-signed.
     #[arg(long, value_enum, default_value_t = Auth::On, env = "NIMBUS_AUTH")]
     auth: Auth,
+    /// Lambda: the account's concurrent-executions limit.
+    #[arg(long, default_value_t = 1000, env = "NIMBUS_LAMBDA_CONCURRENCY")]
+    lambda_concurrency: u32,
+    /// Lambda: seconds an idle execution environment stays warm.
+    #[arg(long, default_value_t = 600, env = "NIMBUS_LAMBDA_KEEP_ALIVE")]
+    lambda_keep_alive: u64,
+    /// Lambda: milliseconds before the first retry of a failed async event (Lambda waits 1 then 2 minutes).
+    #[arg(long, default_value_t = 60_000, env = "NIMBUS_LAMBDA_ASYNC_RETRY_DELAY_MS")]
+    lambda_async_retry_delay_ms: u64,
+    /// Lambda: run functions in namespaces as an unprivileged user (off: plain processes).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "NIMBUS_LAMBDA_SANDBOX")]
+    lambda_sandbox: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,10 +74,29 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
     let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };
 
+    // Bound before the services are built: Lambda hands functions this address.
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let endpoint_ip = if address.ip().is_unspecified() { "127.0.0.1".to_owned() } else { address.ip().to_string() };
+    let endpoint_url = format!("http://{endpoint_ip}:{}", address.port());
+
+    let mut lambda_config = nimbus_lambda::LambdaConfig::new(args.data_dir.clone(), endpoint_url);
+    lambda_config.access_key_id = args.access_key_id.clone();
+    lambda_config.secret_access_key = args.secret_access_key.clone();
+    lambda_config.account_concurrency = args.lambda_concurrency;
+    lambda_config.keep_alive = std::time::Duration::from_secs(args.lambda_keep_alive);
+    lambda_config.async_retry_delay = std::time::Duration::from_millis(args.lambda_async_retry_delay_ms);
+    lambda_config.sandbox = args.lambda_sandbox;
+    // Lambda is a service and the `Invoker` API Gateway calls: one Arc, two doors.
+    let lambda = Arc::new(nimbus_lambda::Lambda::new(
+        store.clone(),
+        context.clone(),
+        lambda_config,
+        Arc::new(nimbus_core::DiscardSink),
+        Arc::new(nimbus_core::DiscardSink),
+    )?);
 
     // IAM: users, keys, roles and sessions from the store; the authorizer
     // checks every non-root request against their policies.
@@ -77,9 +108,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
             .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
     );
+    apigateway.set_invoker(lambda.clone());
     let services: Vec<Arc<dyn Service>> = vec![
         Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
         apigateway.clone(),
+        lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
         Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
     ];
@@ -112,6 +145,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    lambda.shutdown().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("stopped");

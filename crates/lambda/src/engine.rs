@@ -1,0 +1,342 @@
+//! The invoke path: concurrency, an environment (warm, or started cold), the
+//! event through the Runtime API, failures as Lambda reports them, and the
+//! START/END/REPORT lines and metrics every invocation leaves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nimbus_core::{AwsError, Context, LogEvent, LogSink, MetricDatum, MetricSink};
+use serde_json::json;
+
+use crate::code::CodeStore;
+use crate::environment::{EnvSpec, Environment, Launcher, PoolKey};
+use crate::model::{FunctionRecord, Functions};
+use crate::pool::Pool;
+use crate::runtime_api::{Invocation, Reply};
+use crate::util::{base64_encode, trace_id};
+
+/// How long a runtime may take to initialise (Lambda's init phase limit).
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
+const LOG_TAIL_BYTES: usize = 4096;
+
+pub struct Engine {
+    pub ctx: Context,
+    pub functions: Functions,
+    pub code: CodeStore,
+    pub pool: Pool,
+    pub launcher: Launcher,
+    pub logs: Arc<dyn LogSink>,
+    pub metrics: Arc<dyn MetricSink>,
+    pub keep_alive: Duration,
+    pub endpoint_url: String,
+    pub store: Arc<dyn nimbus_store::Store>,
+    pub async_wakeup: tokio::sync::Notify,
+    pub async_retry_delay: Duration,
+    pub provisioned: crate::provisioned::Provisioned,
+    pub usage: crate::usage::UsageLog,
+}
+
+pub struct InvokeInput {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// Decoded ClientContext JSON.
+    pub client_context: Option<String>,
+    pub tail: bool,
+    /// The ARN as invoked (qualified when a version or alias was named).
+    pub invoked_arn: String,
+}
+
+pub struct InvokeResult {
+    pub payload: Bytes,
+    pub function_error: Option<String>,
+    pub log_tail: Option<String>,
+    pub executed_version: String,
+}
+
+/// How an invocation ended, before it is put into words.
+pub(crate) enum Outcome {
+    Response(Bytes),
+    /// A handled error: the runtime posted to `/error` (or `/init/error`).
+    Error(Bytes),
+    Exit(String),
+    Timeout,
+    Unstartable(String),
+}
+
+impl Engine {
+    /// Invoke `function` (the configuration of `version`) and wait for its result.
+    pub async fn invoke(
+        &self,
+        function: &FunctionRecord,
+        version: &str,
+        input: InvokeInput,
+    ) -> Result<InvokeResult, AwsError> {
+        let slot = match self.pool.acquire(&function.name) {
+            Ok(slot) => slot,
+            Err(err) => {
+                self.metric(function, "Throttles", 1.0, "Count");
+                return Err(err);
+            }
+        };
+        let started = Instant::now();
+        let key = PoolKey {
+            function: function.name.clone(),
+            version: version.to_owned(),
+            revision: function.revision_id.clone(),
+        };
+        let mut lines: Vec<LogEvent> = Vec::new();
+        let (env, cold) = match self.pool.take(&key) {
+            Some(env) => (Some(env), false),
+            None => match self.cold_start(function, key, false).await {
+                Ok(env) => (Some(env), true),
+                Err((env, outcome)) => {
+                    let duration = started.elapsed();
+                    if let Some(env) = &env {
+                        lines.extend(env.drain_output(Duration::from_millis(2)).await);
+                    }
+                    let result = self.finish(function, version, &input, env.as_deref(), duration, outcome, lines).await;
+                    drop(slot);
+                    return Ok(result);
+                }
+            },
+        };
+        let Some(env) = env else { return Err(crate::util::internal("no environment")) };
+        if cold {
+            lines.extend(env.drain_output(Duration::ZERO).await);
+        }
+        let timeout = Duration::from_secs(function.timeout as u64);
+        let deadline_ms = nimbus_core::time::now_epoch_millis() + timeout.as_millis() as u64;
+        let invocation = Invocation {
+            request_id: input.request_id.clone(),
+            payload: input.payload.clone(),
+            deadline_ms,
+            function_arn: input.invoked_arn.clone(),
+            trace_id: trace_id(deadline_ms),
+            client_context: input.client_context.clone(),
+        };
+        let invoke_started = Instant::now();
+        lines.push(event(format!("START RequestId: {} Version: {version}\n", input.request_id)));
+        let outcome = match env.api.submit(invocation).await {
+            None => Outcome::Exit(env.exited().await),
+            Some(reply) => tokio::select! {
+                biased;
+                reply = reply => match reply {
+                    Ok(Reply::Response(body)) => Outcome::Response(body),
+                    Ok(Reply::Error { error_type, body }) => Outcome::Error(error_body(error_type, body)),
+                    Err(_) => Outcome::Exit(env.exited().await),
+                },
+                status = env.exited() => Outcome::Exit(status),
+                () = tokio::time::sleep(timeout) => Outcome::Timeout,
+            },
+        };
+        // Duration ends with the answer, not with collecting the output.
+        let duration = invoke_started.elapsed();
+        let settle = if input.tail { Duration::from_millis(2) } else { Duration::ZERO };
+        lines.extend(env.drain_output(settle).await);
+        // A runtime that answered stays warm; one that timed out or died goes.
+        let keep = matches!(outcome, Outcome::Response(_) | Outcome::Error(_));
+        let result = self.finish(function, version, &input, Some(&env), duration, outcome, lines).await;
+        if keep && env.is_alive() {
+            self.pool.put_back(env);
+        } else {
+            env.kill();
+        }
+        drop(slot);
+        Ok(result)
+    }
+
+    /// Start an environment and wait for its runtime to ask for work.
+    pub(crate) async fn cold_start(
+        &self,
+        function: &FunctionRecord,
+        key: PoolKey,
+        provisioned: bool,
+    ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
+        let spec = EnvSpec { key, function: function.clone(), code_dir: self.code.dir(&function.code_id), provisioned };
+        let (env, init) = match self.launcher.start(&spec).await {
+            Ok(started) => started,
+            Err(message) => return Err((None, Outcome::Unstartable(message))),
+        };
+        let result = tokio::select! {
+            biased;
+            init = init => match init {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(Reply::Error { error_type, body })) => Err(Outcome::Error(error_body(error_type, body))),
+                Ok(Err(Reply::Response(body))) => Err(Outcome::Error(body)),
+                Err(_) => Err(Outcome::Exit(env.exited().await)),
+            },
+            status = env.exited() => Err(Outcome::Exit(status)),
+            () = tokio::time::sleep(INIT_TIMEOUT) => Err(Outcome::Timeout),
+        };
+        match result {
+            // Provisioned environments initialise before traffic: no Init Duration to report.
+            Ok(()) if provisioned => Ok(env),
+            Ok(()) => {
+                *env.init_duration.lock().unwrap_or_else(|e| e.into_inner()) = Some(env.started.elapsed());
+                Ok(env)
+            }
+            Err(outcome) => {
+                env.kill();
+                Err((Some(env), outcome))
+            }
+        }
+    }
+
+    /// Put an outcome into Lambda's words, write the log lines and metrics.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        function: &FunctionRecord,
+        version: &str,
+        input: &InvokeInput,
+        env: Option<&Environment>,
+        duration: Duration,
+        outcome: Outcome,
+        mut lines: Vec<LogEvent>,
+    ) -> InvokeResult {
+        let id = &input.request_id;
+        if !lines.iter().any(|l| l.message.starts_with("START RequestId:")) {
+            lines.push(event(format!("START RequestId: {id} Version: {version}\n")));
+        }
+        let (payload, failed) = match outcome {
+            Outcome::Response(body) => (body, false),
+            Outcome::Error(body) => (body, true),
+            Outcome::Timeout => {
+                let secs = format!("{:.2}", function.timeout as f64);
+                let iso = nimbus_core::time::format_iso8601_millis(nimbus_core::time::now_epoch_millis() as i64);
+                lines.push(event(format!("{iso} {id} Task timed out after {secs} seconds\n")));
+                let body = json!({
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": format!("RequestId: {id} Error: Task timed out after {secs} seconds"),
+                });
+                if let Some(env) = env {
+                    env.kill();
+                }
+                (Bytes::from(body.to_string()), true)
+            }
+            Outcome::Exit(_) if env.is_some_and(|e| e.oom_killed()) => {
+                // The kernel's OOM killer always sends SIGKILL (whatever the
+                // sandbox's wrapper reports as the exit).
+                let message = format!("RequestId: {id} Error: Runtime exited with error: signal: killed");
+                lines.push(event(format!("{message}\nRuntime.OutOfMemory\n")));
+                let body = json!({"errorType": "Runtime.OutOfMemory", "errorMessage": message});
+                (Bytes::from(body.to_string()), true)
+            }
+            Outcome::Exit(status) => {
+                let message = format!("RequestId: {id} Error: Runtime exited with error: {status}");
+                lines.push(event(format!("{message}\nRuntime.ExitError\n")));
+                let body = json!({"errorType": "Runtime.ExitError", "errorMessage": message});
+                (Bytes::from(body.to_string()), true)
+            }
+            Outcome::Unstartable(reason) => {
+                let message = format!("RequestId: {id} Error: {reason}");
+                lines.push(event(format!("{message}\nRuntime.InvalidEntrypoint\n")));
+                let body = json!({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message});
+                (Bytes::from(body.to_string()), true)
+            }
+        };
+        let elapsed = duration.as_secs_f64() * 1000.0;
+        let billed = elapsed.ceil().max(1.0) as u64;
+        let init = env.and_then(|e| e.init_duration.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let max_memory = env.and_then(|e| e.max_memory_mb()).unwrap_or(0).min(function.memory as u64);
+        lines.push(event(format!("END RequestId: {id}\n")));
+        let mut report = format!(
+            "REPORT RequestId: {id}\tDuration: {elapsed:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {max_memory} MB\t",
+            function.memory
+        );
+        if let Some(init) = init {
+            report.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
+        }
+        report.push('\n');
+        lines.push(event(report));
+
+        let log_tail = input.tail.then(|| tail(&lines));
+        self.usage.record(crate::usage::UsageRecord {
+            timestamp_ms: nimbus_core::time::now_epoch_millis(),
+            request_id: id.clone(),
+            function: function.name.clone(),
+            version: version.to_owned(),
+            billed_ms: billed,
+            memory_mb: function.memory,
+            cold: init.is_some(),
+            error: failed,
+        });
+        self.metric(function, "Invocations", 1.0, "Count");
+        self.metric(function, "Duration", elapsed, "Milliseconds");
+        if failed {
+            self.metric(function, "Errors", 1.0, "Count");
+        }
+        self.metrics.put_metrics(vec![MetricDatum {
+            namespace: "AWS/Lambda".into(),
+            name: "ConcurrentExecutions".into(),
+            dimensions: vec![],
+            value: self.pool.in_flight() as f64,
+            unit: "Count".into(),
+            timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
+        }]);
+        if let Some(env) = env {
+            let logs = self.logs.clone();
+            let (group, stream) = (function.log_group(), env.log_stream.clone());
+            tokio::spawn(async move {
+                if let Err(e) = logs.put_log_events(&group, &stream, lines).await {
+                    tracing::debug!(error = %e, "lambda: writing function logs failed");
+                }
+            });
+        }
+        InvokeResult {
+            payload,
+            function_error: failed.then(|| "Unhandled".to_owned()),
+            log_tail,
+            executed_version: version.to_owned(),
+        }
+    }
+
+    fn metric(&self, function: &FunctionRecord, name: &str, value: f64, unit: &str) {
+        self.metrics.put_metrics(vec![MetricDatum {
+            namespace: "AWS/Lambda".into(),
+            name: name.into(),
+            dimensions: vec![("FunctionName".into(), function.name.clone())],
+            value,
+            unit: unit.into(),
+            timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
+        }]);
+    }
+}
+
+/// A runtime that posts an error without a body still gets its type reported.
+fn error_body(error_type: Option<String>, body: Bytes) -> Bytes {
+    if !body.is_empty() {
+        return body;
+    }
+    let error_type = error_type.unwrap_or_else(|| "Unhandled".into());
+    Bytes::from(json!({"errorType": error_type, "errorMessage": ""}).to_string())
+}
+
+fn event(message: String) -> LogEvent {
+    LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message }
+}
+
+/// The last 4 KB of the log, base64 (cut at a character boundary).
+fn tail(lines: &[LogEvent]) -> String {
+    let text: String = lines.iter().map(|l| l.message.as_str()).collect();
+    let mut start = text.len().saturating_sub(LOG_TAIL_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    base64_encode(&text.as_bytes()[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_4k() {
+        let lines = vec![event("x".repeat(5000)), event("END\n".into())];
+        let decoded = crate::util::base64_decode(&tail(&lines)).unwrap();
+        assert_eq!(decoded.len(), 4096);
+        assert!(decoded.ends_with(b"END\n"));
+    }
+}

@@ -1,0 +1,233 @@
+"""Nimbus's Python runtime: a Lambda Runtime API client.
+
+It imports the handler named by _HANDLER from LAMBDA_TASK_ROOT, then loops:
+GET invocation/next, call the handler with the event and a context object
+shaped like AWS's, POST the result to invocation/{id}/response, or the error
+as {errorMessage, errorType, stackTrace, requestId} to invocation/{id}/error.
+Import failures go to init/error, as the AWS runtime reports them.
+"""
+
+import importlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import traceback
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the Runtime API.
+
+    A few lines of HTTP instead of http.client: its header parsing (the email
+    package) costs more than a warm invocation should.
+    """
+
+    def __init__(self):
+        host, port = API.rsplit(":", 1)
+        self.address = (host, int(port))
+        self.sock = None
+        self.buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(self.address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _read_until(self, marker):
+        while marker not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("Runtime API closed the connection")
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(marker)
+        return head
+
+    def _read_exactly(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ConnectionError("Runtime API closed the connection")
+            self.buf += chunk
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return body
+
+    def request(self, method, path, body=None, headers=None):
+        """Returns (status, {lower-case header: value}, body bytes)."""
+        body = body or b""
+        lines = [f"{method} {BASE}{path} HTTP/1.1", f"Host: {API}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        message = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        for attempt in (0, 1):
+            try:
+                if self.sock is None:
+                    self._connect()
+                self.sock.sendall(message)
+                head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+                status = int(head[0].split(" ", 2)[1])
+                response_headers = {}
+                for line in head[1:]:
+                    name, _, value = line.partition(":")
+                    response_headers[name.strip().lower()] = value.strip()
+                return status, response_headers, self._read_exactly(int(response_headers.get("content-length", 0)))
+            except (OSError, ValueError, IndexError):
+                self.sock = None
+                if attempt:
+                    raise
+
+
+api = Connection()
+
+
+class LambdaContext:
+    """The context object AWS's Python runtime passes to handlers."""
+
+    def __init__(self, request_id, deadline_ms, invoked_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_arn
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.identity = identity
+        self.client_context = client_context
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+    def __repr__(self):
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
+            f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
+            f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
+            f"identity={self.identity}])"
+        )
+
+
+class ClientContext:
+    def __init__(self, data):
+        self.client = data.get("client")
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+    def __repr__(self):
+        return f"ClientContext([client={self.client},custom={self.custom},env={self.env}])"
+
+
+class CognitoIdentity:
+    def __init__(self, data):
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+
+def error_shape(exc, request_id=None, error_type=None):
+    stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]) if exc.__traceback__ else []
+    shape = {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "requestId": request_id or "",
+        "stackTrace": [line for line in stack],
+    }
+    return shape
+
+
+def post_error(path, shape):
+    body = json.dumps(shape).encode()
+    api.request("POST", path, body, {"Lambda-Runtime-Function-Error-Type": shape["errorType"]})
+
+
+class RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def setup_logging():
+    # As on AWS: the root logger writes "[LEVEL]\ttimestamp\trequest-id\tmessage".
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S")
+    )
+    logging.Formatter.converter = time.gmtime
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def load_handler():
+    spec = os.environ.get("_HANDLER", "")
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name:
+        raise_init("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise_init("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}")
+    except SyntaxError as exc:
+        raise_init("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}")
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        shape = error_shape(exc)
+        print(f"LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code.", file=sys.stderr)
+        print(json.dumps(shape), flush=True)
+        post_error("/init/error", shape)
+        sys.exit(1)
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        raise_init("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler
+
+
+def raise_init(error_type, message):
+    shape = {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+    print(f"[ERROR] {error_type}: {message}", flush=True)
+    post_error("/init/error", shape)
+    sys.exit(1)
+
+
+def main():
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
+    setup_logging()
+    handler = load_handler()
+    while True:
+        status, headers, body = api.request("GET", "/invocation/next")
+        if status != 200:
+            sys.exit(0)
+        request_id = headers.get("lambda-runtime-aws-request-id")
+        os.environ["_X_AMZN_TRACE_ID"] = headers.get("lambda-runtime-trace-id", "")
+        client_context = headers.get("lambda-runtime-client-context")
+        identity = headers.get("lambda-runtime-cognito-identity")
+        context = LambdaContext(
+            request_id,
+            int(headers.get("lambda-runtime-deadline-ms") or 0),
+            headers.get("lambda-runtime-invoked-function-arn"),
+            ClientContext(json.loads(client_context)) if client_context else None,
+            CognitoIdentity(json.loads(identity)) if identity else None,
+        )
+        RequestIdFilter.request_id = request_id
+        try:
+            event = json.loads(body) if body else {}
+            result = handler(event, context)
+            payload = json.dumps(result).encode()
+        except Exception as exc:  # noqa: BLE001 - report whatever the handler raised
+            shape = error_shape(exc, request_id)
+            print(f"[ERROR] {shape['errorType']}: {shape['errorMessage']}", flush=True)
+            sys.stdout.flush()
+            post_error(f"/invocation/{request_id}/error", shape)
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        api.request("POST", f"/invocation/{request_id}/response", payload, {"Content-Type": "application/json"})
+
+
+if __name__ == "__main__":
+    main()
