@@ -66,12 +66,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
 
+    // CloudWatch first: its sinks go to the services that report logs and
+    // metrics (API Gateway; Lambda takes `cloudwatch.log_sink()` and
+    // `cloudwatch.metric_sink()` the same way, and gives alarms its invoker
+    // through `cloudwatch.set_invoker(...)`).
+    let cloudwatch = nimbus_cloudwatch::CloudWatch::new(store.clone(), context.clone());
     let apigateway = Arc::new(
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
             .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
     );
-    let services: Vec<Arc<dyn Service>> =
-        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())), apigateway.clone()];
+    apigateway.set_log_sink(cloudwatch.log_sink());
+    apigateway.set_metrics(cloudwatch.metric_sink());
+    let services: Vec<Arc<dyn Service>> = vec![
+        Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
+        apigateway.clone(),
+        cloudwatch.logs.clone(),
+        cloudwatch.metrics.clone(),
+    ];
 
     let auth = match args.auth {
         Auth::On => {

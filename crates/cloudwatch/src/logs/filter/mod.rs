@@ -1,0 +1,100 @@
+//! The CloudWatch Logs filter-pattern language, parsed once per request and
+//! evaluated against each event's message.
+//!
+//! Three kinds, told apart by their first character:
+//! - `{ … }` JSON patterns (`json`): selectors, comparisons, `&&`/`||`.
+//! - `[ … ]` space-delimited patterns (`delimited`): named fields, `...`.
+//! - anything else: terms (`text`): words and quoted phrases that must all
+//!   appear, `-term` exclusions, `?term` alternatives.
+//!
+//! The empty pattern matches every event.
+
+mod delimited;
+mod json;
+mod lex;
+mod text;
+
+/// A parsed filter pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    All,
+    Terms(text::Terms),
+    Json(json::Expr),
+    Delimited(delimited::Fields),
+}
+
+impl Pattern {
+    /// Parse a pattern; the error is the message of AWS's
+    /// InvalidParameterException.
+    pub fn parse(source: &str) -> Result<Pattern, String> {
+        let trimmed = source.trim();
+        let invalid = |detail: String| format!("Invalid filter pattern: {detail}");
+        if trimmed.is_empty() {
+            Ok(Pattern::All)
+        } else if trimmed.starts_with('{') {
+            json::parse(trimmed).map(Pattern::Json).map_err(invalid)
+        } else if trimmed.starts_with('[') {
+            delimited::parse(trimmed).map(Pattern::Delimited).map_err(invalid)
+        } else {
+            text::parse(trimmed).map(Pattern::Terms).map_err(invalid)
+        }
+    }
+
+    pub fn matches(&self, message: &str) -> bool {
+        match self {
+            Pattern::All => true,
+            Pattern::Terms(terms) => terms.matches(message),
+            Pattern::Json(expr) => json::matches(expr, message),
+            Pattern::Delimited(fields) => fields.matches(message),
+        }
+    }
+}
+
+/// Glob match where `*` stands for any run of characters (the only wildcard
+/// filter patterns have).
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("5*", "503"));
+        assert!(wildcard_match("*html*", "/index.html?x"));
+        assert!(wildcard_match("a*c*e", "abcde"));
+        assert!(!wildcard_match("a*c*e", "abcd"));
+        assert!(!wildcard_match("ab*ba", "aba"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+
+    #[test]
+    fn empty_pattern_matches_everything() {
+        assert!(Pattern::parse("  ").unwrap().matches("anything"));
+    }
+
+    #[test]
+    fn kinds_are_told_apart() {
+        assert!(matches!(Pattern::parse("{ $.a = 1 }").unwrap(), Pattern::Json(_)));
+        assert!(matches!(Pattern::parse("[a, b]").unwrap(), Pattern::Delimited(_)));
+        assert!(matches!(Pattern::parse("ERROR").unwrap(), Pattern::Terms(_)));
+        assert!(Pattern::parse("{ $.a = ").is_err());
+    }
+}
