@@ -60,9 +60,11 @@ pub fn opt_str<'a>(obj: &'a Object, field: &str) -> Result<Option<&'a str>, Stri
 pub fn opt_i64(obj: &Object, field: &str) -> Result<Option<i64>, String> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map(Some).ok_or_else(|| format!("'{field}' is out of range"))
-        }
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| format!("'{field}' is out of range")),
         Some(other) => Err(format!("Invalid type for '{field}': expected a number, got {other}")),
     }
 }

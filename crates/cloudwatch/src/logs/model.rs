@@ -200,7 +200,9 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: Option<Vec<u8>>) -> Result<Option<T>, StoreError> {
     match bytes {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError(format!("corrupt logs record: {e}"))),
+        Some(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError(format!("corrupt logs record: {e}")))
+        }
     }
 }
 

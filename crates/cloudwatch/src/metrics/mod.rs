@@ -1,9 +1,35 @@
-//! CloudWatch metrics (stub while the logs side is built).
+//! CloudWatch metrics (signing name `monitoring`).
+//!
+//! Today's SDKs speak the JSON protocol to CloudWatch (awsJson 1.0,
+//! `X-Amz-Target: GraniteServiceVersion20100801.<Operation>`), with
+//! `awsQueryCompatible` errors: the JSON body names the error shape and the
+//! `x-amzn-query-error` header carries the classic query code
+//! (`InvalidParameterValue;Sender`), which is the code SDKs report. The spec
+//! stays awsQuery so requests of older query-protocol SDKs are recognised
+//! (and answered with query errors).
+
+mod api;
+mod ingest;
+pub mod math;
+pub mod model;
+pub mod prometheus;
+mod rollup;
+pub mod stats;
 
 use std::sync::Arc;
 
-use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, DiscardSink, MetricSink, Protocol, Service, ServiceSpec};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, MetricSink, Protocol, Service, ServiceSpec};
 use nimbus_store::Store;
+use serde_json::Value;
+
+use crate::wire;
+pub use ingest::Ingest;
+
+/// Path of the Prometheus exposition, served without signatures.
+pub const PROMETHEUS_PATH: &str = "/_nimbus/metrics";
+const ERROR_NAMESPACE: &str = "com.amazonaws.cloudwatch";
 
 static SPEC: ServiceSpec = ServiceSpec {
     name: "monitoring",
@@ -11,21 +37,59 @@ static SPEC: ServiceSpec = ServiceSpec {
     protocol: Protocol::AwsQuery,
     target_prefix: Some("GraniteServiceVersion20100801"),
     xml_namespace: Some("http://monitoring.amazonaws.com/doc/2010-08-01/"),
+    public_paths: &[PROMETHEUS_PATH],
     ..ServiceSpec::BASE
 };
 
 pub struct MetricsService {
-    #[allow(dead_code)]
     store: Arc<dyn Store>,
+    context: Context,
+    ingest: Arc<Ingest>,
 }
 
 impl MetricsService {
-    pub fn start(store: Arc<dyn Store>, _context: Context) -> Arc<Self> {
-        Arc::new(MetricsService { store })
+    /// Build the service and start its background tasks (sink flusher,
+    /// roll-ups).
+    pub fn start(store: Arc<dyn Store>, context: Context) -> Arc<Self> {
+        let service = Arc::new(Self::new(store, context));
+        Ingest::spawn_flusher(&service.ingest);
+        rollup::spawn(Arc::downgrade(&service));
+        service
     }
 
+    /// The service without background tasks (unit tests).
+    pub fn new(store: Arc<dyn Store>, context: Context) -> Self {
+        let ingest = Arc::new(Ingest::new(store.clone()));
+        MetricsService { store, context, ingest }
+    }
+
+    /// The door services report metrics through; never blocks.
     pub fn sink(&self) -> Arc<dyn MetricSink> {
-        Arc::new(DiscardSink)
+        self.ingest.clone()
+    }
+
+    /// Store everything the sink has buffered (tests, shutdown).
+    pub async fn flush(&self) {
+        self.ingest.flush().await;
+    }
+
+    async fn dispatch(&self, request: &AwsRequest, operation: &str) -> Result<Value, AwsError> {
+        let body = wire::parse_body(&request.body).map_err(|m| AwsError::new(400, "SerializationException", m))?;
+        match operation {
+            "PutMetricData" => self.put_metric_data(request, body).await,
+            "GetMetricStatistics" => self.get_metric_statistics(request, body),
+            "ListMetrics" => self.list_metrics(request, body),
+            "GetMetricData" => self.get_metric_data(request, body),
+            _ => Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
+        }
+    }
+
+    fn prometheus(&self) -> AwsResponse {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .body(Bytes::from(self.ingest.prometheus.render()))
+            .unwrap_or_else(|_| Response::new(Bytes::new()))
     }
 }
 
@@ -34,7 +98,81 @@ impl Service for MetricsService {
         &SPEC
     }
 
-    fn handle(&self, _request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
-        Box::pin(async move { Err(AwsError::unknown_operation(Protocol::AwsJson1_0)) })
+    fn handle(&self, request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
+        Box::pin(async move {
+            if request.uri.path() == PROMETHEUS_PATH {
+                return match request.method {
+                    Method::GET | Method::HEAD => Ok(self.prometheus()),
+                    _ => Err(AwsError::new(405, "MethodNotAllowed", "Use GET")),
+                };
+            }
+            let Some(operation) = request.target_operation.clone() else {
+                // The query protocol: recognised, not served.
+                return Err(AwsError::unknown_operation(Protocol::AwsQuery));
+            };
+            match self.dispatch(&request, &operation).await {
+                Ok(body) => Ok(wire::json_response(Protocol::AwsJson1_0, &body)),
+                Err(err) => Ok(json_error(err, &request.request_id)),
+            }
+        })
+    }
+}
+
+/// A JSON error with the `x-amzn-query-error` header awsQueryCompatible
+/// clients read the error code from.
+fn json_error(err: AwsError, request_id: &str) -> AwsResponse {
+    let query_code = errors::query_code(&err.code);
+    let err = if err.namespace.is_none() && query_code.is_some() { err.with_namespace(ERROR_NAMESPACE) } else { err };
+    let mut response = err.to_response(Protocol::AwsJson1_0, None, request_id);
+    if let Some(code) = query_code {
+        let fault = if err.sender_fault { "Sender" } else { "Receiver" };
+        if let Ok(value) = HeaderValue::from_str(&format!("{code};{fault}")) {
+            response.headers_mut().insert("x-amzn-query-error", value);
+        }
+    }
+    response
+}
+
+/// CloudWatch's error shapes and their query codes.
+pub(crate) mod errors {
+    use nimbus_core::AwsError;
+
+    const CODES: [(&str, &str); 8] = [
+        ("InvalidParameterValueException", "InvalidParameterValue"),
+        ("InvalidParameterCombinationException", "InvalidParameterCombination"),
+        ("MissingRequiredParameterException", "MissingParameter"),
+        ("InvalidNextToken", "InvalidNextToken"),
+        ("ResourceNotFound", "ResourceNotFound"),
+        ("LimitExceededFault", "LimitExceeded"),
+        ("InternalServiceFault", "InternalServiceError"),
+        ("InvalidFormatFault", "InvalidFormat"),
+    ];
+
+    pub fn query_code(shape: &str) -> Option<&'static str> {
+        CODES.iter().find(|(s, _)| *s == shape).map(|(_, code)| *code)
+    }
+
+    pub fn invalid_value(message: impl Into<String>) -> AwsError {
+        AwsError::new(400, "InvalidParameterValueException", message)
+    }
+
+    pub fn invalid_combination(message: impl Into<String>) -> AwsError {
+        AwsError::new(400, "InvalidParameterCombinationException", message)
+    }
+
+    pub fn missing(parameter: &str) -> AwsError {
+        AwsError::new(400, "MissingRequiredParameterException", format!("The parameter {parameter} is required."))
+    }
+
+    pub fn invalid_token() -> AwsError {
+        AwsError::new(
+            400,
+            "InvalidNextToken",
+            "The service couldn't process your request because the NextToken is invalid.",
+        )
+    }
+
+    pub fn store(err: nimbus_store::StoreError) -> AwsError {
+        AwsError::new(500, "InternalServiceFault", format!("Internal service error: {err}"))
     }
 }

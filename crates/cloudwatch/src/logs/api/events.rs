@@ -203,7 +203,9 @@ impl LogsService {
         let token = wire::opt_str(&body, "nextToken").map_err(invalid)?;
         let cursor = match token {
             None => None,
-            Some(token) => Some(parse_stream_token(token).ok_or_else(|| invalid("The specified nextToken is invalid."))?),
+            Some(token) => {
+                Some(parse_stream_token(token).ok_or_else(|| invalid("The specified nextToken is invalid."))?)
+            }
         };
         self.require_group(&group)?;
         if model::load_stream(self.store.as_ref(), &group, &stream).map_err(errors::store)?.is_none() {
@@ -284,7 +286,9 @@ impl LogsService {
         let pattern = Pattern::parse(pattern_text).map_err(invalid)?;
         let after = match wire::opt_str(&body, "nextToken").map_err(invalid)? {
             None => None,
-            Some(token) => Some(parse_filter_token(token).ok_or_else(|| invalid("The specified nextToken is invalid."))?),
+            Some(token) => {
+                Some(parse_filter_token(token).ok_or_else(|| invalid("The specified nextToken is invalid."))?)
+            }
         };
         self.require_group(&group)?;
         let streams: Vec<String> = if names.is_empty() {

@@ -151,11 +151,7 @@ pub(crate) fn parse_tags(body: &Object, field: &str) -> Result<BTreeMap<String, 
         Some(_) => return Err(invalid(format!("Invalid type for '{field}': expected a map"))),
     }
     if tags.len() > 50 {
-        return Err(invalid(wire::constraint(
-            &Value::Null,
-            field,
-            "Member must have length less than or equal to 50",
-        )));
+        return Err(invalid(wire::constraint(&Value::Null, field, "Member must have length less than or equal to 50")));
     }
     Ok(tags)
 }

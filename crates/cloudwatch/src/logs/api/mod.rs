@@ -55,9 +55,7 @@ pub(crate) fn group_name(body: &Object) -> Result<String, AwsError> {
     let name = wire::opt_str(body, "logGroupName").map_err(invalid)?;
     let identifier = wire::opt_str(body, "logGroupIdentifier").map_err(invalid)?;
     match (name, identifier) {
-        (Some(_), Some(_)) => {
-            Err(invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters."))
-        }
+        (Some(_), Some(_)) => Err(invalid("LogGroup name and LogGroup ARN are mutually exclusive parameters.")),
         (Some(name), None) => Ok(name.to_owned()),
         (None, Some(identifier)) => Ok(group_from_identifier(identifier).to_owned()),
         (None, None) => Err(invalid("Either parameter logGroupName or logGroupIdentifier is required.")),

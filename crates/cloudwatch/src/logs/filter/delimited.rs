@@ -117,12 +117,7 @@ impl Fields {
 
     /// Try every way `entries` can cover `values` (each `...` takes zero or
     /// more fields) until one satisfies all conditions.
-    fn bind<'p, 'm>(
-        &'p self,
-        entries: &'p [Entry],
-        values: &[&'m str],
-        bound: &mut HashMap<&'p str, &'m str>,
-    ) -> bool {
+    fn bind<'p, 'm>(&'p self, entries: &'p [Entry], values: &[&'m str], bound: &mut HashMap<&'p str, &'m str>) -> bool {
         match entries.split_first() {
             None => values.is_empty() && self.conditions.iter().all(|c| holds(c, bound)),
             Some((Entry::Ellipsis, rest)) => (0..=values.len()).any(|skip| self.bind(rest, &values[skip..], bound)),
@@ -142,7 +137,9 @@ impl Fields {
 
 fn holds(condition: &Condition, bound: &HashMap<&str, &str>) -> bool {
     condition.iter().any(|group| {
-        group.iter().all(|(field, op, literal)| bound.get(field.as_str()).is_some_and(|v| compare_text(v, *op, literal)))
+        group
+            .iter()
+            .all(|(field, op, literal)| bound.get(field.as_str()).is_some_and(|v| compare_text(v, *op, literal)))
     })
 }
 
