@@ -44,6 +44,11 @@ impl CloudWatch {
         self.logs.clone()
     }
 
+    /// Let alarm actions invoke Lambda functions.
+    pub fn set_invoker(&self, invoker: Arc<dyn nimbus_core::Invoker>) {
+        self.metrics.set_invoker(invoker);
+    }
+
     /// Where services report AWS/Lambda, AWS/ApiGateway, … metrics; never blocks.
     pub fn metric_sink(&self) -> Arc<dyn MetricSink> {
         self.metrics.sink()

@@ -8,6 +8,7 @@
 //! stays awsQuery so requests of older query-protocol SDKs are recognised
 //! (and answered with query errors).
 
+mod alarms;
 mod api;
 mod ingest;
 pub mod math;
@@ -16,13 +17,17 @@ pub mod prometheus;
 mod rollup;
 pub mod stats;
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
-use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, MetricSink, Protocol, Service, ServiceSpec};
+use nimbus_core::{
+    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, MetricSink, Protocol, Service, ServiceSpec,
+};
 use nimbus_store::Store;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use crate::wire;
 pub use ingest::Ingest;
@@ -45,6 +50,11 @@ pub struct MetricsService {
     store: Arc<dyn Store>,
     context: Context,
     ingest: Arc<Ingest>,
+    /// Invokes Lambda alarm actions; set once Lambda exists.
+    invoker: RwLock<Option<Arc<dyn Invoker>>>,
+    history_seq: AtomicU64,
+    /// Wakes the alarm evaluator (after PutMetricAlarm, PutMetricData).
+    alarm_wake: Arc<Notify>,
 }
 
 impl MetricsService {
@@ -54,13 +64,22 @@ impl MetricsService {
         let service = Arc::new(Self::new(store, context));
         Ingest::spawn_flusher(&service.ingest);
         rollup::spawn(Arc::downgrade(&service));
+        alarms::spawn_evaluator(Arc::downgrade(&service), service.alarm_wake.clone());
         service
     }
 
     /// The service without background tasks (unit tests).
     pub fn new(store: Arc<dyn Store>, context: Context) -> Self {
         let ingest = Arc::new(Ingest::new(store.clone()));
-        MetricsService { store, context, ingest }
+        let history_seq = AtomicU64::new(nimbus_core::time::now_epoch_millis().saturating_mul(1000));
+        MetricsService {
+            store,
+            context,
+            ingest,
+            invoker: RwLock::new(None),
+            history_seq,
+            alarm_wake: Arc::new(Notify::new()),
+        }
     }
 
     /// The door services report metrics through; never blocks.
@@ -80,6 +99,13 @@ impl MetricsService {
             "GetMetricStatistics" => self.get_metric_statistics(request, body),
             "ListMetrics" => self.list_metrics(request, body),
             "GetMetricData" => self.get_metric_data(request, body),
+            "PutMetricAlarm" => self.put_metric_alarm(request, body).await,
+            "DescribeAlarms" => self.describe_alarms(request, body),
+            "DescribeAlarmHistory" => self.describe_alarm_history(request, body),
+            "DeleteAlarms" => self.delete_alarms(request, body).await,
+            "SetAlarmState" => self.set_alarm_state(request, body).await,
+            "EnableAlarmActions" => self.set_alarm_actions(request, body, true).await,
+            "DisableAlarmActions" => self.set_alarm_actions(request, body, false).await,
             _ => Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         }
     }

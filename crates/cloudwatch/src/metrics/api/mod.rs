@@ -1,5 +1,6 @@
 //! Metrics API handlers, one file per operation group.
 
+mod alarms;
 mod data;
 mod list;
 mod put;

@@ -41,6 +41,7 @@ impl MetricsService {
             points.push(parse_datum(namespace, datum, &path, now)?);
         }
         self.ingest.store_points(points).await.map_err(errors::store)?;
+        self.alarm_wake.notify_one();
         Ok(json!({}))
     }
 }
