@@ -104,13 +104,38 @@ pub fn event_value(ingestion_time: i64, message: &str) -> Vec<u8> {
     value
 }
 
+/// An event as stored, borrowed from the scan (decoded into a
+/// `StoredEvent` only when it is kept).
+pub struct RawEvent<'a> {
+    pub timestamp: i64,
+    pub seq: u64,
+    pub ingestion_time: i64,
+    pub message: std::borrow::Cow<'a, str>,
+}
+
+impl RawEvent<'_> {
+    pub fn position(&self) -> (i64, u64) {
+        (self.timestamp, self.seq)
+    }
+
+    pub fn to_stored(&self, stream: &str) -> StoredEvent {
+        StoredEvent {
+            stream: stream.to_owned(),
+            timestamp: self.timestamp,
+            seq: self.seq,
+            ingestion_time: self.ingestion_time,
+            message: self.message.clone().into_owned(),
+        }
+    }
+}
+
 /// Decode an event from its key suffix (after the stream prefix) and value.
-pub fn decode_event(stream: &str, suffix: &[u8], value: &[u8]) -> Option<StoredEvent> {
+pub fn decode_event<'a>(suffix: &[u8], value: &'a [u8]) -> Option<RawEvent<'a>> {
     let ts = u64::from_be_bytes(suffix.get(0..8)?.try_into().ok()?);
     let seq = u64::from_be_bytes(suffix.get(8..16)?.try_into().ok()?);
     let ingestion_time = i64::from_be_bytes(value.get(0..8)?.try_into().ok()?);
-    let message = String::from_utf8_lossy(value.get(8..)?).into_owned();
-    Some(StoredEvent { stream: stream.to_owned(), timestamp: time_from_key(ts), seq, ingestion_time, message })
+    let message = String::from_utf8_lossy(value.get(8..)?);
+    Some(RawEvent { timestamp: time_from_key(ts), seq, ingestion_time, message })
 }
 
 pub fn load_group(view: &dyn ReadView, group: &str) -> Result<Option<GroupRecord>, StoreError> {
@@ -153,7 +178,7 @@ pub fn scan_stream(
     lower: Bound<(i64, u64)>,
     upper: Bound<(i64, u64)>,
     direction: Direction,
-    visit: &mut dyn FnMut(StoredEvent) -> bool,
+    visit: &mut dyn FnMut(RawEvent<'_>) -> bool,
 ) -> Result<(), StoreError> {
     let prefix = stream_events_prefix(group, stream);
     let position = |(ts, seq): (i64, u64)| event_key(group, stream, ts, seq);
@@ -173,7 +198,7 @@ pub fn scan_stream(
     };
     let range = (as_ref(&lower_key), as_ref(&upper_key));
     view.scan(EVENTS, range, direction, &mut |key, value| {
-        let keep_going = match key.get(prefix.len()..).and_then(|suffix| decode_event(stream, suffix, value)) {
+        let keep_going = match key.get(prefix.len()..).and_then(|suffix| decode_event(suffix, value)) {
             Some(event) => visit(event),
             None => true,
         };
@@ -223,7 +248,8 @@ mod tests {
     fn event_round_trip() {
         let prefix = stream_events_prefix("g", "s");
         let key = event_key("g", "s", 1234, 9);
-        let event = decode_event("s", &key[prefix.len()..], &event_value(99, "hello")).unwrap();
+        let value = event_value(99, "hello");
+        let event = decode_event(&key[prefix.len()..], &value).unwrap();
         assert_eq!(event.timestamp, 1234);
         assert_eq!(event.seq, 9);
         assert_eq!(event.ingestion_time, 99);

@@ -232,6 +232,7 @@ impl MetricsService {
 
     /// Evaluate every alarm once.
     pub async fn evaluate_alarms(&self) -> Result<(), StoreError> {
+        let _serial = self.alarm_lock.lock().await;
         let now = now_ms();
         for alarm in list_alarms(self.store.as_ref(), "")? {
             let period_ms = alarm.period * 1000;

@@ -55,6 +55,9 @@ pub struct MetricsService {
     history_seq: AtomicU64,
     /// Wakes the alarm evaluator (after PutMetricAlarm, PutMetricData).
     alarm_wake: Arc<Notify>,
+    /// Serialises alarm state changes (evaluator, SetAlarmState,
+    /// PutMetricAlarm), so one transition runs its actions once.
+    alarm_lock: tokio::sync::Mutex<()>,
 }
 
 impl MetricsService {
@@ -79,6 +82,7 @@ impl MetricsService {
             invoker: RwLock::new(None),
             history_seq,
             alarm_wake: Arc::new(Notify::new()),
+            alarm_lock: tokio::sync::Mutex::new(()),
         }
     }
 

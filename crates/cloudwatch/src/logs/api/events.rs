@@ -231,7 +231,7 @@ impl LogsService {
             if bytes > MAX_RESPONSE_BYTES && !events.is_empty() {
                 return false;
             }
-            events.push(event);
+            events.push(event.to_stored(&stream));
             events.len() < limit
         })
         .map_err(errors::store)?;
@@ -311,17 +311,30 @@ impl LogsService {
         let upper = end_time.map_or(Bound::Unbounded, |t| Bound::Included((t, u64::MAX)));
         let mut matched: Vec<StoredEvent> = Vec::new();
         let mut maybe_more = false;
+        // Once `limit` matches are known, nothing after the last of them can
+        // make this page: later streams stop scanning there.
+        let mut page_end: Option<(i64, u64)> = None;
         for stream in &streams {
             let mut found = 0;
             model::scan_stream(self.store.as_ref(), &group, stream, lower, upper, Direction::Forward, &mut |event| {
+                if page_end.is_some_and(|end| event.position() > end) {
+                    maybe_more = true;
+                    return false;
+                }
                 if pattern.matches(&event.message) {
-                    matched.push(event);
+                    matched.push(event.to_stored(stream));
                     found += 1;
                 }
                 found < limit
             })
             .map_err(errors::store)?;
             maybe_more |= found >= limit;
+            if matched.len() >= limit {
+                matched.sort_by_key(|e| (e.timestamp, e.seq));
+                maybe_more |= matched.len() > limit;
+                matched.truncate(limit);
+                page_end = matched.last().map(|e| (e.timestamp, e.seq));
+            }
         }
         matched.sort_by_key(|e| (e.timestamp, e.seq));
         if matched.len() > limit {

@@ -81,6 +81,7 @@ impl MetricsService {
             }
         }
         let now = nimbus_core::time::now_epoch_millis() as i64;
+        let _serial = self.alarm_lock.lock().await;
         let existing = alarms::load_alarm(self.store.as_ref(), &name).map_err(errors::store)?;
         let record = AlarmRecord {
             name: name.clone(),
@@ -220,6 +221,7 @@ impl MetricsService {
         if names.len() > 100 {
             return Err(invalid_value("The collection AlarmNames must not have a size greater than 100."));
         }
+        let _serial = self.alarm_lock.lock().await;
         let mut batch = WriteBatch::new();
         for name in &names {
             request.authorize("cloudwatch:DeleteAlarms", &self.alarm_arn(name))?;
@@ -250,6 +252,7 @@ impl MetricsService {
             }
         }
         request.authorize("cloudwatch:SetAlarmState", &self.alarm_arn(name))?;
+        let _serial = self.alarm_lock.lock().await;
         let alarm = alarms::load_alarm(self.store.as_ref(), name)
             .map_err(errors::store)?
             .ok_or_else(|| AwsError::new(404, "ResourceNotFound", format!("Alarm {name} not found")))?;
@@ -265,6 +268,7 @@ impl MetricsService {
     ) -> Result<Value, AwsError> {
         let names = strings(&body, "AlarmNames")?;
         let action = if enabled { "cloudwatch:EnableAlarmActions" } else { "cloudwatch:DisableAlarmActions" };
+        let _serial = self.alarm_lock.lock().await;
         let mut batch = WriteBatch::new();
         for name in &names {
             request.authorize(action, &self.alarm_arn(name))?;
