@@ -250,3 +250,63 @@ def test_cloudwatch_service_metrics_reach_get_metric_statistics(client):
         time.sleep(0.1)
     assert sum(p["Sum"] for p in reply["Datapoints"]) == 3
     assert reply["Datapoints"][0]["Unit"] == "Count"
+
+
+@pytest.fixture
+def cw_query(nimbus, tmp_path):
+    """A boto3 CloudWatch client forced onto the awsQuery protocol, as SDKs
+    from before CloudWatch's JSON protocol speak it."""
+    import gzip
+    import json as jsonlib
+    import os
+
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    source = os.path.join(os.path.dirname(botocore.__file__), "data", "cloudwatch", "2010-08-01")
+    path = os.path.join(source, "service-2.json")
+    model = jsonlib.load(gzip.open(path + ".gz") if not os.path.exists(path) else open(path))
+    model["metadata"]["protocol"] = "query"
+    model["metadata"]["protocols"] = ["query"]
+    target = tmp_path / "cloudwatch" / "2010-08-01"
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(jsonlib.dumps(model))
+    session = botocore.session.Session()
+    session.set_config_variable("data_path", str(tmp_path))
+    cw = boto3.Session(botocore_session=session).client(
+        "cloudwatch", endpoint_url=nimbus.endpoint, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+    assert cw.meta.service_model.protocol == "query"
+    return cw
+
+
+def test_cloudwatch_query_protocol(cw_query, ns):
+    t0 = minute_start()
+    cw_query.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Q", "Dimensions": [{"Name": "D", "Value": "v"}], "Timestamp": t0, "Values": [1.0, 3.0],
+         "Counts": [1.0, 1.0], "Unit": "Count"}])
+    reply = cw_query.get_metric_statistics(Namespace=ns, MetricName="Q", Dimensions=[{"Name": "D", "Value": "v"}],
+                                           StartTime=t0, EndTime=t0 + datetime.timedelta(minutes=1), Period=60,
+                                           Statistics=["Sum", "Maximum"], ExtendedStatistics=["p50"])
+    point = reply["Datapoints"][0]
+    assert (point["Timestamp"], point["Sum"], point["Maximum"], point["Unit"]) == (t0, 4.0, 3.0, "Count")
+    assert point["ExtendedStatistics"] == {"p50": 1.0}
+    listed = cw_query.list_metrics(Namespace=ns)["Metrics"]
+    assert listed == [{"Namespace": ns, "MetricName": "Q", "Dimensions": [{"Name": "D", "Value": "v"}]}]
+    data = cw_query.get_metric_data(MetricDataQueries=[
+        {"Id": "q", "MetricStat": {"Metric": {"Namespace": ns, "MetricName": "Q", "Dimensions": [{"Name": "D", "Value": "v"}]},
+                                   "Period": 60, "Stat": "Sum"}},
+        {"Id": "double", "Expression": "q * 2"}], StartTime=t0, EndTime=t0 + datetime.timedelta(minutes=1))
+    assert [r["Values"] for r in data["MetricDataResults"]] == [[4.0], [8.0]]
+    assert data["MetricDataResults"][0]["Timestamps"] == [t0]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw_query.put_metric_data(Namespace="AWS/X", MetricData=[{"MetricName": "M", "Value": 1}])
+    assert error_of(e) == ("InvalidParameterValue", "The value AWS/X for parameter Namespace is invalid.")
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    cw_query.put_metric_alarm(AlarmName=name, Namespace=ns, MetricName="Q", Statistic="Sum", Period=60,
+                              EvaluationPeriods=1, Threshold=100, ComparisonOperator="GreaterThanThreshold",
+                              ActionsEnabled=False)
+    alarm = cw_query.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert (alarm["AlarmName"], alarm["ActionsEnabled"], alarm["Threshold"]) == (name, False, 100.0)
+    cw_query.delete_alarms(AlarmNames=[name])

@@ -14,6 +14,7 @@ mod ingest;
 pub mod math;
 pub mod model;
 pub mod prometheus;
+mod query;
 mod rollup;
 pub mod stats;
 
@@ -96,8 +97,7 @@ impl MetricsService {
         self.ingest.flush().await;
     }
 
-    async fn dispatch(&self, request: &AwsRequest, operation: &str) -> Result<Value, AwsError> {
-        let body = wire::parse_body(&request.body).map_err(|m| AwsError::new(400, "SerializationException", m))?;
+    async fn dispatch(&self, request: &AwsRequest, operation: &str, body: wire::Object) -> Result<Value, AwsError> {
         match operation {
             "PutMetricData" => self.put_metric_data(request, body).await,
             "GetMetricStatistics" => self.get_metric_statistics(request, body),
@@ -137,14 +137,48 @@ impl Service for MetricsService {
                 };
             }
             let Some(operation) = request.target_operation.clone() else {
-                // The query protocol: recognised, not served.
-                return Err(AwsError::unknown_operation(Protocol::AwsQuery));
+                return self.handle_query(&request).await;
             };
-            match self.dispatch(&request, &operation).await {
+            let body = match wire::parse_body(&request.body) {
+                Ok(body) => body,
+                Err(m) => return Ok(json_error(AwsError::new(400, "SerializationException", m), &request.request_id)),
+            };
+            match self.dispatch(&request, &operation, body).await {
                 Ok(body) => Ok(wire::json_response(Protocol::AwsJson1_0, &body)),
                 Err(err) => Ok(json_error(err, &request.request_id)),
             }
         })
+    }
+}
+
+impl MetricsService {
+    /// An awsQuery request: form parameters in, XML out, query error codes.
+    async fn handle_query(&self, request: &AwsRequest) -> Result<AwsResponse, AwsError> {
+        let mut params = query::parse_form(&request.body);
+        params.extend(request.uri.query().map(|q| query::parse_form(q.as_bytes())).unwrap_or_default());
+        let Some(operation) = params.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()) else {
+            return Err(AwsError::new(400, "MissingAction", "Missing Action"));
+        };
+        let body = query::to_object(&params);
+        match self.dispatch(request, &operation, body).await {
+            Ok(result) => {
+                let namespace = SPEC.xml_namespace.unwrap_or_default();
+                let xml = query::to_xml(&operation, namespace, &result, &request.request_id);
+                Ok(Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "text/xml")
+                    .body(Bytes::from(xml))
+                    .unwrap_or_else(|_| Response::new(Bytes::new())))
+            }
+            Err(err) if err.code == "UnknownOperationException" => Err(AwsError::unknown_operation(Protocol::AwsQuery)),
+            Err(mut err) => {
+                if let Some(code) = errors::query_code(&err.code) {
+                    err.code = code.into();
+                }
+                err.namespace = None;
+                Err(err)
+            }
+        }
     }
 }
 

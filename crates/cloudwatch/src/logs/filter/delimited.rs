@@ -6,8 +6,6 @@
 //! fields, joined by `&&` and `||` (`&&` binds tighter). Without `...` the
 //! field counts must agree.
 
-use std::collections::HashMap;
-
 use super::lex::{compare_text, tokenize, CmpOp, Literal, Token};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,35 +109,36 @@ fn split_message(message: &str) -> Vec<&str> {
 impl Fields {
     pub fn matches(&self, message: &str) -> bool {
         let values = split_message(message);
-        let mut bound = HashMap::new();
+        // Without `...` the field counts must agree: a cheap early exit.
+        if !self.entries.contains(&Entry::Ellipsis) && values.len() != self.entries.len() {
+            return false;
+        }
+        let mut bound = Vec::with_capacity(self.entries.len());
         self.bind(&self.entries, &values, &mut bound)
     }
 
     /// Try every way `entries` can cover `values` (each `...` takes zero or
     /// more fields) until one satisfies all conditions.
-    fn bind<'p, 'm>(&'p self, entries: &'p [Entry], values: &[&'m str], bound: &mut HashMap<&'p str, &'m str>) -> bool {
+    fn bind<'p, 'm>(&'p self, entries: &'p [Entry], values: &[&'m str], bound: &mut Vec<(&'p str, &'m str)>) -> bool {
         match entries.split_first() {
             None => values.is_empty() && self.conditions.iter().all(|c| holds(c, bound)),
             Some((Entry::Ellipsis, rest)) => (0..=values.len()).any(|skip| self.bind(rest, &values[skip..], bound)),
             Some((Entry::Field(name), rest)) => {
                 let Some((value, remaining)) = values.split_first() else { return false };
-                let previous = bound.insert(name.as_str(), value);
+                // Bindings form a stack; a later duplicate name shadows an earlier one.
+                bound.push((name.as_str(), value));
                 let ok = self.bind(rest, remaining, bound);
-                match previous {
-                    Some(p) => bound.insert(name.as_str(), p),
-                    None => bound.remove(name.as_str()),
-                };
+                bound.pop();
                 ok
             }
         }
     }
 }
 
-fn holds(condition: &Condition, bound: &HashMap<&str, &str>) -> bool {
+fn holds(condition: &Condition, bound: &[(&str, &str)]) -> bool {
+    let lookup = |field: &str| bound.iter().rev().find(|(name, _)| *name == field).map(|(_, value)| *value);
     condition.iter().any(|group| {
-        group
-            .iter()
-            .all(|(field, op, literal)| bound.get(field.as_str()).is_some_and(|v| compare_text(v, *op, literal)))
+        group.iter().all(|(field, op, literal)| lookup(field).is_some_and(|v| compare_text(v, *op, literal)))
     })
 }
 
