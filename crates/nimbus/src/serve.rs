@@ -111,6 +111,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
 
     nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    // Metrics reported in the last moments are still buffered.
+    cloudwatch.metrics.flush().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("stopped");
