@@ -183,11 +183,11 @@ pub fn to_xml(operation: &str, namespace: &str, result: &Value, request_id: &str
     let mut out = format!("<{operation}Response xmlns=\"{namespace}\">\n");
     if let Value::Object(map) = result {
         if !map.is_empty() {
-            let _ = write!(out, "  <{operation}Result>\n");
+            let _ = writeln!(out, "  <{operation}Result>");
             for (key, value) in map {
                 element(&mut out, key, value, 2, false);
             }
-            let _ = write!(out, "  </{operation}Result>\n");
+            let _ = writeln!(out, "  </{operation}Result>");
         }
     }
     let _ = write!(
