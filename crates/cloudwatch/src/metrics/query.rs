@@ -279,7 +279,7 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
                 _ => return None,
             };
             let digits: String = rest[1..].chars().filter(|c| *c != ':').collect();
-            if digits.len() != 4 {
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             sign * (digits[..2].parse::<i64>().ok()? * 60 + digits[2..].parse::<i64>().ok()?)
@@ -334,5 +334,6 @@ mod tests {
         assert_eq!(parse_iso8601("2015-08-30T12:36:00.5Z"), Some(1_440_938_160_500));
         assert_eq!(parse_iso8601("2015-08-30T14:36:00+02:00"), Some(1_440_938_160_000));
         assert_eq!(parse_iso8601("2015-08-30"), None);
+        assert_eq!(parse_iso8601("2015-08-30T12:36:00+a€"), None);
     }
 }

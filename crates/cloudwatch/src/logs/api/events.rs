@@ -283,6 +283,13 @@ impl LogsService {
         let start_time = wire::opt_i64(&body, "startTime").map_err(invalid)?;
         let end_time = wire::opt_i64(&body, "endTime").map_err(invalid)?;
         let pattern_text = wire::opt_str(&body, "filterPattern").map_err(invalid)?.unwrap_or("");
+        if pattern_text.len() > 1024 {
+            return Err(invalid(wire::constraint(
+                &Value::from(pattern_text),
+                "filterPattern",
+                "Member must have length less than or equal to 1024",
+            )));
+        }
         let pattern = Pattern::parse(pattern_text).map_err(invalid)?;
         let after = match wire::opt_str(&body, "nextToken").map_err(invalid)? {
             None => None,

@@ -40,7 +40,10 @@ pub fn parse(source: &str) -> Result<Fields, String> {
             if !rest.is_empty() {
                 return Err("... takes no condition".into());
             }
-            entries.push(Entry::Ellipsis);
+            // `..., ...` means no more than one `...`; merging keeps matching cheap.
+            if entries.last() != Some(&Entry::Ellipsis) {
+                entries.push(Entry::Ellipsis);
+            }
             continue;
         }
         entries.push(Entry::Field(name.clone()));

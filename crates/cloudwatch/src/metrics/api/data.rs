@@ -211,6 +211,13 @@ fn parse_query(item: &Value, index: usize) -> Result<Query, AwsError> {
     let expression = opt_str(item, "Expression")?;
     let source = match (item.get("MetricStat"), expression) {
         (Some(Value::Object(stat)), None) => parse_stat(stat, &format!("{path}.MetricStat"))?,
+        (None, Some(text)) if text.len() > 2048 => {
+            return Err(AwsError::new(
+                400,
+                "ValidationError",
+                format!("The parameter {path}.Expression must not be longer than 2048 characters."),
+            ))
+        }
         (None, Some(text)) => Source::Expression(math::parse(text).map_err(|m| {
             AwsError::new(400, "ValidationError", format!("Invalid metrics math expression '{text}': {m}"))
         })?),
