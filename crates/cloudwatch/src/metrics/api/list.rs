@@ -11,6 +11,7 @@ use crate::wire::{self, Object};
 
 const PAGE: usize = 500;
 const THREE_HOURS_MS: i64 = 3 * 3_600_000;
+const TWO_WEEKS_MS: i64 = 14 * 86_400_000;
 
 impl MetricsService {
     pub(crate) fn list_metrics(&self, request: &AwsRequest, body: Object) -> Result<Value, AwsError> {
@@ -55,6 +56,8 @@ impl MetricsService {
                     r.id.dimensions.iter().any(|(n, v)| n == fname && fvalue.as_ref().is_none_or(|fv| fv == v))
                 })
             })
+            // ListMetrics shows metrics with data in the last two weeks.
+            .filter(|r| r.last_put >= now - TWO_WEEKS_MS)
             .filter(|r| !recent || r.last_put >= now - THREE_HOURS_MS)
             .collect();
         let page: Vec<Value> = matching
