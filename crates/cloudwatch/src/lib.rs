@@ -4,13 +4,14 @@
 //!   events, the filter-pattern language, retention, tags; and the `LogSink`
 //!   other services write function logs through.
 //! - `metrics`: CloudWatch metrics (`monitoring`; the JSON protocol
-//!   `GraniteServiceVersion20100801` today's SDKs speak): series, statistics,
-//!   metric math; the `MetricSink`; and the Prometheus exposition at
-//!   `GET /_nimbus/metrics`.
+//!   `GraniteServiceVersion20100801` today's SDKs speak, and awsQuery for
+//!   older ones): series, statistics, metric math, roll-up tiers, alarms;
+//!   the `MetricSink`; and the Prometheus exposition at `GET /_nimbus/metrics`.
 //!
 //! `CloudWatch::new` builds both and starts their background tasks (metric
-//! ingestion, retention sweeps, roll-ups); the binary registers the services
-//! with the edge and hands the sinks to Lambda and API Gateway.
+//! ingestion, retention sweeps, roll-ups, alarm evaluation); the binary
+//! registers the services with the edge, hands the sinks to Lambda and API
+//! Gateway, and gives alarms Lambda's `Invoker` with `set_invoker`.
 
 pub mod logs;
 pub mod metrics;
