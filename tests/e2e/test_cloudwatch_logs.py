@@ -2,7 +2,9 @@
 filter patterns, retention, tags — asserting AWS's exact responses."""
 
 import json
+import os
 import subprocess
+import threading
 import time
 import uuid
 
@@ -316,3 +318,62 @@ def test_cloudwatch_tail_follow_calls(logs, group):
     put(logs, group, "b", ["b2"], start=now_ms())
     poll(newest)
     assert printed == ["a1", "b1", "a2", "b2"]
+
+
+def aws_cli_v2():
+    """An AWS CLI v2 (the one with `aws logs tail`), if installed: the CLI on
+    PyPI is v1. Debian's `awscli` package is v2."""
+    import shutil
+
+    for candidate in [os.environ.get("NIMBUS_AWS_CLI_V2"), "/usr/local/bin/aws", "/usr/bin/aws", shutil.which("aws")]:
+        if not candidate or not os.path.exists(candidate):
+            continue
+        version = subprocess.run([candidate, "--version"], capture_output=True, text=True, env=CLI_ENV)
+        if version.stdout.startswith("aws-cli/2"):
+            return candidate
+    return None
+
+
+# The v2 CLI is a system Python program: keep the test venv out of its way.
+CLI_ENV = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+AWS_V2 = aws_cli_v2()
+needs_v2 = pytest.mark.skipif(AWS_V2 is None, reason="AWS CLI v2 not installed (apt-get install awscli)")
+
+
+@needs_v2
+def test_cloudwatch_aws_logs_tail_prints_function_lines(logs, group, nimbus):
+    stream = "2026/11/27/[$LATEST]0123456789abcdef"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    put(logs, group, stream, ["START RequestId: r1 Version: $LATEST", "hello from the function",
+                              "END RequestId: r1", "REPORT RequestId: r1\tDuration: 1.23 ms"])
+    tail = subprocess.run([AWS_V2, "--endpoint-url", nimbus.endpoint, "--region", "us-east-1", "logs", "tail", group,
+                           "--since", "1h", "--format", "short"], capture_output=True, text=True, timeout=60,
+                          env=CLI_ENV)
+    assert tail.returncode == 0, tail.stderr
+    lines = tail.stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "START RequestId: r1 Version: $LATEST", "hello from the function", "END RequestId: r1",
+        "REPORT RequestId: r1\tDuration: 1.23 ms"]
+
+
+@needs_v2
+def test_cloudwatch_aws_logs_tail_follow(logs, group, nimbus):
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    put(logs, group, "s", ["before follow"])
+    follow = subprocess.Popen([AWS_V2, "--endpoint-url", nimbus.endpoint, "--region", "us-east-1", "logs", "tail",
+                               group, "--follow", "--since", "1h", "--format", "short"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLI_ENV)
+    # A hung CLI must not hang the suite: kill it after 30 s (readline then ends).
+    watchdog = threading.Timer(30, follow.kill)
+    watchdog.start()
+    try:
+        lines = [follow.stdout.readline().rstrip("\n")]
+        put(logs, group, "s", ["after follow"], start=now_ms())
+        # tail --follow polls every 5 seconds.
+        lines.append(follow.stdout.readline().rstrip("\n"))
+        assert lines[0].endswith("before follow")
+        assert lines[1].endswith("after follow")
+    finally:
+        watchdog.cancel()
+        follow.terminate()
+        follow.wait(timeout=10)
