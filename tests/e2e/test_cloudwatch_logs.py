@@ -1,6 +1,7 @@
 """CloudWatch Logs through boto3 and the AWS CLI: groups, streams, events,
 filter patterns, retention, tags — asserting AWS's exact responses."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -377,3 +378,47 @@ def test_cloudwatch_aws_logs_tail_follow(logs, group, nimbus):
         watchdog.cancel()
         follow.terminate()
         follow.wait(timeout=10)
+
+
+def test_cloudwatch_metric_filters_publish_metrics(logs, group, client):
+    cw = client("cloudwatch")
+    ns = f"Nimbus/Filters/{uuid.uuid4().hex[:8]}"
+    logs.put_metric_filter(logGroupName=group, filterName="errors", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "ErrorCount", "metricNamespace": ns,
+                                                   "metricValue": "1", "unit": "Count"}])
+    logs.put_metric_filter(logGroupName=group, filterName="latency", filterPattern='{ $.latency > 0 }',
+                           metricTransformations=[{"metricName": "Latency", "metricNamespace": ns,
+                                                   "metricValue": "$.latency", "unit": "Milliseconds",
+                                                   "dimensions": {"Route": "$.route"}}])
+    described = logs.describe_metric_filters(logGroupName=group)["metricFilters"]
+    assert [f["filterName"] for f in described] == ["errors", "latency"]
+    assert described[0]["metricTransformations"] == [
+        {"metricName": "ErrorCount", "metricNamespace": ns, "metricValue": "1", "unit": "Count"}]
+    assert described[0]["logGroupName"] == group
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["metricFilterCount"] == 2
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    put(logs, group, "s", ["ERROR one", "fine", "ERROR two", '{"latency": 120, "route": "/a"}',
+                           '{"latency": 80, "route": "/a"}'])
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+    end = start + datetime.timedelta(minutes=20)
+    deadline = time.time() + 10
+    while True:
+        errors = cw.get_metric_statistics(Namespace=ns, MetricName="ErrorCount", StartTime=start, EndTime=end,
+                                          Period=1200, Statistics=["Sum"])["Datapoints"]
+        latency = cw.get_metric_statistics(Namespace=ns, MetricName="Latency", StartTime=start, EndTime=end,
+                                           Dimensions=[{"Name": "Route", "Value": "/a"}], Period=1200,
+                                           Statistics=["Average", "SampleCount"])["Datapoints"]
+        if (errors and latency) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert [p["Sum"] for p in errors] == [2.0] and errors[0]["Unit"] == "Count"
+    assert [(p["Average"], p["SampleCount"]) for p in latency] == [(100.0, 2.0)]
+    tested = logs.test_metric_filter(filterPattern="[ip, user, status=5*]",
+                                     logEventMessages=["1.2.3.4 bob 503", "1.2.3.4 bob 200"])["matches"]
+    assert tested == [{"eventNumber": 1, "eventMessage": "1.2.3.4 bob 503",
+                       "extractedValues": {"$ip": "1.2.3.4", "$user": "bob", "$status": "503"}}]
+    logs.delete_metric_filter(logGroupName=group, filterName="errors")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        logs.delete_metric_filter(logGroupName=group, filterName="errors")
+    assert error_of(e) == ("ResourceNotFoundException", "The specified metric filter does not exist.")
+    assert [f["filterName"] for f in logs.describe_metric_filters(logGroupName=group)["metricFilters"]] == ["latency"]

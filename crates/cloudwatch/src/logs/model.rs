@@ -7,6 +7,7 @@
 //!   (8 bytes, big-endian) followed by the message. GetLogEvents and
 //!   FilterLogEvents are range scans in time order; retention deletes a
 //!   key range per stream.
+//! - `logs.metric_filters`: (group, filter name) → `MetricFilterRecord`.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const GROUPS: Keyspace = "logs.groups";
 pub const STREAMS: Keyspace = "logs.streams";
 pub const EVENTS: Keyspace = "logs.events";
+pub const METRIC_FILTERS: Keyspace = "logs.metric_filters";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GroupRecord {
@@ -44,6 +46,49 @@ pub struct StreamRecord {
     pub last_ingestion: Option<i64>,
     #[serde(default)]
     pub upload_sequence_token: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetricFilterRecord {
+    pub name: String,
+    pub pattern: String,
+    pub transformations: Vec<Transformation>,
+    pub creation_time: i64,
+}
+
+/// What a metric filter publishes for each matching event.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Transformation {
+    pub metric_name: String,
+    pub metric_namespace: String,
+    /// `1`, `$.latency`, `$size`.
+    pub metric_value: String,
+    #[serde(default)]
+    pub default_value: Option<f64>,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+pub fn metric_filter_key(group: &str, name: &str) -> Vec<u8> {
+    KeyWriter::new().str(group).raw(name.as_bytes()).finish()
+}
+
+/// A group's metric filters whose names start with `prefix`, by name.
+pub fn list_metric_filters(
+    view: &dyn ReadView,
+    group: &str,
+    prefix: &str,
+) -> Result<Vec<MetricFilterRecord>, StoreError> {
+    let start = KeyWriter::new().str(group).raw(prefix.as_bytes()).finish();
+    let mut out = Vec::new();
+    for (_, value) in view.scan_prefix(METRIC_FILTERS, &start, usize::MAX)? {
+        if let Some(record) = decode::<MetricFilterRecord>(Some(value))? {
+            out.push(record);
+        }
+    }
+    Ok(out)
 }
 
 /// One stored event.

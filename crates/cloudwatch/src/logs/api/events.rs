@@ -134,6 +134,8 @@ impl LogsService {
         let count = events.len();
         let metric_group = group.clone();
         let next_sequence_token = token.clone();
+        // Metric filters see the events once stored; copy them only if any exist.
+        let for_filters = if self.metric_filter_count(&group) > 0 { events.clone() } else { Vec::new() };
         transact(self.store.as_ref(), move |view| {
             let mut batch = WriteBatch::new();
             if model::load_group(view, &group)?.is_none() {
@@ -174,6 +176,9 @@ impl LogsService {
         .await
         .map_err(txn_error)?;
         if count > 0 {
+            if !for_filters.is_empty() {
+                self.publish_metric_filters(&metric_group, &for_filters);
+            }
             // CloudWatch Logs reports its own ingestion as AWS/Logs metrics.
             let dims = vec![("LogGroupName".to_owned(), metric_group)];
             let datum = |name: &str, value: f64, unit: &str| MetricDatum {

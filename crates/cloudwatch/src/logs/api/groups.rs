@@ -64,6 +64,7 @@ impl LogsService {
             batch.delete(model::GROUPS, model::group_key(&name));
             batch.delete_prefix(model::STREAMS, &model::streams_prefix(&name));
             batch.delete_prefix(model::EVENTS, &model::group_events_prefix(&name));
+            batch.delete_prefix(model::METRIC_FILTERS, &model::streams_prefix(&name));
             Ok((batch, ()))
         })
         .await
@@ -100,7 +101,7 @@ impl LogsService {
         let mut out = json!({
             "logGroupName": group.name,
             "creationTime": group.creation_time,
-            "metricFilterCount": 0,
+            "metricFilterCount": self.metric_filter_count(&group.name),
             "arn": format!("{arn}:*"),
             "storedBytes": 0,
             "logGroupClass": if group.log_group_class.is_empty() { "STANDARD" } else { &group.log_group_class },

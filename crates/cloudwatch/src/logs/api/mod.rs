@@ -2,6 +2,7 @@
 
 mod events;
 mod groups;
+mod metric_filters;
 mod streams;
 mod tags;
 

@@ -111,26 +111,49 @@ fn split_message(message: &str) -> Vec<&str> {
 
 impl Fields {
     pub fn matches(&self, message: &str) -> bool {
+        self.bindings(message).is_some()
+    }
+
+    /// The named fields of a matching message (`ip` → `127.0.0.1`), or
+    /// `None` when it does not match.
+    pub fn bindings(&self, message: &str) -> Option<Vec<(String, String)>> {
         let values = split_message(message);
         // Without `...` the field counts must agree: a cheap early exit.
         if !self.entries.contains(&Entry::Ellipsis) && values.len() != self.entries.len() {
-            return false;
+            return None;
         }
         let mut bound = Vec::with_capacity(self.entries.len());
-        self.bind(&self.entries, &values, &mut bound)
+        let mut found = None;
+        self.bind(&self.entries, &values, &mut bound, &mut found);
+        found
     }
 
     /// Try every way `entries` can cover `values` (each `...` takes zero or
-    /// more fields) until one satisfies all conditions.
-    fn bind<'p, 'm>(&'p self, entries: &'p [Entry], values: &[&'m str], bound: &mut Vec<(&'p str, &'m str)>) -> bool {
+    /// more fields) until one satisfies all conditions; that binding goes
+    /// to `found`.
+    fn bind<'p, 'm>(
+        &'p self,
+        entries: &'p [Entry],
+        values: &[&'m str],
+        bound: &mut Vec<(&'p str, &'m str)>,
+        found: &mut Option<Vec<(String, String)>>,
+    ) -> bool {
         match entries.split_first() {
-            None => values.is_empty() && self.conditions.iter().all(|c| holds(c, bound)),
-            Some((Entry::Ellipsis, rest)) => (0..=values.len()).any(|skip| self.bind(rest, &values[skip..], bound)),
+            None => {
+                let ok = values.is_empty() && self.conditions.iter().all(|c| holds(c, bound));
+                if ok {
+                    *found = Some(bound.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+                }
+                ok
+            }
+            Some((Entry::Ellipsis, rest)) => {
+                (0..=values.len()).any(|skip| self.bind(rest, &values[skip..], bound, found))
+            }
             Some((Entry::Field(name), rest)) => {
                 let Some((value, remaining)) = values.split_first() else { return false };
                 // Bindings form a stack; a later duplicate name shadows an earlier one.
                 bound.push((name.as_str(), value));
-                let ok = self.bind(rest, remaining, bound);
+                let ok = self.bind(rest, remaining, bound, found);
                 bound.pop();
                 ok
             }
@@ -182,6 +205,15 @@ mod tests {
         assert!(m("[ip = 127.*, ...]", LINE));
         assert!(!m("[ip = 10.*, ...]", LINE));
         assert!(m("[..., request = \"GET *\", ...]", LINE));
+    }
+
+    #[test]
+    fn bindings_name_the_fields() {
+        let fields = parse("[ip, ..., status, size]").unwrap().bindings(LINE).unwrap();
+        assert_eq!(
+            fields,
+            vec![("ip".into(), "127.0.0.1".into()), ("status".into(), "503".into()), ("size".into(), "1534".into())]
+        );
     }
 
     #[test]

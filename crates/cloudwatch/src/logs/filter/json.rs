@@ -68,6 +68,13 @@ fn eval(expr: &Expr, event: &Value) -> bool {
     }
 }
 
+/// The value at `selector` (`$.a.b[0]`) in a JSON message.
+pub fn select_in(message: &str, selector: &str) -> Option<Value> {
+    let path = parse_selector(selector).ok()?;
+    let event: Value = serde_json::from_str(message.trim()).ok()?;
+    select(&event, &path).cloned()
+}
+
 fn select<'a>(mut value: &'a Value, path: &[Step]) -> Option<&'a Value> {
     for step in path {
         value = match (step, value) {

@@ -50,6 +50,43 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// A metric filter's value reference in a matching message: `$.a.b`
+    /// (JSON), `$field` (a named field of a space-delimited pattern), or a
+    /// number literal. `None` when absent or not a number.
+    pub fn extract_number(&self, message: &str, reference: &str) -> Option<f64> {
+        let text = self.extract(message, reference)?;
+        text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    }
+
+    /// As `extract_number`, as text (dimension values).
+    pub fn extract(&self, message: &str, reference: &str) -> Option<String> {
+        if reference.starts_with("$.") {
+            return match json::select_in(message, reference)? {
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            };
+        }
+        if let Some(name) = reference.strip_prefix('$') {
+            let Pattern::Delimited(fields) = self else { return None };
+            return fields.bindings(message)?.into_iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+        }
+        Some(reference.to_owned())
+    }
+
+    /// Named fields of a space-delimited match, as TestMetricFilter shows
+    /// them (`$ip` → value); empty for other kinds.
+    pub fn extracted_values(&self, message: &str) -> Vec<(String, String)> {
+        match self {
+            Pattern::Delimited(fields) => {
+                fields.bindings(message).unwrap_or_default().into_iter().map(|(k, v)| (format!("${k}"), v)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Glob match where `*` stands for any run of characters (the only wildcard
 /// filter patterns have).
 pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
@@ -88,6 +125,18 @@ mod tests {
     #[test]
     fn empty_pattern_matches_everything() {
         assert!(Pattern::parse("  ").unwrap().matches("anything"));
+    }
+
+    #[test]
+    fn metric_values_are_extracted() {
+        let json = Pattern::parse("{ $.latency > 0 }").unwrap();
+        assert_eq!(json.extract_number(r#"{"latency": 42, "user": {"id": "u1"}}"#, "$.latency"), Some(42.0));
+        assert_eq!(json.extract(r#"{"latency": 42, "user": {"id": "u1"}}"#, "$.user.id"), Some("u1".into()));
+        assert_eq!(json.extract_number("{}", "1"), Some(1.0));
+        let delimited = Pattern::parse("[ip, status, size]").unwrap();
+        assert_eq!(delimited.extract_number("1.2.3.4 200 512", "$size"), Some(512.0));
+        assert_eq!(delimited.extract_number("1.2.3.4 200 x", "$size"), None);
+        assert_eq!(delimited.extracted_values("1.2.3.4 200 512")[0], ("$ip".to_owned(), "1.2.3.4".to_owned()));
     }
 
     #[test]
