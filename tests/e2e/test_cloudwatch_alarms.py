@@ -113,3 +113,24 @@ def test_cloudwatch_cli_alarms(aws_cli):
     out = aws_cli("cloudwatch", "describe-alarms", "--alarm-names", name)
     assert [a["AlarmName"] for a in out["MetricAlarms"]] == [name]
     aws_cli("cloudwatch", "delete-alarms", "--alarm-names", name)
+
+
+def test_cloudwatch_alarm_tags_and_alarms_for_metric(cw):
+    ns = f"Nimbus/Alarm/{uuid.uuid4().hex[:8]}"
+    name = f"tagged-{uuid.uuid4().hex[:8]}"
+    arn = f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}"
+    cw.put_metric_alarm(AlarmName=name, Namespace=ns, MetricName="Errors", Statistic="Sum", Period=60,
+                        Dimensions=[{"Name": "FunctionName", "Value": "f"}], EvaluationPeriods=1, Threshold=0,
+                        ComparisonOperator="GreaterThanThreshold", Tags=[{"Key": "team", "Value": "core"}])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "core"}]
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    cw.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.list_tags_for_resource(ResourceARN=arn + "-missing")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    found = cw.describe_alarms_for_metric(Namespace=ns, MetricName="Errors",
+                                          Dimensions=[{"Name": "FunctionName", "Value": "f"}])["MetricAlarms"]
+    assert [a["AlarmName"] for a in found] == [name]
+    assert cw.describe_alarms_for_metric(Namespace=ns, MetricName="Errors")["MetricAlarms"] == []
+    cw.delete_alarms(AlarmNames=[name])

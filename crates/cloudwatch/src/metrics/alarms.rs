@@ -59,6 +59,8 @@ pub struct AlarmRecord {
     pub state_updated: i64,
     pub state_transitioned: i64,
     pub configuration_updated: i64,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -435,6 +437,7 @@ mod tests {
             state_updated: 0,
             state_transitioned: 0,
             configuration_updated: 0,
+            tags: Default::default(),
         }
     }
 

@@ -110,6 +110,10 @@ impl MetricsService {
             "SetAlarmState" => self.set_alarm_state(request, body).await,
             "EnableAlarmActions" => self.set_alarm_actions(request, body, true).await,
             "DisableAlarmActions" => self.set_alarm_actions(request, body, false).await,
+            "DescribeAlarmsForMetric" => self.describe_alarms_for_metric(request, body),
+            "TagResource" => self.tag_resource(request, body).await,
+            "UntagResource" => self.untag_resource(request, body).await,
+            "ListTagsForResource" => self.list_tags_for_resource(request, body),
             _ => Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         }
     }
@@ -201,7 +205,8 @@ fn json_error(err: AwsError, request_id: &str) -> AwsResponse {
 pub(crate) mod errors {
     use nimbus_core::AwsError;
 
-    const CODES: [(&str, &str); 8] = [
+    const CODES: [(&str, &str); 9] = [
+        ("ResourceNotFoundException", "ResourceNotFoundException"),
         ("InvalidParameterValueException", "InvalidParameterValue"),
         ("InvalidParameterCombinationException", "InvalidParameterCombination"),
         ("MissingRequiredParameterException", "MissingParameter"),

@@ -111,6 +111,11 @@ impl MetricsService {
             state_updated: existing.as_ref().map_or(now, |a| a.state_updated),
             state_transitioned: existing.as_ref().map_or(now, |a| a.state_transitioned),
             configuration_updated: now,
+            // Tags are set at creation; an update ignores them, as on AWS.
+            tags: match &existing {
+                Some(a) => a.tags.clone(),
+                None => tag_list(&body, "Tags")?.into_iter().collect(),
+            },
         };
         let mut batch = WriteBatch::new();
         batch.put(ALARMS, alarms::alarm_key(&name), model::encode(&record));
@@ -280,6 +285,108 @@ impl MetricsService {
         self.store.write(batch).await.map_err(errors::store)?;
         Ok(json!({}))
     }
+}
+
+impl MetricsService {
+    pub(crate) fn describe_alarms_for_metric(&self, request: &AwsRequest, body: Object) -> Result<Value, AwsError> {
+        request.authorize("cloudwatch:DescribeAlarmsForMetric", "*")?;
+        let namespace = req_str(&body, "Namespace", "Namespace")?;
+        let metric_name = req_str(&body, "MetricName", "MetricName")?;
+        let dimensions = dimensions_arg(&body, "Dimensions", "Dimensions")?;
+        let statistic = opt_str(&body, "Statistic")?.or(opt_str(&body, "ExtendedStatistic")?);
+        let period = wire::opt_i64(&body, "Period").map_err(invalid_value)?;
+        let unit = unit_arg(&body, "Unit", "Unit")?;
+        let mut wanted_dims = dimensions;
+        wanted_dims.sort();
+        let alarms: Vec<Value> = alarms::list_alarms(self.store.as_ref(), "")
+            .map_err(errors::store)?
+            .into_iter()
+            .filter(|a| a.namespace == namespace && a.metric_name == metric_name)
+            .filter(|a| {
+                let mut dims = a.dimensions.clone();
+                dims.sort();
+                dims == wanted_dims
+            })
+            .filter(|a| statistic.is_none_or(|s| a.statistic == s))
+            .filter(|a| period.is_none_or(|p| a.period == p))
+            .filter(|a| unit.is_none() || a.unit == unit)
+            .map(|a| alarm_json(self, &a))
+            .collect();
+        Ok(json!({"MetricAlarms": alarms}))
+    }
+
+    pub(crate) async fn tag_resource(&self, request: &AwsRequest, body: Object) -> Result<Value, AwsError> {
+        let name = self.alarm_of_arn(&body)?;
+        request.authorize("cloudwatch:TagResource", &self.alarm_arn(&name))?;
+        let tags = tag_list(&body, "Tags")?;
+        self.update_alarm_tags(&name, |current| current.extend(tags)).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) async fn untag_resource(&self, request: &AwsRequest, body: Object) -> Result<Value, AwsError> {
+        let name = self.alarm_of_arn(&body)?;
+        request.authorize("cloudwatch:UntagResource", &self.alarm_arn(&name))?;
+        let keys = strings(&body, "TagKeys")?;
+        self.update_alarm_tags(&name, |current| current.retain(|k, _| !keys.contains(k))).await?;
+        Ok(json!({}))
+    }
+
+    pub(crate) fn list_tags_for_resource(&self, request: &AwsRequest, body: Object) -> Result<Value, AwsError> {
+        let name = self.alarm_of_arn(&body)?;
+        request.authorize("cloudwatch:ListTagsForResource", &self.alarm_arn(&name))?;
+        let alarm =
+            alarms::load_alarm(self.store.as_ref(), &name).map_err(errors::store)?.ok_or_else(resource_not_found)?;
+        let tags: Vec<Value> = alarm.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        Ok(json!({"Tags": tags}))
+    }
+
+    /// The alarm an ARN names (`arn:aws:cloudwatch:r:a:alarm:NAME`).
+    fn alarm_of_arn(&self, body: &Object) -> Result<String, AwsError> {
+        let arn = req_str(body, "ResourceARN", "ResourceARN")?;
+        match nimbus_core::arn::Arn::parse(arn) {
+            Some(parsed) if parsed.service == "cloudwatch" => match parsed.resource.strip_prefix("alarm:") {
+                Some(name) if !name.is_empty() => Ok(name.to_owned()),
+                _ => Err(resource_not_found()),
+            },
+            _ => Err(invalid_value(format!("The value {arn} for parameter ResourceARN is invalid."))),
+        }
+    }
+
+    async fn update_alarm_tags(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut std::collections::BTreeMap<String, String>),
+    ) -> Result<(), AwsError> {
+        let _serial = self.alarm_lock.lock().await;
+        let mut alarm =
+            alarms::load_alarm(self.store.as_ref(), name).map_err(errors::store)?.ok_or_else(resource_not_found)?;
+        change(&mut alarm.tags);
+        let mut batch = WriteBatch::new();
+        batch.put(ALARMS, alarms::alarm_key(name), model::encode(&alarm));
+        self.store.write(batch).await.map_err(errors::store)
+    }
+}
+
+fn resource_not_found() -> AwsError {
+    AwsError::new(404, "ResourceNotFoundException", "The specified resource does not exist.")
+}
+
+/// `[{Key, Value}]` tags.
+fn tag_list(body: &Object, field: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let items = wire::opt_array(body, field).map_err(invalid_value)?;
+    let mut tags = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(item) = item else {
+            return Err(invalid_value(format!("The parameter {field}.member.{} is invalid.", i + 1)));
+        };
+        let key = req_str(item, "Key", &format!("{field}.member.{}.Key", i + 1))?;
+        let value = req_str(item, "Value", &format!("{field}.member.{}.Value", i + 1))?;
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            return Err(invalid_value(format!("The parameter {field}.member.{} is invalid.", i + 1)));
+        }
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(tags)
 }
 
 fn alarm_json(service: &MetricsService, a: &AlarmRecord) -> Value {
