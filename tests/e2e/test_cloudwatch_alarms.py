@@ -134,3 +134,30 @@ def test_cloudwatch_alarm_tags_and_alarms_for_metric(cw):
     assert [a["AlarmName"] for a in found] == [name]
     assert cw.describe_alarms_for_metric(Namespace=ns, MetricName="Errors")["MetricAlarms"] == []
     cw.delete_alarms(AlarmNames=[name])
+
+
+def test_cloudwatch_metric_math_alarm(cw):
+    ns = f"Nimbus/Alarm/{uuid.uuid4().hex[:8]}"
+    name = f"rate-{uuid.uuid4().hex[:8]}"
+
+    def stat(metric):
+        return {"Metric": {"Namespace": ns, "MetricName": metric}, "Period": 60, "Stat": "Sum"}
+
+    metrics = [
+        {"Id": "errors", "MetricStat": stat("Errors"), "ReturnData": False},
+        {"Id": "invocations", "MetricStat": stat("Invocations"), "ReturnData": False},
+        {"Id": "rate", "Expression": "errors / invocations * 100", "Label": "Error rate", "ReturnData": True},
+    ]
+    cw.put_metric_alarm(AlarmName=name, Metrics=metrics, EvaluationPeriods=1, Threshold=10,
+                        ComparisonOperator="GreaterThanThreshold")
+    alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert alarm["Metrics"][2]["Expression"] == "errors / invocations * 100"
+    assert "MetricName" not in alarm and "Period" not in alarm
+    cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": "Errors", "Value": 3},
+                                                 {"MetricName": "Invocations", "Value": 10}])
+    assert wait_for_state(cw, name, "ALARM")["StateValue"] == "ALARM"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_metric_alarm(AlarmName=name, Metrics=metrics, MetricName="Errors", EvaluationPeriods=1,
+                            Threshold=10, ComparisonOperator="GreaterThanThreshold")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    cw.delete_alarms(AlarmNames=[name])

@@ -61,6 +61,10 @@ pub struct AlarmRecord {
     pub configuration_updated: i64,
     #[serde(default)]
     pub tags: std::collections::BTreeMap<String, String>,
+    /// A metric-math alarm's `Metrics` queries, as given (then `namespace`,
+    /// `metric_name` and `statistic` are empty).
+    #[serde(default)]
+    pub metrics: Option<Vec<Value>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -240,17 +244,30 @@ impl MetricsService {
             let period_ms = alarm.period * 1000;
             let current = now - now.rem_euclid(period_ms);
             let first = current - (alarm.evaluation_periods - 1) * period_ms;
-            let series = SeriesId::new(&alarm.namespace, &alarm.metric_name, alarm.dimensions.clone());
-            let buckets = match self.aggregate(&series, first, current + period_ms, alarm.period, alarm.unit.as_deref())
-            {
-                Ok(buckets) => buckets,
-                Err(err) => return Err(StoreError(err.message)),
-            };
             let mut values: Vec<(i64, Option<f64>)> =
                 (0..alarm.evaluation_periods).map(|i| (first + i * period_ms, None)).collect();
-            for mut bucket in buckets {
-                if let Some(slot) = values.iter_mut().find(|(t, _)| *t == bucket.start_ms) {
-                    slot.1 = bucket.acc.stat(&alarm.statistic);
+            if let Some(queries) = &alarm.metrics {
+                let series = match self.alarm_queries_series(queries, first, current + period_ms) {
+                    Ok(series) => series,
+                    Err(err) => {
+                        tracing::debug!(alarm = %alarm.name, %err, "metric math alarm cannot be evaluated");
+                        continue;
+                    }
+                };
+                for (t, v) in values.iter_mut() {
+                    *v = series.get(t).copied();
+                }
+            } else {
+                let series = SeriesId::new(&alarm.namespace, &alarm.metric_name, alarm.dimensions.clone());
+                let buckets =
+                    match self.aggregate(&series, first, current + period_ms, alarm.period, alarm.unit.as_deref()) {
+                        Ok(buckets) => buckets,
+                        Err(err) => return Err(StoreError(err.message)),
+                    };
+                for mut bucket in buckets {
+                    if let Some(slot) = values.iter_mut().find(|(t, _)| *t == bucket.start_ms) {
+                        slot.1 = bucket.acc.stat(&alarm.statistic);
+                    }
                 }
             }
             let Some(verdict) = decide(&alarm, &values) else { continue };
@@ -376,7 +393,7 @@ impl MetricsService {
                 "previousState": previous_state,
                 "configuration": {
                     "description": alarm.description.clone().unwrap_or_default(),
-                    "metrics": [{
+                    "metrics": alarm.metrics.as_ref().map_or_else(|| json!([{
                         "id": "m1",
                         "metricStat": {
                             "metric": {"namespace": alarm.namespace, "name": alarm.metric_name, "dimensions": dimensions},
@@ -384,10 +401,28 @@ impl MetricsService {
                             "stat": alarm.statistic,
                         },
                         "returnData": true,
-                    }],
+                    }]), |queries| Value::Array(queries.iter().map(lower_camel).collect())),
                 },
             },
         })
+    }
+}
+
+/// Alarm events spell query members in lowerCamelCase (`metricStat`).
+fn lower_camel(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key =
+                        chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
+                    (if key == "metricName" { "name".to_owned() } else { key }, lower_camel(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(lower_camel).collect()),
+        other => other.clone(),
     }
 }
 
@@ -438,6 +473,7 @@ mod tests {
             state_transitioned: 0,
             configuration_updated: 0,
             tags: Default::default(),
+            metrics: None,
         }
     }
 

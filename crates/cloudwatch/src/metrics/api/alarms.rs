@@ -25,32 +25,16 @@ impl MetricsService {
             return Err(invalid_value(format!("The value {name} for parameter AlarmName is invalid.")));
         }
         request.authorize("cloudwatch:PutMetricAlarm", &self.alarm_arn(&name))?;
-        if body.get("Metrics").is_some_and(|m| !m.is_null()) {
-            return Err(AwsError::new(
-                400,
-                "ValidationError",
-                "Metric math alarms (Metrics) are not supported by Nimbus yet.",
-            ));
-        }
-        let namespace = req_str(&body, "Namespace", "Namespace")?.to_owned();
-        let metric_name = req_str(&body, "MetricName", "MetricName")?.to_owned();
-        let dimensions = dimensions_arg(&body, "Dimensions", "Dimensions")?;
-        let period = wire::opt_i64(&body, "Period").map_err(invalid_value)?.ok_or_else(|| errors::missing("Period"))?;
-        check_period(period, "Period")?;
-        let (statistic, extended) = match (opt_str(&body, "Statistic")?, opt_str(&body, "ExtendedStatistic")?) {
-            (Some(s), None) if STATISTICS.contains(&s) => (s.to_owned(), false),
-            (Some(s), None) => return Err(invalid_value(format!("The value {s} for parameter Statistic is invalid."))),
-            (None, Some(p)) if parse_percentile(p).is_some() => (p.to_owned(), true),
-            (None, Some(p)) => {
-                return Err(invalid_value(format!("The value {p} for parameter ExtendedStatistic is invalid.")))
-            }
-            (Some(_), Some(_)) => {
-                return Err(invalid_combination("Exactly one of Statistic or ExtendedStatistic must be specified."))
-            }
-            (None, None) => {
-                return Err(invalid_combination("One of Statistic or ExtendedStatistic must be specified."))
-            }
+        let metrics = match body.get("Metrics") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(queries)) => Some(queries.clone()),
+            Some(_) => return Err(invalid_value("The parameter Metrics is invalid.")),
         };
+        let spec = match &metrics {
+            Some(queries) => self.math_alarm_spec(&body, queries)?,
+            None => metric_alarm_spec(&body)?,
+        };
+        let MetricSpec { namespace, metric_name, dimensions, period, statistic, extended, unit } = spec;
         let evaluation_periods = wire::opt_i64(&body, "EvaluationPeriods")
             .map_err(invalid_value)?
             .ok_or_else(|| errors::missing("EvaluationPeriods"))?;
@@ -96,7 +80,7 @@ impl MetricsService {
             statistic,
             extended,
             period,
-            unit: unit_arg(&body, "Unit", "Unit")?,
+            unit,
             evaluation_periods,
             datapoints_to_alarm,
             threshold,
@@ -116,6 +100,7 @@ impl MetricsService {
                 Some(a) => a.tags.clone(),
                 None => tag_list(&body, "Tags")?.into_iter().collect(),
             },
+            metrics,
         };
         let mut batch = WriteBatch::new();
         batch.put(ALARMS, alarms::alarm_key(&name), model::encode(&record));
@@ -367,6 +352,63 @@ impl MetricsService {
     }
 }
 
+/// What an alarm watches: one metric and statistic, or (metric math) the
+/// result of its `Metrics` queries.
+struct MetricSpec {
+    namespace: String,
+    metric_name: String,
+    dimensions: Vec<(String, String)>,
+    period: i64,
+    statistic: String,
+    extended: bool,
+    unit: Option<String>,
+}
+
+impl MetricsService {
+    fn math_alarm_spec(&self, body: &Object, queries: &[Value]) -> Result<MetricSpec, AwsError> {
+        // A metric-math alarm names its data only through Metrics.
+        for field in ["MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Period", "Dimensions", "Unit"] {
+            if body.get(field).is_some_and(|v| !v.is_null()) {
+                return Err(invalid_combination(format!(
+                    "The parameters Metrics and {field} are mutually exclusive and you have specified both."
+                )));
+            }
+        }
+        let period = self.alarm_queries_period(queries)?;
+        Ok(MetricSpec {
+            namespace: String::new(),
+            metric_name: String::new(),
+            dimensions: Vec::new(),
+            period,
+            statistic: String::new(),
+            extended: false,
+            unit: None,
+        })
+    }
+}
+
+fn metric_alarm_spec(body: &Object) -> Result<MetricSpec, AwsError> {
+    let namespace = req_str(body, "Namespace", "Namespace")?.to_owned();
+    let metric_name = req_str(body, "MetricName", "MetricName")?.to_owned();
+    let dimensions = dimensions_arg(body, "Dimensions", "Dimensions")?;
+    let period = wire::opt_i64(body, "Period").map_err(invalid_value)?.ok_or_else(|| errors::missing("Period"))?;
+    check_period(period, "Period")?;
+    let (statistic, extended) = match (opt_str(body, "Statistic")?, opt_str(body, "ExtendedStatistic")?) {
+        (Some(s), None) if STATISTICS.contains(&s) => (s.to_owned(), false),
+        (Some(s), None) => return Err(invalid_value(format!("The value {s} for parameter Statistic is invalid."))),
+        (None, Some(p)) if parse_percentile(p).is_some() => (p.to_owned(), true),
+        (None, Some(p)) => {
+            return Err(invalid_value(format!("The value {p} for parameter ExtendedStatistic is invalid.")))
+        }
+        (Some(_), Some(_)) => {
+            return Err(invalid_combination("Exactly one of Statistic or ExtendedStatistic must be specified."))
+        }
+        (None, None) => return Err(invalid_combination("One of Statistic or ExtendedStatistic must be specified.")),
+    };
+    let unit = unit_arg(body, "Unit", "Unit")?;
+    Ok(MetricSpec { namespace, metric_name, dimensions, period, statistic, extended, unit })
+}
+
 fn resource_not_found() -> AwsError {
     AwsError::new(404, "ResourceNotFoundException", "The specified resource does not exist.")
 }
@@ -410,7 +452,12 @@ fn alarm_json(service: &MetricsService, a: &AlarmRecord) -> Value {
         "ComparisonOperator": a.comparison,
         "StateTransitionedTimestamp": wire::timestamp_value(a.state_transitioned),
     });
-    if a.extended {
+    if let (Some(queries), Value::Object(map)) = (&a.metrics, &mut out) {
+        for field in ["MetricName", "Namespace", "Dimensions", "Period"] {
+            map.remove(field);
+        }
+        map.insert("Metrics".into(), Value::Array(queries.clone()));
+    } else if a.extended {
         out["ExtendedStatistic"] = Value::from(a.statistic.clone());
     } else {
         out["Statistic"] = Value::from(a.statistic.clone());

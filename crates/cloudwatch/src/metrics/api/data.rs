@@ -29,6 +29,8 @@ struct Query {
     id: String,
     label: Option<String>,
     return_data: bool,
+    /// An expression's own `Period` (alarms use it).
+    period: Option<i64>,
     source: Source,
 }
 
@@ -192,6 +194,44 @@ impl MetricsService {
     }
 }
 
+impl MetricsService {
+    /// Check a metric-math alarm's `Metrics`: valid queries, exactly one
+    /// returning data. Returns the alarm's period (seconds).
+    pub(crate) fn alarm_queries_period(&self, items: &[Value]) -> Result<i64, AwsError> {
+        let queries = items.iter().enumerate().map(|(i, q)| parse_query(q, i + 1)).collect::<Result<Vec<_>, _>>()?;
+        let returned: Vec<&Query> = queries.iter().filter(|q| q.return_data).collect();
+        let [result] = returned.as_slice() else {
+            return Err(AwsError::new(
+                400,
+                "ValidationError",
+                "Exactly one element of the metrics list should return data.",
+            ));
+        };
+        let first_stat_period = queries.iter().find_map(|q| match &q.source {
+            Source::Stat { period, .. } => Some(*period),
+            Source::Expression(_) => None,
+        });
+        let period = match &result.source {
+            Source::Stat { period, .. } => Some(*period),
+            Source::Expression(_) => result.period.or(first_stat_period),
+        };
+        period.ok_or_else(|| AwsError::new(400, "ValidationError", "The metrics list needs a Period."))
+    }
+
+    /// A metric-math alarm's series over `[start, end)`: the values of its
+    /// one query with ReturnData, by period start.
+    pub(crate) fn alarm_queries_series(&self, items: &[Value], start: i64, end: i64) -> Result<Series, AwsError> {
+        let queries = items.iter().enumerate().map(|(i, q)| parse_query(q, i + 1)).collect::<Result<Vec<_>, _>>()?;
+        let results = self.evaluate(&queries, start, end)?;
+        let returned = queries.iter().find(|q| q.return_data).map(|q| q.id.as_str()).unwrap_or_default();
+        Ok(match results.values.get(returned) {
+            Some(MathValue::Series(series)) => series.clone(),
+            Some(MathValue::Array(array)) => array.first().cloned().unwrap_or_default(),
+            _ => Series::new(),
+        })
+    }
+}
+
 fn parse_query(item: &Value, index: usize) -> Result<Query, AwsError> {
     let path = format!("MetricDataQueries.member.{index}");
     let Value::Object(item) = item else {
@@ -236,7 +276,8 @@ fn parse_query(item: &Value, index: usize) -> Result<Query, AwsError> {
             ))
         }
     };
-    Ok(Query { id, label, return_data, source })
+    let period = wire::opt_i64(item, "Period").map_err(invalid_value)?;
+    Ok(Query { id, label, return_data, period, source })
 }
 
 fn parse_stat(stat: &Object, path: &str) -> Result<Source, AwsError> {
