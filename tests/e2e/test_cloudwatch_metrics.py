@@ -310,3 +310,27 @@ def test_cloudwatch_query_protocol(cw_query, ns):
     alarm = cw_query.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
     assert (alarm["AlarmName"], alarm["ActionsEnabled"], alarm["Threshold"]) == (name, False, 100.0)
     cw_query.delete_alarms(AlarmNames=[name])
+
+
+def test_cloudwatch_dashboards(cw, aws_cli):
+    import json as jsonlib
+
+    name = f"dash-{uuid.uuid4().hex[:8]}"
+    body = jsonlib.dumps({"widgets": [{"type": "metric", "x": 0, "y": 0, "width": 6, "height": 6,
+                                       "properties": {"metrics": [["AWS/Lambda", "Invocations"]], "region": "us-east-1"}}]})
+    assert cw.put_dashboard(DashboardName=name, DashboardBody=body)["DashboardValidationMessages"] == []
+    got = cw.get_dashboard(DashboardName=name)
+    assert got["DashboardBody"] == body and got["DashboardName"] == name
+    assert got["DashboardArn"] == f"arn:aws:cloudwatch::000000000000:dashboard/{name}"
+    entries = cw.list_dashboards(DashboardNamePrefix=name)["DashboardEntries"]
+    assert [(e["DashboardName"], e["Size"]) for e in entries] == [(name, len(body))]
+    assert aws_cli("cloudwatch", "list-dashboards", "--dashboard-name-prefix", name)["DashboardEntries"][0][
+        "DashboardName"] == name
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.put_dashboard(DashboardName=name, DashboardBody="not json")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterInput"
+    cw.delete_dashboards(DashboardNames=[name])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cw.get_dashboard(DashboardName=name)
+    assert error_of(e) == ("ResourceNotFound", f"Dashboard {name} does not exist")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

@@ -111,6 +111,10 @@ impl MetricsService {
             "EnableAlarmActions" => self.set_alarm_actions(request, body, true).await,
             "DisableAlarmActions" => self.set_alarm_actions(request, body, false).await,
             "DescribeAlarmsForMetric" => self.describe_alarms_for_metric(request, body),
+            "PutDashboard" => self.put_dashboard(request, body).await,
+            "GetDashboard" => self.get_dashboard(request, body),
+            "ListDashboards" => self.list_dashboards(request, body),
+            "DeleteDashboards" => self.delete_dashboards(request, body).await,
             "TagResource" => self.tag_resource(request, body).await,
             "UntagResource" => self.untag_resource(request, body).await,
             "ListTagsForResource" => self.list_tags_for_resource(request, body),
@@ -205,7 +209,9 @@ fn json_error(err: AwsError, request_id: &str) -> AwsResponse {
 pub(crate) mod errors {
     use nimbus_core::AwsError;
 
-    const CODES: [(&str, &str); 9] = [
+    const CODES: [(&str, &str); 11] = [
+        ("DashboardNotFoundError", "ResourceNotFound"),
+        ("DashboardInvalidInputError", "InvalidParameterInput"),
         ("ResourceNotFoundException", "ResourceNotFoundException"),
         ("InvalidParameterValueException", "InvalidParameterValue"),
         ("InvalidParameterCombinationException", "InvalidParameterCombination"),

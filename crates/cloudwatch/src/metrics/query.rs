@@ -167,7 +167,8 @@ fn coerce(value: &mut Value, name: &str) {
 }
 
 /// Members whose numbers are timestamps (epoch seconds in JSON, ISO 8601 in XML).
-const TIMESTAMPS: [&str; 6] = [
+const TIMESTAMPS: [&str; 7] = [
+    "LastModified",
     "Timestamp",
     "Timestamps",
     "StateUpdatedTimestamp",

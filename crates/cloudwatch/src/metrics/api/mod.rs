@@ -1,6 +1,7 @@
 //! Metrics API handlers, one file per operation group.
 
 mod alarms;
+mod dashboards;
 mod data;
 mod list;
 mod put;
