@@ -6,7 +6,10 @@
 //! division by zero drops the point. SUM/AVG/MIN/MAX of an array give one
 //! series (per timestamp, over the series that have it); of a single
 //! series, a scalar. METRICS() is every MetricStat query's series
-//! (METRICS("x"): those whose id or label contains x).
+//! (METRICS("x"): those whose id or label contains x). Also: ABS, CEIL,
+//! FLOOR, SQRT, LOG, LOG10, EXP (per value), DIFF and RATE (change from
+//! the previous point, RATE per second), PERIOD (the period in seconds),
+//! and FILL(x, value | REPEAT) over every period of the range.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +38,14 @@ pub enum Expr {
 pub trait Env {
     fn lookup(&self, id: &str) -> Option<MathValue>;
     fn metrics(&self) -> Vec<(String, String, Series)>;
+    /// The start of every period in the query's range (FILL fills these).
+    fn grid(&self) -> Vec<i64> {
+        Vec::new()
+    }
+    /// The period in seconds (PERIOD, RATE).
+    fn period_seconds(&self) -> i64 {
+        60
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -267,9 +278,85 @@ fn call(name: &str, args: &[Expr], env: &dyn Env) -> Result<MathValue, String> {
                 }
             }
         }
-        "ABS" => {
-            let [arg] = args else { return Err("ABS takes one argument".into()) };
-            Ok(map(eval(arg, env)?, f64::abs))
+        "ABS" | "CEIL" | "FLOOR" | "SQRT" | "LOG" | "LOG10" | "EXP" => {
+            let [arg] = args else { return Err(format!("{name} takes one argument")) };
+            let f: fn(f64) -> f64 = match name {
+                "ABS" => f64::abs,
+                "CEIL" => f64::ceil,
+                "FLOOR" => f64::floor,
+                "SQRT" => f64::sqrt,
+                "LOG" => f64::ln,
+                "LOG10" => f64::log10,
+                _ => f64::exp,
+            };
+            Ok(drop_non_finite(map(eval(arg, env)?, f)))
+        }
+        "DIFF" | "RATE" => {
+            let [arg] = args else { return Err(format!("{name} takes one argument")) };
+            let rate = name == "RATE";
+            let change = |s: Series| -> Series {
+                let points: Vec<(i64, f64)> = s.into_iter().collect();
+                points
+                    .windows(2)
+                    .filter_map(|w| {
+                        let (t0, v0) = w[0];
+                        let (t1, v1) = w[1];
+                        let dt = (t1 - t0) as f64 / 1000.0;
+                        let value = if rate { (v1 - v0) / dt } else { v1 - v0 };
+                        value.is_finite().then_some((t1, value))
+                    })
+                    .collect()
+            };
+            match eval(arg, env)? {
+                MathValue::Series(s) => Ok(MathValue::Series(change(s))),
+                MathValue::Array(a) => Ok(MathValue::Array(a.into_iter().map(change).collect())),
+                MathValue::Scalar(_) => Err(format!("{name} needs a time series")),
+            }
+        }
+        "PERIOD" => {
+            let [arg] = args else { return Err("PERIOD takes one argument".into()) };
+            let period = env.period_seconds() as f64;
+            Ok(map(eval(arg, env)?, |_| period))
+        }
+        "FILL" => {
+            let [arg, fill] = args else { return Err("FILL takes two arguments".into()) };
+            let grid = env.grid();
+            let repeat = matches!(fill, Expr::Id(word) if word.eq_ignore_ascii_case("REPEAT"));
+            let value = if repeat {
+                None
+            } else {
+                match eval(fill, env)? {
+                    MathValue::Scalar(v) => Some(v),
+                    _ => return Err("FILL's second argument is a number or REPEAT".into()),
+                }
+            };
+            let fill_series = |s: Series| -> Series {
+                let mut out = Series::new();
+                let mut last: Option<f64> = None;
+                for t in &grid {
+                    match s.get(t) {
+                        Some(v) => {
+                            last = Some(*v);
+                            out.insert(*t, *v);
+                        }
+                        None => {
+                            if let Some(v) = value.or(last) {
+                                out.insert(*t, v);
+                            }
+                        }
+                    }
+                }
+                // Points off the grid (another period) are kept as they are.
+                for (t, v) in s {
+                    out.entry(t).or_insert(v);
+                }
+                out
+            };
+            match eval(arg, env)? {
+                MathValue::Series(s) => Ok(MathValue::Series(fill_series(s))),
+                MathValue::Array(a) => Ok(MathValue::Array(a.into_iter().map(fill_series).collect())),
+                MathValue::Scalar(v) => Ok(MathValue::Scalar(v)),
+            }
         }
         other => Err(format!("Unsupported function {other}")),
     }
@@ -282,6 +369,15 @@ fn map(value: MathValue, f: impl Fn(f64) -> f64 + Copy) -> MathValue {
         MathValue::Array(a) => {
             MathValue::Array(a.into_iter().map(|s| s.into_iter().map(|(t, v)| (t, f(v))).collect()).collect())
         }
+    }
+}
+
+fn drop_non_finite(value: MathValue) -> MathValue {
+    let clean = |s: Series| -> Series { s.into_iter().filter(|(_, v)| v.is_finite()).collect() };
+    match value {
+        MathValue::Series(s) => MathValue::Series(clean(s)),
+        MathValue::Array(a) => MathValue::Array(a.into_iter().map(clean).collect()),
+        scalar => scalar,
     }
 }
 
@@ -347,6 +443,9 @@ mod tests {
         fn metrics(&self) -> Vec<(String, String, Series)> {
             self.0.iter().map(|(i, s)| (i.clone(), i.clone(), s.clone())).collect()
         }
+        fn grid(&self) -> Vec<i64> {
+            vec![0, 60, 120, 180]
+        }
     }
 
     fn series(points: &[(i64, f64)]) -> Series {
@@ -379,6 +478,20 @@ mod tests {
         assert_eq!(run("errors - AVG(errors)"), MathValue::Series(series(&[(0, 0.0), (60, -1.0), (120, 1.0)])));
         assert_eq!(run("MIN(METRICS(\"inv\"))"), MathValue::Series(series(&[(0, 10.0), (60, 0.0), (120, 4.0)])));
         assert!(matches!(run("METRICS() * 2"), MathValue::Array(a) if a.len() == 2));
+    }
+
+    #[test]
+    fn fill_diff_rate_period() {
+        assert_eq!(run("FILL(errors, 0)"), MathValue::Series(series(&[(0, 1.0), (60, 0.0), (120, 2.0), (180, 0.0)])));
+        assert_eq!(
+            run("FILL(errors, REPEAT)"),
+            MathValue::Series(series(&[(0, 1.0), (60, 0.0), (120, 2.0), (180, 2.0)]))
+        );
+        assert_eq!(run("DIFF(invocations)"), MathValue::Series(series(&[(60, -10.0), (120, 4.0)])));
+        assert_eq!(run("RATE(invocations)"), MathValue::Series(series(&[(60, -10.0 / 0.06), (120, 4.0 / 0.06)])));
+        assert_eq!(run("PERIOD(errors)"), MathValue::Series(series(&[(0, 60.0), (60, 60.0), (120, 60.0)])));
+        assert_eq!(run("SQRT(invocations)"), MathValue::Series(series(&[(0, 10f64.sqrt()), (60, 0.0), (120, 2.0)])));
+        assert_eq!(run("LOG10(invocations)"), MathValue::Series(series(&[(0, 1.0), (120, 4f64.log10())])));
     }
 
     #[test]

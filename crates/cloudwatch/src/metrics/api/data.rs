@@ -37,6 +37,8 @@ struct Query {
 struct Results {
     values: HashMap<String, MathValue>,
     stats: Vec<(String, String, Series)>,
+    grid: Vec<i64>,
+    period: i64,
 }
 
 impl Env for Results {
@@ -46,6 +48,14 @@ impl Env for Results {
 
     fn metrics(&self) -> Vec<(String, String, Series)> {
         self.stats.clone()
+    }
+
+    fn grid(&self) -> Vec<i64> {
+        self.grid.clone()
+    }
+
+    fn period_seconds(&self) -> i64 {
+        self.period
     }
 }
 
@@ -154,7 +164,19 @@ impl MetricsService {
 
     /// MetricStat queries first, then expressions as their inputs resolve.
     fn evaluate(&self, queries: &[Query], start: i64, end: i64) -> Result<Results, AwsError> {
-        let mut results = Results { values: HashMap::new(), stats: Vec::new() };
+        // The finest MetricStat period sets the grid expressions see.
+        let period = queries
+            .iter()
+            .filter_map(|q| match &q.source {
+                Source::Stat { period, .. } => Some(*period),
+                Source::Expression(_) => q.period,
+            })
+            .min()
+            .unwrap_or(60);
+        let period_ms = period * 1000;
+        let first = start - start.rem_euclid(period_ms);
+        let grid = (0..).map(|i| first + i * period_ms).take_while(|t| *t < end).take(100_800).collect();
+        let mut results = Results { values: HashMap::new(), stats: Vec::new(), grid, period };
         for q in queries {
             if let Source::Stat { series, period, stat, unit } = &q.source {
                 let mut points = Series::new();
