@@ -76,6 +76,8 @@ def test_cloudwatch_describe_log_groups_paginates(logs):
     first = logs.describe_log_groups(logGroupNamePrefix=prefix, limit=3)
     assert [g["logGroupName"] for g in first["logGroups"]] == names[:3]
     assert "nextToken" in first
+    by_id = logs.describe_log_groups(logGroupIdentifiers=[names[1], f"arn:aws:logs:us-east-1:000000000000:log-group:{names[4]}"])
+    assert [g["logGroupName"] for g in by_id["logGroups"]] == [names[1], names[4]]
     seen = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=prefix, PaginationConfig={"PageSize": 2}) for g in page["logGroups"]]
     assert seen == names

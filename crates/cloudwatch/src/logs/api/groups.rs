@@ -80,9 +80,25 @@ impl LogsService {
         request.authorize("logs:DescribeLogGroups", &format!("{}:*", self.group_arn("*")))?;
         let limit = limit_arg(&body, 50, 50)?;
         let after = wire::opt_str(&body, "nextToken").map_err(invalid)?;
+        let identifiers: Vec<String> = wire::opt_array(&body, "logGroupIdentifiers")
+            .map_err(invalid)?
+            .iter()
+            .map(|v| v.as_str().map(|i| super::group_from_identifier(i).to_owned()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid("Invalid type for 'logGroupIdentifiers': expected a list of strings"))?;
+        if !identifiers.is_empty() && (!prefix.is_empty() || pattern.is_some()) {
+            return Err(invalid(
+                "logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.",
+            ));
+        }
+        let class = wire::opt_str(&body, "logGroupClass").map_err(invalid)?;
         let groups = model::list_groups(self.store.as_ref(), prefix).map_err(errors::store)?;
         let mut matching = groups
             .into_iter()
+            .filter(|g| identifiers.is_empty() || identifiers.contains(&g.name))
+            .filter(|g| {
+                class.is_none_or(|c| g.log_group_class == c || (g.log_group_class.is_empty() && c == "STANDARD"))
+            })
             .filter(|g| pattern.is_none_or(|p| g.name.contains(p)))
             .filter(|g| after.is_none_or(|token| g.name.as_str() > token));
         let page: Vec<GroupRecord> = matching.by_ref().take(limit).collect();
