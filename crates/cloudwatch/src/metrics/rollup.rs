@@ -34,6 +34,13 @@ impl MetricsService {
     /// One roll-up pass over every series at time `now`; returns how many
     /// points were merged away or deleted.
     pub async fn roll_up(&self, now: i64) -> Result<usize, nimbus_store::StoreError> {
+        self.roll_up_window(now, None).await
+    }
+
+    /// A pass that only looks `lookback` ms behind each tier's cutoff: what
+    /// crossed it since the previous pass. The first pass after start is
+    /// full (`None`), so nothing missed while stopped stays raw.
+    async fn roll_up_window(&self, now: i64, lookback: Option<i64>) -> Result<usize, nimbus_store::StoreError> {
         let mut changed = 0;
         for record in model::list_series(self.store.as_ref(), &[])? {
             let series = record.id.key();
@@ -43,7 +50,8 @@ impl MetricsService {
             batch.ops.push(WriteOp::DeleteRange { ks: model::POINTS, start: series.clone(), end: Some(expired_end) });
             for (age, bucket) in TIERS {
                 let cutoff = (now - age) - (now - age).rem_euclid(bucket);
-                changed += self.merge_buckets(&series, cutoff, bucket, &mut batch)?;
+                let from = lookback.map(|ms| cutoff - ms - bucket);
+                changed += self.merge_buckets(&series, from, cutoff, bucket, &mut batch)?;
             }
             self.store.write(batch).await?;
         }
@@ -53,15 +61,21 @@ impl MetricsService {
     fn merge_buckets(
         &self,
         series: &[u8],
+        from: Option<i64>,
         cutoff: i64,
         bucket: i64,
         batch: &mut WriteBatch,
     ) -> Result<usize, nimbus_store::StoreError> {
         let upper = model::series_time_bound(series, cutoff);
+        // Whole buckets only: start at a bucket boundary.
+        let lower = match from {
+            Some(from) => model::series_time_bound(series, from - from.rem_euclid(bucket)),
+            None => series.to_vec(),
+        };
         let mut groups: BTreeMap<i64, Vec<(Vec<u8>, Point)>> = BTreeMap::new();
         self.store.scan(
             model::POINTS,
-            (Bound::Included(series), Bound::Excluded(&upper)),
+            (Bound::Included(&lower), Bound::Excluded(&upper)),
             Direction::Forward,
             &mut |key, value| {
                 let ts = key.get(series.len()..series.len() + 8).and_then(|b| <[u8; 8]>::try_from(b).ok());
@@ -105,12 +119,15 @@ impl MetricsService {
 
 pub(crate) fn spawn(service: Weak<MetricsService>) {
     tokio::spawn(async move {
+        let mut lookback = None;
         loop {
             tokio::time::sleep(INTERVAL).await;
             let Some(service) = service.upgrade() else { return };
             let now = nimbus_core::time::now_epoch_millis() as i64;
-            if let Err(err) = service.roll_up(now).await {
-                tracing::warn!(%err, "metric roll-up failed");
+            match service.roll_up_window(now, lookback).await {
+                // Later passes look back two intervals, so a late one misses nothing.
+                Ok(_) => lookback = Some(2 * INTERVAL.as_millis() as i64),
+                Err(err) => tracing::warn!(%err, "metric roll-up failed"),
             }
         }
     });
