@@ -3,8 +3,9 @@
 //! actions (a Lambda function ARN is invoked through the `Invoker` door
 //! with CloudWatch's alarm event).
 //!
-//! Evaluation: the alarm looks at its last `EvaluationPeriods` periods,
-//! the current one included, computes its statistic per period and counts
+//! Evaluation: the alarm looks at its last `EvaluationPeriods` periods (the
+//! one in progress included once it has data, else ending with the last
+//! complete one), computes its statistic per period and counts
 //! the periods that breach the threshold. `DatapointsToAlarm` (M, default
 //! N) breaching periods put it in ALARM. Periods without data follow
 //! `TreatMissingData`: `missing` (default; all missing → INSUFFICIENT_DATA),
@@ -243,9 +244,12 @@ impl MetricsService {
         for alarm in list_alarms(self.store.as_ref(), "")? {
             let period_ms = alarm.period * 1000;
             let current = now - now.rem_euclid(period_ms);
-            let first = current - (alarm.evaluation_periods - 1) * period_ms;
+            // One period more than evaluated: the period in progress counts
+            // once it has data; until then the window ends with the last
+            // complete one (so data from a period's final moments is seen).
+            let first = current - alarm.evaluation_periods * period_ms;
             let mut values: Vec<(i64, Option<f64>)> =
-                (0..alarm.evaluation_periods).map(|i| (first + i * period_ms, None)).collect();
+                (0..=alarm.evaluation_periods).map(|i| (first + i * period_ms, None)).collect();
             if let Some(queries) = &alarm.metrics {
                 let series = match self.alarm_queries_series(queries, first, current + period_ms) {
                     Ok(series) => series,
@@ -269,6 +273,11 @@ impl MetricsService {
                         slot.1 = bucket.acc.stat(&alarm.statistic);
                     }
                 }
+            }
+            if values.last().is_some_and(|(_, v)| v.is_some()) {
+                values.remove(0);
+            } else {
+                values.pop();
             }
             let Some(verdict) = decide(&alarm, &values) else { continue };
             if verdict.state != alarm.state {
