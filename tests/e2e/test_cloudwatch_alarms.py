@@ -89,7 +89,7 @@ def test_cloudwatch_alarm_missing_data_and_set_state(cw):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         cw.set_alarm_state(AlarmName=quiet + "-nope", StateValue="OK", StateReason="x")
     assert e.value.response["Error"]["Code"] == "ResourceNotFound"
-    cw.delete_alarms(AlarmNames=[quiet])
+    cw.delete_alarms(AlarmNames=[quiet, quiet + "-never-existed"])
     assert cw.describe_alarms(AlarmNames=[quiet])["MetricAlarms"] == []
 
 

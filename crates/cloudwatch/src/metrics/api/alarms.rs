@@ -215,9 +215,8 @@ impl MetricsService {
         let mut batch = WriteBatch::new();
         for name in &names {
             request.authorize("cloudwatch:DeleteAlarms", &self.alarm_arn(name))?;
-            if alarms::load_alarm(self.store.as_ref(), name).map_err(errors::store)?.is_none() {
-                return Err(AwsError::new(404, "ResourceNotFound", format!("The alarm {name} does not exist.")));
-            }
+            // Unknown names do not stop the others being deleted, and are not
+            // reported: AWS says to confirm with DescribeAlarms.
             batch.delete(ALARMS, alarms::alarm_key(name));
         }
         self.store.write(batch).await.map_err(errors::store)?;
