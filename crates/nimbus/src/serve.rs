@@ -82,6 +82,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let endpoint_ip = if address.ip().is_unspecified() { "127.0.0.1".to_owned() } else { address.ip().to_string() };
     let endpoint_url = format!("http://{endpoint_ip}:{}", address.port());
 
+    // CloudWatch: the log and metric sinks Lambda and API Gateway write to.
+    let cloudwatch = nimbus_cloudwatch::CloudWatch::new(store.clone(), context.clone());
     let mut lambda_config = nimbus_lambda::LambdaConfig::new(args.data_dir.clone(), endpoint_url);
     lambda_config.access_key_id = args.access_key_id.clone();
     lambda_config.secret_access_key = args.secret_access_key.clone();
@@ -94,8 +96,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         store.clone(),
         context.clone(),
         lambda_config,
-        Arc::new(nimbus_core::DiscardSink),
-        Arc::new(nimbus_core::DiscardSink),
+        cloudwatch.log_sink(),
+        cloudwatch.metric_sink(),
     )?);
 
     // IAM: users, keys, roles and sessions from the store; the authorizer
@@ -109,12 +111,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot load API Gateway state: {e}"))?,
     );
     apigateway.set_invoker(lambda.clone());
+    apigateway.set_log_sink(cloudwatch.log_sink());
+    apigateway.set_metrics(cloudwatch.metric_sink());
+    cloudwatch.set_invoker(lambda.clone());
     let services: Vec<Arc<dyn Service>> = vec![
         Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
         Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
+        cloudwatch.logs.clone(),
+        cloudwatch.metrics.clone(),
     ];
 
     let auth = match args.auth {
@@ -146,6 +153,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
     nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
     lambda.shutdown().await;
+    // Metrics reported in the last moments are still buffered.
+    cloudwatch.metrics.flush().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;
     tracing::info!("stopped");
