@@ -7,4 +7,6 @@
 //! - `resources/`: one file per resource type, each provisioning through AWS APIs.
 //! - `api/`: the `AwsApi` door those calls go through (in-process or HTTP).
 
+pub mod engine;
+pub mod sam;
 pub mod template;

@@ -1,0 +1,4 @@
+//! The deploy engine: plan (graph + diff), provision in dependency order,
+//! roll back on failure, persist the stack.
+
+pub mod graph;
