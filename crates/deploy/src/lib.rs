@@ -7,6 +7,7 @@
 //! - `resources/`: one file per resource type, each provisioning through AWS APIs.
 //! - `api/`: the `AwsApi` door those calls go through (in-process or HTTP).
 
+pub mod api;
 pub mod engine;
 pub mod sam;
 pub mod template;
