@@ -9,5 +9,6 @@
 
 pub mod api;
 pub mod engine;
+pub mod resources;
 pub mod sam;
 pub mod template;
