@@ -210,6 +210,25 @@ pub fn explicit_http_api(t: &mut Transformer<'_>, id: &str) -> Result<(), Templa
 
 /// The implicit APIs, when some event names no API.
 pub fn implicit_apis(t: &mut Transformer<'_>) -> Result<(), TemplateError> {
+    let before: Vec<String> = t.resources.keys().cloned().collect();
+    implicit_apis_inner(t)?;
+    // An implicit API has no place in the template; point at the first
+    // function whose event made it.
+    let origin = t
+        .rest_routes
+        .iter()
+        .chain(&t.http_routes)
+        .find(|(api, _)| api.starts_with("Serverless"))
+        .map(|(_, r)| r.function_id.clone());
+    if let Some(line) = origin.and_then(|f| t.source.line_of(&resource_path(&f))) {
+        for id in t.resources.keys().filter(|k| !before.contains(k)) {
+            t.positions.insert(resource_path(id), line);
+        }
+    }
+    Ok(())
+}
+
+fn implicit_apis_inner(t: &mut Transformer<'_>) -> Result<(), TemplateError> {
     let rest = routes_of(&t.rest_routes, "ServerlessRestApi");
     if !rest.is_empty() {
         let mut props = t.globals.get("Api").cloned().unwrap_or_else(|| json!({}));
