@@ -658,7 +658,7 @@ mod tests {
         let pseudo = PseudoParams::new("us-east-1", "0", "s", "u");
         let params = super::super::resolve_parameters(&t, &BTreeMap::new()).unwrap();
         let c = evaluate_conditions(&t, &pseudo, &params).unwrap();
-        assert_eq!(c["Both"], true);
+        assert!(c["Both"]);
         let t = Template::parse(
             "Conditions:\n  A: !Condition B\n  B: !Not [!Condition A]\nResources:\n  R:\n    Type: X\n",
         )
