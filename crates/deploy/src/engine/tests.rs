@@ -73,10 +73,10 @@ impl AwsApi for Recorder {
                     json!({"FunctionArn": format!("arn:aws:lambda:us-east-1:000000000000:function:{}", body["FunctionName"].as_str().unwrap_or(""))})
                 }
                 _ if call.path_and_query == "/v2/apis" => {
-                    json!({"ApiId": "api1", "ApiEndpoint": "https://api1.execute-api.us-east-1.amazonaws.com"})
+                    json!({"apiId": "api1", "apiEndpoint": "https://api1.execute-api.us-east-1.amazonaws.com"})
                 }
-                _ if call.path_and_query.ends_with("/integrations") => json!({"IntegrationId": id}),
-                _ if call.path_and_query.ends_with("/routes") => json!({"RouteId": id}),
+                _ if call.path_and_query.ends_with("/integrations") => json!({"integrationId": id}),
+                _ if call.path_and_query.ends_with("/routes") => json!({"routeId": id}),
                 _ => json!({}),
             })
         })

@@ -63,7 +63,8 @@ async fn build_tree(ctx: &Ctx<'_>, api_id: &str, root_id: &str, body: &Value) ->
                 .await?;
             let request = json!({
                 "type": integration.get("type").and_then(Value::as_str).unwrap_or("aws_proxy").to_ascii_uppercase(),
-                "integrationHttpMethod": integration.get("httpMethod").cloned().unwrap_or(json!("POST")),
+                // The API names integrationHttpMethod `httpMethod` on the wire.
+                "httpMethod": integration.get("httpMethod").cloned().unwrap_or(json!("POST")),
                 "uri": integration.get("uri").cloned().unwrap_or(Value::Null),
             });
             ctx.api.call("apigateway", call(Method::PUT, format!("{method_path}/integration"), Some(request))).await?;
@@ -177,8 +178,10 @@ fn integration_request(integration: &Value) -> Value {
         if k == "IntegrationResponses" {
             continue;
         }
-        let mut chars = k.chars();
-        let key = chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
+        let key = match k.as_str() {
+            "IntegrationHttpMethod" => "httpMethod".to_owned(),
+            other => super::apigateway_v2::camel(other),
+        };
         out[key] = v.clone();
     }
     out

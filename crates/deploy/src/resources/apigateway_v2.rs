@@ -24,15 +24,37 @@ pub fn lambda_arn_of(uri: &str) -> String {
     }
 }
 
-/// OpenAPI's `x-amazon-apigateway-cors` (`allowOrigins`) as the API's `CorsConfiguration` (`AllowOrigins`).
-fn cors_from_openapi(cors: &Value) -> Value {
-    let mut out = Map::new();
-    for (k, v) in cors.as_object().into_iter().flatten() {
-        let mut chars = k.chars();
-        let key = chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default();
-        out.insert(key, v.clone());
+/// `AllowOrigins` → `allowOrigins`: the v2 API's JSON names are camelCase
+/// where CloudFormation's are PascalCase.
+pub fn camel(key: &str) -> String {
+    let mut chars = key.chars();
+    chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A structure's member names in camelCase, recursively (not for maps of user keys).
+pub fn camel_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (camel(k), camel_keys(v))).collect::<Map<_, _>>()),
+        Value::Array(items) => Value::Array(items.iter().map(camel_keys).collect()),
+        other => other.clone(),
     }
-    Value::Object(out)
+}
+
+/// Copy CloudFormation properties into a request under their wire names:
+/// structures get camelCase members, maps of user keys are kept as they are.
+fn wire(props: &Value, structures: &[&str], maps: &[&str]) -> Value {
+    let mut out = json!({});
+    for key in structures {
+        if let Some(v) = props.get(*key) {
+            out[camel(key)] = camel_keys(v);
+        }
+    }
+    for key in maps {
+        if let Some(v) = props.get(*key) {
+            out[camel(key)] = v.clone();
+        }
+    }
+    out
 }
 
 /// Every (route key, integration) of an OpenAPI body.
@@ -58,27 +80,27 @@ async fn build_routes(ctx: &Ctx<'_>, api_id: &str, body: &Value) -> Result<Value
     let mut made = Vec::new();
     for (route_key, integration) in operations(body)? {
         let mut request = json!({
-            "IntegrationType": "AWS_PROXY",
-            "IntegrationMethod": integration.get("httpMethod").cloned().unwrap_or(json!("POST")),
-            "PayloadFormatVersion": integration.get("payloadFormatVersion").cloned().unwrap_or(json!("2.0")),
+            "integrationType": "AWS_PROXY",
+            "integrationMethod": integration.get("httpMethod").cloned().unwrap_or(json!("POST")),
+            "payloadFormatVersion": integration.get("payloadFormatVersion").cloned().unwrap_or(json!("2.0")),
         });
         if let Some(uri) = integration.get("uri").and_then(Value::as_str) {
-            request["IntegrationUri"] = json!(lambda_arn_of(uri));
+            request["integrationUri"] = json!(lambda_arn_of(uri));
         }
         if let Some(t) = integration.get("timeoutInMillis") {
-            request["TimeoutInMillis"] = t.clone();
+            request["timeoutInMillis"] = t.clone();
         }
         let created = ctx
             .api
             .call("apigateway", call(Method::POST, format!("/v2/apis/{}/integrations", seg(api_id)), Some(request)))
             .await?;
-        let integration_id = created.get("IntegrationId").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let route = json!({"RouteKey": route_key, "Target": format!("integrations/{integration_id}")});
+        let integration_id = created.get("integrationId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let route = json!({"routeKey": route_key, "target": format!("integrations/{integration_id}")});
         let created = ctx
             .api
             .call("apigateway", call(Method::POST, format!("/v2/apis/{}/routes", seg(api_id)), Some(route)))
             .await?;
-        let route_id = created.get("RouteId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let route_id = created.get("routeId").and_then(Value::as_str).unwrap_or_default().to_owned();
         made.push(json!({"RouteId": route_id, "IntegrationId": integration_id}));
     }
     Ok(Value::Array(made))
@@ -106,26 +128,32 @@ fn api_request(props: &Value) -> Value {
             body.and_then(|b| b.get("info")).and_then(|i| i.get("title")).and_then(crate::template::intrinsics::to_text)
         })
         .unwrap_or_else(|| "api".to_owned());
-    let mut request =
-        json!({"Name": name, "ProtocolType": optional_str(props, "ProtocolType").unwrap_or_else(|| "HTTP".into())});
-    for key in
-        ["Description", "DisableExecuteApiEndpoint", "RouteSelectionExpression", "Version", "ApiKeySelectionExpression"]
-    {
-        if let Some(v) = props.get(key) {
-            request[key] = v.clone();
+    let mut request = wire(
+        props,
+        &[
+            "Description",
+            "DisableExecuteApiEndpoint",
+            "RouteSelectionExpression",
+            "Version",
+            "ApiKeySelectionExpression",
+            "CorsConfiguration",
+        ],
+        &[],
+    );
+    request["name"] = json!(name);
+    request["protocolType"] = json!(optional_str(props, "ProtocolType").unwrap_or_else(|| "HTTP".into()));
+    if props.get("CorsConfiguration").is_none() {
+        // OpenAPI's extension already uses the wire's camelCase names.
+        if let Some(cors) = body.and_then(|b| b.get("x-amazon-apigateway-cors")) {
+            request["corsConfiguration"] = cors.clone();
         }
-    }
-    if let Some(cors) = props.get("CorsConfiguration") {
-        request["CorsConfiguration"] = cors.clone();
-    } else if let Some(cors) = body.and_then(|b| b.get("x-amazon-apigateway-cors")) {
-        request["CorsConfiguration"] = cors_from_openapi(cors);
     }
     request
 }
 
 fn api_outcome(ctx: &Ctx<'_>, api_id: &str, response: &Value, routes: Value) -> Provisioned {
     let endpoint = response
-        .get("ApiEndpoint")
+        .get("apiEndpoint")
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("https://{api_id}.execute-api.{}.amazonaws.com", ctx.region));
@@ -139,16 +167,16 @@ pub async fn create_api(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     if props.get("Body").is_none() {
         for key in ["RouteKey", "Target", "CredentialsArn"] {
             if let Some(v) = props.get(key) {
-                request[key] = v.clone();
+                request[camel(key)] = v.clone();
             }
         }
     }
     if let Some(tags) = props.get("Tags") {
-        request["Tags"] = tags.clone();
+        request["tags"] = tags.clone();
     }
     let response = ctx.api.call("apigateway", call(Method::POST, "/v2/apis".into(), Some(request))).await?;
     let api_id =
-        response.get("ApiId").and_then(Value::as_str).ok_or_else(|| invalid("CreateApi returned no ApiId"))?.to_owned();
+        response.get("apiId").and_then(Value::as_str).ok_or_else(|| invalid("CreateApi returned no apiId"))?.to_owned();
     let routes = match props.get("Body") {
         Some(body) => match build_routes(ctx, &api_id, body).await {
             Ok(r) => r,
@@ -178,7 +206,7 @@ pub async fn update_api(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Res
         };
     }
     let mut p = api_outcome(ctx, api_id, &response, routes);
-    if response.get("ApiEndpoint").is_none() {
+    if response.get("apiEndpoint").is_none() {
         if let Some(e) = old.attributes.get("ApiEndpoint") {
             p.attributes.insert("ApiEndpoint".into(), e.clone());
         }
@@ -190,19 +218,9 @@ pub async fn delete_api(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
     ctx.api.call("apigateway", call(Method::DELETE, format!("/v2/apis/{}", seg(old.physical_id)), None)).await.map(drop)
 }
 
-fn copy(props: &Value, keys: &[&str]) -> Value {
-    let mut out = json!({});
-    for key in keys {
-        if let Some(v) = props.get(*key) {
-            out[*key] = v.clone();
-        }
-    }
-    out
-}
-
 pub async fn create_route(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     let api_id = required_str(props, "ApiId")?;
-    let body = copy(
+    let body = wire(
         props,
         &[
             "RouteKey",
@@ -212,12 +230,12 @@ pub async fn create_route(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
             "AuthorizationScopes",
             "ApiKeyRequired",
             "OperationName",
-            "RequestParameters",
         ],
+        &["RequestParameters"],
     );
     let response =
         ctx.api.call("apigateway", call(Method::POST, format!("/v2/apis/{}/routes", seg(&api_id)), Some(body))).await?;
-    let id = response.get("RouteId").and_then(Value::as_str).unwrap_or_default();
+    let id = response.get("routeId").and_then(Value::as_str).unwrap_or_default();
     Ok(Provisioned::named(id).with("RouteId", id))
 }
 
@@ -229,7 +247,7 @@ pub async fn delete_route(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
 
 pub async fn create_integration(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     let api_id = required_str(props, "ApiId")?;
-    let mut body = copy(
+    let mut body = wire(
         props,
         &[
             "IntegrationType",
@@ -239,18 +257,18 @@ pub async fn create_integration(ctx: &Ctx<'_>, props: &Value) -> Result<Provisio
             "Description",
             "ConnectionType",
             "CredentialsArn",
-            "RequestParameters",
             "IntegrationSubtype",
         ],
+        &["RequestParameters"],
     );
     if let Some(uri) = props.get("IntegrationUri").and_then(Value::as_str) {
-        body["IntegrationUri"] = json!(lambda_arn_of(uri));
+        body["integrationUri"] = json!(lambda_arn_of(uri));
     }
     let response = ctx
         .api
         .call("apigateway", call(Method::POST, format!("/v2/apis/{}/integrations", seg(&api_id)), Some(body)))
         .await?;
-    let id = response.get("IntegrationId").and_then(Value::as_str).unwrap_or_default();
+    let id = response.get("integrationId").and_then(Value::as_str).unwrap_or_default();
     Ok(Provisioned::named(id))
 }
 
@@ -260,23 +278,25 @@ pub async fn delete_integration(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()>
     ctx.api.call("apigateway", call(Method::DELETE, path, None)).await.map(drop)
 }
 
-const STAGE_KEYS: &[&str] = &[
-    "AutoDeploy",
-    "StageVariables",
-    "Description",
-    "DefaultRouteSettings",
-    "RouteSettings",
-    "AccessLogSettings",
-    "DeploymentId",
-];
+const STAGE_STRUCTURES: &[&str] =
+    &["AutoDeploy", "Description", "DefaultRouteSettings", "AccessLogSettings", "DeploymentId"];
+
+/// A stage request; `RouteSettings` is a map of route keys to structures.
+fn stage_request(props: &Value) -> Value {
+    let mut body = wire(props, STAGE_STRUCTURES, &["StageVariables"]);
+    if let Some(Value::Object(routes)) = props.get("RouteSettings") {
+        body["routeSettings"] = Value::Object(routes.iter().map(|(k, v)| (k.clone(), camel_keys(v))).collect());
+    }
+    body
+}
 
 pub async fn create_stage(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     let api_id = required_str(props, "ApiId")?;
     let name = required_str(props, "StageName")?;
-    let mut body = copy(props, STAGE_KEYS);
-    body["StageName"] = json!(name);
+    let mut body = stage_request(props);
+    body["stageName"] = json!(name);
     if let Some(tags) = props.get("Tags") {
-        body["Tags"] = tags.clone();
+        body["tags"] = tags.clone();
     }
     ctx.api.call("apigateway", call(Method::POST, format!("/v2/apis/{}/stages", seg(&api_id)), Some(body))).await?;
     Ok(Provisioned::named(name))
@@ -285,7 +305,7 @@ pub async fn create_stage(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
 pub async fn update_stage(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
     let api_id = required_str(props, "ApiId")?;
     let path = format!("/v2/apis/{}/stages/{}", seg(&api_id), seg(old.physical_id));
-    ctx.api.call("apigateway", call(Method::PATCH, path, Some(copy(props, STAGE_KEYS)))).await?;
+    ctx.api.call("apigateway", call(Method::PATCH, path, Some(stage_request(props)))).await?;
     Ok(Provisioned::named(old.physical_id))
 }
 
@@ -312,6 +332,10 @@ mod tests {
             lambda_arn_of("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:0:function:f/invocations"),
             "arn:aws:lambda:us-east-1:0:function:f"
         );
-        assert_eq!(cors_from_openapi(&json!({"allowOrigins": ["*"]})), json!({"AllowOrigins": ["*"]}));
+        let props = json!({"CorsConfiguration": {"AllowOrigins": ["*"]}, "StageVariables": {"MyVar": "x"}});
+        assert_eq!(
+            wire(&props, &["CorsConfiguration"], &["StageVariables"]),
+            json!({"corsConfiguration": {"allowOrigins": ["*"]}, "stageVariables": {"MyVar": "x"}})
+        );
     }
 }
