@@ -8,6 +8,7 @@
 //! - `api/`: the `AwsApi` door those calls go through (in-process or HTTP).
 
 pub mod api;
+pub mod cli;
 pub mod engine;
 pub mod resources;
 pub mod sam;

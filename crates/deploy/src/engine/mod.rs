@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 pub use graph::Graph;
-pub use state::{MemoryStates, OutputState, ResourceState, StackState, StateStore, StoreStates};
+pub use state::{FileStates, MemoryStates, OutputState, ResourceState, StackState, StateStore, StoreStates};
 
 use crate::api::AwsApi;
 use crate::resources::{self, Ctx, Existing, Provisioned};

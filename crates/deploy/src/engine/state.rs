@@ -137,6 +137,73 @@ impl StateStore for StoreStates {
     }
 }
 
+/// Stacks as JSON files in a folder (`<data dir>/stacks/<name>.json`), so
+/// `nimbus deploy`, `nimbus delete` and `nimbus stacks` run from the CLI
+/// see the same records as `nimbus up`. Writes go to a temporary file and
+/// are renamed into place, so a crash never leaves half a record.
+pub struct FileStates {
+    dir: std::path::PathBuf,
+}
+
+impl FileStates {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+        FileStates { dir: dir.into() }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+}
+
+impl StateStore for FileStates {
+    fn load<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<StackState>, String>> {
+        Box::pin(async move {
+            match std::fs::read(self.path(name)) {
+                Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("stack record {name}: {e}")),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("reading {}: {e}", self.path(name).display())),
+            }
+        })
+    }
+    fn save<'a>(&'a self, state: &'a StackState) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            std::fs::create_dir_all(&self.dir).map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
+            let bytes = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+            let tmp = self.dir.join(format!(".{}.json.tmp", state.name));
+            std::fs::write(&tmp, bytes).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, self.path(&state.name)).map_err(|e| format!("saving {}: {e}", state.name))
+        })
+    }
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match std::fs::remove_file(self.path(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("removing {name}: {e}")),
+                _ => Ok(()),
+            }
+        })
+    }
+    fn list(&self) -> BoxFuture<'_, Result<Vec<StackState>, String>> {
+        Box::pin(async move {
+            let entries = match std::fs::read_dir(&self.dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(format!("reading {}: {e}", self.dir.display())),
+            };
+            let mut out = Vec::new();
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(stack) = name.strip_suffix(".json").filter(|n| !n.starts_with('.')) {
+                    if let Some(state) = self.load(stack).await? {
+                        out.push(state);
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,8 +231,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn memory_and_store_states_keep_stacks() {
+    async fn memory_file_and_store_states_keep_stacks() {
         round_trip(&MemoryStates::default()).await;
+        let files = std::env::temp_dir().join(format!("nimbus-deploy-files-{}", std::process::id()));
+        round_trip(&FileStates::new(&files)).await;
+        std::fs::remove_dir_all(&files).ok();
         let dir = std::env::temp_dir().join(format!("nimbus-deploy-states-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = nimbus_store_redb::RedbStore::open(&dir.join("s.redb")).unwrap();
