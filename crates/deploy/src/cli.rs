@@ -396,10 +396,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nimbus-scan-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.py"), "1").unwrap();
-        let before = scan(&[dir.clone()]);
-        assert_eq!(before, scan(&[dir.clone()]));
+        let paths = vec![dir.clone()];
+        let before = scan(&paths);
+        assert_eq!(before, scan(&paths));
         std::fs::write(dir.join("a.py"), "22").unwrap();
-        assert_ne!(before, scan(&[dir.clone()]));
+        assert_ne!(before, scan(&paths));
         std::fs::remove_dir_all(&dir).ok();
     }
 
