@@ -116,7 +116,10 @@ fn rest_api(
         stage_props["Variables"] = v.clone();
     }
     let stage_resource = t.resource(from, "AWS::ApiGateway::Stage", stage_props);
-    t.add(&format!("{id}{}Stage", alnum(&stage)), id, stage_resource)?;
+    let stage_id = format!("{id}{}Stage", alnum(&stage));
+    t.add(&stage_id, id, stage_resource)?;
+    t.referable.insert(format!("{id}.Stage"), stage_id);
+    t.referable.insert(format!("{id}.Deployment"), deployment_id);
     Ok(())
 }
 
@@ -171,6 +174,7 @@ fn http_api(
     }
     let stage_resource = t.resource(from, "AWS::ApiGatewayV2::Stage", stage);
     t.add(&stage_id, id, stage_resource)?;
+    t.referable.insert(format!("{id}.Stage"), stage_id);
     Ok(())
 }
 

@@ -176,6 +176,8 @@ pub fn transform(t: &mut Transformer<'_>, id: &str, resource: &Value) -> Result<
         }
         let alias_resource = t.resource(resource, "AWS::Lambda::Alias", alias_props);
         t.add(&alias_id, id, alias_resource)?;
+        t.referable.insert(format!("{id}.Alias"), alias_id.clone());
+        t.referable.insert(format!("{id}.Version"), version_id.clone());
         target_arn = json!({"Ref": alias_id});
         permission_function = json!({"Ref": alias_id});
         qualifier = json!(alias_name);

@@ -49,6 +49,8 @@ pub struct Transformer<'a> {
     /// Routes by API logical id (`ServerlessRestApi` / `ServerlessHttpApi` for implicit ones).
     pub rest_routes: Vec<(String, Route)>,
     pub http_routes: Vec<(String, Route)>,
+    /// SAM's referenceable properties: `MyFunction.Alias` → `MyFunctionAliaslive`.
+    pub referable: std::collections::BTreeMap<String, String>,
 }
 
 impl Transformer<'_> {
@@ -150,6 +152,7 @@ pub fn transform(template: &Template, options: &SamOptions) -> Result<Template, 
         positions: template.positions.clone(),
         rest_routes: Vec::new(),
         http_routes: Vec::new(),
+        referable: Default::default(),
     };
     let mut rest_apis = Vec::new();
     let mut http_apis = Vec::new();
@@ -185,7 +188,41 @@ pub fn transform(template: &Template, options: &SamOptions) -> Result<Template, 
     body.remove("Transform");
     body.remove("Globals");
     body.insert("Resources".into(), Value::Object(t.resources));
-    Ok(Template { body: Value::Object(body), positions: t.positions })
+    let mut body = Value::Object(body);
+    resolve_referable(&mut body, &t.referable);
+    Ok(Template { body, positions: t.positions })
+}
+
+/// Rewrite `!Ref MyFunction.Alias` (and `${MyFunction.Alias}` in `Fn::Sub`)
+/// to the generated resource, as SAM does.
+fn resolve_referable(value: &mut Value, referable: &std::collections::BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::String(target)) = map.get_mut("Ref") {
+                    if let Some(id) = referable.get(target.as_str()) {
+                        *target = id.clone();
+                    }
+                }
+                let sub_text = match map.get_mut("Fn::Sub") {
+                    Some(Value::String(text)) => Some(text),
+                    Some(Value::Array(items)) => items.first_mut().and_then(|t| match t {
+                        Value::String(text) => Some(text),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                if let Some(text) = sub_text {
+                    for (from, to) in referable {
+                        *text = text.replace(&format!("${{{from}}}"), &format!("${{{to}}}"));
+                    }
+                }
+            }
+            map.values_mut().for_each(|v| resolve_referable(v, referable));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| resolve_referable(v, referable)),
+        _ => {}
+    }
 }
 
 fn simple_table(t: &mut Transformer<'_>, id: &str, resource: &Value) -> Result<(), TemplateError> {

@@ -129,6 +129,11 @@ Resources:
             Schedule: rate(5 minutes)
   Table:
     Type: AWS::Serverless::SimpleTable
+Outputs:
+  Alias:
+    Value: !Ref Fn.Alias
+  Stage:
+    Value: !Sub "${ServerlessRestApi.Stage}"
 "#;
     let t = run(yaml, Path::new(".")).unwrap();
     let ids = ids(&t);
@@ -156,6 +161,8 @@ Resources:
     let integration = &res(&t, "ServerlessRestApi")["Properties"]["Body"]["paths"]["/items/{id}"]["get"]
         ["x-amazon-apigateway-integration"];
     assert_eq!(integration["uri"]["Fn::Sub"][1]["__Target__"], json!({"Ref": "FnAliaslive"}));
+    assert_eq!(t.body["Outputs"]["Alias"]["Value"], json!({"Ref": "FnAliaslive"}));
+    assert_eq!(t.body["Outputs"]["Stage"]["Value"], json!({"Fn::Sub": "${ServerlessRestApiProdStage}"}));
     let table = res(&t, "Table");
     assert_eq!(table["Properties"]["KeySchema"], json!([{"AttributeName": "id", "KeyType": "HASH"}]));
     assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");

@@ -96,6 +96,20 @@ impl Template {
                 return Err(self.error(&format!("/{}", yaml::escape(key)), format!("unknown template section '{key}'")));
             }
         }
+        let transforms = match self.body.get("Transform") {
+            None => Vec::new(),
+            Some(Value::String(t)) => vec![t.clone()],
+            Some(Value::Array(list)) => list.iter().map(|t| t.as_str().unwrap_or("").to_owned()).collect(),
+            Some(_) => return Err(self.error("/Transform", "Transform must be a name or a list of names")),
+        };
+        for t in transforms {
+            if t != SAM_TRANSFORM {
+                return Err(self.error(
+                    "/Transform",
+                    format!("transform '{t}' is not supported by Nimbus (only {SAM_TRANSFORM})"),
+                ));
+            }
+        }
         match self.body.get("Resources") {
             Some(Value::Object(resources)) if !resources.is_empty() => {}
             _ => return Err(self.error("/Resources", "the template has no Resources")),
@@ -170,6 +184,16 @@ mod tests {
         assert_eq!(err.line, Some(4));
         let err = Template::parse("Resources:\n  A:\n    Properties: {}\n").unwrap_err();
         assert_eq!(err.to_string(), "line 2: resource A has no Type");
+    }
+
+    #[test]
+    fn other_transforms_are_refused() {
+        let err = Template::parse(
+            "Transform: [AWS::Serverless-2016-10-31, AWS::LanguageExtensions]\nResources:\n  A:\n    Type: X\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert!(err.message.contains("AWS::LanguageExtensions"), "{err}");
     }
 
     #[test]
