@@ -262,3 +262,10 @@ fn schedules() {
         assert!(check_schedule(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn node_example_transforms() {
+    let t = example("hello-node");
+    assert_eq!(res(&t, "HelloNodeFunction")["Properties"]["Runtime"], "nodejs20.x");
+    assert!(ids(&t).contains(&"ServerlessHttpApiApiGatewayDefaultStage".to_owned()));
+}
