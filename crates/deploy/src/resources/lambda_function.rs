@@ -60,6 +60,18 @@ pub fn code_zip(props: &Value) -> Result<String> {
 fn config_value(props: &Value, key: &str) -> Result<Option<Value>> {
     Ok(match key {
         "Timeout" | "MemorySize" => optional_i64(props, key)?.map(Value::from),
+        // Lambda takes only strings; CloudFormation stringifies `DEBUG: true`.
+        "Environment" => props.get(key).map(|env| {
+            let mut env = env.clone();
+            if let Some(Value::Object(vars)) = env.get_mut("Variables") {
+                for v in vars.values_mut() {
+                    if let Some(text) = crate::template::intrinsics::to_text(v) {
+                        *v = Value::String(text);
+                    }
+                }
+            }
+            env
+        }),
         _ => props.get(key).cloned(),
     })
 }
