@@ -357,6 +357,8 @@ mod tests {
             resources,
             outputs,
             updated_at: 0,
+            created_at: 0,
+            template_body: None,
         }
     }
 

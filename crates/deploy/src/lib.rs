@@ -43,4 +43,5 @@ pub mod cli;
 pub mod engine;
 pub mod resources;
 pub mod sam;
+pub mod service;
 pub mod template;

@@ -206,3 +206,143 @@ async fn deploys_over_http_through_the_edge() {
     store.close().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// CloudFormation's own API through the edge: what boto3's and the AWS
+/// CLI's `cloudformation` commands send. When the project's Python venv is
+/// there, boto3 itself is the client too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudformation_api_through_the_edge() {
+    use nimbus_deploy::api::sigv4::Credentials;
+    use nimbus_deploy::api::HttpApi;
+    use nimbus_deploy::engine::MemoryStates;
+    use nimbus_deploy::service::CloudFormation;
+    use nimbus_edge::{AuthMode, Edge};
+    use nimbus_iam::{StaticCredentials, Verifier};
+
+    let dir = std::env::temp_dir().join(format!("nimbus-deploy-cfn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = nimbus_store_redb::RedbStore::open(&dir.join("store.redb")).unwrap();
+    let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+    let cfn = Arc::new(CloudFormation::new(&dir));
+    let services: Vec<Arc<dyn Service>> = vec![
+        Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
+        Arc::new(nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), 0).unwrap()),
+        cfn.clone(),
+    ];
+    let inprocess = Arc::new(InProcessApi::new(services.clone(), "us-east-1", "000000000000"));
+    cfn.connect(Arc::new(Engine::new(inprocess, Arc::new(MemoryStates::default()), "us-east-1", "000000000000")));
+    let verifier = Verifier::new(Arc::new(StaticCredentials::root("000000000000", "test", "test")), "us-east-1");
+    let edge = Arc::new(Edge::new(services, AuthMode::SigV4(verifier), context));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(nimbus_edge::serve(edge, listener, async move {
+        let _ = stopped.await;
+    }));
+    let credentials =
+        Credentials { access_key_id: "test".into(), secret_access_key: "test".into(), session_token: None };
+    let client = HttpApi::new(&endpoint, "us-east-1", credentials).unwrap();
+    let query = |action: &str, params: &[(&str, &str)]| {
+        ApiCall::query(action, "2010-05-15", params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    };
+
+    let created = client
+        .call(
+            "cloudformation",
+            query(
+                "CreateStack",
+                &[
+                    ("StackName", "cfn"),
+                    ("TemplateBody", TEMPLATE),
+                    ("Parameters.member.1.ParameterKey", "Stage"),
+                    ("Parameters.member.1.ParameterValue", "beta"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(created["CreateStackResult"]["StackId"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:cloudformation:us-east-1:000000000000:stack/cfn/"));
+    let again = client
+        .call("cloudformation", query("CreateStack", &[("StackName", "cfn"), ("TemplateBody", TEMPLATE)]))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code, "AlreadyExistsException");
+    let described = client.call("cloudformation", query("DescribeStacks", &[("StackName", "cfn")])).await.unwrap();
+    let stack = &described["DescribeStacksResult"]["Stacks"][0];
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE");
+    assert_eq!(stack["Parameters"][0], json!({"ParameterKey": "Stage", "ParameterValue": "beta"}));
+    assert!(stack["Outputs"].as_array().unwrap().iter().any(|o| o["OutputKey"] == "TableArn"));
+    let resources = client.call("cloudformation", query("ListStackResources", &[("StackName", "cfn")])).await.unwrap();
+    assert_eq!(resources["ListStackResourcesResult"]["StackResourceSummaries"].as_array().unwrap().len(), 6);
+    let none = client
+        .call(
+            "cloudformation",
+            query(
+                "UpdateStack",
+                &[
+                    ("StackName", "cfn"),
+                    ("UsePreviousTemplate", "true"),
+                    ("Parameters.member.1.ParameterKey", "Stage"),
+                    ("Parameters.member.1.UsePreviousValue", "true"),
+                ],
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(none.message, "No updates are to be performed.");
+    let bad = client
+        .call("cloudformation", query("ValidateTemplate", &[("TemplateBody", "Resources: [")]))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, "ValidationError");
+
+    // boto3, unmodified, when the project's venv is present.
+    let python =
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/nimbus/venv/bin/python");
+    if python.is_file() {
+        let script = r#"
+import sys, boto3
+cf = boto3.client("cloudformation", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+body = "Resources:\n  G:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      BillingMode: PAY_PER_REQUEST\n      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n      KeySchema: [{AttributeName: id, KeyType: HASH}]\nOutputs:\n  Name:\n    Value: !Ref G\n"
+cf.create_stack(StackName="py", TemplateBody=body)
+cf.get_waiter("stack_create_complete").wait(StackName="py", WaiterConfig={"Delay": 1})
+stack = cf.describe_stacks(StackName="py")["Stacks"][0]
+assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+assert stack["Outputs"][0]["OutputValue"].startswith("py-G-"), stack
+names = sorted(s["StackName"] for s in cf.list_stacks()["StackSummaries"])
+assert names == ["cfn", "py"], names
+cf.delete_stack(StackName="py")
+try:
+    cf.describe_stacks(StackName="py")
+    raise SystemExit("still there")
+except cf.exceptions.ClientError as e:
+    assert "does not exist" in str(e), e
+print("boto3 ok")
+"#;
+        let url = endpoint.clone();
+        // The server runs on this runtime: wait for Python off its threads.
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(&python).arg("-c").arg(script).arg(&url).output()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    client.call("cloudformation", query("DeleteStack", &[("StackName", "cfn")])).await.unwrap();
+    let gone = client.call("cloudformation", query("DescribeStacks", &[("StackName", "cfn")])).await.unwrap_err();
+    assert_eq!(gone.message, "Stack with id cfn does not exist");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    store.close().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}

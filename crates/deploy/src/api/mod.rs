@@ -13,6 +13,7 @@ use std::fmt;
 use nimbus_core::BoxFuture;
 use serde_json::Value;
 
+pub use self::http::HttpApi;
 pub use inprocess::InProcessApi;
 
 /// A request body in the protocol the service speaks.

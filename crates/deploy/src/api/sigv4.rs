@@ -30,7 +30,8 @@ fn canonical_path(path: &str) -> String {
     path.split('/').map(uri_encode).collect::<Vec<_>>().join("/")
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%41+b` → `A b`, as form fields and query strings are decoded.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

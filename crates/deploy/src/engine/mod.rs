@@ -443,6 +443,8 @@ impl Engine {
             resources: made,
             outputs,
             updated_at: nimbus_core::time::now_epoch_millis(),
+            created_at: previous.as_ref().map_or_else(nimbus_core::time::now_epoch_millis, |p| p.created_at),
+            template_body: Some(text.to_owned()),
         };
         self.states.save(&stack).await.map_err(DeployError::State)?;
         Ok(DeployOutcome { stack, changes, cleanup_failures })

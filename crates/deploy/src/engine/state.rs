@@ -46,6 +46,11 @@ pub struct StackState {
     pub outputs: BTreeMap<String, OutputState>,
     /// Milliseconds since the epoch.
     pub updated_at: u64,
+    #[serde(default)]
+    pub created_at: u64,
+    /// The template as given (before the SAM transform), for GetTemplate and UsePreviousTemplate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_body: Option<String>,
 }
 
 /// Where stack records live.
@@ -217,6 +222,8 @@ mod tests {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             updated_at: 1,
+            created_at: 1,
+            template_body: None,
         }
     }
 
