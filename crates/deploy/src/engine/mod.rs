@@ -220,6 +220,28 @@ impl ValueSource for Made<'_> {
     }
 }
 
+/// One create, update or replacement to make.
+struct Step {
+    id: String,
+    ty: String,
+    properties: Value,
+    depends_on: Vec<String>,
+    retain: bool,
+    before: Option<ResourceState>,
+    action: Action,
+}
+
+fn resource_failure(template: &Template, id: &str, ty: &str, action: Action, reason: String) -> DeployError {
+    DeployError::Resource {
+        logical_id: id.to_owned(),
+        resource_type: ty.to_owned(),
+        action,
+        line: template.line_of(&resource_path(id)),
+        reason,
+        rollback_failures: Vec::new(),
+    }
+}
+
 /// A step to undo if a later one fails.
 enum Undo {
     Created(String, ResourceState),
@@ -288,100 +310,92 @@ impl Engine {
         let mut undo: Vec<Undo> = Vec::new();
         let mut replaced: Vec<(String, ResourceState)> = Vec::new();
         let mut changes = Vec::new();
-        for id in &prepared.graph.order {
-            let resource = &template.body["Resources"][id];
-            let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let depends_on: Vec<String> =
-                prepared.graph.depends_on.get(id).map(|d| d.iter().cloned().collect()).unwrap_or_default();
-            let retain = resource.get("DeletionPolicy").and_then(Value::as_str) == Some("Retain");
-            let fail = |action: Action, reason: String| DeployError::Resource {
-                logical_id: id.clone(),
-                resource_type: ty.clone(),
-                action,
-                line: template.line_of(&resource_path(id)),
-                reason,
-                rollback_failures: Vec::new(),
-            };
-            let properties = {
-                let source = Made { made: &made, template, included: &prepared.included };
-                let scope = Scope {
-                    pseudo: &pseudo,
-                    params: &prepared.parameters,
-                    mappings: template.section("Mappings"),
-                    conditions: &prepared.conditions,
-                    resources: &source,
-                };
-                let empty = json!({});
-                let raw = resource.get("Properties").unwrap_or(&empty);
-                scope.eval(raw, &format!("{}/Properties", resource_path(id)))
-            };
-            let properties = match properties {
-                Ok(p) => p.unwrap_or_else(|| json!({})),
-                Err(e) => {
-                    let err = e.into_template_error(template);
-                    let action = if old.contains_key(id) { Action::Update } else { Action::Create };
-                    let failure = fail(action, err.message.clone());
-                    return Err(self.roll_back(name, undo, failure, &report).await);
-                }
-            };
-            let ctx = self.ctx(name, id);
-            let state_of = |p: Provisioned| ResourceState {
-                resource_type: ty.clone(),
-                physical_id: p.physical_id,
-                reference: p.reference,
-                attributes: p.attributes,
-                properties: properties.clone(),
-                depends_on: depends_on.clone(),
-                retain,
-            };
-            match old.get(id) {
-                Some(before) if before.resource_type == ty && before.properties == properties => {
-                    made.insert(id.clone(), ResourceState { depends_on: depends_on.clone(), retain, ..before.clone() });
-                }
-                Some(before)
-                    if before.resource_type == ty
-                        && !resources::needs_replacement(&ty, &before.properties, &properties) =>
-                {
-                    report(id, &ty, Action::Update, None);
-                    let existing = Existing {
-                        physical_id: &before.physical_id,
-                        properties: &before.properties,
-                        attributes: &before.attributes,
+        let mut pending: Vec<String> = prepared.graph.order.clone();
+        // Resources whose dependencies are all in place go together, as
+        // CloudFormation provisions independent resources in parallel.
+        while !pending.is_empty() {
+            let ready: Vec<String> = pending
+                .iter()
+                .filter(|id| {
+                    prepared.graph.depends_on.get(*id).is_none_or(|deps| deps.iter().all(|d| made.contains_key(d)))
+                })
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                // Unreachable with an acyclic graph; never spin.
+                return Err(DeployError::State(format!("no resource is ready among {}", pending.join(", "))));
+            }
+            pending.retain(|id| !ready.contains(id));
+            let mut steps = Vec::new();
+            for id in &ready {
+                let resource = &template.body["Resources"][id];
+                let ty = resource.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let depends_on: Vec<String> =
+                    prepared.graph.depends_on.get(id).map(|d| d.iter().cloned().collect()).unwrap_or_default();
+                let retain = resource.get("DeletionPolicy").and_then(Value::as_str) == Some("Retain");
+                let properties = {
+                    let source = Made { made: &made, template, included: &prepared.included };
+                    let scope = Scope {
+                        pseudo: &pseudo,
+                        params: &prepared.parameters,
+                        mappings: template.section("Mappings"),
+                        conditions: &prepared.conditions,
+                        resources: &source,
                     };
-                    match resources::update(&ty, &ctx, &existing, &properties).await {
-                        Ok(p) => {
-                            report(id, &ty, Action::Update, Some(Ok(())));
-                            let after = state_of(p);
-                            undo.push(Undo::Updated { id: id.clone(), before: before.clone(), after: after.clone() });
-                            made.insert(id.clone(), after);
-                            changes.push((id.clone(), ty.clone(), Action::Update));
-                        }
-                        Err(e) => {
-                            report(id, &ty, Action::Update, Some(Err(e.to_string())));
-                            return Err(self.roll_back(name, undo, fail(Action::Update, e.to_string()), &report).await);
-                        }
+                    let empty = json!({});
+                    let raw = resource.get("Properties").unwrap_or(&empty);
+                    scope.eval(raw, &format!("{}/Properties", resource_path(id)))
+                };
+                let properties = match properties {
+                    Ok(p) => p.unwrap_or_else(|| json!({})),
+                    Err(e) => {
+                        let err = e.into_template_error(template);
+                        let action = if old.contains_key(id) { Action::Update } else { Action::Create };
+                        let failure = resource_failure(template, id, &ty, action, err.message);
+                        return Err(self.roll_back(name, undo, failure, &report).await);
                     }
-                }
-                before => {
-                    let action = if before.is_some() { Action::Replace } else { Action::Create };
-                    report(id, &ty, action, None);
-                    match resources::create(&ty, &ctx, &properties).await {
-                        Ok(p) => {
-                            report(id, &ty, action, Some(Ok(())));
-                            let after = state_of(p);
-                            undo.push(Undo::Created(id.clone(), after.clone()));
-                            made.insert(id.clone(), after);
-                            if let Some(b) = before {
-                                replaced.push((id.clone(), b.clone()));
+                };
+                let before = old.get(id).filter(|b| b.resource_type == ty).cloned();
+                let action = match &before {
+                    Some(b) if b.properties == properties => {
+                        made.insert(id.clone(), ResourceState { depends_on, retain, ..b.clone() });
+                        continue;
+                    }
+                    Some(b) if !resources::needs_replacement(&ty, &b.properties, &properties) => Action::Update,
+                    _ if old.contains_key(id) => Action::Replace,
+                    _ => Action::Create,
+                };
+                let before = old.get(id).cloned();
+                steps.push(Step { id: id.clone(), ty, properties, depends_on, retain, before, action });
+            }
+            let results =
+                futures_util::future::join_all(steps.iter().map(|step| self.apply(name, step, &report))).await;
+            let mut failure = None;
+            for (step, result) in steps.into_iter().zip(results) {
+                match result {
+                    Ok(after) => {
+                        match (step.action, step.before) {
+                            (Action::Update, Some(before)) => {
+                                undo.push(Undo::Updated { id: step.id.clone(), before, after: after.clone() })
                             }
-                            changes.push((id.clone(), ty.clone(), action));
+                            (_, before) => {
+                                undo.push(Undo::Created(step.id.clone(), after.clone()));
+                                if let Some(b) = before {
+                                    replaced.push((step.id.clone(), b));
+                                }
+                            }
                         }
-                        Err(e) => {
-                            report(id, &ty, action, Some(Err(e.to_string())));
-                            return Err(self.roll_back(name, undo, fail(action, e.to_string()), &report).await);
-                        }
+                        made.insert(step.id.clone(), after);
+                        changes.push((step.id, step.ty, step.action));
+                    }
+                    Err(reason) => {
+                        failure
+                            .get_or_insert_with(|| resource_failure(template, &step.id, &step.ty, step.action, reason));
                     }
                 }
+            }
+            if let Some(failure) = failure {
+                return Err(self.roll_back(name, undo, failure, &report).await);
             }
         }
 
@@ -448,6 +462,37 @@ impl Engine {
         };
         self.states.save(&stack).await.map_err(DeployError::State)?;
         Ok(DeployOutcome { stack, changes, cleanup_failures })
+    }
+
+    async fn apply(
+        &self,
+        stack: &str,
+        step: &Step,
+        report: &impl Fn(&str, &str, Action, Option<Result<(), String>>),
+    ) -> Result<ResourceState, String> {
+        let ctx = self.ctx(stack, &step.id);
+        report(&step.id, &step.ty, step.action, None);
+        let result = match (&step.action, &step.before) {
+            (Action::Update, Some(before)) => {
+                let existing = Existing {
+                    physical_id: &before.physical_id,
+                    properties: &before.properties,
+                    attributes: &before.attributes,
+                };
+                resources::update(&step.ty, &ctx, &existing, &step.properties).await
+            }
+            _ => resources::create(&step.ty, &ctx, &step.properties).await,
+        };
+        report(&step.id, &step.ty, step.action, Some(result.as_ref().map(drop).map_err(|e| e.to_string())));
+        result.map_err(|e| e.to_string()).map(|p: Provisioned| ResourceState {
+            resource_type: step.ty.clone(),
+            physical_id: p.physical_id,
+            reference: p.reference,
+            attributes: p.attributes,
+            properties: step.properties.clone(),
+            depends_on: step.depends_on.clone(),
+            retain: step.retain,
+        })
     }
 
     /// Undo, newest first. The previous record of the stack is left as it was.

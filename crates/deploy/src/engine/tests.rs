@@ -298,3 +298,29 @@ async fn delete_removes_everything_in_reverse_order() {
     assert!(matches!(engine.delete("app", None).await, Err(DeployError::NoSuchStack(_))));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn independent_resources_are_provisioned_together() {
+    struct Slow;
+    impl AwsApi for Slow {
+        fn call<'a>(&'a self, _: &'a str, _: ApiCall) -> BoxFuture<'a, Result<Value, ApiError>> {
+            Box::pin(async {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Ok(json!({}))
+            })
+        }
+    }
+    let engine = Engine::new(Arc::new(Slow), Arc::new(MemoryStates::default()), "us-east-1", "000000000000");
+    let mut text = String::from("Resources:\n");
+    for i in 0..5 {
+        text.push_str(&format!("  G{i}:\n    Type: AWS::Logs::LogGroup\n"));
+    }
+    text.push_str("  Last:\n    Type: AWS::Logs::LogGroup\n    DependsOn: [G0, G1, G2, G3, G4]\n");
+    let started = std::time::Instant::now();
+    let out = engine.deploy(&text, &options(Path::new("."))).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.changes.len(), 6);
+    assert_eq!(out.changes.last().unwrap().0, "Last", "a dependent waits for all it depends on");
+    // Two waves of 100 ms, not six.
+    assert!(elapsed < std::time::Duration::from_millis(450), "{elapsed:?}");
+}
