@@ -179,12 +179,15 @@ fn scalar(text: String, style: TScalarStyle) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
+    // A number only when it reads back the same: `012345678901` (an account
+    // id) and `1.10` (a version) stay text, as CloudFormation keeps them.
     if looks_numeric(&text) {
         if let Ok(i) = text.parse::<i64>() {
-            return Value::from(i);
-        }
-        if let Ok(f) = text.parse::<f64>() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
+            if i.to_string() == text {
+                return Value::from(i);
+            }
+        } else if let Ok(f) = text.parse::<f64>() {
+            if let Some(n) = serde_json::Number::from_f64(f).filter(|n| n.to_string() == text) {
                 return Value::Number(n);
             }
         }
@@ -271,6 +274,8 @@ mod tests {
             v,
             json!({"a": "2012-10-17", "b": 128, "c": "128", "d": true, "e": null, "f": 1.5, "g": "python3.12"})
         );
+        let (v, _) = parse("account: 012345678901\nversion: 1.10\nneg: -3\n").unwrap();
+        assert_eq!(v, json!({"account": "012345678901", "version": "1.10", "neg": -3}));
     }
 
     #[test]
