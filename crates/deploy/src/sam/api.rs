@@ -64,6 +64,17 @@ fn stack_title() -> Value {
     json!({"Ref": "AWS::StackName"})
 }
 
+/// Refuse properties this transform would otherwise drop silently.
+fn check_properties(t: &Transformer<'_>, id: &str, props: &Value, known: &[&str]) -> Result<(), TemplateError> {
+    for key in props.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !known.contains(&key.as_str()) {
+            let path = format!("{}/Properties/{}", resource_path(id), crate::template::yaml::escape(key));
+            return Err(t.error(&path, format!("{id}: property {key} is not supported by Nimbus")));
+        }
+    }
+    Ok(())
+}
+
 /// A REST API: RestApi with the body, a Deployment named by the body's
 /// hash (so a changed API is redeployed), and the stage.
 fn rest_api(
@@ -73,6 +84,24 @@ fn rest_api(
     props: &Value,
     routes: &[Route],
 ) -> Result<(), TemplateError> {
+    check_properties(
+        t,
+        id,
+        props,
+        &[
+            "StageName",
+            "DefinitionBody",
+            "DefinitionUri",
+            "Name",
+            "Description",
+            "EndpointConfiguration",
+            "BinaryMediaTypes",
+            "MinimumCompressionSize",
+            "Tags",
+            "Variables",
+            "OpenApiVersion",
+        ],
+    )?;
     let stage = match props.get("StageName") {
         Some(Value::String(s)) => s.clone(),
         None => return Err(t.error(&resource_path(id), format!("{id}: StageName is required"))),
@@ -88,9 +117,6 @@ fn rest_api(
         ));
     }
     add_paths(t, id, &mut body, routes, false)?;
-    if let Some(cors) = props.get("Cors") {
-        body["x-nimbus-cors"] = cors.clone();
-    }
     let mut api = json!({"Body": body});
     for key in ["Name", "Description", "EndpointConfiguration", "BinaryMediaTypes", "MinimumCompressionSize", "Tags"] {
         if let Some(v) = props.get(key) {
@@ -131,6 +157,23 @@ fn http_api(
     props: &Value,
     routes: &[Route],
 ) -> Result<(), TemplateError> {
+    check_properties(
+        t,
+        id,
+        props,
+        &[
+            "StageName",
+            "DefinitionBody",
+            "DefinitionUri",
+            "Name",
+            "Description",
+            "CorsConfiguration",
+            "Tags",
+            "StageVariables",
+            "DisableExecuteApiEndpoint",
+            "FailOnWarnings",
+        ],
+    )?;
     if props.get("DefinitionUri").is_some() {
         return Err(t.error(
             &resource_path(id),

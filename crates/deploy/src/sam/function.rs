@@ -245,6 +245,23 @@ fn event(
 ) -> Result<(), TemplateError> {
     let ty = event.get("Type").and_then(Value::as_str).unwrap_or_default();
     let props = event.get("Properties").cloned().unwrap_or_else(|| json!({}));
+    let known: &[&str] = match ty {
+        "HttpApi" => &["ApiId", "Path", "Method", "PayloadFormatVersion", "TimeoutInMillis", "RouteSettings"],
+        "Api" => &["RestApiId", "Path", "Method", "RequestParameters", "RequestModel"],
+        "Schedule" => &["Schedule", "Input", "Enabled", "State", "Name", "Description"],
+        _ => &[],
+    };
+    for key in props.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !known.is_empty() && !known.contains(&key.as_str()) {
+            return Err(t.error(
+                path,
+                format!(
+                    "{}: property {key} of {ty} event {} is not supported by Nimbus",
+                    target.function_id, target.event_id
+                ),
+            ));
+        }
+    }
     let (fid, eid) = (target.function_id, target.event_id);
     match ty {
         "HttpApi" | "Api" => {

@@ -269,3 +269,21 @@ fn node_example_transforms() {
     assert_eq!(res(&t, "HelloNodeFunction")["Properties"]["Runtime"], "nodejs20.x");
     assert!(ids(&t).contains(&"ServerlessHttpApiApiGatewayDefaultStage".to_owned()));
 }
+
+#[test]
+fn unsupported_api_and_event_properties_are_refused() {
+    let base = Path::new(".");
+    let err = run(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  A:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      Auth:\n        DefaultAuthorizer: X\n",
+        base,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "line 6: A: property Auth is not supported by Nimbus");
+    let err = run(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      InlineCode: x\n      Events:\n        E:\n          Type: HttpApi\n          Properties:\n            Path: /x\n            Method: get\n            Auth: {Authorizer: NONE}\n",
+        base,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("property Auth of HttpApi event E"), "{err}");
+    assert_eq!(err.line, Some(8));
+}
