@@ -346,3 +346,37 @@ print("boto3 ok")
     store.close().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Only DynamoDB runs here: a template needing API Gateway and Lambda stops
+/// before anything is made; roles exist in name only without IAM.
+#[tokio::test]
+async fn missing_services_stop_the_deploy_before_anything_is_made() {
+    use nimbus_deploy::engine::MemoryStates;
+
+    let dir = std::env::temp_dir().join(format!("nimbus-deploy-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = nimbus_store_redb::RedbStore::open(&dir.join("store.redb")).unwrap();
+    let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+    let services: Vec<Arc<dyn Service>> =
+        vec![Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()))];
+    let api = Arc::new(InProcessApi::new(services, "us-east-1", "000000000000"));
+    let engine = Engine::new(api.clone(), Arc::new(MemoryStates::default()), "us-east-1", "000000000000");
+    let options = DeployOptions {
+        stack_name: "m".into(),
+        base_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/todo-api"),
+        parameter_overrides: BTreeMap::new(),
+        progress: None,
+    };
+    let text = std::fs::read_to_string(options.base_dir.join("template.yaml")).unwrap();
+    let err = engine.deploy(&text, &options).await.unwrap_err().to_string();
+    assert!(err.contains("needs the apigateway service, which this server does not run; nothing was deployed"), "{err}");
+    let tables =
+        api.call("dynamodb", ApiCall::aws_json("1.0", "DynamoDB_20120810.ListTables", json!({}))).await.unwrap();
+    assert_eq!(tables["TableNames"], json!([]), "the table was not created");
+
+    let role = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\nOutputs:\n  Arn:\n    Value: !GetAtt R.Arn\n";
+    let out = engine.deploy(role, &options).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.stack.outputs["Arn"].value.as_str().unwrap().starts_with("arn:aws:iam::000000000000:role/m-R-"));
+    store.close().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}

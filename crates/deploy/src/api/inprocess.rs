@@ -44,6 +44,10 @@ impl InProcessApi {
 }
 
 impl AwsApi for InProcessApi {
+    fn has_service(&self, service: &str) -> Option<bool> {
+        Some(self.services.iter().any(|s| s.spec().signing_name == service))
+    }
+
     fn call<'a>(&'a self, service: &'a str, call: ApiCall) -> BoxFuture<'a, Result<Value, ApiError>> {
         Box::pin(async move {
             let Some(target) = self.route(service, &call) else {
@@ -158,6 +162,7 @@ mod tests {
         assert_eq!(v["service"], "apigw1");
         let e = api.call("apigateway", ApiCall::rest(http::Method::GET, "/fail", None)).await.unwrap_err();
         assert!(e.is_not_found());
+        assert_eq!((api.has_service("dynamodb"), api.has_service("lambda")), (Some(true), Some(false)));
         let e = api.call("lambda", ApiCall::rest(http::Method::GET, "/2015-03-31/functions", None)).await.unwrap_err();
         assert!(e.is_unknown_service(), "{e:?}");
     }

@@ -199,6 +199,12 @@ pub fn decode_success(body: &[u8]) -> Result<Value, ApiError> {
 /// (`dynamodb`, `lambda`, `apigateway`, `iam`, `logs`, `events`).
 pub trait AwsApi: Send + Sync {
     fn call<'a>(&'a self, service: &'a str, call: ApiCall) -> BoxFuture<'a, Result<Value, ApiError>>;
+
+    /// Whether `service` answers here: `None` when that cannot be known
+    /// without calling it (over HTTP).
+    fn has_service(&self, _service: &str) -> Option<bool> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -299,6 +299,18 @@ impl Engine {
         let pseudo = PseudoParams::new(&self.region, &self.account_id, name, &uuid);
         let prepared = prepare(text, &options.base_dir, &pseudo, &options.parameter_overrides)?;
         let template = &prepared.template;
+        // A service this server does not run stops the deploy before anything
+        // is made (IAM aside: without it, roles exist in name only).
+        for id in &prepared.included {
+            let ty = template.resource_type(id).unwrap_or_default();
+            let service = resources::service_of(ty);
+            if service != "iam" && self.api.has_service(service) == Some(false) {
+                return Err(DeployError::Template(template.error(
+                    &format!("{}/Type", resource_path(id)),
+                    format!("resource type {ty} ({id}) needs the {service} service, which this server does not run; nothing was deployed"),
+                )));
+            }
+        }
         let old = previous.as_ref().map(|p| p.resources.clone()).unwrap_or_default();
         let report = |id: &str, ty: &str, action: Action, outcome: Option<Result<(), String>>| {
             if let Some(progress) = &options.progress {

@@ -38,6 +38,9 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
         return Err(invalid("AWS::IAM::Policy on Users or Groups is not supported by Nimbus; use Roles"));
     }
     let doc = document_text(props.get("PolicyDocument").ok_or_else(|| invalid("PolicyDocument is required"))?);
+    if super::iam_absent(ctx) {
+        return Ok(Provisioned::named(name));
+    }
     for role in roles(props) {
         ctx.api.call("iam", put(&role, &name, &doc)).await?;
     }
@@ -46,6 +49,9 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
 
 pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
     let name = old.physical_id;
+    if super::iam_absent(ctx) {
+        return Ok(Provisioned::named(name));
+    }
     let after = roles(props);
     for role in roles(old.properties).iter().filter(|r| !after.contains(r)) {
         match ctx.api.call("iam", remove(role, name)).await {
@@ -61,6 +67,9 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
 }
 
 pub async fn delete(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
+    if super::iam_absent(ctx) {
+        return Ok(());
+    }
     for role in roles(old.properties) {
         match ctx.api.call("iam", remove(&role, old.physical_id)).await {
             Err(e) if !e.is_not_found() => return Err(e),

@@ -45,6 +45,9 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     let name = optional_str(props, "RoleName").unwrap_or_else(|| generated_name(ctx, 64));
     let assume =
         props.get("AssumeRolePolicyDocument").ok_or_else(|| invalid("AssumeRolePolicyDocument is required"))?;
+    if super::iam_absent(ctx) {
+        return Ok(outcome(ctx, &name, props, &Value::Null));
+    }
     let mut params = vec![("RoleName", name.clone()), ("AssumeRolePolicyDocument", document_text(assume))];
     for key in ["Path", "Description", "PermissionsBoundary", "MaxSessionDuration"] {
         if let Some(v) = optional_str(props, key) {
@@ -98,6 +101,9 @@ fn outcome(ctx: &Ctx<'_>, name: &str, props: &Value, role: &Value) -> Provisione
 
 pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
     let name = old.physical_id.to_owned();
+    if super::iam_absent(ctx) {
+        return Ok(outcome(ctx, &name, props, &Value::Null));
+    }
     if old.properties.get("AssumeRolePolicyDocument") != props.get("AssumeRolePolicyDocument") {
         let doc = props.get("AssumeRolePolicyDocument").map(document_text).unwrap_or_default();
         ctx.api
@@ -142,6 +148,9 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
 /// IAM refuses to delete a role with policies: detach and delete them first.
 pub async fn delete(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
     let name = old.physical_id.to_owned();
+    if super::iam_absent(ctx) {
+        return Ok(());
+    }
     for arn in managed_arns(old.properties) {
         let r =
             ctx.api.call("iam", call("DetachRolePolicy", vec![("RoleName", name.clone()), ("PolicyArn", arn)])).await;

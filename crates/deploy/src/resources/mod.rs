@@ -44,6 +44,26 @@ pub const SUPPORTED: &[&str] = &[
     "AWS::Events::Rule",
 ];
 
+/// The service (SigV4 signing name) a resource type is provisioned through.
+pub fn service_of(ty: &str) -> &'static str {
+    match ty.split("::").nth(1).unwrap_or("") {
+        "DynamoDB" => "dynamodb",
+        "IAM" => "iam",
+        "Lambda" => "lambda",
+        "Logs" => "logs",
+        "ApiGateway" | "ApiGatewayV2" => "apigateway",
+        "Events" => "events",
+        _ => "",
+    }
+}
+
+/// Whether IAM calls are skipped because this server runs no IAM service:
+/// roles then exist in name only (their ARNs are still what AWS would give),
+/// so a template deploys before IAM is part of the server.
+pub fn iam_absent(ctx: &Ctx<'_>) -> bool {
+    ctx.api.has_service("iam") == Some(false)
+}
+
 /// Where a resource is being provisioned.
 pub struct Ctx<'a> {
     pub api: &'a dyn AwsApi,
