@@ -276,6 +276,18 @@ pub async fn up(
     }
 }
 
+/// The engine `nimbus up` uses: the server's own services called
+/// in-process as root; stack records in `<data_dir>/stacks`.
+pub fn in_process_engine(
+    services: &[Arc<dyn nimbus_core::Service>],
+    region: &str,
+    account_id: &str,
+    data_dir: &Path,
+) -> Arc<Engine> {
+    let api = crate::api::InProcessApi::new(services.to_vec(), region, account_id);
+    Arc::new(Engine::new(Arc::new(api), Arc::new(FileStates::new(data_dir.join("stacks"))), region, account_id))
+}
+
 /// The region and account of a running Nimbus, from `/_nimbus/health`.
 pub async fn discover(endpoint: &str) -> Result<(String, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -19,9 +19,11 @@
 //! `DIR/.nimbus`, start the edge, then
 //!
 //! ```text
-//! let api = Arc::new(nimbus_deploy::api::InProcessApi::new(services.clone(), &region, &account_id));
-//! let states = Arc::new(nimbus_deploy::engine::FileStates::new(data_dir.join("stacks")));
-//! let engine = Arc::new(nimbus_deploy::engine::Engine::new(api, states, &region, &account_id));
+//! let cfn = Arc::new(nimbus_deploy::service::CloudFormation::new(&dir)); // optional: the CloudFormation API
+//! services.push(cfn.clone());
+//! let engine = nimbus_deploy::cli::in_process_engine(&services, &region, &account_id, &data_dir);
+//! cfn.connect(engine.clone());
+//! // … build the Edge from `services` and spawn nimbus_edge::serve as `serve` does …
 //! let project = nimbus_deploy::cli::Project::locate(&dir, template.as_deref(), stack_name.as_deref())?;
 //! let print: nimbus_deploy::cli::Print = Arc::new(|line| println!("{line}"));
 //! nimbus_deploy::cli::up(engine, project, overrides, port, print, shutdown_signal()).await?;
