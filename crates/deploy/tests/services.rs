@@ -369,7 +369,10 @@ async fn missing_services_stop_the_deploy_before_anything_is_made() {
     };
     let text = std::fs::read_to_string(options.base_dir.join("template.yaml")).unwrap();
     let err = engine.deploy(&text, &options).await.unwrap_err().to_string();
-    assert!(err.contains("needs the apigateway service, which this server does not run; nothing was deployed"), "{err}");
+    assert!(
+        err.contains("needs the apigateway service, which this server does not run; nothing was deployed"),
+        "{err}"
+    );
     let tables =
         api.call("dynamodb", ApiCall::aws_json("1.0", "DynamoDB_20120810.ListTables", json!({}))).await.unwrap();
     assert_eq!(tables["TableNames"], json!([]), "the table was not created");
@@ -377,6 +380,47 @@ async fn missing_services_stop_the_deploy_before_anything_is_made() {
     let role = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\nOutputs:\n  Arn:\n    Value: !GetAtt R.Arn\n";
     let out = engine.deploy(role, &options).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(out.stack.outputs["Arn"].value.as_str().unwrap().starts_with("arn:aws:iam::000000000000:role/m-R-"));
+    store.close().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A scheduled rule (what SAM's Schedule events become) through the real
+/// EventBridge service: created with its target, updated, deleted.
+#[tokio::test]
+async fn schedule_rules_through_the_events_service() {
+    use nimbus_deploy::engine::MemoryStates;
+
+    let dir = std::env::temp_dir().join(format!("nimbus-deploy-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = nimbus_store_redb::RedbStore::open(&dir.join("store.redb")).unwrap();
+    let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+    let services: Vec<Arc<dyn Service>> = vec![Arc::new(nimbus_events::Events::new(store.clone(), context).unwrap())];
+    let api = Arc::new(InProcessApi::new(services, "us-east-1", "000000000000"));
+    let engine = Engine::new(api.clone(), Arc::new(MemoryStates::default()), "us-east-1", "000000000000");
+    let options = DeployOptions {
+        stack_name: "sched".into(),
+        base_dir: Path::new(".").to_path_buf(),
+        parameter_overrides: BTreeMap::new(),
+        progress: None,
+    };
+    let template = |expr: &str| {
+        format!("Resources:\n  Tick:\n    Type: AWS::Events::Rule\n    Properties:\n      ScheduleExpression: {expr}\n      State: ENABLED\n      Targets:\n        - Id: fn\n          Arn: arn:aws:lambda:us-east-1:000000000000:function:f\nOutputs:\n  Arn:\n    Value: !GetAtt Tick.Arn\n")
+    };
+    let out = engine.deploy(&template("rate(5 minutes)"), &options).await.unwrap_or_else(|e| panic!("{e}"));
+    let name = out.stack.resources["Tick"].physical_id.clone();
+    assert_eq!(out.stack.outputs["Arn"].value, json!(format!("arn:aws:events:us-east-1:000000000000:rule/{name}")));
+    let described =
+        api.call("events", ApiCall::aws_json("1.1", "AWSEvents.DescribeRule", json!({"Name": name}))).await.unwrap();
+    assert_eq!(described["ScheduleExpression"], "rate(5 minutes)");
+    engine.deploy(&template("cron(0 12 * * ? *)"), &options).await.unwrap_or_else(|e| panic!("{e}"));
+    let described =
+        api.call("events", ApiCall::aws_json("1.1", "AWSEvents.DescribeRule", json!({"Name": name}))).await.unwrap();
+    assert_eq!(described["ScheduleExpression"], "cron(0 12 * * ? *)");
+    let err = engine.deploy(&template("rate(0 minutes)"), &options).await.unwrap_err().to_string();
+    assert!(err.contains("ScheduleExpression is not valid"), "{err}");
+    engine.delete("sched", None).await.unwrap_or_else(|e| panic!("{e}"));
+    let rules = api.call("events", ApiCall::aws_json("1.1", "AWSEvents.ListRules", json!({}))).await.unwrap();
+    assert_eq!(rules["Rules"], json!([]));
     store.close().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }

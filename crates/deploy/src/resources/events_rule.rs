@@ -11,9 +11,27 @@ fn call(op: &str, body: Value) -> ApiCall {
     ApiCall::aws_json("1.1", &format!("AWSEvents.{op}"), body)
 }
 
-/// PutRule is an upsert, so create and update are the same call.
 pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     let name = optional_str(props, "Name").unwrap_or_else(|| generated_name(ctx, 64));
+    put(ctx, name, props).await
+}
+
+/// PutRule is an upsert: the same call under the rule's name, then the
+/// targets no longer listed are removed.
+pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
+    let provisioned = put(ctx, old.physical_id.to_owned(), props).await?;
+    let ids = |p: &Value| -> Vec<Value> {
+        p.get("Targets").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("Id").cloned()).collect()
+    };
+    let kept = ids(props);
+    let gone: Vec<Value> = ids(old.properties).into_iter().filter(|i| !kept.contains(i)).collect();
+    if !gone.is_empty() {
+        ctx.api.call("events", call("RemoveTargets", json!({"Rule": old.physical_id, "Ids": gone}))).await?;
+    }
+    Ok(provisioned)
+}
+
+async fn put(ctx: &Ctx<'_>, name: String, props: &Value) -> Result<Provisioned> {
     let mut body = json!({"Name": name});
     for key in ["ScheduleExpression", "EventPattern", "State", "Description", "RoleArn", "EventBusName"] {
         if let Some(v) = props.get(key) {

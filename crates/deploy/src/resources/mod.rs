@@ -143,7 +143,7 @@ pub async fn update(ty: &str, ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) 
         "AWS::ApiGatewayV2::Stage" => apigateway_v2::update_stage(ctx, old, props).await,
         "AWS::ApiGateway::RestApi" => apigateway_v1::update_rest_api(ctx, old, props).await,
         "AWS::ApiGateway::Stage" => apigateway_v1::update_stage(ctx, old, props).await,
-        "AWS::Events::Rule" => events_rule::create(ctx, props).await,
+        "AWS::Events::Rule" => events_rule::update(ctx, old, props).await,
         // Everything else is replaced on any change (see `needs_replacement`).
         other => Err(invalid(format!("{other} cannot be updated in place"))),
     }
