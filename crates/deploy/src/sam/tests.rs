@@ -287,3 +287,21 @@ fn unsupported_api_and_event_properties_are_refused() {
     assert!(err.message.contains("property Auth of HttpApi event E"), "{err}");
     assert_eq!(err.line, Some(8));
 }
+
+#[test]
+fn rust_example_needs_its_build_and_then_transforms() {
+    let src = examples().join("hello-rust");
+    let text = std::fs::read_to_string(src.join("template.yaml")).unwrap();
+    let dir = std::env::temp_dir().join(format!("nimbus-sam-rust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let err = run(&text, &dir).unwrap_err();
+    assert!(err.message.contains("CodeUri build/"), "{err}");
+    assert_eq!(err.line, Some(11));
+    std::fs::create_dir_all(dir.join("build")).unwrap();
+    std::fs::write(dir.join("build/bootstrap"), b"\x7fELF").unwrap();
+    let t = run(&text, &dir).unwrap();
+    let f = &res(&t, "HelloRustFunction")["Properties"];
+    assert_eq!((f["Runtime"].as_str(), f["Handler"].as_str()), (Some("provided.al2023"), Some("bootstrap")));
+    assert!(f["Code"]["LocalPath"].as_str().unwrap().ends_with("build"));
+    std::fs::remove_dir_all(&dir).ok();
+}
