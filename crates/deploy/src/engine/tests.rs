@@ -75,6 +75,13 @@ impl AwsApi for Recorder {
                 _ if call.path_and_query == "/v2/apis" => {
                     json!({"apiId": "api1", "apiEndpoint": "https://api1.execute-api.us-east-1.amazonaws.com"})
                 }
+                _ if call.path_and_query == "/restapis" => json!({"id": "rest1", "rootResourceId": "root1"}),
+                _ if call.path_and_query.starts_with("/restapis/rest1/resources/")
+                    && call.method == http::Method::POST =>
+                {
+                    json!({"id": "res1"})
+                }
+                _ if call.path_and_query.ends_with("/deployments") => json!({"id": "dep1"}),
                 _ if call.path_and_query.ends_with("/integrations") => json!({"integrationId": id}),
                 _ if call.path_and_query.ends_with("/routes") => json!({"routeId": id}),
                 _ => json!({}),
@@ -323,4 +330,169 @@ async fn independent_resources_are_provisioned_together() {
     assert_eq!(out.changes.last().unwrap().0, "Last", "a dependent waits for all it depends on");
     // Two waves of 100 ms, not six.
     assert!(elapsed < std::time::Duration::from_millis(450), "{elapsed:?}");
+}
+
+/// The template `sam init` offers for Python "Hello World" (REST API event,
+/// Globals with LoggingConfig, the usual Outputs), deployed unchanged.
+#[tokio::test]
+async fn sam_init_hello_world_deploys_unchanged() {
+    let dir = scratch("hello");
+    let template = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Description: >
+  sam-app
+
+  Sample SAM Template for sam-app
+
+# More info about Globals: https://github.com/awslabs/serverless-application-model/blob/master/docs/globals.rst
+Globals:
+  Function:
+    Timeout: 3
+    MemorySize: 128
+
+    LoggingConfig:
+      LogFormat: JSON
+Resources:
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function # More info about Function Resource: https://github.com/awslabs/serverless-application-model/blob/master/versions/2016-10-31.md#awsserverlessfunction
+    Properties:
+      CodeUri: hello_world/
+      Handler: app.lambda_handler
+      Runtime: python3.13
+      Architectures:
+      - x86_64
+      Events:
+        HelloWorld:
+          Type: Api # More info about API Event Source: https://github.com/awslabs/serverless-application-model/blob/master/versions/2016-10-31.md#api
+          Properties:
+            Path: /hello
+            Method: get
+
+Outputs:
+  # ServerlessRestApi is an implicit API created from Events key under Serverless::Function
+  # Find out more about other implicit resources you can reference within SAM
+  # https://github.com/awslabs/serverless-application-model/blob/master/docs/internals/generated_resources.rst#api
+  HelloWorldApi:
+    Description: API Gateway endpoint URL for Prod stage for Hello World function
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/"
+  HelloWorldFunction:
+    Description: Hello World Lambda Function ARN
+    Value: !GetAtt HelloWorldFunction.Arn
+  HelloWorldFunctionIamRole:
+    Description: Implicit IAM Role created for Hello World function
+    Value: !GetAtt HelloWorldFunctionRole.Arn
+"#;
+    let api = Arc::new(Recorder::default());
+    let engine = Engine::new(api.clone(), Arc::new(MemoryStates::default()), "us-east-1", "000000000000");
+    let out = engine.deploy(template, &options(&dir)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.stack.outputs["HelloWorldApi"].value,
+        json!("https://rest1.execute-api.us-east-1.amazonaws.com/Prod/hello/")
+    );
+    let ids: Vec<&String> = out.stack.resources.keys().collect();
+    assert!(ids.iter().any(|i| i.starts_with("ServerlessRestApiDeployment")), "{ids:?}");
+    for id in [
+        "HelloWorldFunction",
+        "HelloWorldFunctionRole",
+        "HelloWorldFunctionHelloWorldPermissionProd",
+        "ServerlessRestApi",
+        "ServerlessRestApiProdStage",
+    ] {
+        assert!(out.stack.resources.contains_key(id), "{id} missing from {ids:?}");
+    }
+    let calls = api.take();
+    for expected in [
+        "apigateway:POST /restapis",
+        "apigateway:POST /restapis/rest1/resources/root1",
+        "apigateway:PUT /restapis/rest1/resources/res1/methods/GET",
+        "apigateway:PUT /restapis/rest1/resources/res1/methods/GET/integration",
+        "apigateway:POST /restapis/rest1/deployments",
+        "apigateway:POST /restapis/rest1/stages",
+    ] {
+        assert!(calls.iter().any(|c| c == expected), "{expected} not in {calls:?}");
+    }
+    let function = &out.stack.resources["HelloWorldFunction"].properties;
+    assert_eq!(function["LoggingConfig"], json!({"LogFormat": "JSON"}));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `sam init`'s "Serverless API" shape: a SimpleTable, DynamoDBCrudPolicy,
+/// REST events with path parameters, the table name in the environment.
+#[tokio::test]
+async fn sam_init_serverless_api_deploys_unchanged() {
+    let dir = scratch("todo-api");
+    let template = r#"AWSTemplateFormatVersion: 2010-09-09
+Description: >-
+  sam-app
+Transform:
+- AWS::Serverless-2016-10-31
+Resources:
+  getAllItemsFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Architectures:
+      - x86_64
+      MemorySize: 128
+      Timeout: 100
+      Description: A simple example includes a HTTP get method to get all items from a DynamoDB table.
+      Policies:
+      - DynamoDBCrudPolicy:
+          TableName: !Ref SampleTable
+      Environment:
+        Variables:
+          SAMPLE_TABLE: !Ref SampleTable
+      Events:
+        Api:
+          Type: Api
+          Properties:
+            Path: /
+            Method: GET
+  getByIdFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Policies:
+      - DynamoDBCrudPolicy:
+          TableName: !Ref SampleTable
+      Environment:
+        Variables:
+          SAMPLE_TABLE: !Ref SampleTable
+      Events:
+        Api:
+          Type: Api
+          Properties:
+            Path: /{id}
+            Method: GET
+  SampleTable:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey:
+        Name: id
+        Type: String
+      ProvisionedThroughput:
+        ReadCapacityUnits: 2
+        WriteCapacityUnits: 2
+Outputs:
+  WebEndpoint:
+    Description: API Gateway endpoint URL for Prod stage
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/"
+"#;
+    let (rec, engine) = engine();
+    let out = engine.deploy(template, &options(&dir)).await.unwrap_or_else(|e| panic!("{e}"));
+    let table = out.stack.resources["SampleTable"].physical_id.clone();
+    assert!(table.starts_with("app-SampleTable-"), "{table}");
+    let env = &out.stack.resources["getByIdFunction"].properties["Environment"]["Variables"]["SAMPLE_TABLE"];
+    assert_eq!(env, &json!(table));
+    assert!(out.stack.resources.contains_key("getByIdFunctionApiPermissionProd"));
+    let calls = rec.take();
+    assert!(
+        calls.iter().position(|c| c == "dynamodb:CreateTable")
+            < calls.iter().position(|c| c == "lambda:POST /2015-03-31/functions")
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
