@@ -452,7 +452,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(400)).await;
             std::fs::write(edit_dir.join("hello_world/app.py"), "def lambda_handler(e, c):\n    return 'changed'\n")
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(1200)).await;
+            tokio::time::sleep(Duration::from_millis(2500)).await;
         };
         up(engine, project, BTreeMap::new(), 4566, print, shutdown).await.unwrap();
         let text = lines.lock().unwrap().join("\n");

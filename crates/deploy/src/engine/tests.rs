@@ -312,7 +312,7 @@ async fn independent_resources_are_provisioned_together() {
     impl AwsApi for Slow {
         fn call<'a>(&'a self, _: &'a str, _: ApiCall) -> BoxFuture<'a, Result<Value, ApiError>> {
             Box::pin(async {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 Ok(json!({}))
             })
         }
@@ -328,8 +328,8 @@ async fn independent_resources_are_provisioned_together() {
     let elapsed = started.elapsed();
     assert_eq!(out.changes.len(), 6);
     assert_eq!(out.changes.last().unwrap().0, "Last", "a dependent waits for all it depends on");
-    // Two waves of 100 ms, not six.
-    assert!(elapsed < std::time::Duration::from_millis(450), "{elapsed:?}");
+    // Two waves of 200 ms (400 ms), not six (1200 ms).
+    assert!(elapsed < std::time::Duration::from_millis(900), "{elapsed:?}");
 }
 
 /// The template `sam init` offers for Python "Hello World" (REST API event,
