@@ -1,0 +1,179 @@
+//! AWS::DynamoDB::Table through DynamoDB's awsJson 1.0 API.
+//! Ref: the table name. GetAtt: Arn, StreamArn.
+
+use serde_json::{json, Value};
+
+use super::{copy_props, generated_name, optional_str, Ctx, Existing, Provisioned, Result};
+use crate::api::ApiCall;
+
+const TARGET: &str = "DynamoDB_20120810";
+
+fn call(op: &str, body: Value) -> ApiCall {
+    ApiCall::aws_json("1.0", &format!("{TARGET}.{op}"), body)
+}
+
+/// `"5"` from a Number parameter is the number 5 on the wire.
+fn throughput(v: &Value) -> Value {
+    let num = |k: &str| match v.get(k) {
+        Some(Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(s.as_str())),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    };
+    json!({"ReadCapacityUnits": num("ReadCapacityUnits"), "WriteCapacityUnits": num("WriteCapacityUnits")})
+}
+
+fn indexes(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| {
+                    let mut i = i.clone();
+                    if let Some(pt) = i.get("ProvisionedThroughput").cloned() {
+                        i["ProvisionedThroughput"] = throughput(&pt);
+                    }
+                    i
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// CloudFormation's `StreamSpecification: {StreamViewType}` is the API's enabled stream.
+fn stream_spec(props: &Value) -> Option<Value> {
+    let view = props.get("StreamSpecification")?.get("StreamViewType")?;
+    Some(json!({"StreamEnabled": true, "StreamViewType": view}))
+}
+
+fn outcome(name: &str, description: &Value) -> Provisioned {
+    let mut p = Provisioned::named(name);
+    if let Some(arn) = description.get("TableArn") {
+        p = p.with("Arn", arn.clone());
+    }
+    if let Some(stream) = description.get("LatestStreamArn") {
+        p = p.with("StreamArn", stream.clone());
+    }
+    p
+}
+
+pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
+    let name = optional_str(props, "TableName").unwrap_or_else(|| generated_name(ctx, 255));
+    let mut body = json!({"TableName": name});
+    copy_props(
+        props,
+        &[
+            "AttributeDefinitions",
+            "KeySchema",
+            "BillingMode",
+            "SSESpecification",
+            "TableClass",
+            "DeletionProtectionEnabled",
+            "Tags",
+        ],
+        &mut body,
+    );
+    if let Some(pt) = props.get("ProvisionedThroughput") {
+        body["ProvisionedThroughput"] = throughput(pt);
+    }
+    for key in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+        if let Some(v) = props.get(key) {
+            body[key] = indexes(v);
+        }
+    }
+    if let Some(spec) = stream_spec(props) {
+        body["StreamSpecification"] = spec;
+    }
+    let response = ctx.api.call("dynamodb", call("CreateTable", body)).await?;
+    if let Some(ttl) = props.get("TimeToLiveSpecification") {
+        ctx.api
+            .call("dynamodb", call("UpdateTimeToLive", json!({"TableName": name, "TimeToLiveSpecification": ttl})))
+            .await?;
+    }
+    Ok(outcome(&name, &response["TableDescription"]))
+}
+
+pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
+    let name = old.physical_id;
+    let mut body = json!({"TableName": name});
+    let mut changed = false;
+    for key in [
+        "BillingMode",
+        "ProvisionedThroughput",
+        "StreamSpecification",
+        "AttributeDefinitions",
+        "TableClass",
+        "DeletionProtectionEnabled",
+    ] {
+        if old.properties.get(key) != props.get(key) {
+            changed = true;
+            match key {
+                "ProvisionedThroughput" => {
+                    if let Some(pt) = props.get(key) {
+                        body[key] = throughput(pt);
+                    }
+                }
+                "StreamSpecification" => {
+                    body[key] = stream_spec(props).unwrap_or_else(|| json!({"StreamEnabled": false}));
+                }
+                _ => {
+                    if let Some(v) = props.get(key) {
+                        body[key] = v.clone();
+                    }
+                }
+            }
+        }
+    }
+    // Indexes: delete those gone, create those new (by name), as UpdateTable takes one each.
+    let names = |v: Option<&Value>| -> Vec<(String, Value)> {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|i| Some((i.get("IndexName")?.as_str()?.to_owned(), i.clone()))).collect())
+            .unwrap_or_default()
+    };
+    let before = names(old.properties.get("GlobalSecondaryIndexes"));
+    let after = names(props.get("GlobalSecondaryIndexes"));
+    let mut gsi_updates = Vec::new();
+    for (n, _) in &before {
+        if !after.iter().any(|(m, _)| m == n) {
+            gsi_updates.push(json!({"Delete": {"IndexName": n}}));
+        }
+    }
+    for (n, def) in &after {
+        if !before.iter().any(|(m, _)| m == n) {
+            gsi_updates.push(json!({"Create": indexes(&json!([def]))[0]}));
+        }
+    }
+    if changed && body.as_object().is_some_and(|b| b.len() > 1) {
+        ctx.api.call("dynamodb", call("UpdateTable", body)).await?;
+    }
+    for u in gsi_updates {
+        let attrs = props.get("AttributeDefinitions").cloned().unwrap_or(Value::Null);
+        ctx.api
+            .call(
+                "dynamodb",
+                call(
+                    "UpdateTable",
+                    json!({"TableName": name, "AttributeDefinitions": attrs, "GlobalSecondaryIndexUpdates": [u]}),
+                ),
+            )
+            .await?;
+    }
+    if old.properties.get("TimeToLiveSpecification") != props.get("TimeToLiveSpecification") {
+        let spec = match props.get("TimeToLiveSpecification") {
+            Some(s) => s.clone(),
+            None => {
+                let attr = old.properties["TimeToLiveSpecification"]["AttributeName"].clone();
+                json!({"AttributeName": attr, "Enabled": false})
+            }
+        };
+        ctx.api
+            .call("dynamodb", call("UpdateTimeToLive", json!({"TableName": name, "TimeToLiveSpecification": spec})))
+            .await?;
+    }
+    let described = ctx.api.call("dynamodb", call("DescribeTable", json!({"TableName": name}))).await?;
+    Ok(outcome(name, &described["Table"]))
+}
+
+pub async fn delete(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
+    ctx.api.call("dynamodb", call("DeleteTable", json!({"TableName": old.physical_id}))).await.map(drop)
+}
