@@ -26,6 +26,8 @@ enum LogFormat {
 enum Command {
     /// Serve the AWS APIs on one port with embedded durable storage.
     Serve(serve::ServeArgs),
+    /// Serve, deploy the SAM application in DIR, and redeploy its functions as their code changes.
+    Up(serve::UpArgs),
     /// IAM helpers against a running server.
     Iam(iam_cli::IamArgs),
 }
@@ -35,6 +37,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Up(args) => serve::run_up(args),
         Command::Iam(args) => iam_cli::run(args),
     };
     match result {

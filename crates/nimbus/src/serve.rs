@@ -57,16 +57,62 @@ enum Auth {
     Off,
 }
 
+/// `nimbus up`: serve, deploy a SAM app, keep it deployed as its code changes.
+#[derive(Args)]
+pub struct UpArgs {
+    /// The application's folder (with template.yaml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The template, if not DIR/template.yaml.
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// The stack name (default: the folder's name).
+    #[arg(long)]
+    stack_name: Option<String>,
+    /// Template parameters: K=V …
+    #[arg(long, num_args = 1..)]
+    parameter_overrides: Vec<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+pub fn run_up(mut args: UpArgs) -> Result<(), String> {
+    // The app's state lives beside it unless a data dir was given.
+    if args.serve.data_dir == std::path::Path::new(".nimbus") {
+        args.serve.data_dir = args.dir.join(".nimbus");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nimbus-worker")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let app = App {
+        dir: args.dir,
+        template: args.template,
+        stack_name: args.stack_name,
+        overrides: args.parameter_overrides,
+    };
+    runtime.block_on(serve_app(args.serve, Some(app)))
+}
+
+/// What `nimbus up` deploys.
+struct App {
+    dir: PathBuf,
+    template: Option<PathBuf>,
+    stack_name: Option<String>,
+    overrides: Vec<String>,
+}
+
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("nimbus-worker")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve_app(args, None))
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
     let store_path = args.data_dir.join("store.redb");
@@ -114,6 +160,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     apigateway.set_log_sink(cloudwatch.log_sink());
     apigateway.set_metrics(cloudwatch.metric_sink());
     cloudwatch.set_invoker(lambda.clone());
+    // EventBridge rules (SAM Schedule events) invoke functions on their schedule.
+    let events = Arc::new(nimbus_events::Events::new(store.clone(), context.clone())?);
+    events.set_invoker(lambda.clone());
+    events.start();
+    let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
         Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
         apigateway.clone(),
@@ -122,7 +173,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
         cloudwatch.logs.clone(),
         cloudwatch.metrics.clone(),
+        events.clone(),
+        cloudformation.clone(),
     ];
+    let engine = nimbus_deploy::cli::in_process_engine(&services, &args.region, &args.account_id, &args.data_dir);
+    cloudformation.connect(engine.clone());
 
     let auth = match args.auth {
         Auth::On => {
@@ -151,7 +206,34 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         println!("  credentials: any (authentication is OFF)");
     }
 
-    nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?;
+    match app {
+        None => nimbus_edge::serve(edge, listener, shutdown_signal()).await.map_err(|e| e.to_string())?,
+        Some(app) => {
+            // The server runs until the app's watcher returns (Ctrl-C).
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(nimbus_edge::serve(edge, listener, async {
+                let _ = stopped.await;
+            }));
+            let project =
+                nimbus_deploy::cli::Project::locate(&app.dir, app.template.as_deref(), app.stack_name.as_deref())?;
+            let mut overrides = std::collections::BTreeMap::new();
+            for pair in &app.overrides {
+                let (k, v) = pair.split_once('=').ok_or_else(|| format!("parameter override {pair} is not K=V"))?;
+                overrides.insert(k.to_owned(), v.to_owned());
+            }
+            let print: nimbus_deploy::cli::Print = Arc::new(|line: &str| println!("{line}"));
+            let result =
+                nimbus_deploy::cli::up(engine, project, overrides, address.port(), print, shutdown_signal()).await;
+            let _ = stop.send(());
+            server.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            if let Err(e) = result {
+                lambda.shutdown().await;
+                cloudwatch.metrics.flush().await;
+                store.close().map_err(|e| format!("closing the store: {e}"))?;
+                return Err(e);
+            }
+        }
+    }
     lambda.shutdown().await;
     // Metrics reported in the last moments are still buffered.
     cloudwatch.metrics.flush().await;
