@@ -1,10 +1,7 @@
-//! A SigV4 signer (header form) for `nimbus deploy`'s HTTP calls: the
-//! mirror image of the verifier in `nimbus-iam`, and tested against it.
+//! Signing `nimbus deploy`'s HTTP calls: Nimbus's one SigV4 signer
+//! (`nimbus_iam::sigv4::Signer`), over the header list this client builds.
 
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
-
-use super::uri_encode;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Credentials a request is signed with.
 #[derive(Clone, Debug)]
@@ -14,56 +11,13 @@ pub struct Credentials {
     pub session_token: Option<String>,
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// `/a b/c` → `/a%20b/c`; an already-encoded `%2F` becomes `%252F`, as every
-/// SDK but S3's encodes the path a second time.
-fn canonical_path(path: &str) -> String {
-    if path.is_empty() {
-        return "/".into();
-    }
-    path.split('/').map(uri_encode).collect::<Vec<_>>().join("/")
-}
-
 /// `%41+b` → `A b`, as form fields and query strings are decoded.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&text.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
-fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k)), uri_encode(&percent_decode(v)))
-        })
-        .collect();
-    pairs.sort();
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
-}
-
-/// Sign a request: adds `x-amz-date`, `x-amz-content-sha256`, the session
-/// token if any, and `authorization` to `headers` (which must hold `host`).
+/// Sign a request: adds `x-amz-date`, the session token if any, and
+/// `authorization` to `headers` (which must hold `host`), at `amz_date`.
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
     method: &str,
@@ -76,40 +30,23 @@ pub fn sign(
     amz_date: &str,
 ) {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let payload_hash = hex::encode(Sha256::digest(body));
-    headers.push(("x-amz-date".into(), amz_date.into()));
-    headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+    let mut signer =
+        nimbus_iam::sigv4::Signer::new(&credentials.access_key_id, &credentials.secret_access_key, region, service);
     if let Some(token) = &credentials.session_token {
-        headers.push(("x-amz-security-token".into(), token.clone()));
+        signer = signer.with_session_token(token);
     }
-    let mut canonical: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.split_whitespace().collect::<Vec<_>>().join(" ")))
-        .collect();
-    canonical.sort();
-    let signed_headers = canonical.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
-    let header_block: String = canonical.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let canonical_request = format!(
-        "{method}\n{}\n{}\n{header_block}\n{signed_headers}\n{payload_hash}",
-        canonical_path(path),
-        canonical_query(query)
-    );
-    let date = &amz_date[..8.min(amz_date.len())];
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign =
-        format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())));
-    let k_date = hmac(format!("AWS4{}", credentials.secret_access_key).as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    let key = hmac(&k_service, b"aws4_request");
-    let signature = hex::encode(hmac(&key, string_to_sign.as_bytes()));
-    headers.push((
-        "authorization".into(),
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            credentials.access_key_id
-        ),
-    ));
+    let mut map = HeaderMap::new();
+    for (k, v) in headers.iter() {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()), HeaderValue::from_str(v))
+        {
+            map.append(name, value);
+        }
+    }
+    let now = nimbus_core::time::parse_amz_date(amz_date).unwrap_or_else(nimbus_core::time::now_epoch_seconds);
+    for (name, value) in signer.sign(method, path, query, &map, body, now) {
+        headers.push((name.to_owned(), value));
+    }
 }
 
 #[cfg(test)]
