@@ -5,19 +5,45 @@ GET invocation/next, call the handler with the event and a context object
 shaped like AWS's, POST the result to invocation/{id}/response, or the error
 as {errorMessage, errorType, stackTrace, requestId} to invocation/{id}/error.
 Import failures go to init/error, as the AWS runtime reports them.
+
+Every millisecond spent here is cold start, so it imports only what every
+invocation needs: the interpreter runs with -S (the host's site hooks, .pth
+files included, are not part of Lambda's runtime; its site-packages
+directories come as --site-packages arguments and are appended to sys.path
+where AWS has them, after the standard library), the Runtime API client sits
+on _socket (socket.py pulls in enum), traceback is imported when an error
+needs it, and logging is configured the moment anything imports it.
 """
 
+import _socket
 import importlib
+import importlib.machinery
 import json
-import logging
 import os
-import socket
 import sys
 import time
-import traceback
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
+
+
+def add_site_packages(argv):
+    """Take `--site-packages DIR` pairs off argv (the handler sees AWS's
+    argv: just the bootstrap) and append each DIR to sys.path; define
+    exit()/quit() as site would."""
+    rest = [argv[0]]
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "--site-packages":
+            sys.path.append(next(args))
+        else:
+            rest.append(arg)
+    argv[:] = rest
+    import _sitebuiltins
+    import builtins
+
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
 
 
 class Connection:
@@ -34,8 +60,10 @@ class Connection:
         self.buf = b""
 
     def _connect(self):
-        self.sock = socket.create_connection(self.address)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.connect(self.address)
+        self.sock = sock
         self.buf = b""
 
     def _read_until(self, marker):
@@ -128,6 +156,8 @@ class CognitoIdentity:
 
 
 def error_shape(exc, request_id=None, error_type=None):
+    import traceback
+
     stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:]) if exc.__traceback__ else []
     shape = {
         "errorMessage": str(exc),
@@ -143,25 +173,50 @@ def post_error(path, shape):
     api.request("POST", path, body, {"Lambda-Runtime-Function-Error-Type": shape["errorType"]})
 
 
-class RequestIdFilter(logging.Filter):
+class Invocation:
+    """The request id log records are stamped with."""
+
     request_id = ""
 
-    def filter(self, record):
-        record.aws_request_id = RequestIdFilter.request_id
+
+def setup_logging(logging):
+    # As on AWS: the root logger writes "[LEVEL]\ttimestamp\trequest-id\tmessage".
+    def stamp(record):
+        record.aws_request_id = Invocation.request_id
         return True
 
-
-def setup_logging():
-    # As on AWS: the root logger writes "[LEVEL]\ttimestamp\trequest-id\tmessage".
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S")
     )
     logging.Formatter.converter = time.gmtime
-    handler.addFilter(RequestIdFilter())
+    handler.addFilter(stamp)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+
+
+class ConfigureLoggingOnImport:
+    """A meta path finder: whoever imports logging first (the handler, boto3)
+    gets it already configured as AWS's runtime configures it before loading
+    the handler, without every cold start paying for the import."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(ConfigureLoggingOnImport)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            setup_logging(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
 
 
 def load_handler():
@@ -195,8 +250,12 @@ def raise_init(error_type, message):
 
 
 def main():
+    add_site_packages(sys.argv)
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
-    setup_logging()
+    if "logging" in sys.modules:
+        setup_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, ConfigureLoggingOnImport)
     handler = load_handler()
     while True:
         status, headers, body = api.request("GET", "/invocation/next")
@@ -213,7 +272,7 @@ def main():
             ClientContext(json.loads(client_context)) if client_context else None,
             CognitoIdentity(json.loads(identity)) if identity else None,
         )
-        RequestIdFilter.request_id = request_id
+        Invocation.request_id = request_id
         try:
             event = json.loads(body) if body else {}
             result = handler(event, context)

@@ -5,6 +5,7 @@ failures as Lambda reports them, concurrency throttling."""
 import base64
 import json
 import os
+import re
 import threading
 import time
 
@@ -51,8 +52,62 @@ def test_log_tail_has_start_end_report_and_output(lam):
     assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
     assert "\tBilled Duration: " in report and "\tMemory Size: 128 MB\tMax Memory Used: " in report
     assert "\tInit Duration: " in report  # a cold start
+    assert "INIT_START" not in log  # CloudWatch Logs only
     warm = base64.b64decode(lam.invoke(FunctionName=name, LogType="Tail")["LogResult"]).decode()
     assert "Init Duration" not in warm  # warm reuse
+
+
+def test_init_start_line_in_cloudwatch_once_per_environment(lam, client, nimbus):
+    name = create_python(lam, "def lambda_handler(event, context):\n    return 1\n", runtime="python3.12")
+    for _ in range(2):  # one cold start, one warm reuse
+        lam.invoke(FunctionName=name)
+    logs = client("logs")
+    deadline = time.time() + 10
+    messages = []
+    while time.time() < deadline:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])
+        messages = [e["message"] for e in events]
+        if sum(m.startswith("REPORT ") for m in messages) == 2:
+            break
+        time.sleep(0.2)
+    init_lines = [m for m in messages if m.startswith("INIT_START ")]
+    assert len(init_lines) == 1, messages
+    assert re.fullmatch(
+        r"INIT_START Runtime Version: python:3\.12\.v\d+\tRuntime Version ARN: "
+        rf"arn:aws:lambda:{re.escape(nimbus.region)}::runtime:[0-9a-f]{{64}}\n?",
+        init_lines[0],
+    ), init_lines[0]
+    # It opens the environment's log: before the first START.
+    assert messages.index(init_lines[0]) < next(i for i, m in enumerate(messages) if m.startswith("START "))
+
+
+def test_python_logging_is_configured_as_on_aws(lam):
+    # The runtime configures the root logger before the handler module runs,
+    # so basicConfig() is a no-op and records carry the request id.
+    code = """import logging
+import os
+import re
+import sys
+logging.basicConfig(format='%(message)s')
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+def lambda_handler(event, context):
+    logger.info('info line')
+    paths = [p for p in sys.path if p]
+    stdlib = next(i for i, p in enumerate(paths) if re.search(r'lib/python3\\.\\d+$', p))
+    site = [i for i, p in enumerate(paths) if p.endswith('site-packages')]
+    return {'handlers': len(logger.handlers), 'first': paths[0], 'task_root': os.environ['LAMBDA_TASK_ROOT'],
+            'site_packages_after_stdlib': bool(site) and min(site) > stdlib}
+"""
+    name = create_python(lam, code)
+    result, body = invoke_json(lam, name, LogType="Tail")
+    request_id = result["ResponseMetadata"]["RequestId"]
+    assert body["handlers"] == 1
+    assert body["first"] == body["task_root"]
+    assert body["site_packages_after_stdlib"] is True
+    log = base64.b64decode(result["LogResult"]).decode()
+    assert re.search(rf"^\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{request_id}\tinfo line$", log, re.M), log
 
 
 def test_context_object_and_environment(lam, nimbus):

@@ -130,6 +130,17 @@ impl Cgroups {
     }
 }
 
+/// A shell fragment that moves the shell into the groups whose `cgroup.procs`
+/// files follow as arguments (a count, then the files), and those arguments:
+/// the runtime it then execs is charged from its first allocation.
+pub fn join_script(procs_files: Vec<PathBuf>) -> (&'static str, Vec<std::ffi::OsString>) {
+    const JOIN: &str = r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done
+"#;
+    let mut args: Vec<std::ffi::OsString> = vec![procs_files.len().to_string().into()];
+    args.extend(procs_files.into_iter().map(Into::into));
+    (JOIN, args)
+}
+
 impl EnvCgroup {
     /// The `cgroup.procs` files a starting process writes its pid to.
     pub fn procs_files(&self) -> Vec<PathBuf> {

@@ -318,9 +318,10 @@ fn event(message: String) -> LogEvent {
     LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message }
 }
 
-/// The last 4 KB of the log, base64 (cut at a character boundary).
+/// The last 4 KB of the log, base64 (cut at a character boundary). The
+/// INIT_START platform line goes to CloudWatch Logs only, as on Lambda.
 fn tail(lines: &[LogEvent]) -> String {
-    let text: String = lines.iter().map(|l| l.message.as_str()).collect();
+    let text: String = lines.iter().map(|l| l.message.as_str()).filter(|m| !m.starts_with("INIT_START ")).collect();
     let mut start = text.len().saturating_sub(LOG_TAIL_BYTES);
     while !text.is_char_boundary(start) {
         start += 1;

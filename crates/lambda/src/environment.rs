@@ -45,6 +45,9 @@ struct Python {
     /// The installation prefix holding `exe` (bind-mounted at /var/lang in
     /// the sandbox, since it may sit under an unreadable home directory).
     prefix: Option<PathBuf>,
+    /// The installation's site-packages directories: the runtime starts with
+    /// -S (no site hooks, see runtimes/python) and appends these itself.
+    site_packages: Vec<PathBuf>,
     /// Where Nimbus installed boto3, when the host python lacks it.
     packages: Option<PathBuf>,
 }
@@ -144,19 +147,26 @@ impl Launcher {
                 if !out.status.success() || exe.as_os_str().is_empty() {
                     return Err("python3 on this host does not run".to_owned());
                 }
-                let has_boto3 = tokio::process::Command::new(&exe)
-                    .args(["-c", "import boto3"])
+                // The real interpreter's site-packages, then whether boto3 imports.
+                let probe = tokio::process::Command::new(&exe)
+                    .args([
+                        "-c",
+                        "import os, site; print(*[os.path.realpath(p) for p in site.getsitepackages()], sep='\\n'); \
+                         import boto3",
+                    ])
                     .stderr(Stdio::null())
-                    .status()
+                    .output()
                     .await
-                    .map(|s| s.success())
-                    .unwrap_or(false);
+                    .map_err(|e| format!("python3 on this host does not run: {e}"))?;
+                let has_boto3 = probe.status.success();
+                let site_packages: Vec<PathBuf> =
+                    String::from_utf8_lossy(&probe.stdout).lines().map(|p| PathBuf::from(p.trim())).collect();
                 if has_boto3 {
-                    return Ok(Python { exe, prefix, packages: None });
+                    return Ok(Python { exe, prefix, site_packages, packages: None });
                 }
                 let target = self.runtime_dir.join("python-packages");
                 if target.join("boto3").is_dir() {
-                    return Ok(Python { exe, prefix, packages: Some(target) });
+                    return Ok(Python { exe, prefix, site_packages, packages: Some(target) });
                 }
                 tracing::warn!(
                     "lambda: the host python lacks boto3; installing it once with pip into {}",
@@ -169,10 +179,10 @@ impl Launcher {
                     .status()
                     .await;
                 match status {
-                    Ok(s) if s.success() => Ok(Python { exe, prefix, packages: Some(target) }),
+                    Ok(s) if s.success() => Ok(Python { exe, prefix, site_packages, packages: Some(target) }),
                     _ => {
                         tracing::warn!("lambda: could not install boto3; functions importing it will fail");
-                        Ok(Python { exe, prefix, packages: None })
+                        Ok(Python { exe, prefix, site_packages, packages: None })
                     }
                 }
             })
@@ -225,8 +235,21 @@ impl Launcher {
                 }
                 _ => argv.push(python.exe.clone().into()),
             }
+            argv.push("-S".into());
             argv.push("-u".into());
             argv.push(runtime_dir.join("python").join("bootstrap.py").into());
+            for dir in &python.site_packages {
+                // Inside the sandbox the prefix is mounted at /var/lang.
+                let seen = match (sandbox, &python.prefix) {
+                    (Some(_), Some(prefix)) => match dir.strip_prefix(prefix) {
+                        Ok(relative) => Path::new(sandbox::LANG_DIR).join(relative),
+                        Err(_) => continue,
+                    },
+                    _ => dir.clone(),
+                };
+                argv.push("--site-packages".into());
+                argv.push(seen.into());
+            }
             let mut path = vec![task_root.clone(), runtime_dir.join("python").to_string_lossy().into_owned()];
             if python.packages.is_some() {
                 path.push(runtime_dir.join("python-packages").to_string_lossy().into_owned());
@@ -245,27 +268,33 @@ impl Launcher {
             }
             argv.push(Path::new(&task_root).join("bootstrap").into());
         }
-        if let Some(sandbox) = sandbox {
-            let uid = uid.unwrap_or(FALLBACK_UID);
-            argv = sandbox.wrap(argv, &spec.code_dir, &self.runtime_dir, lang_dir.as_deref(), f.ephemeral_storage, uid);
-        }
         let env_name = format!("env-{}", crate::util::random_hex(8));
         let cgroup = self.cgroups.as_ref().and_then(|c| c.create(&env_name, f.memory));
         if self.cgroups.is_some() && cgroup.is_none() {
             tracing::debug!("lambda: could not create a cgroup for {env_name}; running it unlimited");
         }
-        if let Some(cg) = &cgroup {
+        let procs_files = cgroup.as_ref().map(|cg| cg.procs_files()).unwrap_or_default();
+        let mut fstab = None;
+        if let Some(sandbox) = sandbox {
+            let mounts = sandbox::Mounts {
+                code: &spec.code_dir,
+                runtime: &self.runtime_dir,
+                lang: lang_dir.as_deref(),
+                tmp_mb: f.ephemeral_storage,
+            };
+            let (wrapped, file) = sandbox
+                .wrap(argv, &env_name, &mounts, uid.unwrap_or(FALLBACK_UID), procs_files)
+                .map_err(|e| format!("preparing the sandbox: {e}"))?;
+            argv = wrapped;
+            fstab = Some(file);
+        } else if !procs_files.is_empty() {
             // Join the groups, then become the runtime: nothing runs uncharged.
-            let files = cg.procs_files();
-            let mut wrapped: Vec<std::ffi::OsString> = vec![
-                "-c".into(),
-                r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@""#.into(),
-                "nimbus-env".into(),
-                files.len().to_string().into(),
-            ];
-            wrapped.extend(files.into_iter().map(Into::into));
+            let (join, join_args) = crate::cgroup::join_script(procs_files);
+            let mut wrapped: Vec<std::ffi::OsString> =
+                vec!["/bin/sh".into(), "-c".into(), format!("{join}exec \"$@\"").into(), "nimbus-env".into()];
+            wrapped.extend(join_args);
             wrapped.append(&mut argv);
-            argv = std::iter::once(std::ffi::OsString::from("/bin/sh")).chain(wrapped).collect();
+            argv = wrapped;
         }
         let mut command = tokio::process::Command::new(&argv[0]);
         // Only Lambda's variables reach the function, never Nimbus's own.
@@ -317,6 +346,13 @@ impl Launcher {
         let mut child = command.spawn().map_err(|e| format!("starting the runtime: {e}"))?;
         let pid = child.id();
         let output = Arc::new(Output::default());
+        // Lambda logs INIT_START as each environment begins its init phase.
+        let bootstrap = match f.runtime.as_str() {
+            r if r.starts_with("python") => PYTHON_BOOTSTRAP,
+            r if r.starts_with("nodejs") => NODE_BOOTSTRAP,
+            _ => "",
+        };
+        output.push(crate::runtime_version::init_start_line(&f.runtime, bootstrap, &self.region));
         if let Some(out) = child.stdout.take() {
             tokio::spawn(read_lines(out, output.clone()));
         }
@@ -351,6 +387,7 @@ impl Launcher {
             last_used: Mutex::new(Instant::now()),
             provisioned: std::sync::atomic::AtomicBool::new(spec.provisioned),
             cgroup,
+            _fstab: fstab,
         });
         Ok((env, init))
     }
@@ -393,6 +430,13 @@ pub struct Output {
     seen: AtomicU64,
 }
 
+impl Output {
+    fn push(&self, message: String) {
+        let event = LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message };
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+    }
+}
+
 async fn read_lines(stream: impl AsyncRead + Unpin, output: Arc<Output>) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
@@ -401,9 +445,7 @@ async fn read_lines(stream: impl AsyncRead + Unpin, output: Arc<Output>) {
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let text = String::from_utf8_lossy(&line).into_owned();
-                let event = LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message: text };
-                output.lines.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+                output.push(String::from_utf8_lossy(&line).into_owned());
                 output.seen.fetch_add(n as u64, Ordering::Release);
             }
         }
@@ -425,6 +467,7 @@ pub struct Environment {
     /// Kept warm by a provisioned-concurrency config (never reaped).
     pub provisioned: std::sync::atomic::AtomicBool,
     cgroup: Option<crate::cgroup::EnvCgroup>,
+    _fstab: Option<sandbox::RemoveOnDrop>,
 }
 
 impl Environment {

@@ -8,6 +8,7 @@
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
+//! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
 //! - `provisioned`: provisioned-concurrency configs and their warm environments;
 //! - `cgroup`, `sandbox`: resource limits and isolation of environments;
@@ -23,6 +24,7 @@ mod model;
 mod pool;
 mod provisioned;
 mod runtime_api;
+mod runtime_version;
 mod sandbox;
 mod usage;
 mod util;

@@ -21,17 +21,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The script that runs as root inside the new namespaces: mounts, then
-/// drops to the sandbox user and becomes the runtime.
+/// The script that runs as root inside the new namespaces: join the
+/// environment's cgroups, mount everything listed in the environment's fstab
+/// with one `mount` (one exec instead of one per mount: each costs a cold
+/// start ~2 ms), then drop to the sandbox user and become the runtime.
 const SETUP: &str = r#"set -e
-code=$1; runtime=$2; lang=$3; data=$4; tmp_mb=$5; uid=$6; shift 6
-ro_bind() { mount --bind "$1" "$2"; mount -o remount,bind,ro,nosuid,nodev "$2"; }
-ro_bind "$code" /var/task
-ro_bind "$runtime" /var/runtime
-if [ -n "$lang" ]; then ro_bind "$lang" /var/lang; fi
-mount -t tmpfs -o size=1m,mode=0755 nimbus-hidden "$data"
-mount -t tmpfs -o size=${tmp_mb}m,mode=1777,nosuid,nodev nimbus-tmp /tmp
-hostname localhost 2>/dev/null || true
+fstab=$1; uid=$2; shift 2
+"#;
+const SETUP_TAIL: &str = r#"mount --all --fstab "$fstab"
+echo localhost > /proc/sys/kernel/hostname
 cd /var/task
 exec setpriv --reuid="$uid" --regid=990 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- "$@"
 "#;
@@ -41,7 +39,27 @@ const UID_COUNT: u32 = 40000;
 
 pub struct Sandbox {
     data_dir: PathBuf,
+    /// Where each environment's fstab is written (inside the data directory,
+    /// which the sandbox hides).
+    fstab_dir: PathBuf,
     next: std::sync::atomic::AtomicU32,
+}
+
+/// What an environment mounts; see `Sandbox::wrap`.
+pub struct Mounts<'a> {
+    pub code: &'a Path,
+    pub runtime: &'a Path,
+    pub lang: Option<&'a Path>,
+    pub tmp_mb: u32,
+}
+
+/// A file removed when the environment that needed it goes.
+pub struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Paths as the runtime sees them inside the sandbox.
@@ -75,7 +93,9 @@ impl Sandbox {
         if !probe.success() {
             return Err("this host does not allow new namespaces (unshare failed)".into());
         }
-        Ok(Sandbox { data_dir, next: Default::default() })
+        let fstab_dir = data_dir.join("lambda").join("sandbox");
+        std::fs::create_dir_all(&fstab_dir).map_err(|e| format!("cannot create {}: {e}", fstab_dir.display()))?;
+        Ok(Sandbox { data_dir, fstab_dir, next: Default::default() })
     }
 
     /// A uid for a new environment: each has its own.
@@ -83,16 +103,20 @@ impl Sandbox {
         FIRST_UID + self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % UID_COUNT
     }
 
-    /// Wrap `argv` (which uses the in-sandbox paths) so it runs sandboxed as `uid`.
+    /// Wrap `argv` (which uses the in-sandbox paths) so it runs sandboxed as
+    /// `uid`, first joining the cgroups whose `cgroup.procs` files are given.
+    /// The returned file must live until the runtime has started.
     pub fn wrap(
         &self,
         argv: Vec<OsString>,
-        code: &Path,
-        runtime: &Path,
-        lang: Option<&Path>,
-        tmp_mb: u32,
+        name: &str,
+        mounts: &Mounts,
         uid: u32,
-    ) -> Vec<OsString> {
+        cgroup_procs: Vec<PathBuf>,
+    ) -> std::io::Result<(Vec<OsString>, RemoveOnDrop)> {
+        let fstab = self.fstab_dir.join(format!("{name}.fstab"));
+        std::fs::write(&fstab, self.fstab(mounts))?;
+        let (join, join_args) = crate::cgroup::join_script(cgroup_procs);
         let mut out: Vec<OsString> = [
             "unshare",
             "--mount",
@@ -107,19 +131,58 @@ impl Sandbox {
             "--",
             "/bin/sh",
             "-c",
-            SETUP,
-            "nimbus-sandbox",
         ]
         .iter()
         .map(OsString::from)
         .collect();
-        out.push(code.into());
-        out.push(runtime.into());
-        out.push(lang.map(OsString::from).unwrap_or_default());
-        out.push(self.data_dir.clone().into());
-        out.push(tmp_mb.to_string().into());
+        out.push(format!("{SETUP}{join}{SETUP_TAIL}").into());
+        out.push("nimbus-sandbox".into());
+        out.push(fstab.clone().into());
         out.push(uid.to_string().into());
+        out.extend(join_args);
         out.extend(argv);
-        out
+        Ok((out, RemoveOnDrop(fstab)))
+    }
+
+    /// The environment's mounts in fstab(5) form, in order: the code, the
+    /// runtime and the interpreter read-only where Lambda has them, the data
+    /// directory hidden, a private /tmp of EphemeralStorage size.
+    fn fstab(&self, m: &Mounts) -> String {
+        let mut table = String::new();
+        let mut line = |source: &str, target: &str, kind: &str, options: &str| {
+            table.push_str(&format!("{source} {target} {kind} {options} 0 0\n"));
+        };
+        const READ_ONLY: &str = "bind,ro,nosuid,nodev";
+        line(&fstab_escape(m.code), TASK_ROOT, "none", READ_ONLY);
+        line(&fstab_escape(m.runtime), RUNTIME_DIR, "none", READ_ONLY);
+        if let Some(lang) = m.lang {
+            line(&fstab_escape(lang), LANG_DIR, "none", READ_ONLY);
+        }
+        line("nimbus-hidden", &fstab_escape(&self.data_dir), "tmpfs", "size=1m,mode=0755");
+        line("nimbus-tmp", "/tmp", "tmpfs", &format!("size={}m,mode=1777,nosuid,nodev", m.tmp_mb));
+        table
+    }
+}
+
+/// A path as an fstab field: whitespace and backslashes as octal escapes.
+fn fstab_escape(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fstab_fields_escape_whitespace() {
+        assert_eq!(fstab_escape(Path::new("/a b/c\td")), "/a\\040b/c\\011d");
+        assert_eq!(fstab_escape(Path::new("/plain")), "/plain");
     }
 }
