@@ -2,9 +2,8 @@
 //! allowed and denied, and print the smallest identity policy covering it.
 
 use clap::{Args, Subcommand};
-use http::{HeaderMap, HeaderValue};
-use nimbus_iam::sigv4::Signer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::server_client::{send, Request, ServerArgs};
 
 #[derive(Args)]
 pub struct IamArgs {
@@ -23,18 +22,11 @@ struct SuggestArgs {
     /// A role name or ARN (all its sessions, e.g. a function's environments),
     /// a user ARN, or one session's ARN.
     principal: String,
-    /// The server to ask.
-    #[arg(long, default_value = "http://127.0.0.1:4566", env = "AWS_ENDPOINT_URL")]
-    endpoint: String,
-    #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
-    region: String,
+    /// The server and its root credentials (only root may read activity).
+    #[command(flatten)]
+    server: ServerArgs,
     #[arg(long, default_value = nimbus_core::DEFAULT_ACCOUNT_ID, env = "NIMBUS_ACCOUNT_ID")]
     account_id: String,
-    /// Root credentials of the server (only root may read activity).
-    #[arg(long, default_value = "test", env = "NIMBUS_ACCESS_KEY_ID")]
-    access_key_id: String,
-    #[arg(long, default_value = "test", env = "NIMBUS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    secret_access_key: String,
     /// Also print each recorded action and resource with its counts.
     #[arg(long)]
     activity: bool,
@@ -42,11 +34,7 @@ struct SuggestArgs {
 
 pub fn run(args: IamArgs) -> Result<(), String> {
     let IamCommand::SuggestPolicy(args) = args.command;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let body = runtime.block_on(fetch(&args))?;
+    let body = crate::server_client::runtime()?.block_on(fetch(&args))?;
     let reply: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| format!("the server's answer is not JSON: {e}"))?;
     if args.activity {
@@ -65,63 +53,26 @@ pub fn run(args: IamArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// One signed GET of `/_nimbus/iam/activity`, over plain HTTP/1.1.
+/// One signed GET of `/_nimbus/iam/activity`.
 async fn fetch(args: &SuggestArgs) -> Result<Vec<u8>, String> {
     let principal = if args.principal.starts_with("arn:") {
         args.principal.clone()
     } else {
         format!("arn:aws:iam::{}:role/{}", args.account_id, args.principal)
     };
-    let host = args
-        .endpoint
-        .strip_prefix("http://")
-        .ok_or("only http:// endpoints are supported")?
-        .trim_end_matches('/')
-        .to_owned();
-    let path = "/_nimbus/iam/activity";
     let query =
         format!("principal={}", percent_encoding::utf8_percent_encode(&principal, percent_encoding::NON_ALPHANUMERIC));
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_str(&host).map_err(|e| e.to_string())?);
-    let signer = Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, "iam");
-    let now = nimbus_core::time::now_epoch_seconds();
-    let signed: String = signer
-        .sign("GET", path, &query, &headers, b"", now)
-        .into_iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-
-    let mut stream =
-        tokio::net::TcpStream::connect(&host).await.map_err(|e| format!("cannot reach {}: {e}", args.endpoint))?;
-    let wire = format!("GET {path}?{query} HTTP/1.1\r\nHost: {host}\r\n{signed}Connection: close\r\n\r\n");
-    stream.write_all(wire.as_bytes()).await.map_err(|e| e.to_string())?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await.map_err(|e| e.to_string())?;
-    let split = reply.windows(4).position(|w| w == b"\r\n\r\n").ok_or("malformed HTTP reply")?;
-    let head = String::from_utf8_lossy(&reply[..split]).into_owned();
-    let body = reply[split + 4..].to_vec();
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
+    let request = Request {
+        method: "GET",
+        path: "/_nimbus/iam/activity",
+        query: &query,
+        service: "iam",
+        headers: Vec::new(),
+        body: b"",
+    };
+    let (status, body) = send(&args.server, request).await?;
+    if status != 200 {
         return Err(format!("the server answered {status}: {}", String::from_utf8_lossy(&body)));
     }
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Ok(dechunk(&body));
-    }
     Ok(body)
-}
-
-/// Decode a chunked HTTP/1.1 body.
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&body[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
-        body = &body[line_end + 2..];
-        if size == 0 || body.len() < size {
-            break;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
-    }
-    out
 }

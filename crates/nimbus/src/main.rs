@@ -1,7 +1,9 @@
 //! The `nimbus` command.
 
 mod iam_cli;
+mod logs_cli;
 mod serve;
+mod server_client;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -30,6 +32,8 @@ enum Command {
     Up(serve::UpArgs),
     /// IAM helpers against a running server.
     Iam(iam_cli::IamArgs),
+    /// Print a function's log events from a running server (--follow for new ones).
+    Logs(logs_cli::LogsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Up(args) => serve::run_up(args),
         Command::Iam(args) => iam_cli::run(args),
+        Command::Logs(args) => logs_cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
