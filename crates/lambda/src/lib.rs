@@ -93,6 +93,7 @@ const SPEC: ServiceSpec = ServiceSpec {
         "/2019-09-30/functions",
         "/2019-09-25/functions",
         "/2017-03-31/tags",
+        api::USAGE_PATH,
     ],
     public_paths: &[api::CODE_PATH],
     ..ServiceSpec::BASE

@@ -6,7 +6,10 @@ mod event_config;
 mod functions;
 mod invoke;
 mod policy;
+mod usage;
 mod versions;
+
+pub use usage::USAGE_PATH;
 
 use std::sync::Arc;
 
@@ -25,6 +28,9 @@ pub async fn handle(engine: &Arc<Engine>, request: AwsRequest) -> Result<AwsResp
     let path = request.uri.path().to_owned();
     if let Some(file) = path.strip_prefix(CODE_PATH) {
         return functions::download_code(engine, &request, file).await;
+    }
+    if path == USAGE_PATH && request.method == Method::GET {
+        return usage::usage(engine, &request).await;
     }
     let segments: Vec<String> =
         path.trim_matches('/').split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
