@@ -36,6 +36,7 @@ pub struct Engine {
     pub async_retry_delay: Duration,
     pub provisioned: crate::provisioned::Provisioned,
     pub usage: crate::usage::UsageLog,
+    pub log_writer: crate::log_writer::LogWriter,
 }
 
 pub struct InvokeInput {
@@ -263,27 +264,21 @@ impl Engine {
             cold: init.is_some(),
             error: failed,
         });
-        self.metric(function, "Invocations", 1.0, "Count");
-        self.metric(function, "Duration", elapsed, "Milliseconds");
+        // One hand-over to the metric sink per invocation, not one per datum.
+        let mut data = vec![
+            datum(function, "Invocations", 1.0, "Count"),
+            datum(function, "Duration", elapsed, "Milliseconds"),
+            MetricDatum {
+                dimensions: vec![],
+                ..datum(function, "ConcurrentExecutions", self.pool.in_flight() as f64, "Count")
+            },
+        ];
         if failed {
-            self.metric(function, "Errors", 1.0, "Count");
+            data.push(datum(function, "Errors", 1.0, "Count"));
         }
-        self.metrics.put_metrics(vec![MetricDatum {
-            namespace: "AWS/Lambda".into(),
-            name: "ConcurrentExecutions".into(),
-            dimensions: vec![],
-            value: self.pool.in_flight() as f64,
-            unit: "Count".into(),
-            timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
-        }]);
+        self.metrics.put_metrics(data);
         if let Some(env) = env {
-            let logs = self.logs.clone();
-            let (group, stream) = (function.log_group(), env.log_stream.clone());
-            tokio::spawn(async move {
-                if let Err(e) = logs.put_log_events(&group, &stream, lines).await {
-                    tracing::debug!(error = %e, "lambda: writing function logs failed");
-                }
-            });
+            self.log_writer.push(function.log_group(), env.log_stream.clone(), lines);
         }
         InvokeResult {
             payload,
@@ -294,14 +289,19 @@ impl Engine {
     }
 
     fn metric(&self, function: &FunctionRecord, name: &str, value: f64, unit: &str) {
-        self.metrics.put_metrics(vec![MetricDatum {
-            namespace: "AWS/Lambda".into(),
-            name: name.into(),
-            dimensions: vec![("FunctionName".into(), function.name.clone())],
-            value,
-            unit: unit.into(),
-            timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
-        }]);
+        self.metrics.put_metrics(vec![datum(function, name, value, unit)]);
+    }
+}
+
+/// One `AWS/Lambda` datum with the FunctionName dimension.
+fn datum(function: &FunctionRecord, name: &str, value: f64, unit: &str) -> MetricDatum {
+    MetricDatum {
+        namespace: "AWS/Lambda".into(),
+        name: name.into(),
+        dimensions: vec![("FunctionName".into(), function.name.clone())],
+        value,
+        unit: unit.into(),
+        timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `engine`: the invoke path (concurrency, environments, failures, logs);
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
+//! - `log_writer`: function log lines batched per stream into the LogSink;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
@@ -20,6 +21,7 @@ mod cgroup;
 mod code;
 mod engine;
 mod environment;
+mod log_writer;
 mod model;
 mod pool;
 mod provisioned;
@@ -146,8 +148,10 @@ impl Lambda {
             async_retry_delay: config.async_retry_delay,
             provisioned: Default::default(),
             usage: Default::default(),
+            log_writer: Default::default(),
         });
         tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
+        tokio::spawn(log_writer::LogWriter::run(Arc::downgrade(&engine)));
         for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {
             engine.warm(config);
         }
@@ -171,6 +175,7 @@ impl Lambda {
     /// edge has drained in-flight requests.
     pub async fn shutdown(&self) {
         self.engine.usage.flush(self.engine.store.as_ref()).await;
+        self.engine.log_writer.flush(self.engine.logs.as_ref()).await;
         let envs = self.engine.pool.drain();
         for env in &envs {
             env.kill();
