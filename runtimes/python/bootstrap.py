@@ -114,14 +114,16 @@ api = Connection()
 class LambdaContext:
     """The context object AWS's Python runtime passes to handlers."""
 
+    # The environment's identity is fixed for its life: read it once.
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+    log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
     def __init__(self, request_id, deadline_ms, invoked_arn, client_context, identity):
         self.aws_request_id = request_id
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_arn
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.identity = identity
         self.client_context = client_context
         self._deadline_ms = deadline_ms
