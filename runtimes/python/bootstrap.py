@@ -11,20 +11,62 @@ invocation needs: the interpreter runs with -S (the host's site hooks, .pth
 files included, are not part of Lambda's runtime; its site-packages
 directories come as --site-packages arguments and are appended to sys.path
 where AWS has them, after the standard library), the Runtime API client sits
-on _socket (socket.py pulls in enum), traceback is imported when an error
-needs it, and logging is configured the moment anything imports it.
+on _socket (socket.py pulls in enum), JSON goes through _json, the C
+accelerator the json package wraps (json.decoder compiles regular
+expressions at import, pulling in re and enum), traceback is imported when
+an error needs it, and logging is configured the moment anything imports it.
 """
 
+import _json
 import _socket
 import importlib
 import importlib.machinery
-import json
 import os
 import sys
 import time
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
+
+
+class JsonSettings:
+    """What _json's scanner reads from its context: json.loads's defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+_scan = _json.make_scanner(JsonSettings)
+JSON_WHITESPACE = " \t\n\r"
+
+
+def from_json(text):
+    """json.loads(text) for str, the same C parser underneath."""
+    start = len(text) - len(text.lstrip(JSON_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as stop:
+        raise ValueError(f"Expecting value: char {stop.value}") from None
+    if text[end:].strip(JSON_WHITESPACE):
+        raise ValueError(f"Extra data: char {end}")
+    return value
+
+
+def _not_serializable(value):
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+# json.dumps's defaults: ASCII output, ", " and ": " separators, circular check.
+_encode = _json.make_encoder({}, _not_serializable, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+
+def to_json(value):
+    """json.dumps(value), the same C encoder underneath."""
+    return "".join(_encode(value, 0))
 
 
 def add_site_packages(argv):
@@ -171,7 +213,7 @@ def error_shape(exc, request_id=None, error_type=None):
 
 
 def post_error(path, shape):
-    body = json.dumps(shape).encode()
+    body = to_json(shape).encode()
     api.request("POST", path, body, {"Lambda-Runtime-Function-Error-Type": shape["errorType"]})
 
 
@@ -235,7 +277,7 @@ def load_handler():
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         shape = error_shape(exc)
         print(f"LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code.", file=sys.stderr)
-        print(json.dumps(shape), flush=True)
+        print(to_json(shape), flush=True)
         post_error("/init/error", shape)
         sys.exit(1)
     handler = getattr(module, function_name, None)
@@ -271,14 +313,14 @@ def main():
             request_id,
             int(headers.get("lambda-runtime-deadline-ms") or 0),
             headers.get("lambda-runtime-invoked-function-arn"),
-            ClientContext(json.loads(client_context)) if client_context else None,
-            CognitoIdentity(json.loads(identity)) if identity else None,
+            ClientContext(from_json(client_context)) if client_context else None,
+            CognitoIdentity(from_json(identity)) if identity else None,
         )
         Invocation.request_id = request_id
         try:
-            event = json.loads(body) if body else {}
+            event = from_json(body.decode()) if body else {}
             result = handler(event, context)
-            payload = json.dumps(result).encode()
+            payload = to_json(result).encode()
         except Exception as exc:  # noqa: BLE001 - report whatever the handler raised
             shape = error_shape(exc, request_id)
             print(f"[ERROR] {shape['errorType']}: {shape['errorMessage']}", flush=True)

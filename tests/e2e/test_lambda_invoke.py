@@ -65,7 +65,10 @@ def test_init_start_line_in_cloudwatch_once_per_environment(lam, client, nimbus)
     deadline = time.time() + 10
     messages = []
     while time.time() < deadline:
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])
+        try:  # function logs reach CloudWatch Logs in batches, as on AWS
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
         messages = [e["message"] for e in events]
         if sum(m.startswith("REPORT ") for m in messages) == 2:
             break
