@@ -2,9 +2,10 @@
 //!
 //! Each environment gets its own group under the group Nimbus runs in: memory
 //! limited to the function's MemorySize (so exceeding it is an OOM kill, as on
-//! Lambda), pids limited to Lambda's 1024, CPU weighted by memory as Lambda
-//! allocates CPU in proportion to memory. The process joins its group before
-//! it execs the runtime (a `sh` wrapper writes its own pid to `cgroup.procs`),
+//! Lambda), pids limited to Lambda's 1024, CPU weighted by memory above one
+//! vCPU's worth as Lambda allocates CPU in proportion to memory (see
+//! `cpu_weight`). The process joins its group before it execs the runtime (a
+//! `sh` snippet writes its own pid to `cgroup.procs`),
 //! so everything it allocates is charged. Where groups cannot be created,
 //! environments run unlimited and Nimbus says so once.
 
@@ -99,7 +100,7 @@ impl Cgroups {
                 (Version::V2, _) => {
                     let _ = std::fs::write(dir.join("memory.swap.max"), "0");
                     let _ = std::fs::write(dir.join("pids.max"), PIDS_MAX.to_string());
-                    let _ = std::fs::write(dir.join("cpu.weight"), (memory_mb / 128).clamp(1, 10000).to_string());
+                    let _ = std::fs::write(dir.join("cpu.weight"), cpu_weight(memory_mb, 100).min(10_000).to_string());
                     std::fs::write(dir.join("memory.max"), bytes.to_string()).is_ok()
                 }
                 (Version::V1, "memory") => {
@@ -110,7 +111,7 @@ impl Cgroups {
                 }
                 (Version::V1, "pids") => std::fs::write(dir.join("pids.max"), PIDS_MAX.to_string()).is_ok(),
                 (Version::V1, _) => {
-                    std::fs::write(dir.join("cpu.shares"), (memory_mb as u64 * 1024 / 1769).max(2).to_string()).is_ok()
+                    std::fs::write(dir.join("cpu.shares"), cpu_weight(memory_mb, 1024).to_string()).is_ok()
                 }
             };
             if ok {
@@ -128,6 +129,17 @@ impl Cgroups {
     pub fn remove(&self) -> bool {
         self.parents.iter().all(|(_, parent)| std::fs::remove_dir(parent).is_ok() || !parent.exists())
     }
+}
+
+/// Lambda gives a function one vCPU per 1,769 MB. A cgroup's CPU weight is
+/// relative to everything else on the host, though, not to a dedicated
+/// vCPU: weighting a 128 MB function at 128/1769 of an ordinary process
+/// starves it whenever the host is busy (measured: `import boto3` took 5–10 s
+/// instead of 0.5 s at load 30). So functions up to 1,769 MB weigh as much as
+/// any process (`normal`: 1024 shares on v1, weight 100 on v2) and larger
+/// ones proportionally more, as Lambda gives them more vCPUs.
+fn cpu_weight(memory_mb: u32, normal: u64) -> u64 {
+    (u64::from(memory_mb) * normal / 1769).max(normal)
 }
 
 /// A shell fragment that moves the shell into the groups whose `cgroup.procs`
@@ -198,5 +210,19 @@ impl Drop for EnvCgroup {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_weight_is_never_below_an_ordinary_process() {
+        assert_eq!(cpu_weight(128, 1024), 1024);
+        assert_eq!(cpu_weight(1769, 1024), 1024);
+        assert_eq!(cpu_weight(10240, 1024), 10240 * 1024 / 1769);
+        assert_eq!(cpu_weight(128, 100), 100);
+        assert_eq!(cpu_weight(3538, 100), 200);
     }
 }
