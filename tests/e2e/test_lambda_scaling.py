@@ -54,3 +54,17 @@ def test_account_limit_throttles_beyond_it(small_server):
         t.join()
     assert outcomes.count("ok") == 2
     assert outcomes.count(("TooManyRequestsException", "ConcurrentInvocationLimitExceeded")) == 2
+
+
+def test_a_caller_giving_up_does_not_waste_the_cold_start(nimbus, client):
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    lam = client("lambda", config=Config(retries={"max_attempts": 1}, read_timeout=60))
+    impatient = client("lambda", config=Config(retries={"max_attempts": 0}, read_timeout=1))
+    name = create_python(lam, "import time\ntime.sleep(3)\n\ndef lambda_handler(e, c):\n    return 1\n")
+    with pytest.raises(ReadTimeoutError):
+        impatient.invoke(FunctionName=name)
+    # The environment finished its init without the caller and waits warm.
+    time.sleep(3)
+    assert not cold(lam, name)

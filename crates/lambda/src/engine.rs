@@ -22,6 +22,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const LOG_TAIL_BYTES: usize = 4096;
 
 pub struct Engine {
+    /// This engine, for work that must outlive a request (see `cold_start_for_caller`).
+    pub me: std::sync::Weak<Engine>,
     pub ctx: Context,
     pub functions: Functions,
     pub code: CodeStore,
@@ -90,7 +92,7 @@ impl Engine {
         let mut lines: Vec<LogEvent> = Vec::new();
         let (env, cold) = match self.pool.take(&key) {
             Some(env) => (Some(env), false),
-            None => match self.cold_start(function, key, false).await {
+            None => match self.cold_start_for_caller(function, key).await {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {
                     let duration = started.elapsed();
@@ -146,6 +148,31 @@ impl Engine {
         }
         drop(slot);
         Ok(result)
+    }
+
+    /// A cold start that outlives its caller: started in a task of its own,
+    /// so a client that gives up (a timeout, a closed connection) does not
+    /// kill an environment halfway through init, which under load would turn
+    /// every retry into another cold start. An environment whose caller left
+    /// goes to the pool warm.
+    async fn cold_start_for_caller(
+        &self,
+        function: &FunctionRecord,
+        key: PoolKey,
+    ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
+        let Some(engine) = self.me.upgrade() else {
+            return self.cold_start(function, key, false).await;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let function = function.clone();
+        tokio::spawn(async move {
+            if let Err(Ok(env)) = tx.send(engine.cold_start(&function, key, false).await) {
+                // Its invocation never ran: no Init Duration to report.
+                env.init_duration.lock().unwrap_or_else(|e| e.into_inner()).take();
+                engine.pool.put_back(env);
+            }
+        });
+        rx.await.unwrap_or_else(|_| Err((None, Outcome::Unstartable("the cold start was interrupted".into()))))
     }
 
     /// Start an environment and wait for its runtime to ask for work.

@@ -133,7 +133,8 @@ impl Lambda {
                 pool.set_reserved(&f.name, f.reserved_concurrency);
             }
         }
-        let engine = Arc::new(Engine {
+        let engine = Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             ctx: context,
             functions,
             code,
