@@ -145,9 +145,12 @@ custom:
             pass
 
 
-def wrk(url, connections, seconds, headers=None, method="GET", body=None):
-    """Run wrk; return requests/s, p50/p99 in µs and non-2xx count."""
+def wrk(url, connections, seconds, headers=None, method="GET", body=None, timeout=None):
+    """Run wrk; return requests/s, p50/p99 in µs, non-2xx count and (with
+    `timeout`, in seconds, instead of wrk's 2 s) requests that timed out."""
     cmd = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if timeout:
+        cmd += ["--timeout", f"{timeout}s"]
     script = None
     if method != "GET" or body is not None or headers:
         lines = [f"wrk.method = {json.dumps(method)}"]
@@ -170,11 +173,14 @@ def wrk(url, connections, seconds, headers=None, method="GET", body=None):
         return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_us": pct(50), "p99_us": pct(99), "errors": int(errors.group(1)) if errors else 0}
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
+    return {"rps": rps, "p50_us": pct(50), "p99_us": pct(99), "errors": int(errors.group(1)) if errors else 0,
+            "timeouts": int(timeouts.group(1)) if timeouts else 0}
 
 
 def median_of(runs):
     import statistics
     out = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_us", "p99_us")}
     out["errors"] = sum(r["errors"] for r in runs)
+    out["timeouts"] = sum(r.get("timeouts", 0) for r in runs)
     return out

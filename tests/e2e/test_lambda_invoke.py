@@ -84,6 +84,21 @@ def test_init_start_line_in_cloudwatch_once_per_environment(lam, client, nimbus)
     assert messages.index(init_lines[0]) < next(i for i, m in enumerate(messages) if m.startswith("START "))
 
 
+def test_max_memory_used_grows_with_the_environment(lam):
+    code = "held = []\n\ndef lambda_handler(event, context):\n    held.append(bytearray(event['mb'] << 20))\n    return len(held)\n"
+    name = create_python(lam, code, MemorySize=256)
+
+    def max_used(mb):
+        result = lam.invoke(FunctionName=name, Payload=json.dumps({"mb": mb}), LogType="Tail")
+        report = base64.b64decode(result["LogResult"]).decode().splitlines()[-1]
+        return int(re.search(r"\tMax Memory Used: (\d+) MB", report).group(1))
+
+    first = max_used(1)
+    assert first > 0
+    # Same warm environment, 60 MB more held: the peak is read afresh.
+    assert max_used(60) >= first + 55
+
+
 def test_python_logging_is_configured_as_on_aws(lam):
     # The runtime configures the root logger before the handler module runs,
     # so basicConfig() is a no-op and records carry the request id.
