@@ -36,6 +36,7 @@ pub struct Engine {
     pub async_retry_delay: Duration,
     pub provisioned: crate::provisioned::Provisioned,
     pub usage: crate::usage::UsageLog,
+    pub iam: crate::iam::IamDoors,
 }
 
 pub struct InvokeInput {
@@ -89,7 +90,7 @@ impl Engine {
         let mut lines: Vec<LogEvent> = Vec::new();
         let (env, cold) = match self.pool.take(&key) {
             Some(env) => (Some(env), false),
-            None => match self.cold_start(function, key, false).await {
+            None => match self.cold_start(function, key, false).await? {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {
                     let duration = started.elapsed();
@@ -147,17 +148,27 @@ impl Engine {
         Ok(result)
     }
 
-    /// Start an environment and wait for its runtime to ask for work.
+    /// Start an environment with the role's credentials and wait for its
+    /// runtime to ask for work. The outer error is the API's (the role cannot
+    /// be assumed); the inner one how the start failed, as the function's.
+    #[allow(clippy::type_complexity)]
     pub(crate) async fn cold_start(
         &self,
         function: &FunctionRecord,
         key: PoolKey,
         provisioned: bool,
-    ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
-        let spec = EnvSpec { key, function: function.clone(), code_dir: self.code.dir(&function.code_id), provisioned };
+    ) -> Result<Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)>, AwsError> {
+        let credentials = self.iam.environment_credentials(function).await?;
+        let spec = EnvSpec {
+            key,
+            function: function.clone(),
+            code_dir: self.code.dir(&function.code_id),
+            provisioned,
+            credentials,
+        };
         let (env, init) = match self.launcher.start(&spec).await {
             Ok(started) => started,
-            Err(message) => return Err((None, Outcome::Unstartable(message))),
+            Err(message) => return Ok(Err((None, Outcome::Unstartable(message)))),
         };
         let result = tokio::select! {
             biased;
@@ -170,7 +181,7 @@ impl Engine {
             status = env.exited() => Err(Outcome::Exit(status)),
             () = tokio::time::sleep(INIT_TIMEOUT) => Err(Outcome::Timeout),
         };
-        match result {
+        Ok(match result {
             // Provisioned environments initialise before traffic: no Init Duration to report.
             Ok(()) if provisioned => Ok(env),
             Ok(()) => {
@@ -181,7 +192,7 @@ impl Engine {
                 env.kill();
                 Err((Some(env), outcome))
             }
-        }
+        })
     }
 
     /// Put an outcome into Lambda's words, write the log lines and metrics.

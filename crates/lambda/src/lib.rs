@@ -11,7 +11,8 @@
 //! - `async_queue`: durable Event invocations with retries;
 //! - `provisioned`: provisioned-concurrency configs and their warm environments;
 //! - `cgroup`, `sandbox`: resource limits and isolation of environments;
-//! - `usage`: per-invocation usage records for metering.
+//! - `usage`: per-invocation usage records for metering;
+//! - `iam`: execution-role credentials and resource policies through IAM's doors.
 
 pub(crate) mod api;
 mod async_queue;
@@ -19,6 +20,7 @@ mod cgroup;
 mod code;
 mod engine;
 mod environment;
+mod iam;
 mod model;
 mod pool;
 mod provisioned;
@@ -143,6 +145,7 @@ impl Lambda {
             async_retry_delay: config.async_retry_delay,
             provisioned: Default::default(),
             usage: Default::default(),
+            iam: Default::default(),
         });
         tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
         for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {
@@ -164,6 +167,21 @@ impl Lambda {
 }
 
 impl Lambda {
+    /// Connect IAM: environments then run with their role's credentials, and
+    /// functions' resource policies (also those stored before) take effect.
+    pub fn connect_iam(
+        &self,
+        roles: Arc<dyn nimbus_core::RoleAssumer>,
+        policies: Arc<dyn nimbus_core::ResourcePolicies>,
+    ) -> Result<(), String> {
+        let engine = &self.engine;
+        engine.iam.connect(roles, policies);
+        for function in engine.functions.list(None, usize::MAX).map_err(|e| e.to_string())? {
+            engine.iam.publish_all(&engine.ctx, &function);
+        }
+        Ok(())
+    }
+
     /// Stop every idle environment and remove their cgroups; call once the
     /// edge has drained in-flight requests.
     pub async fn shutdown(&self) {

@@ -118,9 +118,10 @@ impl Pool {
         let mut idle = lock(&self.idle);
         let stack = idle.get_mut(key)?;
         while let Some(env) = stack.pop() {
-            if env.is_alive() {
+            if env.can_serve() {
                 return Some(env);
             }
+            env.kill();
         }
         None
     }
@@ -174,7 +175,7 @@ impl Pool {
                 stack.retain(|env| {
                     let stale = !env.provisioned.load(std::sync::atomic::Ordering::Acquire)
                         && now.duration_since(*lock(&env.last_used)) > keep_alive;
-                    if stale || !env.is_alive() {
+                    if stale || !env.can_serve() {
                         dead.push(env.clone());
                         false
                     } else {

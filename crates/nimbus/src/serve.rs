@@ -151,6 +151,9 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     let iam_model =
         Arc::new(Model::open(store.clone(), &args.account_id).map_err(|e| format!("loading IAM state: {e}"))?);
     let authorizer = Arc::new(IamAuthorizer::new(iam_model.clone()));
+    let sts = Arc::new(Sts::new(iam_model.clone(), authorizer.clone()));
+    // Functions act with their execution role; AddPermission policies count.
+    lambda.connect_iam(sts.clone(), authorizer.clone())?;
 
     let apigateway = Arc::new(
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
@@ -170,7 +173,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
-        Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
+        sts,
         cloudwatch.logs.clone(),
         cloudwatch.metrics.clone(),
         events.clone(),

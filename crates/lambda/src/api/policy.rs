@@ -81,7 +81,8 @@ pub async fn add_permission(engine: &Arc<Engine>, request: &AwsRequest, name: &s
     }
     let revision = text("RevisionId");
     let stored = statement.clone();
-    engine
+    let scope = qualifier.clone();
+    let updated = engine
         .functions
         .update(&engine.ctx, &name, move |r| {
             if revision.is_some_and(|rev| rev != r.revision_id) {
@@ -103,6 +104,7 @@ pub async fn add_permission(engine: &Arc<Engine>, request: &AwsRequest, name: &s
             Ok(())
         })
         .await?;
+    engine.iam.publish_policy(&engine.ctx, &updated, &scope);
     Ok(json_response(201, &json!({ "Statement": statement.to_string() })))
 }
 
@@ -116,7 +118,8 @@ pub async fn remove_permission(
     let qualifier = qualifier(request, from_name)?.unwrap_or_default();
     request.authorize("lambda:RemovePermission", &function_arn(&engine.ctx, &name))?;
     let sid = sid.to_owned();
-    engine
+    let scope = qualifier.clone();
+    let updated = engine
         .functions
         .update(&engine.ctx, &name, move |r| {
             let statements = r.policies.entry(qualifier.clone()).or_default();
@@ -135,6 +138,7 @@ pub async fn remove_permission(
             Ok(())
         })
         .await?;
+    engine.iam.publish_policy(&engine.ctx, &updated, &scope);
     Ok(empty_response(204))
 }
 
