@@ -1,5 +1,7 @@
 //! `nimbus iam suggest-policy`: ask a running server what a principal was
 //! allowed and denied, and print the smallest identity policy covering it.
+//! A function is looked up by name: its environments act as the session
+//! `assumed-role/{its role}/{function name}`, so exactly its calls count.
 
 use clap::{Args, Subcommand};
 use http::{HeaderMap, HeaderValue};
@@ -14,14 +16,14 @@ pub struct IamArgs {
 
 #[derive(Subcommand)]
 enum IamCommand {
-    /// Print the smallest policy covering what a role, user or session did.
+    /// Print the smallest policy covering what a function, role, user or session did.
     SuggestPolicy(SuggestArgs),
 }
 
 #[derive(Args)]
 struct SuggestArgs {
-    /// A role name or ARN (all its sessions, e.g. a function's environments),
-    /// a user ARN, or one session's ARN.
+    /// A function name (what its environments did), a role name or ARN (all
+    /// its sessions), a user ARN, or one session's ARN.
     principal: String,
     /// The server to ask.
     #[arg(long, default_value = "http://127.0.0.1:4566", env = "AWS_ENDPOINT_URL")]
@@ -65,49 +67,70 @@ pub fn run(args: IamArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// One signed GET of `/_nimbus/iam/activity`, over plain HTTP/1.1.
+/// The activity of the principal the argument names.
 async fn fetch(args: &SuggestArgs) -> Result<Vec<u8>, String> {
-    let principal = if args.principal.starts_with("arn:") {
-        args.principal.clone()
-    } else {
-        format!("arn:aws:iam::{}:role/{}", args.account_id, args.principal)
+    let principal = match args.principal.as_str() {
+        arn if arn.starts_with("arn:") => arn.to_owned(),
+        name => match function_session(args, name).await? {
+            Some(session) => session,
+            None => format!("arn:aws:iam::{}:role/{name}", args.account_id),
+        },
     };
+    let query =
+        format!("principal={}", percent_encoding::utf8_percent_encode(&principal, percent_encoding::NON_ALPHANUMERIC));
+    let (status, body) = signed_get(args, "iam", "/_nimbus/iam/activity", &query).await?;
+    if status != "200" {
+        return Err(format!("the server answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(body)
+}
+
+/// The role session of function `name`'s environments, if it is a function.
+async fn function_session(args: &SuggestArgs, name: &str) -> Result<Option<String>, String> {
+    let path = format!("/2015-03-31/functions/{name}/configuration");
+    let (status, body) = signed_get(args, "lambda", &path, "").await?;
+    if status != "200" {
+        return Ok(None);
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the server's answer is not JSON: {e}"))?;
+    let role = config["Role"].as_str().unwrap_or_default();
+    let role_name = role.rsplit('/').next().unwrap_or_default();
+    // Lambda names the session after the function (padded to STS's minimum of two).
+    let session = if name.len() >= 2 { name.to_owned() } else { format!("{name}-lambda") };
+    Ok(Some(format!("arn:aws:sts::{}:assumed-role/{role_name}/{session}", args.account_id)))
+}
+
+/// One signed GET over plain HTTP/1.1: the status and the body.
+async fn signed_get(args: &SuggestArgs, service: &str, path: &str, query: &str) -> Result<(String, Vec<u8>), String> {
     let host = args
         .endpoint
         .strip_prefix("http://")
         .ok_or("only http:// endpoints are supported")?
         .trim_end_matches('/')
         .to_owned();
-    let path = "/_nimbus/iam/activity";
-    let query =
-        format!("principal={}", percent_encoding::utf8_percent_encode(&principal, percent_encoding::NON_ALPHANUMERIC));
     let mut headers = HeaderMap::new();
     headers.insert("host", HeaderValue::from_str(&host).map_err(|e| e.to_string())?);
-    let signer = Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, "iam");
+    let signer = Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, service);
     let now = nimbus_core::time::now_epoch_seconds();
-    let signed: String = signer
-        .sign("GET", path, &query, &headers, b"", now)
-        .into_iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
+    let signed: String =
+        signer.sign("GET", path, query, &headers, b"", now).into_iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
 
     let mut stream =
         tokio::net::TcpStream::connect(&host).await.map_err(|e| format!("cannot reach {}: {e}", args.endpoint))?;
-    let wire = format!("GET {path}?{query} HTTP/1.1\r\nHost: {host}\r\n{signed}Connection: close\r\n\r\n");
+    let target = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+    let wire = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{signed}Connection: close\r\n\r\n");
     stream.write_all(wire.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).await.map_err(|e| e.to_string())?;
     let split = reply.windows(4).position(|w| w == b"\r\n\r\n").ok_or("malformed HTTP reply")?;
     let head = String::from_utf8_lossy(&reply[..split]).into_owned();
     let body = reply[split + 4..].to_vec();
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(format!("the server answered {status}: {}", String::from_utf8_lossy(&body)));
-    }
+    let status = head.split_whitespace().nth(1).unwrap_or("").to_owned();
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Ok(dechunk(&body));
+        return Ok((status, dechunk(&body)));
     }
-    Ok(body)
+    Ok((status, body))
 }
 
 /// Decode a chunked HTTP/1.1 body.

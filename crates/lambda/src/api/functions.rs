@@ -158,7 +158,13 @@ fn apply_configuration(body: &Value, record: &mut FunctionRecord) -> Result<(), 
 /// Lambda), and Lambda must be able to assume it.
 async fn pass_role(engine: &Engine, request: &AwsRequest, role: &str, function: &str) -> Result<(), AwsError> {
     let service = ["lambda.amazonaws.com".to_owned()];
-    request.authorize_with("iam:PassRole", role, &[("iam:PassedToService", &service)])?;
+    request.authorize_with("iam:PassRole", role, &[("iam:PassedToService", &service)]).map_err(|mut err| {
+        // Lambda answers in its own shape, whichever service's action was denied.
+        if err.code == "AccessDenied" {
+            err.code = "AccessDeniedException".into();
+        }
+        err
+    })?;
     engine.iam.check_assumable(role, function).await
 }
 
