@@ -1018,3 +1018,44 @@ def test_dynamodb_queries_indexes_batches_and_transactions_are_checked_per_table
     ])) == f"dynamodb:ConditionCheckItem on resource: {arn}"
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "t"}})
     assert "Item" not in ddb.get_item(TableName=other, Key={"pk": {"S": "x"}})
+
+
+def test_dynamodb_attributes_select_and_return_values_conditions(client, new_user):
+    """AWS's "allow access to specific attributes" policy: reads must project
+    allowed attributes, writes may only touch them, ReturnValues is limited."""
+    ddb = client("dynamodb")
+    table = unique("Profiles")
+    arn = _table(ddb, table)
+    ddb.put_item(TableName=table, Item={"pk": {"S": "u1"}, "name": {"S": "Ann"}, "salary": {"N": "9"}})
+    policy = doc(allow(
+        ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"], arn,
+        Condition={"ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "name"]},
+                   "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES",
+                                            "dynamodb:ReturnValues": ["NONE", "UPDATED_NEW"]}}))
+    _, as_user = new_user(policy)
+    mine = as_user("dynamodb")
+    key = {"pk": {"S": "u1"}}
+    assert mine.get_item(TableName=table, Key=key, ProjectionExpression="#n",
+                         ExpressionAttributeNames={"#n": "name"})["Item"] == {"name": {"S": "Ann"}}
+    got = mine.query(TableName=table, KeyConditionExpression="pk = :p", ProjectionExpression="pk, #n",
+                     ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":p": {"S": "u1"}})
+    assert got["Items"] == [{"pk": {"S": "u1"}, "name": {"S": "Ann"}}]
+    mine.put_item(TableName=table, Item={"pk": {"S": "u2"}, "name": {"S": "Bo"}})
+    assert mine.update_item(TableName=table, Key=key, UpdateExpression="SET #n = :v",
+                            ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":v": {"S": "Al"}},
+                            ReturnValues="UPDATED_NEW")["Attributes"] == {"name": {"S": "Al"}}
+    for denied in [
+        lambda: mine.get_item(TableName=table, Key=key),  # no projection: all attributes
+        lambda: mine.get_item(TableName=table, Key=key, ProjectionExpression="salary"),
+        lambda: mine.query(TableName=table, KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+                           ExpressionAttributeValues={":p": {"S": "u1"}}),
+        lambda: mine.put_item(TableName=table, Item={"pk": {"S": "u3"}, "salary": {"N": "1"}}),
+        lambda: mine.update_item(TableName=table, Key=key, UpdateExpression="SET salary = :v",
+                                 ExpressionAttributeValues={":v": {"N": "10"}}),
+        lambda: mine.update_item(TableName=table, Key=key, UpdateExpression="SET #n = :v", ReturnValues="ALL_NEW",
+                                 ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":v": {"S": "X"}}),
+    ]:
+        assert _denied_action(denied).startswith("dynamodb:")
+    item = ddb.get_item(TableName=table, Key=key)["Item"]
+    assert item == {"pk": {"S": "u1"}, "name": {"S": "Al"}, "salary": {"N": "9"}}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "u3"}})

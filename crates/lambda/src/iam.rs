@@ -12,7 +12,7 @@ use std::time::Duration;
 use nimbus_core::{AwsError, Context, ResourcePolicies, RoleAssumer, TemporaryCredentials};
 use serde_json::json;
 
-use crate::model::{function_arn, FunctionRecord};
+use crate::model::{qualified_arn, FunctionRecord};
 
 /// Role sessions of environments last an hour, which every role allows
 /// (MaxSessionDuration is at least 3600 s); environments retire before their
@@ -82,7 +82,7 @@ impl IamDoors {
     /// itself) as it now stands, or withdraw it when no statement is left.
     pub fn publish_policy(&self, ctx: &Context, function: &FunctionRecord, qualifier: &str) {
         let Some(policies) = self.policies.get() else { return };
-        let arn = qualified_arn(ctx, &function.name, qualifier);
+        let arn = qualified_arn(ctx, &function.name, Some(qualifier));
         match function.policies.get(qualifier).filter(|s| !s.is_empty()) {
             Some(statements) => {
                 let document = json!({"Version": "2012-10-17", "Id": "default", "Statement": statements});
@@ -105,16 +105,8 @@ impl IamDoors {
     pub fn withdraw_all(&self, ctx: &Context, function: &FunctionRecord) {
         let Some(policies) = self.policies.get() else { return };
         for qualifier in function.policies.keys() {
-            policies.remove_resource_policy(&qualified_arn(ctx, &function.name, qualifier));
+            policies.remove_resource_policy(&qualified_arn(ctx, &function.name, Some(qualifier)));
         }
-    }
-}
-
-/// The function's ARN, with `:qualifier` unless it is "".
-fn qualified_arn(ctx: &Context, name: &str, qualifier: &str) -> String {
-    match qualifier {
-        "" => function_arn(ctx, name),
-        q => format!("{}:{q}", function_arn(ctx, name)),
     }
 }
 

@@ -94,9 +94,24 @@ impl Keys {
         }
     }
 
-    fn add_enums(&mut self, r: &Req<'_>) {
-        self.select = r.str("Select").ok().flatten().map(str::to_owned);
+    fn add_return_values(&mut self, r: &Req<'_>) {
         self.return_values = r.str("ReturnValues").ok().flatten().map(str::to_owned);
+    }
+
+    /// A read's Select as stated, or as the API defaults it (a projection
+    /// selects specific attributes; none selects all, or all projected on an
+    /// index), so a policy requiring SPECIFIC_ATTRIBUTES is not bypassed by
+    /// leaving Select out.
+    fn add_select(&mut self, r: &Req<'_>, on_index: bool) {
+        let stated = r.str("Select").ok().flatten();
+        let projected = r.has("ProjectionExpression") || r.has("AttributesToGet");
+        let select = match stated {
+            Some(s) => s,
+            None if projected => "SPECIFIC_ATTRIBUTES",
+            None if on_index => "ALL_PROJECTED_ATTRIBUTES",
+            None => "ALL_ATTRIBUTES",
+        };
+        self.select = Some(select.to_owned());
     }
 }
 
@@ -160,7 +175,10 @@ impl DynamoDb {
         keys.add_item(r.object(member).ok().flatten(), schema.as_ref());
         keys.add_projection(r);
         keys.add_updates(r);
-        keys.add_enums(r);
+        keys.add_return_values(r);
+        if action == "dynamodb:GetItem" {
+            keys.add_select(r, false);
+        }
         self.check(request, action, &self.arn_of(region, name), &keys)
     }
 
@@ -170,7 +188,7 @@ impl DynamoDb {
         let index = r.str("IndexName").ok().flatten();
         let mut keys = Keys::default();
         keys.add_projection(r);
-        keys.add_enums(r);
+        keys.add_select(r, index.is_some());
         if action == "dynamodb:Query" {
             let table = self.catalog.get(region, name).ok().flatten();
             let schema = table.as_ref().map(|t| match index.and_then(|i| t.index(i)) {
@@ -203,6 +221,7 @@ impl DynamoDb {
                         keys.add_item(key.as_object(), schema.as_ref());
                     }
                     keys.add_projection(&child);
+                    keys.add_select(&child, false);
                 }
                 // BatchWriteItem: [{PutRequest: {Item}} | {DeleteRequest: {Key}}]
                 Value::Array(writes) => {

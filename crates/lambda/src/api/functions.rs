@@ -272,7 +272,7 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
 fn load(engine: &Engine, request: &AwsRequest, name: &str, action: &str) -> Result<FunctionRecord, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?;
-    request.authorize(action, &crate::model::function_arn(&engine.ctx, &name))?;
+    request.authorize(action, &crate::model::qualified_arn(&engine.ctx, &name, qualifier.as_deref()))?;
     super::resolve(engine, &name, qualifier.as_deref(), false)
 }
 
@@ -418,7 +418,10 @@ pub async fn update_configuration(
 pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
     let (fn_name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?;
-    request.authorize("lambda:DeleteFunction", &crate::model::function_arn(&engine.ctx, &fn_name))?;
+    request.authorize(
+        "lambda:DeleteFunction",
+        &crate::model::qualified_arn(&engine.ctx, &fn_name, qualifier.as_deref()),
+    )?;
     if let Some(q) = qualifier.filter(|q| q != "$LATEST") {
         let Ok(n) = q.parse::<u64>() else {
             return Err(AwsError::new(
