@@ -8,7 +8,7 @@ import subprocess
 import botocore
 import pytest
 
-from conftest import nimbus_binary
+from conftest import Server, make_client, nimbus_binary
 from lambda_helpers import make_zip, unique
 
 ACCOUNT = "000000000000"
@@ -54,8 +54,8 @@ def create_function(lam, name, role_arn, code=READ_THEN_WRITE):
                                Code={"ZipFile": make_zip({"app.py": code})}, Timeout=30)
 
 
-def new_user(client, iam, policy):
-    name = unique("user")
+def new_user(client, iam, policy, name=None):
+    name = name or unique("user")
     iam.create_user(UserName=name)
     iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy)
     key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -172,3 +172,27 @@ def test_add_permission_grants_invoke_to_a_user_of_the_account(client):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         as_user("lambda").invoke(FunctionName=fn, Payload=b"{}")
     assert error_of(e)[0] == "AccessDeniedException"
+
+
+def test_resource_policies_hold_after_a_restart():
+    server = Server()
+    fn, user = unique("kept"), unique("caller")
+    try:
+        iam, lam = make_client(server, "iam"), make_client(server, "lambda")
+        _, role_arn = make_role(iam)
+        create_function(lam, fn, role_arn, code="def handler(event, context):\n    return 'kept'\n")
+        client = lambda service, **kw: make_client(server, service, **kw)  # noqa: E731
+        user_arn, _ = new_user(client, iam, doc({"Effect": "Allow", "Action": "lambda:GetAccountSettings",
+                                                 "Resource": "*"}), name=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        lam.add_permission(FunctionName=fn, StatementId="user", Action="lambda:InvokeFunction", Principal=user_arn)
+    finally:
+        assert server.stop() == 0
+    again = Server(data_dir=server.data_dir)
+    try:
+        as_user = make_client(again, "lambda", aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"])
+        reply = as_user.invoke(FunctionName=fn, Payload=b"{}")
+        assert json.loads(reply["Payload"].read()) == "kept"
+    finally:
+        assert again.stop() == 0
