@@ -119,3 +119,24 @@ fn session_name(function: &str) -> String {
         format!("{function}-lambda")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_retire_before_an_invocation_could_outlive_their_credentials() {
+        // The longest invocation starting just before retirement still ends
+        // a minute before the one-hour session expires.
+        for timeout in [1, 3, 900] {
+            let last_end = retire_after(timeout) + Duration::from_secs(timeout as u64);
+            assert_eq!(last_end, Duration::from_secs(SESSION_SECONDS as u64) - RETIRE_MARGIN);
+        }
+    }
+
+    #[test]
+    fn sessions_are_named_after_the_function() {
+        assert_eq!(session_name("orders-api"), "orders-api");
+        assert_eq!(session_name("f"), "f-lambda");
+    }
+}
