@@ -160,6 +160,12 @@ impl Lambda {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(engine) = reaper.upgrade() else { break };
                 engine.pool.reap(engine.keep_alive);
+                // Provisioned environments whose role credentials ran low are replaced.
+                for function in engine.pool.take_retired_provisioned() {
+                    for config in engine.provisioned_configs(Some(&function)).unwrap_or_default() {
+                        engine.warm(config);
+                    }
+                }
             }
         });
         Ok(Lambda { engine })
