@@ -4,6 +4,7 @@ assumable by Lambda), and AddPermission's resource policy grants Invoke."""
 
 import json
 import subprocess
+import time
 
 import botocore
 import pytest
@@ -196,3 +197,34 @@ def test_resource_policies_hold_after_a_restart():
         assert json.loads(reply["Payload"].read()) == "kept"
     finally:
         assert again.stop() == 0
+
+
+def test_environments_retire_before_their_role_credentials_expire():
+    """With 65-second role sessions and a 2-second timeout, an environment
+    takes work for 3 seconds (65 - 2 - a 60-second margin); then a new one
+    starts with fresh credentials."""
+    server = Server(env={"NIMBUS_STS_MIN_DURATION_SECONDS": "1", "NIMBUS_LAMBDA_ROLE_SESSION_SECONDS": "65"})
+    try:
+        iam, lam = make_client(server, "iam"), make_client(server, "lambda")
+        _, role_arn = make_role(iam, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        fn = unique("rotating")
+        code = ("import os, boto3\n"
+                "def handler(event, context):\n"
+                "    boto3.client('iam').list_roles(MaxItems=1)\n"
+                "    return os.environ['AWS_ACCESS_KEY_ID']\n")
+        lam.create_function(FunctionName=fn, Runtime="python3.12", Role=role_arn, Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": code})}, Timeout=2)
+
+        def key_id():
+            reply = lam.invoke(FunctionName=fn, Payload=b"{}")
+            out = json.loads(reply["Payload"].read())
+            assert "FunctionError" not in reply, out
+            return out
+
+        first = key_id()
+        assert first.startswith("ASIA")
+        time.sleep(4)
+        second = key_id()
+        assert second.startswith("ASIA") and second != first
+    finally:
+        assert server.stop() == 0

@@ -360,7 +360,10 @@ impl Launcher {
             last_used: Mutex::new(Instant::now()),
             provisioned: std::sync::atomic::AtomicBool::new(spec.provisioned),
             cgroup,
-            retire_at: spec.credentials.as_ref().map(|_| Instant::now() + crate::iam::retire_after(f.timeout)),
+            retire_at: spec
+                .credentials
+                .as_ref()
+                .map(|c| Instant::now() + crate::iam::retire_after(c.expires_at, f.timeout)),
         });
         Ok((env, init))
     }

@@ -14,18 +14,18 @@ use serde_json::json;
 
 use crate::model::{qualified_arn, FunctionRecord};
 
-/// Role sessions of environments last an hour, which every role allows
-/// (MaxSessionDuration is at least 3600 s); environments retire before their
-/// credentials could expire mid-invocation (see `retire_after`).
-pub const SESSION_SECONDS: i64 = 3600;
+/// Role sessions of environments last an hour by default, which every role
+/// allows (MaxSessionDuration is at least 3600 s); environments retire
+/// before their credentials could expire mid-invocation (see `retire_after`).
+pub const DEFAULT_SESSION_SECONDS: i64 = 3600;
 
 /// Slack kept between an environment's retirement and its credentials' expiry.
 const RETIRE_MARGIN: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
 pub struct IamDoors {
     roles: OnceLock<Arc<dyn RoleAssumer>>,
     policies: OnceLock<Arc<dyn ResourcePolicies>>,
+    session_seconds: i64,
 }
 
 /// What CreateFunction and Invoke answer when the role cannot be assumed.
@@ -37,14 +37,20 @@ pub fn role_not_assumable() -> AwsError {
     )
 }
 
-/// How long an environment started with credentials valid for
-/// `SESSION_SECONDS` may take new invocations: no invocation (up to the
-/// function's timeout) outlives its credentials.
-pub fn retire_after(timeout_secs: u32) -> Duration {
-    Duration::from_secs(SESSION_SECONDS as u64).saturating_sub(Duration::from_secs(timeout_secs as u64) + RETIRE_MARGIN)
+/// How long an environment whose credentials expire at `expires_at` (epoch
+/// seconds) may take new invocations: no invocation (up to the function's
+/// timeout) outlives its credentials.
+pub fn retire_after(expires_at: i64, timeout_secs: u32) -> Duration {
+    let left = (expires_at - nimbus_core::time::now_epoch_seconds()).max(0) as u64;
+    Duration::from_secs(left).saturating_sub(Duration::from_secs(timeout_secs as u64) + RETIRE_MARGIN)
 }
 
 impl IamDoors {
+    /// Environments' role sessions last `session_seconds`.
+    pub fn new(session_seconds: i64) -> Self {
+        IamDoors { roles: OnceLock::new(), policies: OnceLock::new(), session_seconds }
+    }
+
     pub fn connect(&self, roles: Arc<dyn RoleAssumer>, policies: Arc<dyn ResourcePolicies>) {
         let _ = self.roles.set(roles);
         let _ = self.policies.set(policies);
@@ -58,7 +64,10 @@ impl IamDoors {
     ) -> Result<Option<TemporaryCredentials>, AwsError> {
         let Some(roles) = self.roles.get() else { return Ok(None) };
         let session = session_name(&function.name);
-        match roles.assume_role_for_service("lambda.amazonaws.com", &function.role, &session, SESSION_SECONDS).await {
+        match roles
+            .assume_role_for_service("lambda.amazonaws.com", &function.role, &session, self.session_seconds)
+            .await
+        {
             Ok(credentials) => Ok(Some(credentials)),
             Err(err) => {
                 tracing::warn!(function = %function.name, role = %function.role, "cannot assume the execution role: {}", err.message);
@@ -72,7 +81,7 @@ impl IamDoors {
         let Some(roles) = self.roles.get() else { return Ok(()) };
         let session = session_name(function_name);
         roles
-            .assume_role_for_service("lambda.amazonaws.com", role, &session, SESSION_SECONDS)
+            .assume_role_for_service("lambda.amazonaws.com", role, &session, self.session_seconds)
             .await
             .map(|_| ())
             .map_err(|_| role_not_assumable())
@@ -128,10 +137,14 @@ mod tests {
     fn environments_retire_before_an_invocation_could_outlive_their_credentials() {
         // The longest invocation starting just before retirement still ends
         // a minute before the one-hour session expires.
+        let expires_at = nimbus_core::time::now_epoch_seconds() + DEFAULT_SESSION_SECONDS;
         for timeout in [1, 3, 900] {
-            let last_end = retire_after(timeout) + Duration::from_secs(timeout as u64);
-            assert_eq!(last_end, Duration::from_secs(SESSION_SECONDS as u64) - RETIRE_MARGIN);
+            let last_end = retire_after(expires_at, timeout) + Duration::from_secs(timeout as u64);
+            let session = Duration::from_secs(DEFAULT_SESSION_SECONDS as u64) - RETIRE_MARGIN;
+            // Within the second that may tick between the two clock reads.
+            assert!(last_end <= session && last_end + Duration::from_secs(1) >= session, "{last_end:?}");
         }
+        assert_eq!(retire_after(expires_at - DEFAULT_SESSION_SECONDS, 3), Duration::ZERO);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct LambdaConfig {
     pub async_retry_delay: Duration,
     /// Run functions in namespaces as an unprivileged user where the host allows.
     pub sandbox: bool,
+    /// How long environments' role sessions last (once IAM is connected).
+    pub role_session_seconds: i64,
 }
 
 impl LambdaConfig {
@@ -74,6 +76,7 @@ impl LambdaConfig {
             keep_alive: Duration::from_secs(600),
             async_retry_delay: Duration::from_secs(60),
             sandbox: true,
+            role_session_seconds: iam::DEFAULT_SESSION_SECONDS,
         }
     }
 }
@@ -145,7 +148,7 @@ impl Lambda {
             async_retry_delay: config.async_retry_delay,
             provisioned: Default::default(),
             usage: Default::default(),
-            iam: Default::default(),
+            iam: iam::IamDoors::new(config.role_session_seconds),
         });
         tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
         for config in engine.provisioned_configs(None).map_err(|e| e.to_string())? {

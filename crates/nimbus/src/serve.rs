@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Lambda: run functions in namespaces as an unprivileged user (off: plain processes).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "NIMBUS_LAMBDA_SANDBOX")]
     lambda_sandbox: bool,
+    /// Lambda: seconds each environment's role session lasts (environments
+    /// retire before it ends). Within the role's MaxSessionDuration.
+    #[arg(long, default_value_t = 3600, env = "NIMBUS_LAMBDA_ROLE_SESSION_SECONDS")]
+    lambda_role_session_seconds: i64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +141,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     lambda_config.keep_alive = std::time::Duration::from_secs(args.lambda_keep_alive);
     lambda_config.async_retry_delay = std::time::Duration::from_millis(args.lambda_async_retry_delay_ms);
     lambda_config.sandbox = args.lambda_sandbox;
+    lambda_config.role_session_seconds = args.lambda_role_session_seconds;
     // Lambda is a service and the `Invoker` API Gateway calls: one Arc, two doors.
     let lambda = Arc::new(nimbus_lambda::Lambda::new(
         store.clone(),
