@@ -56,6 +56,10 @@ pub struct InvokeResult {
     pub executed_version: String,
 }
 
+/// A started environment, or how starting it failed (with the environment,
+/// if its process ran).
+pub(crate) type ColdStart = Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)>;
+
 /// How an invocation ended, before it is put into words.
 pub(crate) enum Outcome {
     Response(Bytes),
@@ -151,13 +155,12 @@ impl Engine {
     /// Start an environment with the role's credentials and wait for its
     /// runtime to ask for work. The outer error is the API's (the role cannot
     /// be assumed); the inner one how the start failed, as the function's.
-    #[allow(clippy::type_complexity)]
     pub(crate) async fn cold_start(
         &self,
         function: &FunctionRecord,
         key: PoolKey,
         provisioned: bool,
-    ) -> Result<Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)>, AwsError> {
+    ) -> Result<ColdStart, AwsError> {
         let credentials = self.iam.environment_credentials(function).await?;
         let spec = EnvSpec {
             key,

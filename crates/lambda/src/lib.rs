@@ -49,7 +49,7 @@ pub struct LambdaConfig {
     pub data_dir: PathBuf,
     /// Where functions reach Nimbus (`AWS_ENDPOINT_URL`) and `Code.Location` points.
     pub endpoint_url: String,
-    /// Credentials handed to functions (root's until IAM issues role credentials).
+    /// Credentials handed to functions while IAM is not connected (`connect_iam`).
     pub access_key_id: String,
     pub secret_access_key: String,
     /// The account concurrency limit.
