@@ -224,11 +224,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
             }));
             let project =
                 nimbus_deploy::cli::Project::locate(&app.dir, app.template.as_deref(), app.stack_name.as_deref())?;
-            let mut overrides = std::collections::BTreeMap::new();
-            for pair in &app.overrides {
-                let (k, v) = pair.split_once('=').ok_or_else(|| format!("parameter override {pair} is not K=V"))?;
-                overrides.insert(k.to_owned(), v.to_owned());
-            }
+            let overrides = crate::stack_cli::parse_overrides(&app.overrides)?;
             let print: nimbus_deploy::cli::Print = Arc::new(|line: &str| println!("{line}"));
             let result =
                 nimbus_deploy::cli::up(engine, project, overrides, address.port(), print, shutdown_signal()).await;
