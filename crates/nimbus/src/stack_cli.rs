@@ -45,11 +45,7 @@ impl Remote {
 
     /// The port API URLs are printed with.
     fn port(&self) -> u16 {
-        self.endpoint_url
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok())
-            .unwrap_or(80)
+        self.endpoint_url.trim_end_matches('/').rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(80)
     }
 }
 
