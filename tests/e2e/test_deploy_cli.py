@@ -218,6 +218,11 @@ def test_deploy_update_rollback_delete(server, tmp_path):
         "dynamodb:GetItem": "allowed",
         "dynamodb:PutItem": "implicitDeny",
     }
+    # Every SAM function role gets AWSLambdaBasicExecutionRole: it may write its logs.
+    attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+    assert "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" in [p["PolicyArn"] for p in attached]
+    decisions = iam.simulate_principal_policy(PolicySourceArn=role_arn, ActionNames=["logs:PutLogEvents"])
+    assert decisions["EvaluationResults"][0]["EvalDecision"] == "allowed"
 
     # Listed by `nimbus stacks` and by CloudFormation's own API.
     listed = nimbus_cli(server, "stacks")
