@@ -95,6 +95,16 @@ def sls_once(sls_modules):
         offline.stop()
 
 
+def boto3_import_s():
+    """How long the host's python takes to `import boto3` (the seed handler's
+    first line, so the floor of its cold start), with the interpreter Lambda resolves."""
+    exe = subprocess.run(["python3", "-c", "import os, sys; print(os.path.realpath(sys.executable))"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    started = time.perf_counter()
+    subprocess.run([exe, "-c", "import boto3"], check=True)
+    return time.perf_counter() - started
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--nimbus", required=True)
@@ -104,7 +114,7 @@ def main():
 
     print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
     totals, parts = [], {}
-    sls = []
+    sls, imports = [], []
     for i in range(args.n):
         total, p = nimbus_up_once(args.nimbus)
         totals.append(total)
@@ -114,6 +124,7 @@ def main():
         if args.sls:
             sls.append(sls_once(args.sls))
             line += f", serverless-offline {sls[-1] * 1000:.0f} ms"
+        imports.append(boto3_import_s())
         print(line, flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print()
@@ -124,6 +135,7 @@ def main():
     for k in ("listening", "deploy (as reported)", "url printed", "first request"):
         print(f"| &nbsp;&nbsp;{k} | {ms(parts[k])} |")
     print(f"| hot reload: edit → new answer | {ms(parts['hot reload: edit → new answer'])} |")
+    print(f"| `python -c 'import boto3'` alone (cold-start floor) | {ms(imports)} |")
     if sls:
         print(f"| serverless-offline (same handler) → first 200 | {ms(sls)} |")
         print(f"\nratio (serverless-offline / nimbus, medians): {statistics.median(sls) / statistics.median(totals):.1f}x")

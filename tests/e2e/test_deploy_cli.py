@@ -296,6 +296,7 @@ def test_deploy_refuses_bad_input(server, tmp_path):
         timeout=60,
     )
     assert unreachable.returncode != 0 and "cannot reach Nimbus at http://127.0.0.1:9" in unreachable.stderr
+    assert f"{tmp_path} is not a Nimbus data dir" in unreachable.stderr
 
 
 @pytest.mark.parametrize("sample", ["sam-init-python-hello", "sam-init-node-hello"])

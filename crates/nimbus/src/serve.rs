@@ -11,6 +11,9 @@ use nimbus_iam::{Iam, IamAuthorizer, IamCredentials, StaticCredentials, Sts, Ver
 use nimbus_store::Store;
 use nimbus_store_redb::RedbStore;
 
+/// The embedded store's file inside the data dir.
+pub const STORE_FILE: &str = "store.redb";
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -119,7 +122,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
-    let store_path = args.data_dir.join("store.redb");
+    let store_path = args.data_dir.join(STORE_FILE);
     let store: Arc<dyn Store> =
         RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
     let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };

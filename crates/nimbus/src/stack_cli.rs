@@ -40,6 +40,14 @@ impl Remote {
             secret_access_key: self.secret_access_key.clone(),
             session_token: self.session_token.clone(),
         };
+        // Records kept away from the server's own would be invisible to it
+        // and to `nimbus up`: say so rather than quietly diverge.
+        if !self.data_dir.join(crate::serve::STORE_FILE).is_file() {
+            eprintln!(
+                "nimbus: note: {} is not a Nimbus data dir; stack records will be kept there (pass the server's --data-dir to share them)",
+                self.data_dir.display()
+            );
+        }
         cli::remote_engine(&self.endpoint_url, credentials, &self.data_dir).await
     }
 
