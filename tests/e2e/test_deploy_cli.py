@@ -287,6 +287,23 @@ def test_deploy_refuses_bad_input(server, tmp_path):
     assert unsupported.returncode != 0
     assert re.search(r"line 3.*AWS::SQS::Queue \(Q\) is not supported", unsupported.stderr), unsupported.stderr
     assert "bad" not in nimbus_cli(server, "stacks").stdout
+    # Template errors name their line.
+    for text, error in [
+        ("Resources:\n  A:\n    Type: [unclosed\n", r"line 4: invalid YAML"),
+        (
+            "Resources:\n  A:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: !Ref Nope\n",
+            r"line 5: Ref to unknown parameter or resource 'Nope'",
+        ),
+        (
+            "Resources:\n  A:\n    Type: AWS::Logs::LogGroup\n    Properties: {LogGroupName: !Ref B}\n"
+            "  B:\n    Type: AWS::Logs::LogGroup\n    Properties: {LogGroupName: !Ref A}\n",
+            r"line 2: circular dependency between resources: A -> B -> A",
+        ),
+    ]:
+        (tmp_path / "template.yaml").write_text(text)
+        failed = nimbus_cli(server, "deploy", "--stack-name", "bad", cwd=tmp_path)
+        assert failed.returncode != 0 and re.search(error, failed.stderr), failed.stderr
+    assert "bad" not in nimbus_cli(server, "stacks").stdout
     pair = nimbus_cli(server, "deploy", "--parameter-overrides", "novalue", cwd=tmp_path)
     assert pair.returncode != 0 and "parameter override novalue is not K=V" in pair.stderr
     unreachable = subprocess.run(

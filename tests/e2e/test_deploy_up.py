@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -129,6 +130,37 @@ def test_todo_api_crud_and_hot_reload(up, tmp_path):
     handler.write_text(handler.read_text().replace('"todo not found"', '"no such todo"'))
     eventually(lambda: http("GET", f"{api}/todos/missing")[1] == {"message": "no such todo"})
     u.wait_for(r"Redeployed in \d+ ms: UPDATE TodosFunction")
+
+
+SLOW_HANDLER = """import time
+
+
+def lambda_handler(event, context):
+    time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", "0")))
+    return "VERSION"
+"""
+
+
+def test_in_flight_requests_finish_on_the_old_code(up, tmp_path):
+    """A redeploy while a request runs: it answers from the old code, the next from the new.
+    (The request sleeps 2 s, within the example's 3 s Timeout.)"""
+    app = copy_example("hello", tmp_path)
+    handler = app / "hello_world" / "app.py"
+    handler.write_text(SLOW_HANDLER.replace("VERSION", "v1"))
+    u = up(app)
+    api = u.api()
+    assert http("GET", f"{api}/hello") == (200, "v1")
+    in_flight = {}
+    slow = threading.Thread(target=lambda: in_flight.update(answer=http("GET", f"{api}/hello?sleep=2")))
+    slow.start()
+    time.sleep(0.5)
+    mark = len(u.output())
+    handler.write_text(SLOW_HANDLER.replace("VERSION", "v2"))
+    u.wait_for(r"Redeployed in \d+ ms: UPDATE HelloWorldFunction", after=mark)
+    assert slow.is_alive(), "the redeploy only came after the slow request had ended"
+    assert http("GET", f"{api}/hello") == (200, "v2")
+    slow.join(timeout=30)
+    assert in_flight["answer"] == (200, "v1")
 
 
 BYE_FUNCTION = """
