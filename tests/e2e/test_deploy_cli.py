@@ -329,6 +329,16 @@ def test_sam_init_hello_world_deploys_unchanged(server, tmp_path, sample):
     assert here.group(1).endswith("/Prod/hello/")
     assert get(here.group(1)) == (200, {"message": "hello world"})
     assert get(here.group(1).rstrip("/")) == (200, {"message": "hello world"})
+    # A REST API redeploy (SAM makes a new Deployment when paths change; the
+    # old one, and the "Stage" stage SAM's Deployment made, are cleaned up).
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Path: /hello", "Path: /hi"))
+    moved = nimbus_cli(server, "deploy", "--stack-name", sample, cwd=app)
+    assert moved.returncode == 0 and "left behind" not in moved.stdout, moved.stdout + moved.stderr
+    assert re.search(r"DELETE_COMPLETE\s+AWS::ApiGateway::Deployment", moved.stdout), moved.stdout
+    base = here.group(1)[: -len("hello/")]
+    assert get(base + "hi") == (200, {"message": "hello world"})
+    assert get(base + "hello") == (403, '{"message":"Missing Authentication Token"}')
     api_id = re.match(r"http://([^.]+)\.", here.group(1)).group(1)
     apigateway = make_client(server, "apigateway")
     assert api_id in [a["id"] for a in apigateway.get_rest_apis()["items"]]
