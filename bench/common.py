@@ -98,7 +98,7 @@ class Nimbus:
 
 
 class ServerlessOffline:
-    def __init__(self, sls_modules, handler_source=SEED):
+    def __init__(self, sls_modules, handler_source=SEED, wait=True):
         self.port, self.lambda_port = free_port(), free_port()
         app = tempfile.mkdtemp(prefix="nimbus-bench-sls-")
         with open(os.path.join(app, "handler.py"), "w") as f:
@@ -132,11 +132,15 @@ custom:
         self.proc = subprocess.Popen(["node", os.path.join(sls_modules, "serverless/bin/serverless.js"), "offline", "start"],
                                      cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
+        self.http_url = f"http://127.0.0.1:{self.port}/hello"
+        self.invoke_url = f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/bench-dev-hello/invocations"
+        if wait:
+            self.wait()
+
+    def wait(self):
         # serverless-offline names functions {service}-{stage}-{function}.
         wait_http(f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/bench-dev-hello/invocations", timeout=120,
                   method="POST", data=b"{}")
-        self.http_url = f"http://127.0.0.1:{self.port}/hello"
-        self.invoke_url = f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/bench-dev-hello/invocations"
 
     def stop(self):
         try:

@@ -66,6 +66,7 @@ class Server:
             env={**os.environ, **(env or {})},
         )
         self.wait_ready()
+        ensure_lambda_role(self.endpoint)
 
     def wait_ready(self, timeout=15):
         deadline = time.time() + timeout
@@ -93,6 +94,25 @@ class Server:
         return self.process.returncode
 
 
+# The execution role the Lambda tests give their functions. As on AWS, Lambda
+# must be able to assume it: it exists and trusts lambda.amazonaws.com.
+LAMBDA_ROLE_NAME = "lambda-role"
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def ensure_lambda_role(endpoint):
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
+                       aws_secret_access_key=SECRET_KEY, config=Config(retries={"max_attempts": 1}))
+    try:
+        iam.create_role(RoleName=LAMBDA_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    # Handlers of the Lambda tests call whichever service they test;
+    # test_iam.py checks least privilege with roles of its own.
+    iam.attach_role_policy(RoleName=LAMBDA_ROLE_NAME, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+
+
 class External:
     """A server someone else started (NIMBUS_ENDPOINT)."""
 
@@ -106,6 +126,7 @@ class External:
 def nimbus():
     endpoint = os.environ.get("NIMBUS_ENDPOINT")
     if endpoint:
+        ensure_lambda_role(endpoint)
         yield External(endpoint)
         return
     server = Server()

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 
 import raw
+from lambda_helpers import ROLE
 from test_apigateway_http import call
 
 SEED = """import json
@@ -85,7 +86,7 @@ def functions(nimbus):
 
     def make(source, handler="lambda_function.handler", timeout=10):
         name = "apigw-" + uuid.uuid4().hex[:8]
-        fn = lam.create_function(FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+        fn = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
                                  Handler=handler, Code={"ZipFile": zip_of(source)}, Timeout=timeout)
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
         made[name] = fn["FunctionArn"]

@@ -1,21 +1,14 @@
-"""Stacks: CloudFormation's API, EventBridge schedules and `nimbus up`.
+"""Stacks: CloudFormation's API and EventBridge schedules (`nimbus up` is
+in test_deploy_up.py, `nimbus deploy` in test_deploy_cli.py).
 
 Each test runs once the server registers what it needs (seen in
-/_nimbus/health) or the binary has the command; until then it is skipped.
+/_nimbus/health); until then it is skipped.
 """
 
 import json
-import shutil
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, nimbus_binary
 
 TABLE_TEMPLATE = """
 Parameters:
@@ -103,71 +96,3 @@ def test_schedule_rules(nimbus, client):
     events.remove_targets(Rule="e2e-tick", Ids=["fn"])
     events.delete_rule(Name="e2e-tick")
     assert "e2e-tick" not in [r["Name"] for r in events.list_rules()["Rules"]]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            text = r.read().decode()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        text = e.read().decode()
-        return e.code, (json.loads(text) if text else None)
-
-
-def test_nimbus_up_todo_api(tmp_path):
-    """`nimbus up examples/todo-api`: CRUD over HTTP, hot reload, nothing left on Ctrl-C."""
-    if subprocess.run([nimbus_binary(), "up", "--help"], capture_output=True).returncode != 0:
-        pytest.skip("this binary has no `nimbus up` yet")
-    app = tmp_path / "todo-api"
-    shutil.copytree(ROOT / "examples" / "todo-api", app)
-    port = free_port()
-    log = open(tmp_path / "up.log", "wb")
-    started = time.time()
-    proc = subprocess.Popen([nimbus_binary(), "up", str(app), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        api = None
-        deadline = time.time() + 60
-        while time.time() < deadline and api is None:
-            text = (tmp_path / "up.log").read_text(errors="replace")
-            for line in text.splitlines():
-                if "execute-api.localhost" in line and "ServerlessHttpApi" in line:
-                    api_id = line.split("http://", 1)[1].split(".execute-api", 1)[0]
-                    api = f"http://127.0.0.1:{port}/_aws/execute-api/{api_id}"
-            if proc.poll() is not None:
-                pytest.fail(f"nimbus up exited:\n{text}")
-            time.sleep(0.1)
-        assert api, (tmp_path / "up.log").read_text(errors="replace")
-
-        status, todo = http("POST", f"{api}/todos", {"title": "write tests"})
-        print(f"time from `nimbus up` to the first response: {time.time() - started:.2f}s")
-        assert status == 201, todo
-        status, listed = http("GET", f"{api}/todos")
-        assert status == 200 and [t["id"] for t in listed["items"]] == [todo["id"]]
-        assert http("GET", f"{api}/todos/{todo['id']}") == (200, todo)
-        status, done = http("PUT", f"{api}/todos/{todo['id']}", {"done": True})
-        assert status == 200 and done["done"] is True
-        assert http("DELETE", f"{api}/todos/{todo['id']}")[0] == 204
-        assert http("GET", f"{api}/todos/{todo['id']}")[0] == 404
-
-        # Hot reload: the next request after an edit gets the new code.
-        handler = app / "src" / "app.py"
-        handler.write_text(handler.read_text().replace('"todo not found"', '"no such todo"'))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if http("GET", f"{api}/todos/missing")[1] == {"message": "no such todo"}:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the edited handler was not deployed")
-    finally:
-        proc.send_signal(2)
-        assert proc.wait(timeout=30) == 0, (tmp_path / "up.log").read_text(errors="replace")

@@ -882,10 +882,7 @@ def test_every_response_matches_the_botocore_model(client, iam, new_user):
     assert problems == []
 
 
-# --- DynamoDB enforcement (issue 6's acceptance; DynamoDB's handlers add the calls) ---------
-
-DDB_PENDING = pytest.mark.xfail(
-    reason="DynamoDB's handlers do not call request.authorize yet (crates/iam/AUTHORIZING.md)", strict=False)
+# --- DynamoDB enforcement ---------------------------------------------------------------
 
 
 def _table(ddb, name):
@@ -895,8 +892,7 @@ def _table(ddb, name):
     return f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}"
 
 
-@DDB_PENDING
-def test_dynamodb_user_allowed_get_item_on_one_table(client, new_user):
+def test_dynamodb_user_allowed_get_item_on_one_table(client, new_user, aws_cli):
     ddb = client("dynamodb")
     a, b = unique("A"), unique("B")
     arn_a, arn_b = _table(ddb, a), _table(ddb, b)
@@ -917,9 +913,20 @@ def test_dynamodb_user_allowed_get_item_on_one_table(client, new_user):
             f"because no identity-based policy allows the {action} action",
             400,
         )
+    # The AWS CLI sees the same answer.
+    env = {"AWS_ACCESS_KEY_ID": as_user.key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": as_user.key["SecretAccessKey"]}
+    got = aws_cli("dynamodb", "get-item", "--table-name", a, "--key", '{"pk": {"S": "1"}}', env=env)
+    assert got["Item"] == {"pk": {"S": "1"}}
+    denied = aws_cli("dynamodb", "put-item", "--table-name", a, "--item", '{"pk": {"S": "3"}}', env=env, check=False)
+    assert denied.returncode != 0
+    assert (f"An error occurred (AccessDeniedException) when calling the PutItem operation: User: {user_arn} "
+            f"is not authorized to perform: dynamodb:PutItem on resource: {arn_a} because no identity-based "
+            f"policy allows the dynamodb:PutItem action") in denied.stderr
+    # Nothing was written by the denied calls.
+    assert "Item" not in ddb.get_item(TableName=a, Key={"pk": {"S": "2"}})
+    assert "Item" not in ddb.get_item(TableName=a, Key={"pk": {"S": "3"}})
 
 
-@DDB_PENDING
 def test_dynamodb_leading_keys_restrict_a_user_to_their_partition(client, new_user):
     ddb = client("dynamodb")
     table = unique("Notes")
@@ -933,3 +940,122 @@ def test_dynamodb_leading_keys_restrict_a_user_to_their_partition(client, new_us
     with pytest.raises(botocore.exceptions.ClientError) as e:
         mine.put_item(TableName=table, Item={"pk": {"S": "someone-else"}})
     assert error_of(e)[0] == "AccessDeniedException"
+    assert mine.get_item(TableName=table, Key={"pk": {"S": name}})["Item"] == {"pk": {"S": name}}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        mine.get_item(TableName=table, Key={"pk": {"S": "someone-else"}})
+    assert error_of(e)[0] == "AccessDeniedException"
+
+
+def _denied_action(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    code, message, status = error_of(e)
+    assert (code, status) == ("AccessDeniedException", 400), message
+    return message.split(" is not authorized to perform: ")[1].split(" because ")[0]
+
+
+def test_dynamodb_explicit_deny_overrides_administrator_access(client, iam, new_user):
+    ddb = client("dynamodb")
+    table = unique("Locked")
+    arn = _table(ddb, table)
+    name, as_user = new_user(doc(deny("dynamodb:DeleteItem", arn)))
+    iam.attach_user_policy(UserName=name, PolicyArn=ADMIN)
+    mine = as_user("dynamodb")
+    mine.put_item(TableName=table, Item={"pk": {"S": "k"}})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        mine.delete_item(TableName=table, Key={"pk": {"S": "k"}})
+    assert error_of(e) == (
+        "AccessDeniedException",
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: dynamodb:DeleteItem on resource: "
+        f"{arn} with an explicit deny in an identity-based policy",
+        400,
+    )
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
+
+
+def test_dynamodb_queries_indexes_batches_and_transactions_are_checked_per_table(client, new_user):
+    ddb = client("dynamodb")
+    table = unique("Orders")
+    ddb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "status", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "byStatus", "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{table}"
+    other = unique("Other")
+    _table(ddb, other)
+    policy = doc(
+        allow(["dynamodb:Query"], arn, Condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["mine"]}}),
+        allow(["dynamodb:BatchWriteItem", "dynamodb:PutItem"], arn),
+        allow("dynamodb:ListTables"),
+    )
+    _, as_user = new_user(policy)
+    mine = as_user("dynamodb")
+    assert isinstance(mine.list_tables()["TableNames"], list)
+    assert _denied_action(lambda: mine.describe_table(TableName=table)) == f"dynamodb:DescribeTable on resource: {arn}"
+    mine.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": "mine"}, "status": {"S": "new"}}}}]})
+    got = mine.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "mine"}})
+    assert got["Count"] == 1
+    # Another partition, the index, another table in the batch, and a
+    # transaction's condition check each need their own permission.
+    assert _denied_action(lambda: mine.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "theirs"}})
+    ) == f"dynamodb:Query on resource: {arn}"
+    assert _denied_action(lambda: mine.query(
+        TableName=table, IndexName="byStatus", KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"S": "new"}})
+    ) == f"dynamodb:Query on resource: {arn}/index/byStatus"
+    assert _denied_action(lambda: mine.batch_write_item(RequestItems={
+        table: [{"PutRequest": {"Item": {"pk": {"S": "mine"}}}}],
+        other: [{"PutRequest": {"Item": {"pk": {"S": "x"}}}}],
+    })) == f"dynamodb:BatchWriteItem on resource: arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{other}"
+    assert _denied_action(lambda: mine.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "t"}}}},
+        {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "mine"}},
+                            "ConditionExpression": "attribute_exists(pk)"}},
+    ])) == f"dynamodb:ConditionCheckItem on resource: {arn}"
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "t"}})
+    assert "Item" not in ddb.get_item(TableName=other, Key={"pk": {"S": "x"}})
+
+
+def test_dynamodb_attributes_select_and_return_values_conditions(client, new_user):
+    """AWS's "allow access to specific attributes" policy: reads must project
+    allowed attributes, writes may only touch them, ReturnValues is limited."""
+    ddb = client("dynamodb")
+    table = unique("Profiles")
+    arn = _table(ddb, table)
+    ddb.put_item(TableName=table, Item={"pk": {"S": "u1"}, "name": {"S": "Ann"}, "salary": {"N": "9"}})
+    policy = doc(allow(
+        ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"], arn,
+        Condition={"ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "name"]},
+                   "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES",
+                                            "dynamodb:ReturnValues": ["NONE", "UPDATED_NEW"]}}))
+    _, as_user = new_user(policy)
+    mine = as_user("dynamodb")
+    key = {"pk": {"S": "u1"}}
+    assert mine.get_item(TableName=table, Key=key, ProjectionExpression="#n",
+                         ExpressionAttributeNames={"#n": "name"})["Item"] == {"name": {"S": "Ann"}}
+    got = mine.query(TableName=table, KeyConditionExpression="pk = :p", ProjectionExpression="pk, #n",
+                     ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":p": {"S": "u1"}})
+    assert got["Items"] == [{"pk": {"S": "u1"}, "name": {"S": "Ann"}}]
+    mine.put_item(TableName=table, Item={"pk": {"S": "u2"}, "name": {"S": "Bo"}})
+    assert mine.update_item(TableName=table, Key=key, UpdateExpression="SET #n = :v",
+                            ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":v": {"S": "Al"}},
+                            ReturnValues="UPDATED_NEW")["Attributes"] == {"name": {"S": "Al"}}
+    for denied in [
+        lambda: mine.get_item(TableName=table, Key=key),  # no projection: all attributes
+        lambda: mine.get_item(TableName=table, Key=key, ProjectionExpression="salary"),
+        lambda: mine.query(TableName=table, KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+                           ExpressionAttributeValues={":p": {"S": "u1"}}),
+        lambda: mine.put_item(TableName=table, Item={"pk": {"S": "u3"}, "salary": {"N": "1"}}),
+        lambda: mine.update_item(TableName=table, Key=key, UpdateExpression="SET salary = :v",
+                                 ExpressionAttributeValues={":v": {"N": "10"}}),
+        lambda: mine.update_item(TableName=table, Key=key, UpdateExpression="SET #n = :v", ReturnValues="ALL_NEW",
+                                 ExpressionAttributeNames={"#n": "name"}, ExpressionAttributeValues={":v": {"S": "X"}}),
+    ]:
+        assert _denied_action(denied).startswith("dynamodb:")
+    item = ddb.get_item(TableName=table, Key=key)["Item"]
+    assert item == {"pk": {"S": "u1"}, "name": {"S": "Al"}, "salary": {"N": "9"}}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "u3"}})

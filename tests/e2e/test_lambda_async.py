@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Server, free_port, make_client, nimbus_binary
+from conftest import Server, ensure_lambda_role, free_port, make_client, nimbus_binary
 from lambda_helpers import create_python, unique
 
 
@@ -172,6 +172,7 @@ def test_async_queue_survives_a_restart(tmp_path):
                 stdout=self.log, stderr=subprocess.STDOUT,
             )
             self.wait_ready()
+            ensure_lambda_role(self.endpoint)
 
     first = SameDir(tmp_path)
     lam, ddb = make_client(first, "lambda"), make_client(first, "dynamodb")

@@ -321,9 +321,10 @@ pub fn stacks_table(stacks: &[StackState]) -> String {
     if stacks.is_empty() {
         return "No stacks".into();
     }
-    let mut lines = vec![format!("{:<32} {:<20} {:>9}  UPDATED (ms since epoch)", "NAME", "STATUS", "RESOURCES")];
+    let mut lines = vec![format!("{:<32} {:<20} {:>9}  UPDATED", "NAME", "STATUS", "RESOURCES")];
     for s in stacks {
-        lines.push(format!("{:<32} {:<20} {:>9}  {}", s.name, s.status, s.resources.len(), s.updated_at));
+        let updated = nimbus_core::time::format_iso8601_millis(s.updated_at as i64);
+        lines.push(format!("{:<32} {:<20} {:>9}  {updated}", s.name, s.status, s.resources.len()));
     }
     lines.join("\n")
 }

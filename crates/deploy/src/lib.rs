@@ -30,8 +30,9 @@
 //! ```
 //!
 //! `nimbus deploy [--template T] [--stack-name S] [--parameter-overrides K=V …]`,
-//! `nimbus delete --stack-name S`, `nimbus stacks`: with `--endpoint-url`
-//! (default `http://127.0.0.1:4566`) and the root credentials,
+//! `nimbus delete --stack-name S`, `nimbus stacks` (`crates/nimbus/src/stack_cli.rs`):
+//! with `--endpoint-url` (default `http://127.0.0.1:4566`), the server's
+//! `--data-dir` (where stack records are shared) and the caller's credentials,
 //!
 //! ```text
 //! let engine = nimbus_deploy::cli::remote_engine(&endpoint, credentials, &data_dir).await?;

@@ -51,6 +51,18 @@ impl DynamoDb {
 
     /// Handle one operation on a JSON body; the response body as bytes.
     pub async fn call(&self, operation: &str, region: &str, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+        self.call_as(None, operation, region, body).await
+    }
+
+    /// As `call`; `caller`, when given, is authorized before anything is
+    /// read or written.
+    pub async fn call_as(
+        &self,
+        caller: Option<&AwsRequest>,
+        operation: &str,
+        region: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, AwsError> {
         let parsed: Value = if body.is_empty() {
             Value::Object(Default::default())
         } else {
@@ -63,6 +75,9 @@ impl DynamoDb {
             "BatchWriteItem" | "TransactWriteItems" | "TransactGetItems" | "Scan" => Req::new(&map).older(),
             _ => Req::new(&map),
         };
+        if let Some(request) = caller {
+            self.authorize(request, operation, region, &r)?;
+        }
         let out = match operation {
             "GetItem" => return self.get_item(region, r).await,
             "PutItem" => self.put_item(region, r).await?,
@@ -101,7 +116,7 @@ impl Service for DynamoDb {
         Box::pin(async move {
             let operation = request.target_operation.as_deref().unwrap_or_default();
             let region = if request.region.is_empty() { self.context.region.as_str() } else { request.region.as_str() };
-            let body = self.call(operation, region, &request.body).await?;
+            let body = self.call_as(Some(&request), operation, region, &request.body).await?;
             Response::builder()
                 .status(200)
                 .header(header::CONTENT_TYPE, "application/x-amz-json-1.0")

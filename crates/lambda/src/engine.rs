@@ -38,6 +38,7 @@ pub struct Engine {
     pub async_retry_delay: Duration,
     pub provisioned: crate::provisioned::Provisioned,
     pub usage: crate::usage::UsageLog,
+    pub iam: crate::iam::IamDoors,
     pub log_writer: crate::log_writer::LogWriter,
 }
 
@@ -57,6 +58,10 @@ pub struct InvokeResult {
     pub log_tail: Option<String>,
     pub executed_version: String,
 }
+
+/// A started environment, or how starting it failed (with the environment,
+/// if its process ran).
+pub(crate) type ColdStart = Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)>;
 
 /// How an invocation ended, before it is put into words.
 pub(crate) enum Outcome {
@@ -92,7 +97,7 @@ impl Engine {
         let mut lines: Vec<LogEvent> = Vec::new();
         let (env, cold) = match self.pool.take(&key) {
             Some(env) => (Some(env), false),
-            None => match self.cold_start_for_caller(function, key).await {
+            None => match self.cold_start_for_caller(function, key).await? {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {
                     let duration = started.elapsed();
@@ -155,37 +160,42 @@ impl Engine {
     /// kill an environment halfway through init, which under load would turn
     /// every retry into another cold start. An environment whose caller left
     /// goes to the pool warm.
-    async fn cold_start_for_caller(
-        &self,
-        function: &FunctionRecord,
-        key: PoolKey,
-    ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
+    async fn cold_start_for_caller(&self, function: &FunctionRecord, key: PoolKey) -> Result<ColdStart, AwsError> {
         let Some(engine) = self.me.upgrade() else {
             return self.cold_start(function, key, false).await;
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let function = function.clone();
         tokio::spawn(async move {
-            if let Err(Ok(env)) = tx.send(engine.cold_start(&function, key, false).await) {
+            if let Err(Ok(Ok(env))) = tx.send(engine.cold_start(&function, key, false).await) {
                 // Its invocation never ran: no Init Duration to report.
                 env.init_duration.lock().unwrap_or_else(|e| e.into_inner()).take();
                 engine.pool.put_back(env);
             }
         });
-        rx.await.unwrap_or_else(|_| Err((None, Outcome::Unstartable("the cold start was interrupted".into()))))
+        rx.await.unwrap_or_else(|_| Ok(Err((None, Outcome::Unstartable("the cold start was interrupted".into())))))
     }
 
-    /// Start an environment and wait for its runtime to ask for work.
+    /// Start an environment with the role's credentials and wait for its
+    /// runtime to ask for work. The outer error is the API's (the role cannot
+    /// be assumed); the inner one how the start failed, as the function's.
     pub(crate) async fn cold_start(
         &self,
         function: &FunctionRecord,
         key: PoolKey,
         provisioned: bool,
-    ) -> Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)> {
-        let spec = EnvSpec { key, function: function.clone(), code_dir: self.code.dir(&function.code_id), provisioned };
+    ) -> Result<ColdStart, AwsError> {
+        let credentials = self.iam.environment_credentials(function).await?;
+        let spec = EnvSpec {
+            key,
+            function: function.clone(),
+            code_dir: self.code.dir(&function.code_id),
+            provisioned,
+            credentials,
+        };
         let (env, init) = match self.launcher.start(&spec).await {
             Ok(started) => started,
-            Err(message) => return Err((None, Outcome::Unstartable(message))),
+            Err(message) => return Ok(Err((None, Outcome::Unstartable(message)))),
         };
         let result = tokio::select! {
             biased;
@@ -198,7 +208,7 @@ impl Engine {
             status = env.exited() => Err(Outcome::Exit(status)),
             () = tokio::time::sleep(INIT_TIMEOUT) => Err(Outcome::Timeout),
         };
-        match result {
+        Ok(match result {
             // Provisioned environments initialise before traffic: no Init Duration to report.
             Ok(()) if provisioned => Ok(env),
             Ok(()) => {
@@ -209,7 +219,7 @@ impl Engine {
                 env.kill();
                 Err((Some(env), outcome))
             }
-        }
+        })
     }
 
     /// Put an outcome into Lambda's words, write the log lines and metrics.

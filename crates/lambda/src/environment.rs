@@ -37,6 +37,8 @@ pub struct EnvSpec {
     pub function: FunctionRecord,
     pub code_dir: PathBuf,
     pub provisioned: bool,
+    /// The execution role's session (None: the launcher's static keys).
+    pub credentials: Option<nimbus_core::TemporaryCredentials>,
 }
 
 /// How the host's interpreters were found.
@@ -328,8 +330,6 @@ impl Launcher {
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
             .env("AWS_REGION", &self.region)
             .env("AWS_DEFAULT_REGION", &self.region)
-            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
             .env("AWS_ENDPOINT_URL", &self.endpoint_url)
             .env("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR")
             .stdin(Stdio::null())
@@ -341,6 +341,15 @@ impl Launcher {
         if let Some(env) = &execution_env {
             command.env("AWS_EXECUTION_ENV", env);
         }
+        match &spec.credentials {
+            Some(c) => command
+                .env("AWS_ACCESS_KEY_ID", &c.access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+                .env("AWS_SESSION_TOKEN", &c.session_token),
+            None => command
+                .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key),
+        };
         // The function's own variables come last and win, except the
         // reserved ones Lambda refuses at configuration time.
         if let Some(vars) = &f.environment {
@@ -390,6 +399,10 @@ impl Launcher {
             last_used: Mutex::new(Instant::now()),
             provisioned: std::sync::atomic::AtomicBool::new(spec.provisioned),
             cgroup,
+            retire_at: spec
+                .credentials
+                .as_ref()
+                .map(|c| Instant::now() + crate::iam::retire_after(c.expires_at, f.timeout)),
             _fstab: fstab,
         });
         Ok((env, init))
@@ -470,6 +483,8 @@ pub struct Environment {
     /// Kept warm by a provisioned-concurrency config (never reaped).
     pub provisioned: std::sync::atomic::AtomicBool,
     cgroup: Option<crate::cgroup::EnvCgroup>,
+    /// When its role credentials get too close to expiry to take work.
+    retire_at: Option<Instant>,
     _fstab: Option<sandbox::RemoveOnDrop>,
 }
 
@@ -491,6 +506,11 @@ impl Environment {
 
     pub fn is_alive(&self) -> bool {
         self.exit.borrow().is_none()
+    }
+
+    /// Alive, and its credentials last through another invocation.
+    pub fn can_serve(&self) -> bool {
+        self.is_alive() && self.retire_at.is_none_or(|t| Instant::now() < t)
     }
 
     pub fn kill(&self) {

@@ -13,7 +13,8 @@
 //! - `async_queue`: durable Event invocations with retries;
 //! - `provisioned`: provisioned-concurrency configs and their warm environments;
 //! - `cgroup`, `sandbox`: resource limits and isolation of environments;
-//! - `usage`: per-invocation usage records for metering.
+//! - `usage`: per-invocation usage records for metering;
+//! - `iam`: execution-role credentials and resource policies through IAM's doors.
 
 pub(crate) mod api;
 mod async_queue;
@@ -21,6 +22,7 @@ mod cgroup;
 mod code;
 mod engine;
 mod environment;
+mod iam;
 mod log_writer;
 mod model;
 mod pool;
@@ -51,7 +53,7 @@ pub struct LambdaConfig {
     pub data_dir: PathBuf,
     /// Where functions reach Nimbus (`AWS_ENDPOINT_URL`) and `Code.Location` points.
     pub endpoint_url: String,
-    /// Credentials handed to functions (root's until IAM issues role credentials).
+    /// Credentials handed to functions while IAM is not connected (`connect_iam`).
     pub access_key_id: String,
     pub secret_access_key: String,
     /// The account concurrency limit.
@@ -62,6 +64,8 @@ pub struct LambdaConfig {
     pub async_retry_delay: Duration,
     /// Run functions in namespaces as an unprivileged user where the host allows.
     pub sandbox: bool,
+    /// How long environments' role sessions last (once IAM is connected).
+    pub role_session_seconds: i64,
 }
 
 impl LambdaConfig {
@@ -76,6 +80,7 @@ impl LambdaConfig {
             keep_alive: Duration::from_secs(600),
             async_retry_delay: Duration::from_secs(60),
             sandbox: true,
+            role_session_seconds: iam::DEFAULT_SESSION_SECONDS,
         }
     }
 }
@@ -149,6 +154,7 @@ impl Lambda {
             async_retry_delay: config.async_retry_delay,
             provisioned: Default::default(),
             usage: Default::default(),
+            iam: iam::IamDoors::new(config.role_session_seconds),
             log_writer: Default::default(),
         });
         tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
@@ -165,6 +171,12 @@ impl Lambda {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(engine) = reaper.upgrade() else { break };
                 engine.pool.reap(engine.keep_alive);
+                // Provisioned environments whose role credentials ran low are replaced.
+                for function in engine.pool.take_retired_provisioned() {
+                    for config in engine.provisioned_configs(Some(&function)).unwrap_or_default() {
+                        engine.warm(config);
+                    }
+                }
             }
         });
         Ok(Lambda { engine })
@@ -172,6 +184,21 @@ impl Lambda {
 }
 
 impl Lambda {
+    /// Connect IAM: environments then run with their role's credentials, and
+    /// functions' resource policies (also those stored before) take effect.
+    pub fn connect_iam(
+        &self,
+        roles: Arc<dyn nimbus_core::RoleAssumer>,
+        policies: Arc<dyn nimbus_core::ResourcePolicies>,
+    ) -> Result<(), String> {
+        let engine = &self.engine;
+        engine.iam.connect(roles, policies);
+        for function in engine.functions.list(None, usize::MAX).map_err(|e| e.to_string())? {
+            engine.iam.publish_all(&engine.ctx, &function);
+        }
+        Ok(())
+    }
+
     /// Stop every idle environment and remove their cgroups; call once the
     /// edge has drained in-flight requests.
     pub async fn shutdown(&self) {

@@ -27,6 +27,9 @@ pub struct Pool {
     idle: Mutex<HashMap<PoolKey, Vec<Arc<Environment>>>>,
     counts: Arc<Mutex<Counts>>,
     pub account_limit: u32,
+    /// Functions whose provisioned environments were retired (their role
+    /// credentials ran low) and need replacements.
+    retired_provisioned: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// One invocation's hold on concurrency; released on drop.
@@ -59,7 +62,12 @@ pub fn throttled(reason: &str) -> AwsError {
 
 impl Pool {
     pub fn new(account_limit: u32) -> Self {
-        Pool { idle: Mutex::new(HashMap::new()), counts: Arc::new(Mutex::new(Counts::default())), account_limit }
+        Pool {
+            idle: Mutex::new(HashMap::new()),
+            counts: Arc::new(Mutex::new(Counts::default())),
+            account_limit,
+            retired_provisioned: Mutex::default(),
+        }
     }
 
     /// Record a function's reserved concurrency (None: unreserved).
@@ -118,11 +126,26 @@ impl Pool {
         let mut idle = lock(&self.idle);
         let stack = idle.get_mut(key)?;
         while let Some(env) = stack.pop() {
-            if env.is_alive() {
+            if env.can_serve() {
                 return Some(env);
             }
+            self.discard(&env);
         }
         None
+    }
+
+    /// Stop an environment that may serve no more, noting provisioned ones
+    /// retired while alive so that they are replaced.
+    fn discard(&self, env: &Environment) {
+        if env.is_alive() && env.provisioned.load(std::sync::atomic::Ordering::Acquire) {
+            lock(&self.retired_provisioned).insert(env.key.function.clone());
+        }
+        env.kill();
+    }
+
+    /// Functions whose provisioned environments retired since the last call.
+    pub fn take_retired_provisioned(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.retired_provisioned)).into_iter().collect()
     }
 
     /// Return an environment after an invocation.
@@ -167,14 +190,14 @@ impl Pool {
     /// stay.
     pub fn reap(&self, keep_alive: Duration) {
         let now = Instant::now();
-        let mut dead = Vec::new();
+        let mut dead: Vec<Arc<Environment>> = Vec::new();
         {
             let mut idle = lock(&self.idle);
             for stack in idle.values_mut() {
                 stack.retain(|env| {
                     let stale = !env.provisioned.load(std::sync::atomic::Ordering::Acquire)
                         && now.duration_since(*lock(&env.last_used)) > keep_alive;
-                    if stale || !env.is_alive() {
+                    if stale || !env.can_serve() {
                         dead.push(env.clone());
                         false
                     } else {
@@ -185,7 +208,7 @@ impl Pool {
             idle.retain(|_, stack| !stack.is_empty());
         }
         for env in dead {
-            env.kill();
+            self.discard(&env);
         }
     }
 }

@@ -149,11 +149,15 @@ impl Engine {
                     return;
                 }
                 match engine.cold_start(&function, pool_key.clone(), true).await {
-                    Ok(env) => {
+                    Err(err) => {
+                        *progress.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.message);
+                        return;
+                    }
+                    Ok(Ok(env)) => {
                         engine.pool.put_back(env);
                         progress.available.fetch_add(1, Ordering::AcqRel);
                     }
-                    Err(_) => {
+                    Ok(Err(_)) => {
                         *progress.failed.lock().unwrap_or_else(|p| p.into_inner()) =
                             Some("FUNCTION_ERROR_INIT_FAILURE: the function failed to initialise".into());
                         return;

@@ -1,5 +1,7 @@
 //! `nimbus iam suggest-policy`: ask a running server what a principal was
 //! allowed and denied, and print the smallest identity policy covering it.
+//! A function is looked up by name: its environments act as the session
+//! `assumed-role/{its role}/{function name}`, so exactly its calls count.
 
 use clap::{Args, Subcommand};
 
@@ -13,14 +15,14 @@ pub struct IamArgs {
 
 #[derive(Subcommand)]
 enum IamCommand {
-    /// Print the smallest policy covering what a role, user or session did.
+    /// Print the smallest policy covering what a function, role, user or session did.
     SuggestPolicy(SuggestArgs),
 }
 
 #[derive(Args)]
 struct SuggestArgs {
-    /// A role name or ARN (all its sessions, e.g. a function's environments),
-    /// a user ARN, or one session's ARN.
+    /// A function name (what its environments did), a role name or ARN (all
+    /// its sessions), a user ARN, or one session's ARN.
     principal: String,
     /// The server and its root credentials (only root may read activity).
     #[command(flatten)]
@@ -53,26 +55,41 @@ pub fn run(args: IamArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// One signed GET of `/_nimbus/iam/activity`.
+/// The activity of the principal the argument names.
 async fn fetch(args: &SuggestArgs) -> Result<Vec<u8>, String> {
-    let principal = if args.principal.starts_with("arn:") {
-        args.principal.clone()
-    } else {
-        format!("arn:aws:iam::{}:role/{}", args.account_id, args.principal)
+    let principal = match args.principal.as_str() {
+        arn if arn.starts_with("arn:") => arn.to_owned(),
+        name => match function_session(args, name).await? {
+            Some(session) => session,
+            None => format!("arn:aws:iam::{}:role/{name}", args.account_id),
+        },
     };
     let query =
         format!("principal={}", percent_encoding::utf8_percent_encode(&principal, percent_encoding::NON_ALPHANUMERIC));
-    let request = Request {
-        method: "GET",
-        path: "/_nimbus/iam/activity",
-        query: &query,
-        service: "iam",
-        headers: Vec::new(),
-        body: b"",
-    };
-    let (status, body) = send(&args.server, request).await?;
+    let (status, body) = signed_get(args, "iam", "/_nimbus/iam/activity", &query).await?;
     if status != 200 {
         return Err(format!("the server answered {status}: {}", String::from_utf8_lossy(&body)));
     }
     Ok(body)
+}
+
+/// The role session of function `name`'s environments, if it is a function.
+async fn function_session(args: &SuggestArgs, name: &str) -> Result<Option<String>, String> {
+    let path = format!("/2015-03-31/functions/{name}/configuration");
+    let (status, body) = signed_get(args, "lambda", &path, "").await?;
+    if status != 200 {
+        return Ok(None);
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the server's answer is not JSON: {e}"))?;
+    let role = config["Role"].as_str().unwrap_or_default();
+    let role_name = role.rsplit('/').next().unwrap_or_default();
+    // Lambda names the session after the function (padded to STS's minimum of two).
+    let session = if name.len() >= 2 { name.to_owned() } else { format!("{name}-lambda") };
+    Ok(Some(format!("arn:aws:sts::{}:assumed-role/{role_name}/{session}", args.account_id)))
+}
+
+/// One signed GET: the status and the body.
+async fn signed_get(args: &SuggestArgs, service: &str, path: &str, query: &str) -> Result<(u16, Vec<u8>), String> {
+    send(&args.server, Request { method: "GET", path, query, service, headers: Vec::new(), body: b"" }).await
 }

@@ -4,6 +4,7 @@ mod iam_cli;
 mod logs_cli;
 mod serve;
 mod server_client;
+mod stack_cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -30,6 +31,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Serve, deploy the SAM application in DIR, and redeploy its functions as their code changes.
     Up(serve::UpArgs),
+    /// Create or update a stack on a running server from a SAM/CloudFormation template.
+    Deploy(stack_cli::DeployArgs),
+    /// Delete a stack and the resources it made.
+    Delete(stack_cli::DeleteArgs),
+    /// List the stacks.
+    Stacks(stack_cli::StacksArgs),
     /// IAM helpers against a running server.
     Iam(iam_cli::IamArgs),
     /// Print a function's log events from a running server (--follow for new ones).
@@ -42,6 +49,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Up(args) => serve::run_up(args),
+        Command::Deploy(args) => stack_cli::deploy(args),
+        Command::Delete(args) => stack_cli::delete(args),
+        Command::Stacks(args) => stack_cli::stacks(args),
         Command::Iam(args) => iam_cli::run(args),
         Command::Logs(args) => logs_cli::run(args),
     };

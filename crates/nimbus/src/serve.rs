@@ -11,6 +11,9 @@ use nimbus_iam::{Iam, IamAuthorizer, IamCredentials, StaticCredentials, Sts, Ver
 use nimbus_store::Store;
 use nimbus_store_redb::RedbStore;
 
+/// The embedded store's file inside the data dir.
+pub const STORE_FILE: &str = "store.redb";
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -49,6 +52,10 @@ pub struct ServeArgs {
     /// Lambda: run functions in namespaces as an unprivileged user (off: plain processes).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "NIMBUS_LAMBDA_SANDBOX")]
     lambda_sandbox: bool,
+    /// Lambda: seconds each environment's role session lasts (environments
+    /// retire before it ends). Within the role's MaxSessionDuration.
+    #[arg(long, default_value_t = 3600, env = "NIMBUS_LAMBDA_ROLE_SESSION_SECONDS")]
+    lambda_role_session_seconds: i64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,7 +122,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
-    let store_path = args.data_dir.join("store.redb");
+    let store_path = args.data_dir.join(STORE_FILE);
     let store: Arc<dyn Store> =
         RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
     let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };
@@ -137,6 +144,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     lambda_config.keep_alive = std::time::Duration::from_secs(args.lambda_keep_alive);
     lambda_config.async_retry_delay = std::time::Duration::from_millis(args.lambda_async_retry_delay_ms);
     lambda_config.sandbox = args.lambda_sandbox;
+    lambda_config.role_session_seconds = args.lambda_role_session_seconds;
     // Lambda is a service and the `Invoker` API Gateway calls: one Arc, two doors.
     let lambda = Arc::new(nimbus_lambda::Lambda::new(
         store.clone(),
@@ -151,6 +159,9 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     let iam_model =
         Arc::new(Model::open(store.clone(), &args.account_id).map_err(|e| format!("loading IAM state: {e}"))?);
     let authorizer = Arc::new(IamAuthorizer::new(iam_model.clone()));
+    let sts = Arc::new(Sts::new(iam_model.clone(), authorizer.clone()));
+    // Functions act with their execution role; AddPermission policies count.
+    lambda.connect_iam(sts.clone(), authorizer.clone())?;
 
     let apigateway = Arc::new(
         nimbus_apigateway::ApiGateway::new(store.clone(), context.clone(), address.port())
@@ -170,7 +181,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
-        Arc::new(Sts::new(iam_model.clone(), authorizer.clone())),
+        sts,
         cloudwatch.logs.clone(),
         cloudwatch.metrics.clone(),
         events.clone(),
@@ -216,11 +227,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
             }));
             let project =
                 nimbus_deploy::cli::Project::locate(&app.dir, app.template.as_deref(), app.stack_name.as_deref())?;
-            let mut overrides = std::collections::BTreeMap::new();
-            for pair in &app.overrides {
-                let (k, v) = pair.split_once('=').ok_or_else(|| format!("parameter override {pair} is not K=V"))?;
-                overrides.insert(k.to_owned(), v.to_owned());
-            }
+            let overrides = crate::stack_cli::parse_overrides(&app.overrides)?;
             let print: nimbus_deploy::cli::Print = Arc::new(|line: &str| println!("{line}"));
             let result =
                 nimbus_deploy::cli::up(engine, project, overrides, address.port(), print, shutdown_signal()).await;

@@ -364,7 +364,7 @@ impl Engine {
                         let err = e.into_template_error(template);
                         let action = if old.contains_key(id) { Action::Update } else { Action::Create };
                         let failure = resource_failure(template, id, &ty, action, err.message);
-                        return Err(self.roll_back(name, undo, failure, &report).await);
+                        return Err(self.roll_back(name, previous.as_ref(), undo, failure, &report).await);
                     }
                 };
                 let before = old.get(id).filter(|b| b.resource_type == ty).cloned();
@@ -407,7 +407,7 @@ impl Engine {
                 }
             }
             if let Some(failure) = failure {
-                return Err(self.roll_back(name, undo, failure, &report).await);
+                return Err(self.roll_back(name, previous.as_ref(), undo, failure, &report).await);
             }
         }
 
@@ -426,7 +426,7 @@ impl Engine {
             Ok(o) => o,
             Err(e) => {
                 let failure = DeployError::Template(e);
-                return Err(self.roll_back(name, undo, failure, &report).await);
+                return Err(self.roll_back(name, previous.as_ref(), undo, failure, &report).await);
             }
         };
 
@@ -507,10 +507,12 @@ impl Engine {
         })
     }
 
-    /// Undo, newest first. The previous record of the stack is left as it was.
+    /// Undo, newest first. The previous record of an updated stack is kept,
+    /// marked UPDATE_ROLLBACK_COMPLETE (or _FAILED) as CloudFormation does.
     async fn roll_back(
         &self,
         stack: &str,
+        previous: Option<&StackState>,
         undo: Vec<Undo>,
         mut failure: DeployError,
         report: &impl Fn(&str, &str, Action, Option<Result<(), String>>),
@@ -548,6 +550,17 @@ impl Engine {
                         Some(result.map(drop).map_err(|e| e.to_string())),
                     );
                 }
+            }
+        }
+        if let Some(previous) = previous {
+            let status = if failures.is_empty() { "UPDATE_ROLLBACK_COMPLETE" } else { "UPDATE_ROLLBACK_FAILED" };
+            let marked = StackState {
+                status: status.into(),
+                updated_at: nimbus_core::time::now_epoch_millis(),
+                ..previous.clone()
+            };
+            if let Err(e) = self.states.save(&marked).await {
+                failures.push(format!("recording the rollback: {e}"));
             }
         }
         if let DeployError::Resource { rollback_failures, .. } = &mut failure {

@@ -234,7 +234,7 @@ async fn a_failed_update_restores_the_previous_state() {
     assert_eq!(rec.take(), ["logs:PutRetentionPolicy", "dynamodb:CreateTable", "logs:PutRetentionPolicy"]);
     let stack = engine.stack("app").await.unwrap().unwrap();
     assert_eq!(stack.resources["G"].properties["RetentionInDays"], 7);
-    assert_eq!(stack.status, "CREATE_COMPLETE");
+    assert_eq!(stack.status, "UPDATE_ROLLBACK_COMPLETE");
 }
 
 #[tokio::test]

@@ -242,6 +242,17 @@ pub async fn create_deployment(ctx: &Ctx<'_>, props: &Value) -> Result<Provision
 
 pub async fn delete_deployment(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
     let api_id = old.properties.get("RestApiId").and_then(Value::as_str).unwrap_or_default();
+    // A deployment made with StageName created that stage (SAM names it
+    // "Stage") and owns it while the stage still points here; API Gateway
+    // refuses to delete a deployment an active stage points to.
+    if let Some(stage) = optional_str(old.properties, "StageName") {
+        let stage_path = format!("{}/stages/{}", api_path(api_id), seg(&stage));
+        if let Ok(found) = ctx.api.call("apigateway", call(Method::GET, stage_path.clone(), None)).await {
+            if found.get("deploymentId").and_then(Value::as_str) == Some(old.physical_id) {
+                ctx.api.call("apigateway", call(Method::DELETE, stage_path, None)).await?;
+            }
+        }
+    }
     let path = format!("{}/deployments/{}", api_path(api_id), seg(old.physical_id));
     ctx.api.call("apigateway", call(Method::DELETE, path, None)).await.map(drop)
 }

@@ -1,6 +1,7 @@
 //! Wire in, wire out: request parsing and validation helpers shared by the
 //! operation handlers, one file per operation group.
 
+pub mod authz;
 pub mod batch;
 pub mod items;
 pub mod legacy;

@@ -99,6 +99,11 @@ fn single_name(p: &Path) -> Option<&str> {
 /// multi-attribute key, and the condition on the last RANGE attribute named.
 type KeyCondition = (AttributeValue, Vec<AttributeValue>, Option<RangeCond>);
 
+/// The partition value a key condition names (IAM's `dynamodb:LeadingKeys`).
+pub(crate) fn partition_value(cond: Cond, schema: &KeySchema) -> Option<AttributeValue> {
+    key_condition(cond, schema).ok().map(|(hash, _, _)| hash)
+}
+
 fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
     fn flatten(c: Cond, out: &mut Vec<Cond>) -> Result<()> {
         match c {

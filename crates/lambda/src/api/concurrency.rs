@@ -91,8 +91,8 @@ fn provisioned_target(
     action: &str,
 ) -> Result<(String, String), AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
-    request.authorize(action, &function_arn(&engine.ctx, &name))?;
     let qualifier = super::qualifier(request, from_name)?;
+    request.authorize(action, &crate::model::qualified_arn(&engine.ctx, &name, qualifier.as_deref()))?;
     let Some(qualifier) = qualifier else {
         let mut v = crate::util::Violations::default();
         v.add("null", "qualifier", "must not be null");

@@ -8,13 +8,14 @@ use serde_json::{json, Value};
 
 use super::{body_json, empty_response, json_response, parse_function_ref, qualifier};
 use crate::engine::Engine;
-use crate::model::{function_arn, not_found, EventInvokeConfig};
+use crate::model::{function_arn, not_found, qualified_arn, EventInvokeConfig};
 use crate::util::Violations;
 
 fn target(engine: &Engine, request: &AwsRequest, name: &str, action: &str) -> Result<(String, String), AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
-    let qualifier = qualifier(request, from_name)?.unwrap_or_else(|| "$LATEST".into());
-    request.authorize(action, &function_arn(&engine.ctx, &name))?;
+    let named = qualifier(request, from_name)?;
+    request.authorize(action, &qualified_arn(&engine.ctx, &name, named.as_deref()))?;
+    let qualifier = named.unwrap_or_else(|| "$LATEST".into());
     super::resolve(engine, &name, Some(&qualifier), false)?;
     Ok((name, qualifier))
 }

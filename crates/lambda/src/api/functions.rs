@@ -154,6 +154,20 @@ fn apply_configuration(body: &Value, record: &mut FunctionRecord) -> Result<(), 
     Ok(())
 }
 
+/// Handing a function its role: the caller needs `iam:PassRole` on it (for
+/// Lambda), and Lambda must be able to assume it.
+async fn pass_role(engine: &Engine, request: &AwsRequest, role: &str, function: &str) -> Result<(), AwsError> {
+    let service = ["lambda.amazonaws.com".to_owned()];
+    request.authorize_with("iam:PassRole", role, &[("iam:PassedToService", &service)]).map_err(|mut err| {
+        // Lambda answers in its own shape, whichever service's action was denied.
+        if err.code == "AccessDenied" {
+            err.code = "AccessDeniedException".into();
+        }
+        err
+    })?;
+    engine.iam.check_assumable(role, function).await
+}
+
 /// Decode `ZipFile` and put it in the code store.
 async fn store_code(engine: &Arc<Engine>, code: &Value) -> Result<crate::code::StoredCode, AwsError> {
     if code.get("S3Bucket").is_some() || code.get("ImageUri").is_some() {
@@ -235,6 +249,7 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     if engine.functions.get(&name)?.is_some() {
         return Err(AwsError::new(409, "ResourceConflictException", format!("Function already exist: {name}")));
     }
+    pass_role(engine, request, &record.role, &name).await?;
     let code = store_code(engine, body.get("Code").unwrap_or(&Value::Null)).await?;
     record.code_id = code.id;
     record.code_sha256 = code.sha256;
@@ -257,7 +272,7 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
 fn load(engine: &Engine, request: &AwsRequest, name: &str, action: &str) -> Result<FunctionRecord, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?;
-    request.authorize(action, &crate::model::function_arn(&engine.ctx, &name))?;
+    request.authorize(action, &crate::model::qualified_arn(&engine.ctx, &name, qualifier.as_deref()))?;
     super::resolve(engine, &name, qualifier.as_deref(), false)
 }
 
@@ -380,6 +395,9 @@ pub async fn update_configuration(
     check_revision(&body, &record)?;
     // Validate before the transaction so errors do not depend on races.
     apply_configuration(&body, &mut record.clone())?;
+    if let Some(role) = string(&body, "Role").filter(|r| *r != record.role) {
+        pass_role(engine, request, &role, &record.name).await?;
+    }
     let updated = engine
         .functions
         .update(&engine.ctx, &record.name, move |r| {
@@ -400,7 +418,10 @@ pub async fn update_configuration(
 pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
     let (fn_name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?;
-    request.authorize("lambda:DeleteFunction", &crate::model::function_arn(&engine.ctx, &fn_name))?;
+    request.authorize(
+        "lambda:DeleteFunction",
+        &crate::model::qualified_arn(&engine.ctx, &fn_name, qualifier.as_deref()),
+    )?;
     if let Some(q) = qualifier.filter(|q| q != "$LATEST") {
         let Ok(n) = q.parse::<u64>() else {
             return Err(AwsError::new(
@@ -419,6 +440,7 @@ pub async fn delete(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     }
     engine.pool.evict_function(&deleted.name);
     engine.pool.set_reserved(&deleted.name, None);
+    engine.iam.withdraw_all(&engine.ctx, &deleted);
     Ok(empty_response(204))
 }
 

@@ -31,11 +31,10 @@ pub async fn invoke(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> R
     }
     let arn = crate::model::function_arn(&engine.ctx, &fn_name);
     // IAM names a version or alias by its qualified ARN.
-    let resource = match &qualifier {
-        Some(q) => format!("{arn}:{q}"),
-        None => arn.clone(),
-    };
-    request.authorize("lambda:InvokeFunction", &resource)?;
+    request.authorize(
+        "lambda:InvokeFunction",
+        &crate::model::qualified_arn(&engine.ctx, &fn_name, qualifier.as_deref()),
+    )?;
     let function = super::resolve(engine, &fn_name, qualifier.as_deref(), true)?;
     let version = function.version();
     let version = version.as_str();

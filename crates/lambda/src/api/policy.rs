@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{body_json, empty_response, json_response, parse_function_ref, qualifier};
 use crate::engine::Engine;
-use crate::model::{function_arn, not_found};
+use crate::model::{function_arn, not_found, qualified_arn};
 
 /// Principal as a policy statement writes it.
 fn principal(text: &str) -> Value {
@@ -26,7 +26,7 @@ fn principal(text: &str) -> Value {
 pub async fn add_permission(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?.unwrap_or_default();
-    request.authorize("lambda:AddPermission", &function_arn(&engine.ctx, &name))?;
+    request.authorize("lambda:AddPermission", &qualified_arn(&engine.ctx, &name, Some(&qualifier)))?;
     if !qualifier.is_empty() {
         super::resolve(engine, &name, Some(&qualifier), false)?;
     }
@@ -81,7 +81,8 @@ pub async fn add_permission(engine: &Arc<Engine>, request: &AwsRequest, name: &s
     }
     let revision = text("RevisionId");
     let stored = statement.clone();
-    engine
+    let scope = qualifier.clone();
+    let updated = engine
         .functions
         .update(&engine.ctx, &name, move |r| {
             if revision.is_some_and(|rev| rev != r.revision_id) {
@@ -103,6 +104,7 @@ pub async fn add_permission(engine: &Arc<Engine>, request: &AwsRequest, name: &s
             Ok(())
         })
         .await?;
+    engine.iam.publish_policy(&engine.ctx, &updated, &scope);
     Ok(json_response(201, &json!({ "Statement": statement.to_string() })))
 }
 
@@ -114,9 +116,10 @@ pub async fn remove_permission(
 ) -> Result<AwsResponse, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?.unwrap_or_default();
-    request.authorize("lambda:RemovePermission", &function_arn(&engine.ctx, &name))?;
+    request.authorize("lambda:RemovePermission", &qualified_arn(&engine.ctx, &name, Some(&qualifier)))?;
     let sid = sid.to_owned();
-    engine
+    let scope = qualifier.clone();
+    let updated = engine
         .functions
         .update(&engine.ctx, &name, move |r| {
             let statements = r.policies.entry(qualifier.clone()).or_default();
@@ -135,13 +138,14 @@ pub async fn remove_permission(
             Ok(())
         })
         .await?;
+    engine.iam.publish_policy(&engine.ctx, &updated, &scope);
     Ok(empty_response(204))
 }
 
 pub fn get_policy(engine: &Arc<Engine>, request: &AwsRequest, name: &str) -> Result<AwsResponse, AwsError> {
     let (name, from_name) = parse_function_ref(name)?;
     let qualifier = qualifier(request, from_name)?.unwrap_or_default();
-    request.authorize("lambda:GetPolicy", &function_arn(&engine.ctx, &name))?;
+    request.authorize("lambda:GetPolicy", &qualified_arn(&engine.ctx, &name, Some(&qualifier)))?;
     let record = engine.functions.get(&name)?.ok_or_else(|| not_found(&engine.ctx, &name))?;
     let Some(statements) = record.policies.get(&qualifier).filter(|s| !s.is_empty()) else {
         return Err(AwsError::new(404, "ResourceNotFoundException", "The resource you requested does not exist."));

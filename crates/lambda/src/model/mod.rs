@@ -146,6 +146,15 @@ pub fn function_arn(ctx: &Context, name: &str) -> String {
     nimbus_core::arn::arn("lambda", &ctx.region, &ctx.account_id, &format!("function:{name}"))
 }
 
+/// The ARN IAM checks: `…:function:{name}:{qualifier}` when a version or
+/// alias is named, else the unqualified one.
+pub fn qualified_arn(ctx: &Context, name: &str, qualifier: Option<&str>) -> String {
+    match qualifier.filter(|q| !q.is_empty()) {
+        Some(q) => format!("{}:{q}", function_arn(ctx, name)),
+        None => function_arn(ctx, name),
+    }
+}
+
 /// The error AWS gives for a missing function.
 pub fn not_found(ctx: &Context, name: &str) -> AwsError {
     AwsError::new(404, "ResourceNotFoundException", format!("Function not found: {}", function_arn(ctx, name)))
