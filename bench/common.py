@@ -75,12 +75,17 @@ class Nimbus:
                   aws_secret_access_key="test")
         self.lam = boto3.client("lambda", **kw)
         self.apigw = boto3.client("apigatewayv2", **kw)
+        # As on AWS, a function's execution role must exist and trust Lambda.
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        self.role = boto3.client("iam", **kw).create_role(
+            RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
     def function(self, name, source, handler):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("lambda_function.py", source)
-        fn = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+        fn = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.role,
                                       Handler=handler, Code={"ZipFile": buf.getvalue()})
         self.lam.get_waiter("function_active_v2").wait(FunctionName=name)
         return fn["FunctionArn"]
