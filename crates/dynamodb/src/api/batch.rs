@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::items::parse_projection;
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use crate::metrics::Capacity;
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{internal, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
@@ -126,7 +127,9 @@ impl DynamoDb {
                 }
             }
             responses.insert(get.table.name.clone(), Value::Array(found));
-            consumed.extend(Consumed::new(&get.table.name, units).to_json(capacity));
+            let used = Consumed::new(&get.table.name, units);
+            self.metrics.consumed(Capacity::Read, &used);
+            consumed.extend(used.to_json(capacity));
         }
         let mut out = json!({"Responses": responses, "UnprocessedKeys": {}});
         if capacity != CapacityMode::None {
@@ -224,6 +227,7 @@ impl DynamoDb {
         })
         .await
         .map_err(crate::model::txn_error)?;
+        results.values().for_each(|c| self.metrics.consumed(Capacity::Write, c));
         let mut out = json!({"UnprocessedItems": {}});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = results.values().filter_map(|c| c.to_json(capacity)).collect();

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::items::parse_projection;
 use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use crate::metrics::Capacity;
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
@@ -604,6 +605,7 @@ impl DynamoDb {
                 c
             }
         };
+        self.metrics.consumed(Capacity::Read, &consumed);
         if let Some(c) = consumed.to_json(plan.capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::items::{parse_condition, parse_projection};
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use crate::metrics::Capacity;
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
@@ -274,9 +275,11 @@ impl DynamoDb {
         })
         .await
         .map_err(crate::model::txn_error)?;
+        let consumed: Vec<Consumed> = consumed.into_values().map(Consumed::doubled).collect();
+        consumed.iter().for_each(|c| self.metrics.consumed(Capacity::Write, c));
         let mut out = json!({});
         if capacity != CapacityMode::None {
-            out["ConsumedCapacity"] = consumed.into_values().filter_map(|c| c.doubled().to_json(capacity)).collect();
+            out["ConsumedCapacity"] = consumed.iter().filter_map(|c| c.to_json(capacity)).collect();
         }
         if let Some(t) = token {
             let entry = TokenEntry { request_hash, expires_ms: now + TOKEN_LIFETIME_MS, response: out.clone() };
@@ -340,6 +343,7 @@ impl DynamoDb {
                 None => json!({}),
             });
         }
+        consumed.values().for_each(|c| self.metrics.consumed(Capacity::Read, c));
         let mut out = json!({"Responses": responses});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = consumed.values().filter_map(|c| c.to_json(capacity)).collect();
