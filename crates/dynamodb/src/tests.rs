@@ -366,3 +366,107 @@ fn hot_path_timings() {
         println!("GetItem: {:?} per op", start.elapsed() / n);
     });
 }
+
+/// Writers that keep putting `KEYS` items (`colour` = the round) until stopped
+/// or refused; each returns the error that stopped it, if any.
+fn spawn_writers(
+    h: &Arc<Harness>,
+    table: &'static str,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Option<AwsError>>> {
+    const WRITERS: usize = 8;
+    (0..WRITERS)
+        .map(|w| {
+            let (h, stop) = (h.clone(), stop.clone());
+            tokio::spawn(async move {
+                for round in 0.. {
+                    for i in (w..RACE_KEYS).step_by(WRITERS) {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return None;
+                        }
+                        let item = json!({"pk": {"S": format!("k{i}")}, "colour": {"S": format!("c{round}")}});
+                        if let Err(e) = h.call("PutItem", json!({"TableName": table, "Item": item})).await {
+                            return Some(e);
+                        }
+                    }
+                }
+                None
+            })
+        })
+        .collect()
+}
+
+const RACE_KEYS: usize = 64;
+
+async fn hash_table(h: &Harness, name: &str) {
+    h.ok(
+        "CreateTable",
+        json!({"TableName": name, "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}),
+    )
+    .await;
+}
+
+/// pk → colour of every item a Scan (of the table or an index) returns.
+async fn colours(h: &Harness, body: Value) -> std::collections::BTreeMap<String, String> {
+    let out = h.ok("Scan", body).await;
+    out["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["pk"]["S"].as_str().unwrap().to_owned(), i["colour"]["S"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn gsi_backfill_misses_no_concurrent_write() {
+    rt().block_on(async {
+        let h = Arc::new(harness());
+        hash_table(&h, "backfill").await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers = spawn_writers(&h, "backfill", &stop);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        h.ok(
+            "UpdateTable",
+            json!({"TableName": "backfill", "AttributeDefinitions": [{"AttributeName": "colour", "AttributeType": "S"}],
+                "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by-colour",
+                    "KeySchema": [{"AttributeName": "colour", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}}]}),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            assert!(w.await.unwrap().is_none());
+        }
+        // Every item has exactly one index entry, with its colour as it is now.
+        let items = colours(&h, json!({"TableName": "backfill"})).await;
+        assert_eq!(items.len(), RACE_KEYS);
+        let indexed = colours(&h, json!({"TableName": "backfill", "IndexName": "by-colour"})).await;
+        let count = h.ok("Scan", json!({"TableName": "backfill", "IndexName": "by-colour", "Select": "COUNT"})).await;
+        assert_eq!(count["Count"], json!(RACE_KEYS));
+        assert_eq!(indexed, items);
+    });
+}
+
+#[test]
+fn delete_table_leaves_no_write_behind() {
+    rt().block_on(async {
+        let h = Arc::new(harness());
+        hash_table(&h, "doomed").await;
+        let id = h.ddb.catalog.get("us-east-1", "doomed").unwrap().unwrap().id;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers = spawn_writers(&h, "doomed", &stop);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        h.ok("DeleteTable", json!({"TableName": "doomed"})).await;
+        // Every writer ends refused: the table is gone.
+        for w in writers {
+            let refused = w.await.unwrap().expect("a write after DeleteTable succeeded forever");
+            assert_eq!(refused.code, "ResourceNotFoundException");
+        }
+        // No write committed after the delete left an item behind.
+        use nimbus_store::ReadViewExt;
+        let store = h.ddb.catalog.store();
+        let left = store.scan_prefix(crate::model::ITEMS, &id.to_be_bytes(), usize::MAX).unwrap();
+        assert_eq!(left.len(), 0, "items of the deleted table are still stored");
+    });
+}
