@@ -127,17 +127,21 @@ struct TableStats {
 /// What one period has counted.
 #[derive(Default)]
 struct Period {
-    tables: HashMap<String, TableStats>,
+    /// Table name → its place in `stats` (one hash lookup per request).
+    tables: HashMap<String, usize>,
+    stats: Vec<(String, TableStats)>,
     user_errors: u64,
 }
 
 impl Period {
     fn table(&mut self, name: &str) -> &mut TableStats {
-        // Only a table's first request in a period pays for its name.
-        if !self.tables.contains_key(name) {
-            self.tables.insert(name.to_owned(), TableStats::default());
+        if let Some(&i) = self.tables.get(name) {
+            return &mut self.stats[i].1;
         }
-        self.tables.get_mut(name).expect("inserted above")
+        // Only a table's first request in a period pays for its name.
+        self.tables.insert(name.to_owned(), self.stats.len());
+        self.stats.push((name.to_owned(), TableStats::default()));
+        &mut self.stats.last_mut().expect("just pushed").1
     }
 }
 
@@ -257,9 +261,10 @@ impl Metrics {
             maximum: stat.max,
             buckets: vec![],
         };
-        for (table, stats) in period.tables {
+        for (table, stats) in period.stats {
             let by_table = || vec![("TableName".to_owned(), table.clone())];
-            let kinds = [(Capacity::Read, "ConsumedReadCapacityUnits"), (Capacity::Write, "ConsumedWriteCapacityUnits")];
+            let kinds =
+                [(Capacity::Read, "ConsumedReadCapacityUnits"), (Capacity::Write, "ConsumedWriteCapacityUnits")];
             for (kind, name) in kinds {
                 let capacity = stats.capacity.get(kind);
                 if capacity.count > 0 {
@@ -285,7 +290,8 @@ impl Metrics {
                     dimensions
                 };
                 if op.latency_ms.count > 0 {
-                    let mut latency = summary("SuccessfulRequestLatency", by_operation(), "Milliseconds", op.latency_ms);
+                    let mut latency =
+                        summary("SuccessfulRequestLatency", by_operation(), "Milliseconds", op.latency_ms);
                     let bounds = LATENCY_BOUNDS_MS.iter().copied().chain([f64::INFINITY]);
                     latency.buckets = bounds.zip(op.latency_buckets).collect();
                     out.push(latency);
@@ -310,7 +316,9 @@ impl Metrics {
 /// How a request ended.
 pub enum Outcome<'a> {
     /// `returned`: the items a Query or Scan returned.
-    Success { returned: Option<u64> },
+    Success {
+        returned: Option<u64>,
+    },
     Error(&'a AwsError),
 }
 
@@ -388,7 +396,8 @@ mod tests {
         assert_eq!(latency.unit, "Milliseconds");
         let write = find(&out, "ConsumedWriteCapacityUnits", &[("TableName", "t")]);
         assert_eq!((write.sample_count, write.sum), (2.0, 4.0));
-        let index = find(&out, "ConsumedWriteCapacityUnits", &[("TableName", "t"), ("GlobalSecondaryIndexName", "by-x")]);
+        let index =
+            find(&out, "ConsumedWriteCapacityUnits", &[("TableName", "t"), ("GlobalSecondaryIndexName", "by-x")]);
         assert_eq!(index.sum, 1.0);
         let returned = find(&out, "ReturnedItemCount", &[("TableName", "t"), ("Operation", "Query")]);
         assert_eq!(returned.sum, 7.0);

@@ -38,7 +38,11 @@ enum Kind {
 enum Sample {
     Value(f64),
     /// `buckets[i]` counts observations at most the family's `bounds[i]`.
-    Histogram { buckets: Vec<u64>, count: u64, sum: f64 },
+    Histogram {
+        buckets: Vec<u64>,
+        count: u64,
+        sum: f64,
+    },
 }
 
 struct Family {
@@ -91,8 +95,14 @@ impl Registry {
             let (name, kind, scale) = describe(&summary.namespace, &summary.name, &summary.unit);
             let own_bounds = || match summary.buckets.is_empty() {
                 true => BUCKETS.to_vec(),
-                // Rounded so 0.1 ms shows as 0.0001, not 0.00010000000000000002.
-                false => summary.buckets.iter().map(|(bound, _)| (bound * scale * 1e12).round() / 1e12).collect(),
+                // Rounded so 0.1 ms shows as 0.0001, not 0.00010000000000000002;
+                // the +Inf bucket is always there.
+                false => summary
+                    .buckets
+                    .iter()
+                    .filter(|(bound, _)| bound.is_finite())
+                    .map(|(bound, _)| (bound * scale * 1e12).round() / 1e12)
+                    .collect(),
             };
             let (bounds, sample) = series(&mut families, name, kind, summary, &summary.dimensions, own_bounds);
             match sample {
@@ -332,8 +342,8 @@ mod tests {
             buckets,
         };
         registry.observe_summaries(&[
-            summary(2.15, 2.0, vec![(0.1, 1), (1.0, 0), (2.5, 1)]),
-            summary(0.5, 1.0, vec![(0.1, 0), (1.0, 1), (2.5, 0)]),
+            summary(2.15, 2.0, vec![(0.1, 1), (1.0, 0), (2.5, 1), (f64::INFINITY, 0)]),
+            summary(5000.5, 2.0, vec![(0.1, 0), (1.0, 1), (2.5, 0), (f64::INFINITY, 1)]),
         ]);
         let mut consumed = summary(3.0, 2.0, vec![]);
         consumed.name = "ConsumedWriteCapacityUnits".into();
@@ -346,8 +356,9 @@ mod tests {
         assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.0001\"}} 1\n")), "{text}");
         assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.001\"}} 2\n")), "{text}");
         assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.0025\"}} 3\n")), "{text}");
-        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"+Inf\"}} 3\n")), "{text}");
-        assert!(text.contains(&format!("{name}_count{{{labels}}} 3\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"+Inf\"}} 4\n")), "{text}");
+        assert_eq!(text.matches("le=\"+Inf\"").count(), 1, "{text}");
+        assert!(text.contains(&format!("{name}_count{{{labels}}} 4\n")), "{text}");
         assert!(text.contains("nimbus_dynamodb_consumed_write_capacity_units_total{table_name=\"t\"} 3\n"), "{text}");
     }
 }

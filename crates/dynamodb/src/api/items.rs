@@ -4,11 +4,11 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::{check_no_mixing, check_placeholders_used, envelope, legacy, CapacityMode, Consumed, Req, Validator};
-use crate::metrics::Capacity;
 use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::{parser, update, Attrs, Cond, Kind, Path};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_raw, read_units};
 use crate::model::Table;
 use crate::types::{item_size, Item};

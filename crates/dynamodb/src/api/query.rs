@@ -10,10 +10,10 @@ use serde_json::{json, Map, Value};
 
 use super::items::parse_projection;
 use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
-use crate::metrics::Capacity;
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::model::table::{Index, KeyAttr, KeySchema};
 use crate::model::{Table, INDEXES, ITEMS};

@@ -10,12 +10,12 @@ use serde_json::{json, Map, Value};
 
 use super::items::{parse_condition, parse_projection};
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
-use crate::metrics::Capacity;
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::update::{self, Update};
 use crate::expr::{Attrs, Cond};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::types::{item_size, unexpected, Item};
 use crate::DynamoDb;
