@@ -166,14 +166,14 @@ def test_batch_get_returns_unprocessed_keys_past_16_mb(ddb, table):
     for i in range(45):  # 45 items of ~390 KB: about 17.1 MB
         ddb.put_item(TableName=table, Item={**key(i), "blob": {"S": big}, "n": {"N": str(i)}})
     request = {table: {"Keys": [key(i) for i in range(45)], "ConsistentRead": True,
-                       "ProjectionExpression": "#n, blob", "ExpressionAttributeNames": {"#n": "n"}}}
+                       "ProjectionExpression": "#n, #b", "ExpressionAttributeNames": {"#n": "n", "#b": "blob"}}}
     got = ddb.batch_get_item(RequestItems=request)
     first = got["Responses"][table]
     assert 0 < len(first) < 45
     assert sum(len(i["blob"]["S"]) for i in first) <= 16 * 1024 * 1024
     rest = got["UnprocessedKeys"][table]
-    assert rest["ConsistentRead"] is True and rest["ProjectionExpression"] == "#n, blob"
-    assert rest["ExpressionAttributeNames"] == {"#n": "n"}
+    assert rest["ConsistentRead"] is True and rest["ProjectionExpression"] == "#n, #b"
+    assert rest["ExpressionAttributeNames"] == {"#n": "n", "#b": "blob"}
     assert len(rest["Keys"]) == 45 - len(first)
     again = ddb.batch_get_item(RequestItems=got["UnprocessedKeys"])
     assert again["UnprocessedKeys"] == {}
