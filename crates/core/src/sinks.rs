@@ -1,5 +1,5 @@
-//! Cross-service doors: how Lambda and API Gateway reach CloudWatch (logs,
-//! metrics) and how API Gateway reaches Lambda (invoke), without depending
+//! Cross-service doors: how Lambda, API Gateway and DynamoDB reach
+//! CloudWatch (logs, metrics) and how API Gateway reaches Lambda (invoke), without depending
 //! on each other's crates. The binary wires implementations together.
 
 use bytes::Bytes;
