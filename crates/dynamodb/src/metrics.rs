@@ -385,6 +385,8 @@ mod tests {
         metrics.request("PutItem", &put, Duration::ZERO, Outcome::Error(&failed));
         let invalid = crate::error::validation("bad");
         metrics.request("GetItem", &put, Duration::ZERO, Outcome::Error(&invalid));
+        let broken = crate::error::internal("disk on fire");
+        metrics.request("Scan", &put, Duration::ZERO, Outcome::Error(&broken));
         let batch = request(serde_json::json!({"RequestItems": {"a": [], "b": []}}));
         metrics.request("BatchWriteItem", &batch, Duration::from_millis(2), Outcome::Success { returned: None });
         metrics.flush();
@@ -403,6 +405,7 @@ mod tests {
         assert_eq!(returned.sum, 7.0);
         assert_eq!(find(&out, "ConditionalCheckFailedRequests", &[("TableName", "t")]).sum, 1.0);
         assert_eq!(find(&out, "UserErrors", &[]).sum, 1.0);
+        assert_eq!(find(&out, "SystemErrors", &[("TableName", "t"), ("Operation", "Scan")]).sum, 1.0);
         for table in ["a", "b"] {
             find(&out, "SuccessfulRequestLatency", &[("TableName", table), ("Operation", "BatchWriteItem")]);
         }
