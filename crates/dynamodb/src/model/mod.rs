@@ -98,8 +98,10 @@ impl Catalog {
             return Ok(None);
         };
         let table: Arc<Table> = Arc::new(serde_json::from_slice(&bytes).map_err(internal)?);
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, table.clone());
-        Ok(Some(table))
+        // Two requests that both missed share the first one's version, so a
+        // change retiring it reaches both.
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        Ok(cache.entry(key).or_insert(table).latest())
     }
 
     /// The table or ResourceNotFoundException.
