@@ -470,3 +470,49 @@ fn delete_table_leaves_no_write_behind() {
         assert_eq!(left.len(), 0, "items of the deleted table are still stored");
     });
 }
+
+/// What counting the AWS/DynamoDB metrics adds to a call: the same GetItem
+/// and Query through two services on one store, one reporting to a sink
+/// and one not, alternating, medians of 41 rounds. A measurement, not a
+/// test: `cargo test --release -p nimbus-dynamodb --lib -- --ignored
+/// metrics_cost --nocapture`.
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn metrics_cost_side_by_side() {
+    rt().block_on(async {
+        let dir = std::env::temp_dir().join(format!("nimbus-ddb-cost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn Store> = RedbStore::open(&dir.join("store.redb")).unwrap();
+        let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+        let off = DynamoDb::new(store.clone(), context.clone());
+        let on = DynamoDb::new(store.clone(), context);
+        on.set_metrics(Arc::new(nimbus_core::DiscardSink));
+        let create = json!({"TableName": "cost", "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"});
+        off.call("CreateTable", "us-east-1", create.to_string().as_bytes()).await.unwrap();
+        let put = json!({"TableName": "cost", "Item": {"pk": {"S": "a"}, "v": {"S": "x".repeat(200)}}});
+        off.call("PutItem", "us-east-1", put.to_string().as_bytes()).await.unwrap();
+        let get = json!({"TableName": "cost", "Key": {"pk": {"S": "a"}}}).to_string();
+        let query = json!({"TableName": "cost", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}).to_string();
+        for (op, body) in [("GetItem", &get), ("Query", &query)] {
+            let mut samples: [Vec<f64>; 2] = [vec![], vec![]];
+            for round in 0..41 {
+                let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let ddb = [&off, &on][i];
+                    let n = 5_000;
+                    let t = std::time::Instant::now();
+                    for _ in 0..n {
+                        ddb.call(op, "us-east-1", body.as_bytes()).await.unwrap();
+                    }
+                    samples[i].push(t.elapsed().as_nanos() as f64 / n as f64);
+                }
+            }
+            let median = |v: &mut Vec<f64>| { v.sort_by(|a, b| a.partial_cmp(b).unwrap()); v[v.len() / 2] };
+            let (a, b) = (median(&mut samples[0]), median(&mut samples[1]));
+            println!("{op}: metrics off {a:.0} ns/call, on {b:.0} ns/call, added {:.0} ns ({:.3}x)", b - a, b / a);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
