@@ -210,13 +210,15 @@ impl Metrics {
         }
     }
 
-    /// The outcome of one request: `Ok` with the items a Query or Scan
-    /// returned, or the error it was answered with.
+    /// How one request ended, `elapsed` after it started.
     pub fn request(&self, operation: &str, request: &Map<String, Value>, elapsed: Duration, outcome: Outcome<'_>) {
         if !self.enabled() {
             return;
         }
         let op = OPERATIONS.iter().position(|o| *o == operation);
+        if op.is_none() && matches!(outcome, Outcome::Success { .. }) {
+            return; // control-plane successes have no metric
+        }
         self.with_period(|period| match outcome {
             Outcome::Error(e) if e.code == "ConditionalCheckFailedException" => {
                 for_each_table(request, |name| period.table(name).conditional_check_failed += 1);
