@@ -423,6 +423,11 @@ fn gsi_backfill_misses_no_concurrent_write() {
     rt().block_on(async {
         let h = Arc::new(harness());
         hash_table(&h, "backfill").await;
+        // Every key exists before the race, however slowly the writers start.
+        for i in 0..RACE_KEYS {
+            let item = json!({"pk": {"S": format!("k{i}")}, "colour": {"S": "start"}});
+            h.ok("PutItem", json!({"TableName": "backfill", "Item": item})).await;
+        }
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers = spawn_writers(&h, "backfill", &stop);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
