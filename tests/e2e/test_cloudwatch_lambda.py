@@ -17,7 +17,7 @@ import zipfile
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_cloudwatch_logs import AWS_V2, CLI_ENV
+from test_cloudwatch_logs import CLI_ENV, aws_v2  # noqa: F401 (aws_v2 is a fixture)
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -48,7 +48,7 @@ def wait_for(check, timeout=30):
         time.sleep(0.3)
 
 
-def test_cloudwatch_lambda_invocations_metrics_logs_and_prometheus(client, nimbus):
+def test_cloudwatch_lambda_invocations_metrics_logs_and_prometheus(client, nimbus, aws_v2):
     lam, cw, logs = client("lambda"), client("cloudwatch"), client("logs")
     name = create_function(lam, "def lambda_handler(event, context):\n    print('hello from', context.function_name)\n    return 1\n")
     n = 3
@@ -85,11 +85,10 @@ def test_cloudwatch_lambda_invocations_metrics_logs_and_prometheus(client, nimbu
     assert sum(m.startswith("START RequestId:") for m in messages) == n
     assert sum(m.startswith("END RequestId:") for m in messages) == n
     assert any(f"hello from {name}" in m for m in messages)
-    if AWS_V2:
-        tail = subprocess.run([AWS_V2, "--endpoint-url", nimbus.endpoint, "--region", "us-east-1", "logs", "tail",
-                               group, "--since", "1h"], capture_output=True, text=True, timeout=60, env=CLI_ENV)
-        assert tail.returncode == 0, tail.stderr
-        assert tail.stdout.count("START RequestId:") == n and tail.stdout.count("REPORT RequestId:") == n
+    tail = subprocess.run([aws_v2, "--endpoint-url", nimbus.endpoint, "--region", "us-east-1", "logs", "tail",
+                           group, "--since", "1h"], capture_output=True, text=True, timeout=60, env=CLI_ENV)
+    assert tail.returncode == 0, tail.stderr
+    assert tail.stdout.count("START RequestId:") == n and tail.stdout.count("REPORT RequestId:") == n
 
     with urllib.request.urlopen(f"{nimbus.endpoint}/_nimbus/metrics") as r:
         families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}

@@ -157,3 +157,35 @@ def test_transact_get_errors(ddb, table):
     assert error_of(ddb.transact_get_items, TransactItems=[
         {"Get": {"TableName": table, "Key": key(1), "ProjectionExpression": "!!!"}}]) == (
         "ValidationException", 'Invalid ProjectionExpression: Syntax error; token: "!", near: "!!"')
+
+
+def test_batch_get_returns_unprocessed_keys_past_16_mb(ddb, table):
+    """BatchGetItem returns at most 16 MB; the keys past it come back as
+    UnprocessedKeys, with their table's other request members, for a retry."""
+    big = "x" * (390 * 1024)
+    for i in range(45):  # 45 items of ~390 KB: about 17.1 MB
+        ddb.put_item(TableName=table, Item={**key(i), "blob": {"S": big}, "n": {"N": str(i)}})
+    request = {table: {"Keys": [key(i) for i in range(45)], "ConsistentRead": True,
+                       "ProjectionExpression": "#n, #b", "ExpressionAttributeNames": {"#n": "n", "#b": "blob"}}}
+    got = ddb.batch_get_item(RequestItems=request)
+    first = got["Responses"][table]
+    assert 0 < len(first) < 45
+    assert sum(len(i["blob"]["S"]) for i in first) <= 16 * 1024 * 1024
+    rest = got["UnprocessedKeys"][table]
+    assert rest["ConsistentRead"] is True and rest["ProjectionExpression"] == "#n, #b"
+    assert rest["ExpressionAttributeNames"] == {"#n": "n", "#b": "blob"}
+    assert len(rest["Keys"]) == 45 - len(first)
+    again = ddb.batch_get_item(RequestItems=got["UnprocessedKeys"])
+    assert again["UnprocessedKeys"] == {}
+    numbers = sorted(int(i["n"]["N"]) for i in first + again["Responses"][table])
+    assert numbers == list(range(45))
+
+
+def test_batch_get_counts_keys_across_tables(ddb, table):
+    other = create_table(ddb, range_key=("sk", "N"))
+    try:
+        request = {table: {"Keys": [key(i) for i in range(60)]}, other: {"Keys": [key(i) for i in range(41)]}}
+        assert error_of(ddb.batch_get_item, RequestItems=request) == (
+            "ValidationException", "Too many items requested for the BatchGetItem call")
+    finally:
+        ddb.delete_table(TableName=other)

@@ -10,8 +10,9 @@
 //!
 //! `CloudWatch::new` builds both and starts their background tasks (metric
 //! ingestion, retention sweeps, roll-ups, alarm evaluation); the binary
-//! registers the services with the edge, hands the sinks to Lambda and API
-//! Gateway, and gives alarms Lambda's `Invoker` with `set_invoker`.
+//! registers the services with the edge, hands the sinks to Lambda, API
+//! Gateway and DynamoDB, and gives alarms Lambda's `Invoker` with
+//! `set_invoker`.
 
 pub mod logs;
 pub mod metrics;
@@ -50,7 +51,7 @@ impl CloudWatch {
         self.metrics.set_invoker(invoker);
     }
 
-    /// Where services report AWS/Lambda, AWS/ApiGateway, … metrics; never blocks.
+    /// Where services report AWS/Lambda, AWS/ApiGateway, AWS/DynamoDB metrics; never blocks.
     pub fn metric_sink(&self) -> Arc<dyn MetricSink> {
         self.metrics.sink()
     }

@@ -19,7 +19,9 @@ pub use protocol::Protocol;
 pub use request::{Authorizer, AuthzRequest, AwsRequest, AwsResponse, Principal};
 pub use roles::{ResourcePolicies, RoleAssumer, TemporaryCredentials};
 pub use service::{BoxFuture, Service, ServiceSpec};
-pub use sinks::{DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink};
+pub use sinks::{
+    DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink, MetricSummary,
+};
 
 /// The account every resource belongs to unless configured otherwise.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";

@@ -1,5 +1,5 @@
-//! Cross-service doors: how Lambda and API Gateway reach CloudWatch (logs,
-//! metrics) and how API Gateway reaches Lambda (invoke), without depending
+//! Cross-service doors: how Lambda, API Gateway and DynamoDB reach
+//! CloudWatch (logs, metrics) and how API Gateway reaches Lambda (invoke), without depending
 //! on each other's crates. The binary wires implementations together.
 
 use bytes::Bytes;
@@ -34,10 +34,32 @@ pub struct MetricDatum {
     pub timestamp_ms: i64,
 }
 
+/// Many observations of one series, summed up where they happened: a busy
+/// service (DynamoDB) counts on its hot path and reports each series once a
+/// period, as CloudWatch's `StatisticValues`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSummary {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+    pub unit: String,
+    pub timestamp_ms: i64,
+    pub sample_count: f64,
+    pub sum: f64,
+    pub minimum: f64,
+    pub maximum: f64,
+    /// The distribution, for Prometheus histograms: (upper bound in `unit`,
+    /// observations above the previous bound and at most this one). Empty
+    /// when the metric is not a duration.
+    pub buckets: Vec<(f64, u64)>,
+}
+
 /// Where services report metrics (CloudWatch implements it). Never blocks the
 /// caller's hot path: implementations buffer and store in the background.
 pub trait MetricSink: Send + Sync {
     fn put_metrics(&self, data: Vec<MetricDatum>);
+
+    fn put_summaries(&self, data: Vec<MetricSummary>);
 }
 
 /// A sink that drops everything, for tests and for running a service alone.
@@ -51,6 +73,8 @@ impl LogSink for DiscardSink {
 
 impl MetricSink for DiscardSink {
     fn put_metrics(&self, _: Vec<MetricDatum>) {}
+
+    fn put_summaries(&self, _: Vec<MetricSummary>) {}
 }
 
 /// A synchronous invocation request, as API Gateway (or any caller) makes it.

@@ -9,7 +9,7 @@ use nimbus_core::AwsError;
 use nimbus_store::{ReadView, TxnError, WriteBatch};
 
 use crate::api::Consumed;
-use crate::error::{validation, Result};
+use crate::error::{resource_not_found, validation, Result};
 use crate::expr::eval::eval;
 use crate::expr::update::{self, Update};
 use crate::expr::Cond;
@@ -72,11 +72,18 @@ impl From<AwsError> for Failure {
 
 /// Evaluate `op` against `view` and stage its writes into `batch`.
 pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::result::Result<Applied, Failure> {
+    // The table may have changed (a GSI added) or gone since the request
+    // resolved it: write against the metadata in force in this transaction.
+    let table = op.table.current().ok_or_else(resource_not_found)?;
+    if let (true, Action::Put(item)) = (op.table.is_retired(), &op.action) {
+        // Checked against the old version: check the new indexes' key types.
+        table.item_key(item)?;
+    }
     let blind = matches!(op.action, Action::Put(_))
         && op.condition.is_none()
         && !op.wants_old
-        && op.table.gsis.is_empty()
-        && op.table.lsis.is_empty();
+        && table.gsis.is_empty()
+        && table.lsis.is_empty();
     let old = if blind { None } else { read_in_txn(view, &op.key)? };
     if let Some(cond) = &op.condition {
         let empty = Item::new();
@@ -88,7 +95,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         Action::Put(item) => Some(item.clone()),
         Action::Delete => None,
         Action::Check => {
-            let consumed = Consumed::new(&op.table.name, 1.0);
+            let consumed = Consumed::new(&table.name, 1.0);
             return Ok(Applied { old, new: None, consumed });
         }
         Action::Update(u) => {
@@ -107,14 +114,14 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
                 return Err(validation(NESTING_TOO_DEEP).into());
             }
             // Index key attributes must keep their schema types.
-            op.table.item_key(&item)?;
+            table.item_key(&item)?;
             Some(item)
         }
     };
     let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
-    let mut consumed = Consumed::new(&op.table.name, write_units(size));
+    let mut consumed = Consumed::new(&table.name, write_units(size));
     if old.is_some() || new.is_some() {
-        let units = stage(batch, &op.table, &op.key, old.as_ref(), new.as_ref());
+        let units = stage(batch, table, &op.key, old.as_ref(), new.as_ref());
         consumed.add_indexes(&units);
     }
     Ok(Applied { old, new, consumed })

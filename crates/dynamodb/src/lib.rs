@@ -2,27 +2,31 @@
 //!
 //! Map: `types/` (attribute values, numbers, key encoding, sizes), `expr/`
 //! (expression parser and evaluator), `model/` (tables and items in the
-//! store), `engine` (one conditional write, shared by every write path) and
-//! `api/` (one file per operation group: wire in, validation, wire out).
+//! store), `engine` (one conditional write, shared by every write path),
+//! `api/` (one file per operation group: wire in, validation, wire out) and
+//! `metrics` (the `AWS/DynamoDB` CloudWatch metrics).
 
 pub mod api;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod metrics;
 pub mod model;
 pub mod types;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, Response};
-use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Protocol, Service, ServiceSpec};
+use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, MetricSink, Protocol, Service, ServiceSpec};
 use nimbus_store::Store;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use api::Req;
 use error::serialization;
+use metrics::{Metrics, Outcome};
 use model::Catalog;
 
 /// Namespace of DynamoDB's own error types in `__type`.
@@ -42,11 +46,23 @@ pub struct DynamoDb {
     context: Context,
     /// TransactWriteItems ClientRequestTokens seen in the last ten minutes.
     tokens: Mutex<HashMap<String, api::transact::TokenEntry>>,
+    metrics: Arc<Metrics>,
 }
 
 impl DynamoDb {
     pub fn new(store: Arc<dyn Store>, context: Context) -> Self {
-        DynamoDb { catalog: Catalog::new(store), context, tokens: Mutex::new(HashMap::new()) }
+        let metrics = Arc::new(Metrics::default());
+        DynamoDb { catalog: Catalog::new(store), context, tokens: Mutex::new(HashMap::new()), metrics }
+    }
+
+    /// Report the `AWS/DynamoDB` metrics to `sink` (once a second).
+    pub fn set_metrics(&self, sink: Arc<dyn MetricSink>) {
+        self.metrics.start(sink);
+    }
+
+    /// Report the metrics counted since the last report now (shutdown, tests).
+    pub fn flush_metrics(&self) {
+        self.metrics.flush();
     }
 
     /// Handle one operation on a JSON body; the response body as bytes.
@@ -63,23 +79,43 @@ impl DynamoDb {
         region: &str,
         body: &[u8],
     ) -> Result<Vec<u8>, AwsError> {
-        let parsed: Value = if body.is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_slice(body).map_err(|_| serialization("Unable to parse request body as JSON"))?
+        let map = match parse_body(body) {
+            Ok(map) => map,
+            Err(err) => {
+                self.metrics.request(operation, &Map::new(), Duration::ZERO, Outcome::Error(&err));
+                return Err(err);
+            }
         };
-        let Value::Object(map) = parsed else {
-            return Err(serialization("Start of list found where not expected"));
-        };
+        // The clock is read only when someone is counting.
+        let started = self.metrics.enabled().then(Instant::now);
+        let result = self.dispatch(caller, operation, region, &map).await;
+        if let Some(started) = started {
+            let outcome = match &result {
+                Ok((_, returned)) => Outcome::Success { returned: *returned },
+                Err(err) => Outcome::Error(err),
+            };
+            self.metrics.request(operation, &map, started.elapsed(), outcome);
+        }
+        result.map(|(body, _)| body)
+    }
+
+    /// Run one operation: the response body, and the items a Query or Scan returned.
+    async fn dispatch(
+        &self,
+        caller: Option<&AwsRequest>,
+        operation: &str,
+        region: &str,
+        map: &Map<String, Value>,
+    ) -> Result<(Vec<u8>, Option<u64>), AwsError> {
         let r = match operation {
-            "BatchWriteItem" | "TransactWriteItems" | "TransactGetItems" | "Scan" => Req::new(&map).older(),
-            _ => Req::new(&map),
+            "BatchWriteItem" | "TransactWriteItems" | "TransactGetItems" | "Scan" => Req::new(map).older(),
+            _ => Req::new(map),
         };
         if let Some(request) = caller {
             self.authorize(request, operation, region, &r)?;
         }
         let out = match operation {
-            "GetItem" => return self.get_item(region, r).await,
+            "GetItem" => return Ok((self.get_item(region, r).await?, None)),
             "PutItem" => self.put_item(region, r).await?,
             "UpdateItem" => self.update_item(region, r).await?,
             "DeleteItem" => self.delete_item(region, r).await?,
@@ -103,7 +139,23 @@ impl DynamoDb {
             "DescribeEndpoints" => self.describe_endpoints(region),
             _ => return Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         };
-        serde_json::to_vec(&out).map_err(error::internal)
+        let returned = match operation {
+            "Query" | "Scan" => out.get("Count").and_then(Value::as_u64),
+            _ => None,
+        };
+        Ok((serde_json::to_vec(&out).map_err(error::internal)?, returned))
+    }
+}
+
+/// A request body: a JSON object (an empty body is an empty object).
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(serialization("Start of list found where not expected")),
+        Err(_) => Err(serialization("Unable to parse request body as JSON")),
     }
 }
 

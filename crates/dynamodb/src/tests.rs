@@ -366,3 +366,158 @@ fn hot_path_timings() {
         println!("GetItem: {:?} per op", start.elapsed() / n);
     });
 }
+
+/// Writers that keep putting `KEYS` items (`colour` = the round) until stopped
+/// or refused; each returns the error that stopped it, if any.
+fn spawn_writers(
+    h: &Arc<Harness>,
+    table: &'static str,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Option<AwsError>>> {
+    const WRITERS: usize = 8;
+    (0..WRITERS)
+        .map(|w| {
+            let (h, stop) = (h.clone(), stop.clone());
+            tokio::spawn(async move {
+                for round in 0.. {
+                    for i in (w..RACE_KEYS).step_by(WRITERS) {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return None;
+                        }
+                        let item = json!({"pk": {"S": format!("k{i}")}, "colour": {"S": format!("c{round}")}});
+                        if let Err(e) = h.call("PutItem", json!({"TableName": table, "Item": item})).await {
+                            return Some(e);
+                        }
+                    }
+                }
+                None
+            })
+        })
+        .collect()
+}
+
+const RACE_KEYS: usize = 64;
+
+async fn hash_table(h: &Harness, name: &str) {
+    h.ok(
+        "CreateTable",
+        json!({"TableName": name, "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}),
+    )
+    .await;
+}
+
+/// pk → colour of every item a Scan (of the table or an index) returns.
+async fn colours(h: &Harness, body: Value) -> std::collections::BTreeMap<String, String> {
+    let out = h.ok("Scan", body).await;
+    out["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["pk"]["S"].as_str().unwrap().to_owned(), i["colour"]["S"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn gsi_backfill_misses_no_concurrent_write() {
+    rt().block_on(async {
+        let h = Arc::new(harness());
+        hash_table(&h, "backfill").await;
+        // Every key exists before the race, however slowly the writers start.
+        for i in 0..RACE_KEYS {
+            let item = json!({"pk": {"S": format!("k{i}")}, "colour": {"S": "start"}});
+            h.ok("PutItem", json!({"TableName": "backfill", "Item": item})).await;
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers = spawn_writers(&h, "backfill", &stop);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        h.ok(
+            "UpdateTable",
+            json!({"TableName": "backfill", "AttributeDefinitions": [{"AttributeName": "colour", "AttributeType": "S"}],
+                "GlobalSecondaryIndexUpdates": [{"Create": {"IndexName": "by-colour",
+                    "KeySchema": [{"AttributeName": "colour", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}}]}),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            assert!(w.await.unwrap().is_none());
+        }
+        // Every item has exactly one index entry, with its colour as it is now.
+        let items = colours(&h, json!({"TableName": "backfill"})).await;
+        assert_eq!(items.len(), RACE_KEYS);
+        let indexed = colours(&h, json!({"TableName": "backfill", "IndexName": "by-colour"})).await;
+        let count = h.ok("Scan", json!({"TableName": "backfill", "IndexName": "by-colour", "Select": "COUNT"})).await;
+        assert_eq!(count["Count"], json!(RACE_KEYS));
+        assert_eq!(indexed, items);
+    });
+}
+
+#[test]
+fn delete_table_leaves_no_write_behind() {
+    rt().block_on(async {
+        let h = Arc::new(harness());
+        hash_table(&h, "doomed").await;
+        let id = h.ddb.catalog.get("us-east-1", "doomed").unwrap().unwrap().id;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers = spawn_writers(&h, "doomed", &stop);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        h.ok("DeleteTable", json!({"TableName": "doomed"})).await;
+        // Every writer ends refused: the table is gone.
+        for w in writers {
+            let refused = w.await.unwrap().expect("a write after DeleteTable succeeded forever");
+            assert_eq!(refused.code, "ResourceNotFoundException");
+        }
+        // No write committed after the delete left an item behind.
+        use nimbus_store::ReadViewExt;
+        let store = h.ddb.catalog.store();
+        let left = store.scan_prefix(crate::model::ITEMS, &id.to_be_bytes(), usize::MAX).unwrap();
+        assert_eq!(left.len(), 0, "items of the deleted table are still stored");
+    });
+}
+
+/// What counting the AWS/DynamoDB metrics adds to a call: the same GetItem
+/// and Query through two services on one store, one reporting to a sink
+/// and one not, alternating, medians of 41 rounds. A measurement, not a
+/// test: `cargo test --release -p nimbus-dynamodb --lib -- --ignored
+/// metrics_cost --nocapture`.
+#[test]
+#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn metrics_cost_side_by_side() {
+    rt().block_on(async {
+        let dir = std::env::temp_dir().join(format!("nimbus-ddb-cost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store: Arc<dyn Store> = RedbStore::open(&dir.join("store.redb")).unwrap();
+        let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
+        let off = DynamoDb::new(store.clone(), context.clone());
+        let on = DynamoDb::new(store.clone(), context);
+        on.set_metrics(Arc::new(nimbus_core::DiscardSink));
+        let create = json!({"TableName": "cost", "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"});
+        off.call("CreateTable", "us-east-1", create.to_string().as_bytes()).await.unwrap();
+        let put = json!({"TableName": "cost", "Item": {"pk": {"S": "a"}, "v": {"S": "x".repeat(200)}}});
+        off.call("PutItem", "us-east-1", put.to_string().as_bytes()).await.unwrap();
+        let get = json!({"TableName": "cost", "Key": {"pk": {"S": "a"}}}).to_string();
+        let query = json!({"TableName": "cost", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "a"}}}).to_string();
+        for (op, body) in [("GetItem", &get), ("Query", &query)] {
+            let mut samples: [Vec<f64>; 2] = [vec![], vec![]];
+            for round in 0..41 {
+                let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let ddb = [&off, &on][i];
+                    let n = 5_000;
+                    let t = std::time::Instant::now();
+                    for _ in 0..n {
+                        ddb.call(op, "us-east-1", body.as_bytes()).await.unwrap();
+                    }
+                    samples[i].push(t.elapsed().as_nanos() as f64 / n as f64);
+                }
+            }
+            let median = |v: &mut Vec<f64>| { v.sort_by(|a, b| a.partial_cmp(b).unwrap()); v[v.len() / 2] };
+            let (a, b) = (median(&mut samples[0]), median(&mut samples[1]));
+            println!("{op}: metrics off {a:.0} ns/call, on {b:.0} ns/call, added {:.0} ns ({:.3}x)", b - a, b / a);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

@@ -175,9 +175,11 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     let events = Arc::new(nimbus_events::Events::new(store.clone(), context.clone())?);
     events.set_invoker(lambda.clone());
     events.start();
+    let dynamodb = Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()));
+    dynamodb.set_metrics(cloudwatch.metric_sink());
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
-        Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone())),
+        dynamodb.clone(),
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),
@@ -235,6 +237,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
             server.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
             if let Err(e) = result {
                 lambda.shutdown().await;
+                dynamodb.flush_metrics();
                 cloudwatch.metrics.flush().await;
                 store.close().map_err(|e| format!("closing the store: {e}"))?;
                 return Err(e);
@@ -243,6 +246,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     }
     lambda.shutdown().await;
     // Metrics reported in the last moments are still buffered.
+    dynamodb.flush_metrics();
     cloudwatch.metrics.flush().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;

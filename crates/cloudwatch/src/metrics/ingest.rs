@@ -1,17 +1,18 @@
 //! Where points enter: PutMetricData (durable before it answers) and the
 //! `MetricSink` (buffered, stored by a background task so a Lambda
-//! invocation never waits on metrics).
+//! invocation never waits on metrics). Summaries services aggregated
+//! themselves become statistic-set points.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nimbus_core::{MetricDatum, MetricSink};
+use nimbus_core::{MetricDatum, MetricSink, MetricSummary};
 use nimbus_store::{Store, StoreError, WriteBatch};
 use tokio::sync::Notify;
 
-use super::model::{self, Point, SeriesId, SeriesRecord};
+use super::model::{self, Point, SeriesId, SeriesRecord, StatSet};
 use super::prometheus::Registry;
 
 /// Most data the sink holds before dropping (a stalled store must not eat
@@ -26,6 +27,7 @@ pub struct Ingest {
     /// Series key → the `last_put` last written, to skip redundant writes.
     series_seen: Mutex<HashMap<Vec<u8>, i64>>,
     pending: Mutex<Vec<MetricDatum>>,
+    pending_summaries: Mutex<Vec<MetricSummary>>,
     wake: Notify,
     dropped: AtomicU64,
     pub prometheus: Registry,
@@ -38,6 +40,7 @@ impl Ingest {
             next_seq: AtomicU64::new(nimbus_core::time::now_epoch_millis().saturating_mul(1000)),
             series_seen: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
+            pending_summaries: Mutex::new(Vec::new()),
             wake: Notify::new(),
             dropped: AtomicU64::new(0),
             prometheus: Registry::default(),
@@ -73,17 +76,22 @@ impl Ingest {
     /// Store everything the sink has buffered.
     pub async fn flush(&self) {
         let data = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if data.is_empty() {
+        let summaries = std::mem::take(&mut *self.pending_summaries.lock().unwrap_or_else(|e| e.into_inner()));
+        if data.is_empty() && summaries.is_empty() {
             return;
         }
         self.prometheus.observe(&data);
-        let points = data
-            .into_iter()
-            .map(|d| {
-                let series = SeriesId::new(&d.namespace, &d.name, d.dimensions);
-                (series, d.timestamp_ms, Point { unit: d.unit, values: vec![(d.value, 1.0)], stats: None })
-            })
-            .collect();
+        self.prometheus.observe_summaries(&summaries);
+        let values = data.into_iter().map(|d| {
+            let series = SeriesId::new(&d.namespace, &d.name, d.dimensions);
+            (series, d.timestamp_ms, Point { unit: d.unit, values: vec![(d.value, 1.0)], stats: None })
+        });
+        let sets = summaries.into_iter().map(|s| {
+            let series = SeriesId::new(&s.namespace, &s.name, s.dimensions);
+            let stats = StatSet { n: s.sample_count, sum: s.sum, min: s.minimum, max: s.maximum };
+            (series, s.timestamp_ms, Point { unit: s.unit, values: vec![], stats: Some(stats) })
+        });
+        let points = values.chain(sets).collect();
         if let Err(err) = self.store_points(points).await {
             tracing::warn!(%err, "storing service metrics failed");
         }
@@ -108,9 +116,10 @@ impl Ingest {
     }
 }
 
-impl MetricSink for Ingest {
-    fn put_metrics(&self, data: Vec<MetricDatum>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+impl Ingest {
+    /// Queue `data` for the flusher unless the buffer is full.
+    fn enqueue<T>(&self, pending: &Mutex<Vec<T>>, data: Vec<T>) {
+        let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
         if pending.len() + data.len() > MAX_PENDING {
             if self.dropped.fetch_add(data.len() as u64, Ordering::Relaxed) == 0 {
                 tracing::warn!("metric buffer full: dropping service metrics until the store catches up");
@@ -120,5 +129,15 @@ impl MetricSink for Ingest {
         pending.extend(data);
         drop(pending);
         self.wake.notify_one();
+    }
+}
+
+impl MetricSink for Ingest {
+    fn put_metrics(&self, data: Vec<MetricDatum>) {
+        self.enqueue(&self.pending, data);
+    }
+
+    fn put_summaries(&self, data: Vec<MetricSummary>) {
+        self.enqueue(&self.pending_summaries, data);
     }
 }

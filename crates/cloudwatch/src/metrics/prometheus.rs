@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use nimbus_core::MetricDatum;
+use nimbus_core::{MetricDatum, MetricSummary};
 
 /// Upper bounds (seconds) of duration histogram buckets: Prometheus's
 /// defaults, extended to Lambda's 15-minute maximum.
@@ -37,12 +37,19 @@ enum Kind {
 #[derive(Clone, Debug)]
 enum Sample {
     Value(f64),
-    Histogram { buckets: [u64; BUCKETS.len()], count: u64, sum: f64 },
+    /// `buckets[i]` counts observations at most the family's `bounds[i]`.
+    Histogram {
+        buckets: Vec<u64>,
+        count: u64,
+        sum: f64,
+    },
 }
 
 struct Family {
     kind: Kind,
     help: String,
+    /// Histogram bucket upper bounds, in seconds.
+    bounds: Vec<f64>,
     series: BTreeMap<Vec<(String, String)>, Sample>,
 }
 
@@ -58,32 +65,58 @@ impl Registry {
             if !datum.value.is_finite() {
                 continue;
             }
-            let (name, kind, value) = describe(datum);
-            let family = families.entry(name).or_insert_with(|| Family {
-                kind,
-                help: format!("CloudWatch {} {} ({})", datum.namespace, datum.name, datum.unit),
-                series: BTreeMap::new(),
-            });
-            let mut labels: Vec<(String, String)> =
-                datum.dimensions.iter().map(|(k, v)| (snake_case(k), v.clone())).collect();
-            labels.sort();
-            let sample = family.series.entry(labels).or_insert_with(|| match family.kind {
-                Kind::Histogram => Sample::Histogram { buckets: [0; BUCKETS.len()], count: 0, sum: 0.0 },
-                _ => Sample::Value(0.0),
-            });
-            match (family.kind, sample) {
-                (Kind::Counter, Sample::Value(total)) => *total += value,
-                (Kind::Gauge, Sample::Value(current)) => *current = value,
-                (Kind::Histogram, Sample::Histogram { buckets, count, sum }) => {
-                    for (bucket, bound) in buckets.iter_mut().zip(BUCKETS) {
-                        if value <= bound {
+            let (name, kind, scale) = describe(&datum.namespace, &datum.name, &datum.unit);
+            let value = datum.value * scale;
+            let (bounds, sample) = series(&mut families, name, kind, datum, &datum.dimensions, || BUCKETS.to_vec());
+            match sample {
+                Sample::Value(total) if kind == Kind::Counter => *total += value,
+                Sample::Value(current) => *current = value,
+                Sample::Histogram { buckets, count, sum } => {
+                    for (bucket, bound) in buckets.iter_mut().zip(bounds) {
+                        if value <= *bound {
                             *bucket += 1;
                         }
                     }
                     *count += 1;
                     *sum += value;
                 }
-                _ => {}
+            }
+        }
+    }
+
+    /// Add summaries services aggregated themselves; a duration summary's
+    /// buckets become the histogram's buckets.
+    pub fn observe_summaries(&self, data: &[MetricSummary]) {
+        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        for summary in data {
+            if !summary.sum.is_finite() || !summary.maximum.is_finite() {
+                continue;
+            }
+            let (name, kind, scale) = describe(&summary.namespace, &summary.name, &summary.unit);
+            let own_bounds = || match summary.buckets.is_empty() {
+                true => BUCKETS.to_vec(),
+                // Rounded so 0.1 ms shows as 0.0001, not 0.00010000000000000002;
+                // the +Inf bucket is always there.
+                false => summary
+                    .buckets
+                    .iter()
+                    .filter(|(bound, _)| bound.is_finite())
+                    .map(|(bound, _)| (bound * scale * 1e12).round() / 1e12)
+                    .collect(),
+            };
+            let (bounds, sample) = series(&mut families, name, kind, summary, &summary.dimensions, own_bounds);
+            match sample {
+                Sample::Value(total) if kind == Kind::Counter => *total += summary.sum,
+                Sample::Value(current) => *current = summary.maximum,
+                Sample::Histogram { buckets, count, sum } => {
+                    for (bucket, bound) in buckets.iter_mut().zip(bounds) {
+                        // Tolerate the rounding of the unit conversion.
+                        let at_most = |b: f64| b * scale <= bound * (1.0 + 1e-9);
+                        *bucket += summary.buckets.iter().filter(|(b, _)| at_most(*b)).map(|(_, n)| n).sum::<u64>();
+                    }
+                    *count += summary.sample_count as u64;
+                    *sum += summary.sum * scale;
+                }
             }
         }
     }
@@ -106,7 +139,7 @@ impl Registry {
                         let _ = writeln!(out, "{name}{} {}", label_text(labels, None), number(*v));
                     }
                     Sample::Histogram { buckets, count, sum } => {
-                        for (bound, n) in BUCKETS.iter().zip(buckets) {
+                        for (bound, n) in family.bounds.iter().zip(buckets) {
                             let le = number(*bound);
                             let _ = writeln!(out, "{name}_bucket{} {n}", label_text(labels, Some(&le)));
                         }
@@ -121,25 +154,82 @@ impl Registry {
     }
 }
 
-/// Prometheus name, kind and value (durations in seconds) of a datum.
-fn describe(datum: &MetricDatum) -> (String, Kind, f64) {
-    let service = datum.namespace.strip_prefix("AWS/").unwrap_or(&datum.namespace);
-    let base = format!("nimbus_{}_{}", sanitize(&service.to_ascii_lowercase()), snake_case(&datum.name));
-    let to_seconds = match datum.unit.as_str() {
+/// What a metric's samples are described by, for its family's HELP line.
+trait Described {
+    fn namespace(&self) -> &str;
+    fn name(&self) -> &str;
+    fn unit(&self) -> &str;
+}
+
+impl Described for MetricDatum {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn unit(&self) -> &str {
+        &self.unit
+    }
+}
+
+impl Described for MetricSummary {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn unit(&self) -> &str {
+        &self.unit
+    }
+}
+
+/// The family `name` (created if new) and its series for `dimensions`.
+fn series<'a>(
+    families: &'a mut BTreeMap<String, Family>,
+    name: String,
+    kind: Kind,
+    metric: &dyn Described,
+    dimensions: &[(String, String)],
+    bounds: impl FnOnce() -> Vec<f64>,
+) -> (&'a [f64], &'a mut Sample) {
+    let family = families.entry(name).or_insert_with(|| Family {
+        kind,
+        help: format!("CloudWatch {} {} ({})", metric.namespace(), metric.name(), metric.unit()),
+        bounds: if kind == Kind::Histogram { bounds() } else { vec![] },
+        series: BTreeMap::new(),
+    });
+    let mut labels: Vec<(String, String)> = dimensions.iter().map(|(k, v)| (snake_case(k), v.clone())).collect();
+    labels.sort();
+    let n = family.bounds.len();
+    let sample = family.series.entry(labels).or_insert_with(|| match family.kind {
+        Kind::Histogram => Sample::Histogram { buckets: vec![0; n], count: 0, sum: 0.0 },
+        _ => Sample::Value(0.0),
+    });
+    (&family.bounds, sample)
+}
+
+/// Prometheus name, kind, and the factor that converts values to the
+/// family's unit (durations become seconds).
+fn describe(namespace: &str, name: &str, unit: &str) -> (String, Kind, f64) {
+    let service = namespace.strip_prefix("AWS/").unwrap_or(namespace);
+    let base = format!("nimbus_{}_{}", sanitize(&service.to_ascii_lowercase()), snake_case(name));
+    let to_seconds = match unit {
         "Seconds" => Some(1.0),
         "Milliseconds" => Some(1e-3),
         "Microseconds" => Some(1e-6),
         _ => None,
     };
     if let Some(scale) = to_seconds {
-        return (format!("{base}_seconds"), Kind::Histogram, datum.value * scale);
+        return (format!("{base}_seconds"), Kind::Histogram, scale);
     }
-    match datum.unit.as_str() {
-        "Count" if GAUGES.contains(&datum.name.as_str()) => (base, Kind::Gauge, datum.value),
-        "Count" => (format!("{base}_total"), Kind::Counter, datum.value),
-        "Bytes" if base.ends_with("_bytes") => (format!("{base}_total"), Kind::Counter, datum.value),
-        "Bytes" => (format!("{base}_bytes_total"), Kind::Counter, datum.value),
-        _ => (base, Kind::Gauge, datum.value),
+    match unit {
+        "Count" if GAUGES.contains(&name) => (base, Kind::Gauge, 1.0),
+        "Count" => (format!("{base}_total"), Kind::Counter, 1.0),
+        "Bytes" if base.ends_with("_bytes") => (format!("{base}_total"), Kind::Counter, 1.0),
+        "Bytes" => (format!("{base}_bytes_total"), Kind::Counter, 1.0),
+        _ => (base, Kind::Gauge, 1.0),
     }
 }
 
@@ -234,5 +324,41 @@ mod tests {
         assert!(text.contains("nimbus_lambda_duration_seconds_sum{function_name=\"hello\"} 0.02\n"));
         assert!(text.contains("# TYPE nimbus_lambda_concurrent_executions gauge\n"));
         assert!(text.contains("nimbus_apigateway_4xx_error_total{api_id=\"a1\",stage=\"prod\"} 1\n"));
+    }
+
+    #[test]
+    fn summaries_keep_their_own_histogram_buckets() {
+        let registry = Registry::default();
+        let summary = |sum: f64, n: f64, buckets: Vec<(f64, u64)>| MetricSummary {
+            namespace: "AWS/DynamoDB".into(),
+            name: "SuccessfulRequestLatency".into(),
+            dimensions: vec![("TableName".into(), "t".into()), ("Operation".into(), "GetItem".into())],
+            unit: "Milliseconds".into(),
+            timestamp_ms: 0,
+            sample_count: n,
+            sum,
+            minimum: 0.05,
+            maximum: 2.0,
+            buckets,
+        };
+        registry.observe_summaries(&[
+            summary(2.15, 2.0, vec![(0.1, 1), (1.0, 0), (2.5, 1), (f64::INFINITY, 0)]),
+            summary(5000.5, 2.0, vec![(0.1, 0), (1.0, 1), (2.5, 0), (f64::INFINITY, 1)]),
+        ]);
+        let mut consumed = summary(3.0, 2.0, vec![]);
+        consumed.name = "ConsumedWriteCapacityUnits".into();
+        consumed.unit = "Count".into();
+        consumed.dimensions.truncate(1);
+        registry.observe_summaries(&[consumed]);
+        let text = registry.render();
+        let labels = "operation=\"GetItem\",table_name=\"t\"";
+        let name = "nimbus_dynamodb_successful_request_latency_seconds";
+        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.0001\"}} 1\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.001\"}} 2\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"0.0025\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("{name}_bucket{{{labels},le=\"+Inf\"}} 4\n")), "{text}");
+        assert_eq!(text.matches("le=\"+Inf\"").count(), 1, "{text}");
+        assert!(text.contains(&format!("{name}_count{{{labels}}} 4\n")), "{text}");
+        assert!(text.contains("nimbus_dynamodb_consumed_write_capacity_units_total{table_name=\"t\"} 3\n"), "{text}");
     }
 }

@@ -12,6 +12,7 @@ use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{internal, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::{Attrs, Path};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::model::Table;
 use crate::types::{item_from_json_in, item_size, unexpected, Item};
@@ -19,6 +20,9 @@ use crate::DynamoDb;
 
 const MAX_GET_KEYS: usize = 100;
 const MAX_WRITES: usize = 25;
+/// Most data one BatchGetItem returns; the keys past it come back as
+/// UnprocessedKeys.
+const MAX_GET_BYTES: usize = 16 * 1024 * 1024;
 
 fn entries<'a>(r: &Req<'a>, operation: &str) -> Result<&'a Map<String, Value>> {
     let map = match r.object("RequestItems")? {
@@ -55,9 +59,12 @@ impl DynamoDb {
         check_table_names(map, &mut v);
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         v.finish()?;
-        struct Get {
+        struct Get<'a> {
             table: Arc<Table>,
-            keys: Vec<Vec<u8>>,
+            /// The request's KeysAndAttributes, to hand back keys not read.
+            spec: &'a Map<String, Value>,
+            /// Each key as requested, and encoded.
+            keys: Vec<(&'a Value, Vec<u8>)>,
             projection: Option<Vec<Path>>,
             consistent: bool,
         }
@@ -93,16 +100,17 @@ impl DynamoDb {
             check_placeholders_used(&sr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-            let mut encoded = vec![];
+            let mut encoded: Vec<(&Value, Vec<u8>)> = vec![];
             for k in keys {
                 let key = table.key_of(&item_from_json_in(k, sr.layer)?)?;
-                if encoded.contains(&key) {
+                if encoded.iter().any(|(_, e)| *e == key) {
                     return Err(validation("Provided list of item keys contains duplicates"));
                 }
-                encoded.push(key);
+                encoded.push((k, key));
             }
             gets.push(Get {
                 table,
+                spec: obj,
                 keys: encoded,
                 projection,
                 consistent: sr.bool("ConsistentRead")?.unwrap_or(false),
@@ -110,25 +118,41 @@ impl DynamoDb {
         }
         let snap = self.catalog.store().snapshot().map_err(internal)?;
         let mut responses = Map::new();
+        let mut unprocessed = Map::new();
         let mut consumed = vec![];
+        let mut returned_bytes = 0;
+        let mut full = false;
         for get in gets {
             let mut found = vec![];
             let mut units = 0.0;
-            for key in &get.keys {
+            for (i, (_, key)) in get.keys.iter().enumerate() {
                 let item = read(snap.as_ref(), key)?;
+                let shown = item.as_ref().map(|item| match &get.projection {
+                    Some(p) => project(item, p),
+                    None => item.clone(),
+                });
+                let size = shown.as_ref().map_or(0, item_size);
+                full |= returned_bytes + size > MAX_GET_BYTES;
+                if full {
+                    // Hand back this key and every one after it, with the
+                    // rest of their table's KeysAndAttributes.
+                    let mut spec = get.spec.clone();
+                    spec.insert("Keys".into(), get.keys[i..].iter().map(|(k, _)| (*k).clone()).collect());
+                    unprocessed.insert(get.table.name.clone(), Value::Object(spec));
+                    break;
+                }
+                returned_bytes += size;
                 units += read_units(item.as_ref().map_or(0, item_size), get.consistent);
-                if let Some(item) = item {
-                    let shown = match &get.projection {
-                        Some(p) => project(&item, p),
-                        None => item,
-                    };
+                if let Some(shown) = shown {
                     found.push(serde_json::to_value(&shown).map_err(internal)?);
                 }
             }
             responses.insert(get.table.name.clone(), Value::Array(found));
-            consumed.extend(Consumed::new(&get.table.name, units).to_json(capacity));
+            let used = Consumed::new(&get.table.name, units);
+            self.metrics.consumed(Capacity::Read, &used);
+            consumed.extend(used.to_json(capacity));
         }
-        let mut out = json!({"Responses": responses, "UnprocessedKeys": {}});
+        let mut out = json!({"Responses": responses, "UnprocessedKeys": unprocessed});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = Value::Array(consumed);
         }
@@ -224,6 +248,7 @@ impl DynamoDb {
         })
         .await
         .map_err(crate::model::txn_error)?;
+        results.values().for_each(|c| self.metrics.consumed(Capacity::Write, c));
         let mut out = json!({"UnprocessedItems": {}});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = results.values().filter_map(|c| c.to_json(capacity)).collect();

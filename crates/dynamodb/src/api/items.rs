@@ -8,6 +8,7 @@ use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::{parser, update, Attrs, Cond, Kind, Path};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_raw, read_units};
 use crate::model::Table;
 use crate::types::{item_size, Item};
@@ -111,6 +112,7 @@ impl DynamoDb {
         if let Some(a) = attributes.filter(|a| !a.is_empty()) {
             out.insert("Attributes".into(), serde_json::to_value(&a).unwrap_or_default());
         }
+        self.metrics.consumed(Capacity::Write, &applied.consumed);
         if let Some(c) = applied.consumed.to_json(opts.capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }
@@ -245,7 +247,11 @@ impl DynamoDb {
         let store = self.catalog.store();
         // Fast path: hand back the stored JSON as it is.
         if projection.is_none() && capacity == CapacityMode::None {
-            return Ok(match read_raw(store.as_ref(), &key)? {
+            let raw = read_raw(store.as_ref(), &key)?;
+            if self.metrics.enabled() {
+                self.metrics.consumed_reads(&table.name, raw_read_units(raw.as_deref(), consistent)?);
+            }
+            return Ok(match raw {
                 Some(raw) => {
                     let mut out = Vec::with_capacity(raw.len() + 10);
                     out.extend_from_slice(b"{\"Item\":");
@@ -266,11 +272,25 @@ impl DynamoDb {
             };
             out.insert("Item".into(), serde_json::to_value(&shown).map_err(internal)?);
         }
-        if let Some(c) = Consumed::new(&table.name, read_units(size, consistent)).to_json(capacity) {
+        let consumed = Consumed::new(&table.name, read_units(size, consistent));
+        self.metrics.consumed(Capacity::Read, &consumed);
+        if let Some(c) = consumed.to_json(capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }
         serde_json::to_vec(&out).map_err(internal)
     }
+}
+
+/// Read units of a stored item without decoding it when it cannot exceed one
+/// 4 KB unit: its size as DynamoDB counts it is never more than its stored
+/// JSON's length.
+fn raw_read_units(raw: Option<&[u8]>, consistent: bool) -> Result<f64> {
+    let size = match raw {
+        None => 0,
+        Some(raw) if raw.len() <= 4096 => raw.len(),
+        Some(raw) => item_size(&crate::types::item_from_stored(raw)?),
+    };
+    Ok(read_units(size, consistent))
 }
 
 /// ProjectionExpression or the legacy AttributesToGet.

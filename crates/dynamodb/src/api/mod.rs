@@ -294,14 +294,18 @@ impl Consumed {
         self
     }
 
+    /// Units on the table and all its indexes.
+    pub fn total(&self) -> f64 {
+        self.table_units + self.gsi.iter().chain(&self.lsi).map(|(_, u)| u).sum::<f64>()
+    }
+
     /// The ConsumedCapacity member, shaped like AWS's documented responses:
     /// `{TableName, CapacityUnits}`, plus per-table and per-index units for INDEXES.
     pub fn to_json(&self, mode: CapacityMode) -> Option<Value> {
         if mode == CapacityMode::None {
             return None;
         }
-        let total = self.table_units + self.gsi.iter().chain(&self.lsi).map(|(_, u)| u).sum::<f64>();
-        let mut out = json!({"TableName": self.table, "CapacityUnits": total});
+        let mut out = json!({"TableName": self.table, "CapacityUnits": self.total()});
         if mode == CapacityMode::Indexes {
             out["Table"] = json!({"CapacityUnits": self.table_units});
             let list = |l: &[(String, f64)]| -> Value {

@@ -13,6 +13,7 @@ use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Cons
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::model::table::{Index, KeyAttr, KeySchema};
 use crate::model::{Table, INDEXES, ITEMS};
@@ -604,6 +605,7 @@ impl DynamoDb {
                 c
             }
         };
+        self.metrics.consumed(Capacity::Read, &consumed);
         if let Some(c) = consumed.to_json(plan.capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }

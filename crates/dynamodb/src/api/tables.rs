@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use nimbus_core::time::now_epoch_millis;
-use nimbus_store::{transact, Direction, ReadView, TxnError, WriteBatch};
+use nimbus_store::{Direction, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::{Req, Validator};
@@ -13,7 +13,7 @@ use crate::model::items::stats;
 use crate::model::table::{
     Index, KeyAttr, KeySchema, Projection, ProjectionType, ScalarType, StreamSpec, Table, Throughput, Ttl,
 };
-use crate::model::{txn_error, INDEXES, ITEMS};
+use crate::model::{Stage, INDEXES, ITEMS};
 use crate::types::{item_from_stored, item_to_stored, unexpected};
 use crate::DynamoDb;
 
@@ -348,6 +348,7 @@ impl DynamoDb {
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
             table_class: r.str("TableClass")?.map(str::to_owned),
             ttl: None,
+            lineage: Default::default(),
         };
         let table = self.catalog.create(region, table).await?;
         let mut d = table.describe(0, 0, &[]);
@@ -397,6 +398,7 @@ impl DynamoDb {
 
     pub(crate) async fn delete_table(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let name = r.table_name()?;
+        let _change = self.catalog.changing().await;
         let table = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         if table.deletion_protection {
             return Err(validation(
@@ -416,6 +418,7 @@ impl DynamoDb {
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
         r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
         v.finish()?;
+        let _change = self.catalog.changing().await;
         let current = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let mut table: Table = (*current).clone();
         let mut changed = false;
@@ -534,55 +537,28 @@ impl DynamoDb {
             ));
         }
         table.attribute_definitions = defs;
-        let mut batch = WriteBatch::new();
-        for index in &dropped {
-            batch.delete_prefix(INDEXES, &index.id.to_be_bytes());
-        }
-        if created.is_empty() {
-            let table = self.catalog.update(region, table, batch).await?;
-            let mut d = self.describe(&table)?;
-            d["TableStatus"] = json!("ACTIVE");
-            return Ok(json!({ "TableDescription": d }));
-        }
-        let first = self.catalog.allocate_ids(created.len() as u64).await?;
-        for (i, index) in created.iter_mut().enumerate() {
-            index.id = first + i as u64;
-        }
-        table.gsis.extend(created.iter().cloned());
-        // Backfill inside a transaction so no concurrent write slips between
-        // the scan and the new index going live.
-        let snapshot_table = Arc::new(table.clone());
-        let t = snapshot_table.clone();
-        let backfill = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
-            let prefix = t.id.to_be_bytes();
-            let end = nimbus_store::prefix_end(&prefix);
-            let upper = end.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-            let mut failure = None;
-            view.scan(ITEMS, (std::ops::Bound::Included(&prefix[..]), upper), Direction::Forward, &mut |_, v| {
-                match item_from_stored(v) {
-                    Ok(item) => {
-                        for index in &created {
-                            if let Some(k) = t.index_entry_key(index, &item) {
-                                batch.put(INDEXES, k, item_to_stored(&index.project(&t, &item)));
-                            }
-                        }
-                        std::ops::ControlFlow::Continue(())
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        std::ops::ControlFlow::Break(())
-                    }
-                }
-            })?;
-            if let Some(e) = failure {
-                return Err(TxnError::Aborted(e));
+        let creating = !created.is_empty();
+        if creating {
+            let first = self.catalog.allocate_ids(created.len() as u64).await?;
+            for (i, index) in created.iter_mut().enumerate() {
+                index.id = first + i as u64;
             }
-            Ok((batch, ()))
+            table.gsis.extend(created.iter().cloned());
+        }
+        // Dropped indexes go and new ones are backfilled in the transaction
+        // that commits the new metadata: no write slips in between.
+        let stage: Stage = Box::new(move |view, table, batch| {
+            for index in &dropped {
+                batch.delete_prefix(INDEXES, &index.id.to_be_bytes());
+            }
+            if creating {
+                backfill(view, table, &created, batch)?;
+            }
+            Ok(())
         });
-        backfill.await.map_err(txn_error)?;
-        let table = self.catalog.update(region, table, WriteBatch::new()).await?;
+        let table = self.catalog.update(region, &current, table, stage).await?;
         let mut d = self.describe(&table)?;
-        d["TableStatus"] = json!("UPDATING");
+        d["TableStatus"] = json!(if creating { "UPDATING" } else { "ACTIVE" });
         Ok(json!({ "TableDescription": d }))
     }
 
@@ -606,6 +582,7 @@ impl DynamoDb {
         v.not_null(r.has("ResourceArn"), "resourceArn");
         v.not_null(r.has("Tags"), "tags");
         v.finish()?;
+        let _change = self.catalog.changing().await;
         let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
         let new_tags = tags(r.array("Tags")?)?;
         let mut t = (*table).clone();
@@ -620,7 +597,7 @@ impl DynamoDb {
                 "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
             ));
         }
-        self.catalog.update(region, t, WriteBatch::new()).await?;
+        self.catalog.replace(region, &table, t).await?;
         Ok(json!({}))
     }
 
@@ -629,11 +606,12 @@ impl DynamoDb {
         v.not_null(r.has("ResourceArn"), "resourceArn");
         v.not_null(r.has("TagKeys"), "tagKeys");
         v.finish()?;
+        let _change = self.catalog.changing().await;
         let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
         let keys: Vec<&str> = r.array("TagKeys")?.into_iter().flatten().filter_map(Value::as_str).collect();
         let mut t = (*table).clone();
         t.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
-        self.catalog.update(region, t, WriteBatch::new()).await?;
+        self.catalog.replace(region, &table, t).await?;
         Ok(json!({}))
     }
 
@@ -663,6 +641,7 @@ impl DynamoDb {
             None => (false, String::new()),
         };
         v.finish()?;
+        let _change = self.catalog.changing().await;
         let table = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let currently = table.ttl.as_ref().is_some_and(|t| t.enabled);
         if enabled && currently {
@@ -673,7 +652,7 @@ impl DynamoDb {
         }
         let mut t = (*table).clone();
         t.ttl = Some(Ttl { attribute: attr.clone(), enabled });
-        self.catalog.update(region, t, WriteBatch::new()).await?;
+        self.catalog.replace(region, &table, t).await?;
         Ok(json!({ "TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr} }))
     }
 
@@ -699,6 +678,39 @@ impl DynamoDb {
 
     pub(crate) fn describe_endpoints(&self, region: &str) -> Value {
         json!({"Endpoints": [{"Address": format!("dynamodb.{region}.amazonaws.com"), "CachePeriodInMinutes": 1440}]})
+    }
+}
+
+/// Stage the entries of the new `indexes` for every item of `table`.
+fn backfill(
+    view: &dyn ReadView,
+    table: &Table,
+    indexes: &[Index],
+    batch: &mut WriteBatch,
+) -> std::result::Result<(), TxnError<nimbus_core::AwsError>> {
+    let prefix = table.id.to_be_bytes();
+    let end = nimbus_store::prefix_end(&prefix);
+    let upper = end.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    let mut failure = None;
+    view.scan(ITEMS, (std::ops::Bound::Included(&prefix[..]), upper), Direction::Forward, &mut |_, v| {
+        match item_from_stored(v) {
+            Ok(item) => {
+                for index in indexes {
+                    if let Some(k) = table.index_entry_key(index, &item) {
+                        batch.put(INDEXES, k, item_to_stored(&index.project(table, &item)));
+                    }
+                }
+                std::ops::ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    })?;
+    match failure {
+        Some(e) => Err(TxnError::Aborted(e)),
+        None => Ok(()),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, se
 use crate::expr::eval::project;
 use crate::expr::update::{self, Update};
 use crate::expr::{Attrs, Cond};
+use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::types::{item_size, unexpected, Item};
 use crate::DynamoDb;
@@ -274,9 +275,11 @@ impl DynamoDb {
         })
         .await
         .map_err(crate::model::txn_error)?;
+        let consumed: Vec<Consumed> = consumed.into_values().map(Consumed::doubled).collect();
+        consumed.iter().for_each(|c| self.metrics.consumed(Capacity::Write, c));
         let mut out = json!({});
         if capacity != CapacityMode::None {
-            out["ConsumedCapacity"] = consumed.into_values().filter_map(|c| c.doubled().to_json(capacity)).collect();
+            out["ConsumedCapacity"] = consumed.iter().filter_map(|c| c.to_json(capacity)).collect();
         }
         if let Some(t) = token {
             let entry = TokenEntry { request_hash, expires_ms: now + TOKEN_LIFETIME_MS, response: out.clone() };
@@ -340,6 +343,7 @@ impl DynamoDb {
                 None => json!({}),
             });
         }
+        consumed.values().for_each(|c| self.metrics.consumed(Capacity::Read, c));
         let mut out = json!({"Responses": responses});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = consumed.values().filter_map(|c| c.to_json(capacity)).collect();

@@ -46,14 +46,29 @@ pub fn txn_error(err: TxnError<AwsError>) -> AwsError {
 
 /// The table catalog, cached in memory: every change goes through here, so
 /// the cache never goes stale, and item operations skip a metadata read.
+/// A change retires the version it replaces (see `table::Lineage`), so a
+/// write holding an older version still writes against the current one.
 pub struct Catalog {
     store: Arc<dyn Store>,
     cache: RwLock<HashMap<Vec<u8>, Arc<Table>>>,
+    /// Held by table changes from reading a table to committing its new
+    /// version, so two changes never build on the same version.
+    changes: tokio::sync::Mutex<()>,
 }
+
+/// Extra writes of a table change, staged from inside its transaction.
+pub type Stage = Box<dyn FnOnce(&dyn ReadView, &Table, &mut WriteBatch) -> TxnResult<()> + Send>;
+type TxnResult<T> = std::result::Result<T, TxnError<AwsError>>;
 
 impl Catalog {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Catalog { store, cache: RwLock::new(HashMap::new()) }
+        Catalog { store, cache: RwLock::new(HashMap::new()), changes: tokio::sync::Mutex::new(()) }
+    }
+
+    /// Serialize a table change (UpdateTable, DeleteTable, tags, TTL): take
+    /// this before reading the table to change.
+    pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -76,14 +91,17 @@ impl Catalog {
         }
         let key = table_key(region, name);
         if let Some(t) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(Some(t.clone()));
+            // Between a change's commit and its cache update, follow it.
+            return Ok(t.latest());
         }
         let Some(bytes) = self.store.get(TABLES, &key).map_err(internal)? else {
             return Ok(None);
         };
         let table: Arc<Table> = Arc::new(serde_json::from_slice(&bytes).map_err(internal)?);
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, table.clone());
-        Ok(Some(table))
+        // Two requests that both missed share the first one's version, so a
+        // change retiring it reaches both.
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        Ok(cache.entry(key).or_insert(table).latest())
     }
 
     /// The table or ResourceNotFoundException.
@@ -140,28 +158,77 @@ impl Catalog {
         .map_err(txn_error)
     }
 
-    /// Replace a table's metadata, plus any extra writes (index backfill or removal).
-    pub async fn update(&self, region: &str, table: Table, mut extra: WriteBatch) -> Result<Arc<Table>> {
+    /// Replace `old`'s metadata by `table`.
+    pub async fn replace(&self, region: &str, old: &Arc<Table>, table: Table) -> Result<Arc<Table>> {
+        self.update(region, old, table, Box::new(|_, _, _| Ok(()))).await
+    }
+
+    /// Replace `old`'s metadata by `table` in one transaction with the
+    /// writes `stage` adds from that transaction's view (an index backfill
+    /// or removal), so no write commits between them.
+    pub async fn update(&self, region: &str, old: &Arc<Table>, table: Table, stage: Stage) -> Result<Arc<Table>> {
         let key = table_key(region, &table.name);
-        extra.put(TABLES, key.clone(), serde_json::to_vec(&table).unwrap_or_default());
-        self.store.write(extra).await.map_err(internal)?;
-        let table = Arc::new(table);
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(key, table.clone());
-        Ok(table)
+        let new = Arc::new(table);
+        let (k, retired, next) = (key.clone(), old.clone(), new.clone());
+        let committed = transact(self.store.as_ref(), move |view: &dyn ReadView| {
+            check_current(&retired)?;
+            let mut batch = WriteBatch::new();
+            stage(view, &next, &mut batch)?;
+            batch.put(TABLES, k, serde_json::to_vec(&*next).unwrap_or_default());
+            retired.retire(Some(next));
+            Ok((batch, ()))
+        })
+        .await;
+        self.settle(key, committed.map(|()| Some(new.clone())))?;
+        Ok(new)
     }
 
     /// Remove a table with all its items and index entries.
-    pub async fn delete(&self, region: &str, table: &Table) -> Result<()> {
+    pub async fn delete(&self, region: &str, table: &Arc<Table>) -> Result<()> {
         let key = table_key(region, &table.name);
-        let mut batch = WriteBatch::new();
-        batch.delete(TABLES, key.clone());
-        batch.delete_prefix(ITEMS, &table.id.to_be_bytes());
-        for index in table.indexes() {
-            batch.delete_prefix(INDEXES, &index.id.to_be_bytes());
+        let (k, retired) = (key.clone(), table.clone());
+        let committed = transact(self.store.as_ref(), move |_: &dyn ReadView| {
+            check_current(&retired)?;
+            let mut batch = WriteBatch::new();
+            batch.delete(TABLES, k);
+            batch.delete_prefix(ITEMS, &retired.id.to_be_bytes());
+            for index in retired.indexes() {
+                batch.delete_prefix(INDEXES, &index.id.to_be_bytes());
+            }
+            retired.retire(None);
+            Ok((batch, ()))
+        })
+        .await;
+        self.settle(key, committed.map(|()| None))
+    }
+
+    /// Bring the cache in line with a change's outcome. A change that failed
+    /// to commit may have retired its old version already: drop it, so the
+    /// next request reloads the table from the store.
+    fn settle(&self, key: Vec<u8>, outcome: TxnResult<Option<Arc<Table>>>) -> Result<()> {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(Some(table)) => {
+                cache.insert(key, table);
+                Ok(())
+            }
+            Ok(None) => {
+                cache.remove(&key);
+                Ok(())
+            }
+            Err(err) => {
+                cache.remove(&key);
+                Err(txn_error(err))
+            }
         }
-        self.store.write(batch).await.map_err(internal)?;
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).remove(&key);
-        Ok(())
+    }
+}
+
+/// A change must build on the version in force (`Catalog::changing` sees to it).
+fn check_current(table: &Table) -> TxnResult<()> {
+    match table.is_retired() {
+        true => Err(TxnError::Aborted(internal("the table changed while this change was prepared"))),
+        false => Ok(()),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Table metadata as persisted: key schema, indexes, settings.
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -200,11 +202,78 @@ pub struct Table {
     pub deletion_protection: bool,
     pub table_class: Option<String>,
     pub ttl: Option<Ttl>,
+    /// What replaced this version of the metadata, once something did.
+    #[serde(skip)]
+    pub lineage: Lineage,
+}
+
+/// Where a table's metadata went after a change: the version that replaced
+/// it, or nothing once the table was deleted. The change sets it inside the
+/// store transaction that commits it, and the store runs transactions one
+/// after another, so a write whose transaction runs later and still holds
+/// the old version finds the version in force there (`Table::current`):
+/// an item written while a GSI is backfilled gets its index entry, and an
+/// item written as the table is deleted is refused rather than orphaned.
+#[derive(Default)]
+pub struct Lineage(OnceLock<Option<Arc<Table>>>);
+
+/// A copy of a table's metadata is a new version, not replaced yet.
+impl Clone for Lineage {
+    fn clone(&self) -> Self {
+        Lineage::default()
+    }
+}
+
+impl std::fmt::Debug for Lineage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.get() {
+            None => f.write_str("current"),
+            Some(Some(_)) => f.write_str("replaced"),
+            Some(None) => f.write_str("deleted"),
+        }
+    }
 }
 
 pub const EMPTY_KEY: &str = "The AttributeValue for a key attribute cannot contain an empty string value.";
 
 impl Table {
+    /// The version of this table's metadata in force now; `None` once the
+    /// table is deleted.
+    pub fn current(&self) -> Option<&Table> {
+        let mut table = self;
+        loop {
+            match table.lineage.0.get() {
+                None => return Some(table),
+                Some(None) => return None,
+                Some(Some(next)) => table = next,
+            }
+        }
+    }
+
+    /// `current`, as a shared handle.
+    pub fn latest(self: &Arc<Table>) -> Option<Arc<Table>> {
+        let mut table = self.clone();
+        loop {
+            let next = match table.lineage.0.get() {
+                None => return Some(table),
+                Some(None) => return None,
+                Some(Some(next)) => next.clone(),
+            };
+            table = next;
+        }
+    }
+
+    /// Whether a change has replaced or deleted this version.
+    pub fn is_retired(&self) -> bool {
+        self.lineage.0.get().is_some()
+    }
+
+    /// Record that `next` replaced this version (`None`: deleted). Called
+    /// from inside the transaction that commits the change.
+    pub fn retire(&self, next: Option<Arc<Table>>) {
+        let _ = self.lineage.0.set(next);
+    }
+
     pub fn is_on_demand(&self) -> bool {
         self.billing_mode == "PAY_PER_REQUEST"
     }
