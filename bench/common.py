@@ -76,12 +76,13 @@ class Nimbus:
         self.lam = boto3.client("lambda", **kw)
         self.apigw = boto3.client("apigatewayv2", **kw)
 
-    def function(self, name, source, handler):
+    def function(self, name, source, handler, **config):
+        """Create a python3.12 function (extra CreateFunction fields in `config`) and wait until it is active."""
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("lambda_function.py", source)
         fn = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
-                                      Handler=handler, Code={"ZipFile": buf.getvalue()})
+                                      Handler=handler, Code={"ZipFile": buf.getvalue()}, **config)
         self.lam.get_waiter("function_active_v2").wait(FunctionName=name)
         return fn["FunctionArn"]
 
@@ -149,9 +150,13 @@ custom:
             pass
 
 
-def wrk(url, connections, seconds, headers=None, method="GET", body=None):
-    """Run wrk; return requests/s, p50/p99 in µs and non-2xx count."""
+def wrk(url, connections, seconds, headers=None, method="GET", body=None, timeout_s=None):
+    """Run wrk; return requests/s, p50/p99 in µs, non-2xx count and socket
+    errors (connect/read/write errors and requests unanswered within
+    `timeout_s`, wrk's default 2 s if None)."""
     cmd = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if timeout_s:
+        cmd += ["--timeout", f"{timeout_s}s"]
     script = None
     if method != "GET" or body is not None or headers:
         lines = [f"wrk.method = {json.dumps(method)}"]
@@ -174,11 +179,14 @@ def wrk(url, connections, seconds, headers=None, method="GET", body=None):
         return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1_000_000}[m.group(2)]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_us": pct(50), "p99_us": pct(99), "errors": int(errors.group(1)) if errors else 0}
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rps": rps, "p50_us": pct(50), "p99_us": pct(99), "errors": int(errors.group(1)) if errors else 0,
+            "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0}
 
 
 def median_of(runs):
     import statistics
     out = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_us", "p99_us")}
     out["errors"] = sum(r["errors"] for r in runs)
+    out["socket_errors"] = sum(r.get("socket_errors", 0) for r in runs)
     return out
