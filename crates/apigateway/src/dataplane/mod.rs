@@ -315,7 +315,7 @@ impl ApiGateway {
         if outcome.function_error.is_some() {
             return message(502, "Internal Server Error");
         }
-        let mapped = if version_2 { response::v2(&outcome.payload) } else { response::v1(&outcome.payload) };
+        let mapped = if version_2 { response::v2(&outcome.payload) } else { response::v1(&outcome.payload, true) };
         mapped.unwrap_or_else(|malformed| {
             tracing::debug!(reason = malformed.0, "malformed Lambda proxy response");
             message(502, "Internal Server Error")

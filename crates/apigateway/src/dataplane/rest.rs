@@ -89,8 +89,8 @@ impl ApiGateway {
             Some(rest) => format!("/{}", rest.split_once('/').map_or("", |(_, p)| p)),
             None => request.uri.path().to_owned(),
         };
-        let content_type = request.header("content-type");
-        let textual = !is_binary(&record.api.binary_media_types, content_type);
+        let binary_types = &record.api.binary_media_types;
+        let textual = !is_binary(binary_types, request.header("content-type"));
         let mut facts = events::RequestFacts {
             api_id: &record.api.id,
             account_id: &self.context.account_id,
@@ -142,7 +142,9 @@ impl ApiGateway {
                 let query = events::query_values(facts.raw_query);
                 let event = serde_json::to_vec(&events::v1(&facts, &query, false, textual));
                 let Ok(event) = event else { return internal_error() };
-                self.rest_lambda(integration, event, timeout, !record.api.binary_media_types.is_empty()).await
+                // The client's first Accept type decides whether a base64 body goes out as binary.
+                let first_accept = request.header("accept").and_then(|a| a.split(',').next());
+                self.rest_lambda(integration, event, timeout, is_binary(binary_types, first_accept)).await
             }
             "MOCK" => mock(integration),
             "HTTP_PROXY" => {
@@ -164,6 +166,7 @@ impl ApiGateway {
         integration: &Integration,
         event: Vec<u8>,
         timeout: Duration,
+        // Whether a base64 body (`isBase64Encoded`) is decoded to binary or sent as the text it is.
         binary: bool,
     ) -> AwsResponse {
         let Some(invoker) = self.invoker.get() else { return internal_error() };
@@ -177,9 +180,7 @@ impl ApiGateway {
         if outcome.function_error.is_some() {
             return bad_gateway();
         }
-        // Without binary media types, a base64 body goes out as the text it is.
-        let payload = if binary { outcome.payload } else { keep_base64_text(&outcome.payload) };
-        response::v1(&payload).unwrap_or_else(|_| bad_gateway())
+        response::v1(&outcome.payload, binary).unwrap_or_else(|_| bad_gateway())
     }
 
     async fn rest_authorize(
@@ -271,21 +272,18 @@ impl ApiGateway {
     }
 }
 
-fn is_binary(binary_media_types: &[String], content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let ct = ct.split(';').next().unwrap_or("").trim();
-    binary_media_types.iter().any(|t| t == "*/*" || t.eq_ignore_ascii_case(ct))
-}
-
-/// Clear `isBase64Encoded` so the body is sent as the text it is.
-fn keep_base64_text(payload: &[u8]) -> Bytes {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(mut map)) if map.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            map.insert("isBase64Encoded".into(), Value::Bool(false));
-            Bytes::from(Value::Object(map).to_string())
-        }
-        _ => Bytes::copy_from_slice(payload),
-    }
+/// Whether `media_type` (parameters ignored) is one of the API's binary
+/// media types, whose patterns may use `*` for the type or the subtype
+/// (`image/*`, `*/*`).
+fn is_binary(binary_media_types: &[String], media_type: Option<&str>) -> bool {
+    let Some(media_type) = media_type else { return false };
+    let media_type = media_type.split(';').next().unwrap_or("").trim();
+    let (kind, subtype) = media_type.split_once('/').unwrap_or((media_type, ""));
+    binary_media_types.iter().any(|pattern| {
+        let (p_kind, p_subtype) = pattern.split_once('/').unwrap_or((pattern, ""));
+        let part = |p: &str, v: &str| p == "*" || p.eq_ignore_ascii_case(v);
+        part(p_kind, kind) && part(p_subtype, subtype)
+    })
 }
 
 /// MOCK: the request template's `statusCode` picks the integration
@@ -320,4 +318,21 @@ fn mock(integration: &Integration) -> AwsResponse {
         }
     }
     builder.body(Bytes::from(body)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_media_type_patterns() {
+        let types = vec!["image/*".to_owned(), "application/octet-stream".to_owned()];
+        assert!(is_binary(&types, Some("image/png")));
+        assert!(is_binary(&types, Some("Application/Octet-Stream; charset=x")));
+        assert!(!is_binary(&types, Some("text/plain")));
+        assert!(!is_binary(&types, Some("*/*")), "a client's */* is not one of the API's types");
+        assert!(!is_binary(&types, None));
+        assert!(is_binary(&["*/*".to_owned()], Some("text/html")));
+        assert!(!is_binary(&[], Some("image/png")));
+    }
 }
