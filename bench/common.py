@@ -75,13 +75,24 @@ class Nimbus:
                   aws_secret_access_key="test")
         self.lam = boto3.client("lambda", **kw)
         self.apigw = boto3.client("apigatewayv2", **kw)
+        self.role = self.execution_role(boto3.client("iam", **kw))
+
+    @staticmethod
+    def execution_role(iam):
+        """A role Lambda can assume (it must exist and trust lambda.amazonaws.com, as on AWS)."""
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        try:
+            return iam.create_role(RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            return iam.get_role(RoleName="bench-lambda")["Role"]["Arn"]
 
     def function(self, name, source, handler, **config):
         """Create a python3.12 function (extra CreateFunction fields in `config`) and wait until it is active."""
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("lambda_function.py", source)
-        fn = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+        fn = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.role,
                                       Handler=handler, Code={"ZipFile": buf.getvalue()}, **config)
         self.lam.get_waiter("function_active_v2").wait(FunctionName=name)
         return fn["FunctionArn"]
