@@ -125,8 +125,8 @@ def main():
             for name, url, headers in targets:
                 # Warm-up: the first calls start environments (16 at once at 16
                 # callers); a generous timeout lets those cold starts finish.
-                wrk(url, callers, 5, headers, "POST", b"{}", timeout=30)
-                runs = [wrk(url, callers, args.seconds, headers, "POST", b"{}", timeout=30) for _ in range(args.repeats)]
+                wrk(url, callers, 5, headers, "POST", b"{}", timeout_s=30)
+                runs = [wrk(url, callers, args.seconds, headers, "POST", b"{}", timeout_s=30) for _ in range(args.repeats)]
                 results.append({"target": name, "callers": callers, **median_of(runs)})
                 print(json.dumps(results[-1]), flush=True)
         durations = [report(nimbus.lam, "seed")[1].get("Duration", 0.0) for _ in range(300)]
@@ -146,11 +146,11 @@ def main():
 
     print(f"\nMachine: {machine()}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) "
           f"when the Nimbus part ended; wrk, {args.seconds} s per run, median of {args.repeats} runs.\n")
-    print("| callers | target | invokes/s | p50 | p99 | non-2xx | timeouts |")
+    print("| callers | target | invokes/s | p50 | p99 | non-2xx | socket errors |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['callers']} | {r['target']} | {r['rps']:.0f} | {r['p50_us']:.0f} µs | {r['p99_us']:.0f} µs "
-              f"| {r['errors']} | {r['timeouts']} |")
+              f"| {r['errors']} | {r['socket_errors']} |")
     for c in (1, 16):
         n = next(r for r in results if r["target"] == "Nimbus" and r["callers"] == c)
         s = next(r for r in results if r["target"] == "serverless-offline" and r["callers"] == c)

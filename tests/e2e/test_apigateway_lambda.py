@@ -276,3 +276,46 @@ def test_http_api_request_authorizer_simple_responses(nimbus, apigw, functions):
     ok = call(nimbus, api_id, "GET", "/guarded", {"x-pass": "open-sesame"})
     assert ok.status == 200, ok.text
     assert ok.json()["requestContext"]["authorizer"] == {"lambda": {"who": "tester"}}
+
+
+def test_rest_binary_media_types(nimbus, client, functions):
+    """Request bodies of the API's binaryMediaTypes (wildcards allowed) arrive
+    base64-encoded; a base64 response is decoded only when the client's first
+    Accept type is one of them, else it goes out as the text it is."""
+    apigw = client("apigateway")
+    uri = lambda arn: f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"  # noqa: E731
+    api = apigw.create_rest_api(name="rest-binary", binaryMediaTypes=["image/*", "application/octet-stream"])
+    assert api["binaryMediaTypes"] == ["image/*", "application/octet-stream"]
+    api_id, root = api["id"], api["rootResourceId"]
+    for path_part, source in (("echo", ECHO), ("binary", SHAPES)):
+        resource = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=path_part)
+        apigw.put_method(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY", authorizationType="NONE")
+        apigw.put_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY", type="AWS_PROXY",
+                              integrationHttpMethod="POST", uri=uri(functions(source)))
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+
+    png = b"\x89PNG\r\n\x1a\n\x00\xff"
+    event = call(nimbus, api_id, "POST", "/prod/echo", {"Content-Type": "image/png"}, png).json()
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == png
+    event = call(nimbus, api_id, "POST", "/prod/echo", {"Content-Type": "application/octet-stream"}, b"abc").json()
+    assert event["isBase64Encoded"] is True and event["body"] == "YWJj"
+    event = call(nimbus, api_id, "POST", "/prod/echo", {"Content-Type": "text/plain"}, b"plain words").json()
+    assert event["isBase64Encoded"] is False and event["body"] == "plain words"
+
+    decoded = call(nimbus, api_id, "GET", "/prod/binary", {"Accept": "application/octet-stream, text/html"})
+    assert decoded.status == 200 and decoded.body == b"\x00\x01\x02\xff"
+    assert call(nimbus, api_id, "GET", "/prod/binary", {"Accept": "image/jpeg"}).body == b"\x00\x01\x02\xff"
+    # The first Accept type decides; a client's */* is not one of the API's types.
+    for accept in ("text/html, application/octet-stream", "*/*"):
+        kept = call(nimbus, api_id, "GET", "/prod/binary", {"Accept": accept})
+        assert kept.status == 200 and kept.body == b"AAEC/w==", accept
+
+    # Without binary media types, base64 stays text whatever the client accepts.
+    plain = apigw.create_rest_api(name="rest-text")
+    resource = apigw.create_resource(restApiId=plain["id"], parentId=plain["rootResourceId"], pathPart="binary")
+    apigw.put_method(restApiId=plain["id"], resourceId=resource["id"], httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=plain["id"], resourceId=resource["id"], httpMethod="GET", type="AWS_PROXY",
+                          integrationHttpMethod="POST", uri=uri(functions(SHAPES)))
+    apigw.create_deployment(restApiId=plain["id"], stageName="prod")
+    kept = call(nimbus, plain["id"], "GET", "/prod/binary", {"Accept": "application/octet-stream"})
+    assert kept.status == 200 and kept.body == b"AAEC/w=="

@@ -2,11 +2,11 @@
 //! or IAM-policy responses (HTTP APIs), with result caching by identity.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nimbus_core::{InvokeRequest, Invoker};
+use nimbus_core::Invoker;
 use serde_json::{json, Map, Value};
 
 /// What an authorizer decided.
@@ -149,16 +149,8 @@ fn authorizer_context(output: &Value) -> Value {
 }
 
 /// Invoke the authorizer function with `event` and return its JSON output.
-pub async fn call(invoker: &dyn Invoker, uri: &str, event: Value) -> Option<Value> {
-    let outcome = invoker
-        .invoke(InvokeRequest {
-            function: super::function_of(uri),
-            qualifier: None,
-            payload: Bytes::from(event.to_string()),
-            client_context: None,
-        })
-        .await
-        .ok()?;
+pub async fn call(invoker: &Arc<dyn Invoker>, uri: &str, event: Value) -> Option<Value> {
+    let outcome = super::lambda::invoke(invoker, uri, Bytes::from(event.to_string())).await.ok()?;
     if outcome.function_error.is_some() {
         return None;
     }

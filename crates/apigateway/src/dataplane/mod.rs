@@ -10,6 +10,8 @@ pub mod authorizers;
 pub mod events;
 pub mod http_proxy;
 pub mod jwt;
+pub mod lambda;
+pub mod metrics;
 pub mod response;
 pub mod rest;
 pub mod routes;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use nimbus_core::time::now_epoch_millis;
-use nimbus_core::{AwsRequest, AwsResponse, InvokeRequest, MetricDatum};
+use nimbus_core::{AwsRequest, AwsResponse};
 
 use crate::v2::model::{ApiRecord, Cors, Definition, Integration, Stage};
 use crate::ApiGateway;
@@ -75,88 +77,104 @@ fn resolve_stage<'a>(record: &'a ApiRecord, path: &str) -> Option<(&'a Stage, St
     record.stages.get("$default").map(|stage| (stage, path.to_owned()))
 }
 
+/// What serving one request learned, for its metrics and access-log line.
+#[derive(Default)]
+pub(crate) struct Trace<'a> {
+    /// Known once the API and stage are: whom the metrics are reported for.
+    pub scope: Option<metrics::Scope<'a>>,
+    /// The stage's access-log destination ARN and format, if it logs.
+    pub access_log: Option<(&'a str, &'a str)>,
+    pub integration_latency: Option<Duration>,
+}
+
 impl ApiGateway {
     pub(crate) async fn serve_data_plane(&self, request: AwsRequest, target: Target) -> AwsResponse {
         let started = Instant::now();
-        let Some(record) = self.registry.get(&target.api_id) else {
-            return match self.rest_apis.get(&target.api_id) {
-                Some(rest) => {
-                    let response = self.serve_rest(&request, &rest, &target).await;
-                    let stage_name = target.path.trim_start_matches('/').split('/').next().unwrap_or("");
-                    self.report(&target.api_id, stage_name, response.status(), started.elapsed(), None);
-                    let settings = rest.stages.get(stage_name).and_then(|s| s.access_log_settings.as_ref());
-                    if let Some(destination) = settings.and_then(|s| s.destination_arn.as_deref()) {
-                        let format = settings.and_then(|s| s.format.as_deref()).unwrap_or(DEFAULT_ACCESS_LOG);
-                        self.access_log(
-                            destination,
-                            format,
-                            &request,
-                            &target.api_id,
-                            stage_name,
-                            &response,
-                            started,
-                            None,
-                        );
-                    }
-                    response
-                }
-                None => not_found(),
-            };
+        let http_api = self.registry.get(&target.api_id);
+        let rest_api = if http_api.is_none() { self.rest_apis.get(&target.api_id) } else { None };
+        let mut trace = Trace::default();
+        let response = match (&http_api, &rest_api) {
+            (Some(record), _) => self.serve_http(&request, record, &target, &mut trace).await,
+            (None, Some(record)) => self.serve_rest(&request, record, &target, &mut trace).await,
+            (None, None) => return not_found(),
         };
+        self.observe(&request, &response, started, &trace);
+        response
+    }
+
+    /// Report the request's metrics and write its access-log line.
+    fn observe(&self, request: &AwsRequest, response: &AwsResponse, started: Instant, trace: &Trace<'_>) {
+        let Some(scope) = &trace.scope else { return };
+        let latency = started.elapsed();
+        if let Some(sink) = self.metrics.get() {
+            let measured = metrics::Measurement {
+                status: response.status(),
+                latency,
+                integration_latency: trace.integration_latency,
+                bytes: request.body.len() + response.body().len(),
+            };
+            sink.put_metrics(metrics::data(scope, &measured, now_epoch_millis() as i64));
+        }
+        if let Some((destination, format)) = trace.access_log {
+            let (api_id, stage) = scope.api_and_stage();
+            self.access_log(destination, format, request, api_id, stage, response, latency, trace.integration_latency);
+        }
+    }
+
+    /// An HTTP API: stage, CORS preflight, route, integration.
+    async fn serve_http<'a>(
+        &self,
+        request: &AwsRequest,
+        record: &'a ApiRecord,
+        target: &Target,
+        trace: &mut Trace<'a>,
+    ) -> AwsResponse {
         if record.api.disable_execute_api_endpoint {
             return message(403, "Forbidden");
         }
-        let Some((stage, route_path)) = resolve_stage(&record, &target.path) else { return not_found() };
+        let Some((stage, route_path)) = resolve_stage(record, &target.path) else { return not_found() };
         let Some(definition) = record.served_by(stage) else { return not_found() };
-        let origin = request.header("origin").map(str::to_owned);
+        trace.scope =
+            Some(metrics::Scope::Http { api_id: &record.api.api_id, stage: &stage.stage_name, detailed_route: None });
+        trace.access_log = stage
+            .access_log_settings
+            .as_ref()
+            .and_then(|s| Some((s.destination_arn.as_deref()?, s.format.as_deref().unwrap_or(DEFAULT_ACCESS_LOG))));
 
         if let Some(cors) = &definition.cors {
-            if let Some(preflight) = preflight(cors, &request) {
+            if let Some(preflight) = preflight(cors, request) {
                 return preflight;
             }
         }
-        let mut integration_latency = None;
-        let mut response =
-            self.route_and_integrate(&request, &record, stage, definition, &route_path, &mut integration_latency).await;
-        if let (Some(cors), Some(origin)) = (&definition.cors, origin) {
-            add_cors_headers(cors, &origin, response.headers_mut());
+        let mut response = self.route_and_integrate(request, record, stage, definition, &route_path, trace).await;
+        if let (Some(cors), Some(origin)) = (&definition.cors, request.header("origin")) {
+            add_cors_headers(cors, origin, response.headers_mut());
         }
         if let Ok(id) = HeaderValue::from_str(&request.request_id) {
             response.headers_mut().insert("apigw-requestid", id);
         }
-        self.report(&record.api.api_id, &stage.stage_name, response.status(), started.elapsed(), integration_latency);
-        if let Some(destination) = stage.access_log_settings.as_ref().and_then(|s| s.destination_arn.as_deref()) {
-            let format =
-                stage.access_log_settings.as_ref().and_then(|s| s.format.as_deref()).unwrap_or(DEFAULT_ACCESS_LOG);
-            self.access_log(
-                destination,
-                format,
-                &request,
-                &record.api.api_id,
-                &stage.stage_name,
-                &response,
-                started,
-                integration_latency,
-            );
-        }
         response
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn route_and_integrate(
+    async fn route_and_integrate<'a>(
         &self,
         request: &AwsRequest,
         record: &ApiRecord,
-        stage: &Stage,
-        definition: &Definition,
+        stage: &'a Stage,
+        definition: &'a Definition,
         route_path: &str,
-        integration_latency: &mut Option<Duration>,
+        trace: &mut Trace<'a>,
     ) -> AwsResponse {
         let method = request.method.as_str();
         let Some(matched) = definition.table.find(method, route_path) else { return not_found() };
         let Some(route) = definition.routes.get(matched.route_id) else { return not_found() };
 
         let settings = stage.route_settings.get(&route.route_key).unwrap_or(&stage.default_route_settings);
+        if settings.detailed_metrics_enabled == Some(true) {
+            if let Some(metrics::Scope::Http { detailed_route, .. }) = &mut trace.scope {
+                *detailed_route = Some(&route.route_key);
+            }
+        }
         let rate = settings.throttling_rate_limit.unwrap_or(throttle::ACCOUNT_RATE);
         let burst = settings.throttling_burst_limit.map_or(throttle::ACCOUNT_BURST, |b| b as f64);
         let bucket = format!("{}/{}/{}", record.api.api_id, stage.stage_name, route.route_key);
@@ -237,13 +255,13 @@ impl ApiGateway {
             _ => {}
         }
         match integration.integration_type.as_str() {
-            "AWS_PROXY" => self.invoke_lambda(integration, &facts, integration_latency).await,
+            "AWS_PROXY" => self.invoke_lambda(integration, &facts, &mut trace.integration_latency).await,
             "HTTP_PROXY" => {
                 let uri = integration.integration_uri.as_deref().unwrap_or_default();
                 let timeout = Duration::from_millis(integration.timeout_in_millis.max(50) as u64);
                 let started = Instant::now();
                 let result = self.http_proxy.forward(uri, request, &matched, timeout).await;
-                *integration_latency = Some(started.elapsed());
+                trace.integration_latency = Some(started.elapsed());
                 match result {
                     Ok(response) => response,
                     Err(http_proxy::ProxyError::Timeout) => message(504, "Service Unavailable"),
@@ -264,23 +282,20 @@ impl ApiGateway {
         integration_latency: &mut Option<Duration>,
     ) -> AwsResponse {
         let version_2 = integration.payload_format_version.as_deref() == Some("2.0");
+        let query = events::query_values(facts.raw_query);
         let event = if version_2 {
-            events::v2(facts)
+            serde_json::to_vec(&events::v2(facts, &query))
         } else {
             let content_type = facts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            events::v1(facts, true, events::is_textual(content_type))
+            serde_json::to_vec(&events::v1(facts, &query, true, events::is_textual(content_type)))
         };
+        let Ok(event) = event else { return message(500, "Internal Server Error") };
         let Some(invoker) = self.invoker.get() else {
             tracing::warn!("API Gateway has no Lambda invoker wired");
             return message(500, "Internal Server Error");
         };
-        let uri = integration.integration_uri.clone().unwrap_or_default();
-        let invoke = invoker.invoke(InvokeRequest {
-            function: function_of(&uri),
-            qualifier: None,
-            payload: Bytes::from(event.to_string()),
-            client_context: None,
-        });
+        let uri = integration.integration_uri.as_deref().unwrap_or_default();
+        let invoke = lambda::invoke(invoker, uri, Bytes::from(event));
         let started = Instant::now();
         let timeout = Duration::from_millis(integration.timeout_in_millis.max(50) as u64);
         let outcome = tokio::time::timeout(timeout, invoke).await;
@@ -300,7 +315,7 @@ impl ApiGateway {
         if outcome.function_error.is_some() {
             return message(502, "Internal Server Error");
         }
-        let mapped = if version_2 { response::v2(&outcome.payload) } else { response::v1(&outcome.payload) };
+        let mapped = if version_2 { response::v2(&outcome.payload) } else { response::v1(&outcome.payload, true) };
         mapped.unwrap_or_else(|malformed| {
             tracing::debug!(reason = malformed.0, "malformed Lambda proxy response");
             message(502, "Internal Server Error")
@@ -339,14 +354,15 @@ impl ApiGateway {
             }
         }
         let version_2 = authorizer.authorizer_payload_format_version.as_deref() != Some("1.0");
+        let query = events::query_values(facts.raw_query);
         let event = if version_2 {
-            let mut event = events::v2(facts);
+            let mut event = serde_json::to_value(events::v2(facts, &query)).unwrap_or_default();
             event["type"] = serde_json::json!("REQUEST");
             event["routeArn"] = serde_json::json!(route_arn);
             event["identitySource"] = serde_json::json!(identity);
             event
         } else {
-            let mut event = events::v1(facts, true, true);
+            let mut event = serde_json::to_value(events::v1(facts, &query, true, true)).unwrap_or_default();
             event["type"] = serde_json::json!("REQUEST");
             event["methodArn"] = serde_json::json!(route_arn);
             event
@@ -354,7 +370,7 @@ impl ApiGateway {
         let Some(invoker) = self.invoker.get() else { return authorizers::Decision::Failed };
         let uri = authorizer.authorizer_uri.as_deref().unwrap_or_default();
         let simple = version_2 && authorizer.enable_simple_responses == Some(true);
-        let decision = match authorizers::call(invoker.as_ref(), uri, event).await {
+        let decision = match authorizers::call(invoker, uri, event).await {
             Some(output) => authorizers::http_api_decision(&output, simple, route_arn),
             None => authorizers::Decision::Failed,
         };
@@ -375,7 +391,7 @@ impl ApiGateway {
         api_id: &str,
         stage: &str,
         response: &AwsResponse,
-        started: Instant,
+        latency: Duration,
         integration_latency: Option<Duration>,
     ) {
         let (Some(sink), Some(group)) = (self.logs.get(), access_log::log_group(destination)) else { return };
@@ -394,7 +410,7 @@ impl ApiGateway {
             ("requestTimeEpoch", (now / 1000).to_string()),
             ("identity.sourceIp", request.source_ip.to_string()),
             ("identity.userAgent", request.header("user-agent").unwrap_or("-").to_owned()),
-            ("responseLatency", started.elapsed().as_millis().to_string()),
+            ("responseLatency", latency.as_millis().to_string()),
             ("integrationLatency", integration_latency.map_or("-".to_owned(), |d| d.as_millis().to_string())),
             ("domainName", format!("{api_id}{HOST_SUFFIX}")),
         ];
@@ -409,30 +425,6 @@ impl ApiGateway {
             }
         });
     }
-
-    fn report(&self, api_id: &str, stage: &str, status: StatusCode, latency: Duration, integration: Option<Duration>) {
-        let Some(metrics) = self.metrics.get() else { return };
-        let now = now_epoch_millis() as i64;
-        let dimensions = vec![("ApiId".to_owned(), api_id.to_owned()), ("Stage".to_owned(), stage.to_owned())];
-        let datum = |name: &str, value: f64, unit: &str| MetricDatum {
-            namespace: "AWS/ApiGateway".into(),
-            name: name.into(),
-            dimensions: dimensions.clone(),
-            value,
-            unit: unit.into(),
-            timestamp_ms: now,
-        };
-        let mut data = vec![
-            datum("Count", 1.0, "Count"),
-            datum("4xx", f64::from(u8::from(status.is_client_error())), "Count"),
-            datum("5xx", f64::from(u8::from(status.is_server_error())), "Count"),
-            datum("Latency", latency.as_secs_f64() * 1000.0, "Milliseconds"),
-        ];
-        if let Some(integration) = integration {
-            data.push(datum("IntegrationLatency", integration.as_secs_f64() * 1000.0, "Milliseconds"));
-        }
-        metrics.put_metrics(data);
-    }
 }
 
 /// AWS_IAM routes: the request must be SigV4-signed for `execute-api` (the
@@ -445,15 +437,6 @@ pub(crate) fn iam_check(request: &AwsRequest, arn: &str) -> Option<AwsResponse> 
         Ok(()) => None,
         Err(err) => Some(message(403, &err.message)),
     }
-}
-
-/// The function an integration URI names: a function ARN, or API Gateway's
-/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-pub fn function_of(uri: &str) -> String {
-    if let Some((_, rest)) = uri.split_once(":lambda:path/2015-03-31/functions/") {
-        return rest.strip_suffix("/invocations").unwrap_or(rest).to_owned();
-    }
-    uri.to_owned()
 }
 
 fn origin_allowed(cors: &Cors, origin: &str) -> Option<String> {

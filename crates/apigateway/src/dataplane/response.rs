@@ -18,7 +18,8 @@ fn header_text(value: &Value) -> Option<String> {
     }
 }
 
-fn body_bytes(object: &serde_json::Map<String, Value>) -> Result<Bytes, Malformed> {
+/// The body; a base64 one (`isBase64Encoded`) is decoded when `decode_base64`.
+fn body_bytes(object: &serde_json::Map<String, Value>, decode_base64: bool) -> Result<Bytes, Malformed> {
     let encoded = match object.get("isBase64Encoded") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -26,7 +27,7 @@ fn body_bytes(object: &serde_json::Map<String, Value>) -> Result<Bytes, Malforme
     };
     match object.get("body") {
         None | Some(Value::Null) => Ok(Bytes::new()),
-        Some(Value::String(text)) if encoded => base64::engine::general_purpose::STANDARD
+        Some(Value::String(text)) if encoded && decode_base64 => base64::engine::general_purpose::STANDARD
             .decode(text)
             .map(Bytes::from)
             .map_err(|_| Malformed("body is not valid base64")),
@@ -77,7 +78,7 @@ pub fn v2(payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
             builder = add_header(builder, "set-cookie", cookie.as_str().ok_or(Malformed("cookies must be strings"))?)?;
         }
     }
-    let body = body_bytes(object)?;
+    let body = body_bytes(object, true)?;
     if !has_content_type && !body.is_empty() {
         builder = builder.header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8");
     }
@@ -85,8 +86,9 @@ pub fn v2(payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
 }
 
 /// Payload format 1.0 and REST APIs: an object with `statusCode`, `headers`,
-/// `multiValueHeaders`, `body` (a string) and `isBase64Encoded`.
-pub fn v1(payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
+/// `multiValueHeaders`, `body` (a string) and `isBase64Encoded`. REST APIs
+/// decode a base64 body only for binary media types (`decode_base64`).
+pub fn v1(payload: &[u8], decode_base64: bool) -> Result<Response<Bytes>, Malformed> {
     let value: Value = serde_json::from_slice(payload).map_err(|_| Malformed("response is not JSON"))?;
     let object = value.as_object().ok_or(Malformed("response must be an object"))?;
     let mut builder = Response::builder().status(status_of(object)?);
@@ -109,7 +111,7 @@ pub fn v1(payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
             }
         }
     }
-    let body = body_bytes(object)?;
+    let body = body_bytes(object, decode_base64)?;
     if !builder.headers_ref().is_some_and(|h| h.contains_key(http::header::CONTENT_TYPE)) {
         builder = builder.header(http::header::CONTENT_TYPE, "application/json");
     }
@@ -144,20 +146,23 @@ mod tests {
     fn base64_bodies_are_decoded() {
         let r = v2(br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#).unwrap();
         assert_eq!(r.body(), "hi");
+        let base64 = br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#;
+        assert_eq!(v1(base64, true).unwrap().body(), "hi");
+        assert_eq!(v1(base64, false).unwrap().body(), "aGk=", "kept as text when not a binary media type");
     }
 
     #[test]
     fn malformed_responses_are_rejected() {
         assert!(v2(br#"{"statusCode": "abc"}"#).is_err());
         assert!(v2(br#"{"statusCode": 200, "body": {"a": 1}}"#).is_err());
-        assert!(v1(br#"{"body": "x"}"#).is_err());
-        assert!(v1(br#""str""#).is_err());
+        assert!(v1(br#"{"body": "x"}"#, true).is_err());
+        assert!(v1(br#""str""#, true).is_err());
         assert!(v2(b"not json").is_err());
     }
 
     #[test]
     fn v1_multi_value_headers_win() {
-        let r = v1(br#"{"statusCode": 200, "headers": {"a": "1", "b": "2"}, "multiValueHeaders": {"a": ["x", "y"]}, "body": null}"#)
+        let r = v1(br#"{"statusCode": 200, "headers": {"a": "1", "b": "2"}, "multiValueHeaders": {"a": ["x", "y"]}, "body": null}"#, true)
             .unwrap();
         let a: Vec<_> = r.headers().get_all("a").iter().collect();
         assert_eq!(a, vec!["x", "y"]);

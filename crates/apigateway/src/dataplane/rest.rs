@@ -2,19 +2,24 @@
 //! resource-tree routes, API keys and usage plans, Lambda authorizers, and
 //! AWS_PROXY, HTTP_PROXY and MOCK integrations.
 
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response};
 use nimbus_core::time::now_epoch_millis;
-use nimbus_core::{AwsRequest, AwsResponse, InvokeRequest};
+use nimbus_core::{AwsRequest, AwsResponse};
 use serde_json::{json, Value};
 
 use super::authorizers::{self, Decision};
-use super::{events, message, response, throttle, Target, HOST_SUFFIX, PATH_PREFIX};
+use super::metrics::Scope;
+use super::{events, message, response, throttle, Target, Trace, HOST_SUFFIX, PATH_PREFIX};
 use crate::v1::keys::period_start;
 use crate::v1::model::{Authorizer, Integration, MethodSetting, RestApiRecord};
 use crate::ApiGateway;
+
+/// What a stage applies to methods it sets nothing for.
+static ACCOUNT_DEFAULT: LazyLock<MethodSetting> = LazyLock::new(MethodSetting::account_default);
 
 /// REST APIs say "Internal server error" (HTTP APIs capitalise it).
 fn internal_error() -> AwsResponse {
@@ -26,11 +31,12 @@ fn bad_gateway() -> AwsResponse {
 }
 
 impl ApiGateway {
-    pub(crate) async fn serve_rest(
+    pub(crate) async fn serve_rest<'a>(
         &self,
         request: &AwsRequest,
-        record: &RestApiRecord,
+        record: &'a RestApiRecord,
         target: &Target,
+        trace: &mut Trace<'a>,
     ) -> AwsResponse {
         if record.api.disable_execute_api_endpoint {
             return message(403, "Forbidden");
@@ -38,6 +44,15 @@ impl ApiGateway {
         let trimmed = target.path.trim_start_matches('/');
         let (stage_name, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
         let Some(stage) = record.stages.get(stage_name) else { return message(403, "Forbidden") };
+        trace.scope = Some(Scope::Rest {
+            api_name: &record.api.name,
+            api_id: &record.api.id,
+            stage: &stage.stage_name,
+            detailed_method: None,
+        });
+        trace.access_log = stage.access_log_settings.as_ref().and_then(|s| {
+            Some((s.destination_arn.as_deref()?, s.format.as_deref().unwrap_or(super::DEFAULT_ACCESS_LOG)))
+        });
         let Some(definition) = record.snapshots.get(&stage.deployment_id) else { return message(403, "Forbidden") };
         let route_path = format!("/{rest}");
         let method_name = request.method.as_str();
@@ -48,13 +63,17 @@ impl ApiGateway {
         let Some(resource) = definition.resources.get(resource_id) else { return internal_error() };
         let Some(method) = resource.resource_methods.get(http_method) else { return internal_error() };
 
-        // Stage throttling: the method's own settings, else the stage-wide `*/*`.
+        // The method's own settings, else the stage-wide `*/*`.
         let settings = stage
             .method_settings
             .get(&format!("{}/{}", resource.path, http_method))
             .or_else(|| stage.method_settings.get("*/*"))
-            .cloned()
-            .unwrap_or_else(MethodSetting::account_default);
+            .unwrap_or(&ACCOUNT_DEFAULT);
+        if settings.metrics_enabled {
+            if let Some(Scope::Rest { detailed_method, .. }) = &mut trace.scope {
+                *detailed_method = Some((http_method, &resource.path));
+            }
+        }
         let bucket = format!("rest/{}/{}/{}/{}", record.api.id, stage.stage_name, resource.id, http_method);
         if !self.throttle.admit(&bucket, settings.throttling_rate_limit, settings.throttling_burst_limit as f64) {
             return message(429, "Too Many Requests");
@@ -70,8 +89,8 @@ impl ApiGateway {
             Some(rest) => format!("/{}", rest.split_once('/').map_or("", |(_, p)| p)),
             None => request.uri.path().to_owned(),
         };
-        let content_type = request.header("content-type");
-        let textual = !is_binary(&record.api.binary_media_types, content_type);
+        let binary_types = &record.api.binary_media_types;
+        let textual = !is_binary(binary_types, request.header("content-type"));
         let mut facts = events::RequestFacts {
             api_id: &record.api.id,
             account_id: &self.context.account_id,
@@ -117,10 +136,15 @@ impl ApiGateway {
 
         let Some(integration) = &method.method_integration else { return internal_error() };
         let timeout = Duration::from_millis(integration.timeout_in_millis.clamp(50, 29_000) as u64);
-        match integration.kind.as_str() {
+        let integration_started = Instant::now();
+        let response = match integration.kind.as_str() {
             "AWS_PROXY" => {
-                let event = events::v1(&facts, false, textual);
-                self.rest_lambda(integration, event, timeout, !record.api.binary_media_types.is_empty()).await
+                let query = events::query_values(facts.raw_query);
+                let event = serde_json::to_vec(&events::v1(&facts, &query, false, textual));
+                let Ok(event) = event else { return internal_error() };
+                // The client's first Accept type decides whether a base64 body goes out as binary.
+                let first_accept = request.header("accept").and_then(|a| a.split(',').next());
+                self.rest_lambda(integration, event, timeout, is_binary(binary_types, first_accept)).await
             }
             "MOCK" => mock(integration),
             "HTTP_PROXY" => {
@@ -132,23 +156,21 @@ impl ApiGateway {
                 }
             }
             _ => internal_error(),
-        }
+        };
+        trace.integration_latency = Some(integration_started.elapsed());
+        response
     }
 
     async fn rest_lambda(
         &self,
         integration: &Integration,
-        event: Value,
+        event: Vec<u8>,
         timeout: Duration,
+        // Whether a base64 body (`isBase64Encoded`) is decoded to binary or sent as the text it is.
         binary: bool,
     ) -> AwsResponse {
         let Some(invoker) = self.invoker.get() else { return internal_error() };
-        let invoke = invoker.invoke(InvokeRequest {
-            function: super::function_of(integration.uri.as_deref().unwrap_or_default()),
-            qualifier: None,
-            payload: Bytes::from(event.to_string()),
-            client_context: None,
-        });
+        let invoke = super::lambda::invoke(invoker, integration.uri.as_deref().unwrap_or_default(), Bytes::from(event));
         let outcome = match tokio::time::timeout(timeout, invoke).await {
             Err(_) => return message(504, "Endpoint request timed out"),
             Ok(Err(err)) if err.status.as_u16() == 429 => return message(429, "Too Many Requests"),
@@ -158,9 +180,7 @@ impl ApiGateway {
         if outcome.function_error.is_some() {
             return bad_gateway();
         }
-        // Without binary media types, a base64 body goes out as the text it is.
-        let payload = if binary { outcome.payload } else { keep_base64_text(&outcome.payload) };
-        response::v1(&payload).unwrap_or_else(|_| bad_gateway())
+        response::v1(&outcome.payload, binary).unwrap_or_else(|_| bad_gateway())
     }
 
     async fn rest_authorize(
@@ -195,14 +215,15 @@ impl ApiGateway {
         let event = if authorizer.kind == "TOKEN" {
             json!({ "type": "TOKEN", "authorizationToken": identity.first().cloned().unwrap_or_default(), "methodArn": method_arn })
         } else {
-            let mut event = events::v1(facts, false, textual);
+            let query = events::query_values(facts.raw_query);
+            let mut event = serde_json::to_value(events::v1(facts, &query, false, textual)).unwrap_or_default();
             event["type"] = json!("REQUEST");
             event["methodArn"] = json!(method_arn);
             event
         };
         let Some(invoker) = self.invoker.get() else { return Decision::Failed };
         let uri = authorizer.authorizer_uri.as_deref().unwrap_or_default();
-        let decision = match authorizers::call(invoker.as_ref(), uri, event).await {
+        let decision = match authorizers::call(invoker, uri, event).await {
             Some(output) => authorizers::evaluate_policy(&output, method_arn),
             None => Decision::Failed,
         };
@@ -251,21 +272,18 @@ impl ApiGateway {
     }
 }
 
-fn is_binary(binary_media_types: &[String], content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let ct = ct.split(';').next().unwrap_or("").trim();
-    binary_media_types.iter().any(|t| t == "*/*" || t.eq_ignore_ascii_case(ct))
-}
-
-/// Clear `isBase64Encoded` so the body is sent as the text it is.
-fn keep_base64_text(payload: &[u8]) -> Bytes {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(mut map)) if map.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            map.insert("isBase64Encoded".into(), Value::Bool(false));
-            Bytes::from(Value::Object(map).to_string())
-        }
-        _ => Bytes::copy_from_slice(payload),
-    }
+/// Whether `media_type` (parameters ignored) is one of the API's binary
+/// media types, whose patterns may use `*` for the type or the subtype
+/// (`image/*`, `*/*`).
+fn is_binary(binary_media_types: &[String], media_type: Option<&str>) -> bool {
+    let Some(media_type) = media_type else { return false };
+    let media_type = media_type.split(';').next().unwrap_or("").trim();
+    let (kind, subtype) = media_type.split_once('/').unwrap_or((media_type, ""));
+    binary_media_types.iter().any(|pattern| {
+        let (p_kind, p_subtype) = pattern.split_once('/').unwrap_or((pattern, ""));
+        let part = |p: &str, v: &str| p == "*" || p.eq_ignore_ascii_case(v);
+        part(p_kind, kind) && part(p_subtype, subtype)
+    })
 }
 
 /// MOCK: the request template's `statusCode` picks the integration
@@ -300,4 +318,21 @@ fn mock(integration: &Integration) -> AwsResponse {
         }
     }
     builder.body(Bytes::from(body)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_media_type_patterns() {
+        let types = vec!["image/*".to_owned(), "application/octet-stream".to_owned()];
+        assert!(is_binary(&types, Some("image/png")));
+        assert!(is_binary(&types, Some("Application/Octet-Stream; charset=x")));
+        assert!(!is_binary(&types, Some("text/plain")));
+        assert!(!is_binary(&types, Some("*/*")), "a client's */* is not one of the API's types");
+        assert!(!is_binary(&types, None));
+        assert!(is_binary(&["*/*".to_owned()], Some("text/html")));
+        assert!(!is_binary(&[], Some("image/png")));
+    }
 }
