@@ -85,10 +85,10 @@ impl Acceptor {
         loop {
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
+                    // (A connection another acceptor took first is no error:
+                    // tokio waits for the next readiness.)
                     Ok(pair) => pair,
-                    // Another acceptor took it first, or out of file
-                    // descriptors and the like: back off, keep serving.
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    // Out of file descriptors and the like: back off, keep serving.
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(10)).await;
