@@ -79,7 +79,7 @@ impl Edge {
         };
         // A malformed signature is reported even before routing, so parse once here.
         let authorization = Authorization::parse(&signed);
-        let scope_service = authorization.as_ref().ok().and_then(|a| a.as_ref()).map(|a| a.service.as_str());
+        let scope_service = authorization.as_ref().ok().and_then(|a| a.as_ref()).map(|a| a.service.as_ref());
         let route = self.router.route(&parts.uri, &parts.headers, scope_service);
 
         let spec = route.service.map(|s| s.spec());

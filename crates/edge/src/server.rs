@@ -1,9 +1,20 @@
 //! The listener: HTTP/1.1 with keep-alive, graceful shutdown.
+//!
+//! Connections are served by one acceptor thread per core, each running a
+//! single-threaded tokio runtime that waits on the shared listening socket.
+//! A request is then read, handled and answered on the thread whose epoll
+//! saw it: no hand-off between workers and none of the futex wake-ups a
+//! work-stealing runtime spends on a 2-core machine (the acceptor that is
+//! idle wins the race for a new connection, which balances the load).
+//! Handlers run inside the caller's runtime context, so whatever a service
+//! spawns, times or connects to lives on that runtime, not on an acceptor.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +26,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use nimbus_core::{AwsError, Protocol};
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::{oneshot, watch};
 
 use crate::{Edge, MAX_BODY_BYTES};
 
@@ -24,42 +37,107 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serve `edge` on `listener` until `shutdown` resolves, then stop accepting,
 /// let in-flight requests finish, and return.
 pub async fn serve(edge: Arc<Edge>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+    let services = Handle::current();
+    let listener = listener.into_std()?;
+    let (stop, stopped) = watch::channel(());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut finished = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let acceptor = Acceptor {
+            edge: edge.clone(),
+            listener: listener.try_clone()?,
+            stop: stopped.clone(),
+            services: services.clone(),
         };
-        let _ = stream.set_nodelay(true);
-        let edge = edge.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
-            let edge = edge.clone();
-            async move { Ok::<_, Infallible>(handle(&edge, request, remote).await) }
-        });
-        let connection =
-            hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::trace!(error = %e, "connection ended with an error");
-            }
-        });
+        let (done, wait) = oneshot::channel();
+        std::thread::Builder::new().name(format!("nimbus-edge-{i}")).spawn(move || {
+            let _ = done.send(acceptor.run());
+        })?;
+        finished.push(wait);
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("timed out draining connections"),
+    shutdown.await;
+    drop(stop);
+    for wait in finished {
+        wait.await.unwrap_or_else(|_| Err(std::io::Error::other("an acceptor thread panicked")))?;
     }
     Ok(())
+}
+
+/// One acceptor thread's share of the listener.
+struct Acceptor {
+    edge: Arc<Edge>,
+    listener: std::net::TcpListener,
+    stop: watch::Receiver<()>,
+    /// The runtime services run their tasks, timers and I/O on.
+    services: Handle,
+}
+
+impl Acceptor {
+    fn run(self) -> std::io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(self.accept_loop())
+    }
+
+    async fn accept_loop(mut self) -> std::io::Result<()> {
+        let listener = TcpListener::from_std(self.listener)?;
+        let graceful = GracefulShutdown::new();
+        loop {
+            let (stream, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    // (A connection another acceptor took first is no error:
+                    // tokio waits for the next readiness.)
+                    Ok(pair) => pair,
+                    // Out of file descriptors and the like: back off, keep serving.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+                _ = self.stop.changed() => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let edge = self.edge.clone();
+            let service = service_fn(move |request: Request<Incoming>| {
+                let edge = edge.clone();
+                async move { Ok::<_, Infallible>(handle(&edge, request, remote).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let connection = InRuntime { runtime: self.services.clone(), inner: Box::pin(graceful.watch(connection)) };
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::trace!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            () = graceful.shutdown() => tracing::debug!("acceptor drained its connections"),
+            () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("timed out draining connections"),
+        }
+        Ok(())
+    }
+}
+
+/// Polls `inner` inside `runtime`'s context: what a handler spawns,
+/// sleeps on or connects to belongs to the services' runtime and outlives
+/// the acceptor, while the connection itself is served right here.
+struct InRuntime<F> {
+    runtime: Handle,
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for InRuntime<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let _entered = this.runtime.enter();
+        this.inner.as_mut().poll(cx)
+    }
 }
 
 async fn handle(edge: &Edge, request: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {

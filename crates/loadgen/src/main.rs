@@ -2,28 +2,31 @@
 //!
 //! Each of N workers owns one keep-alive HTTP/1.1 connection (hyper's
 //! `client::conn::http1`, no pool) and sends the next request as soon as the
-//! previous answer is read. Every request is SigV4-signed afresh. The table is
+//! previous answer is read. Every request is SigV4-signed afresh, by the
+//! workspace's one signer (`nimbus_iam::sigv4::Signer`). The table is
 //! (re)created and, for get/query/update, pre-loaded before the clock starts.
 //! One JSON line goes to stdout:
 //! `{target, workload, connections, ops, ops_per_sec, p50_us, p99_us, p999_us, errors}`.
 
 mod hist;
-mod sigv4;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use nimbus_iam::sigv4::Signer;
 use serde_json::{json, Value};
 
 use hist::Samples;
-use sigv4::{Signer, CONTENT_TYPE};
+
+/// The awsJson 1.0 content type DynamoDB's SDKs send.
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum Workload {
@@ -162,8 +165,7 @@ struct Client {
 
 impl Client {
     fn new(endpoint: Arc<Endpoint>, args: &Args) -> Self {
-        let signer =
-            Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, "dynamodb", &endpoint.host);
+        let signer = Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, "dynamodb");
         Client { endpoint, sender: None, signer }
     }
 
@@ -187,18 +189,22 @@ impl Client {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
-        let target = format!("DynamoDB_20120810.{operation}");
-        let signature = self.signer.sign(&target, body.as_bytes(), SystemTime::now());
-        let request = http::Request::builder()
+        let body = Bytes::from(body);
+        let mut request = http::Request::builder()
             .method(http::Method::POST)
             .uri("/")
             .header(http::header::HOST, &self.endpoint.host)
             .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("x-amz-date", signature.amz_date)
-            .header("x-amz-target", target)
-            .header(http::header::AUTHORIZATION, signature.authorization)
-            .body(Full::new(Bytes::from(body)))
+            .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
+            .body(Full::new(body.clone()))
             .map_err(|e| e.to_string())?;
+        // Signs content-type, host, x-amz-date and x-amz-target, as the SDKs do.
+        let now = nimbus_core::time::now_epoch_seconds();
+        let added = self.signer.sign("POST", "/", "", request.headers(), &body, now);
+        for (name, value) in added {
+            let value = http::HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+            request.headers_mut().insert(name, value);
+        }
         let sender = self.sender.as_mut().expect("connected above");
         let result = async {
             sender.ready().await.map_err(|e| format!("connection: {e}"))?;

@@ -8,6 +8,12 @@ mod stack_cli;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of glibc malloc: the request path allocates and frees
+/// many small, short-lived buffers across threads, where glibc's arenas and
+/// locks cost measurably (see bench/dynamodb/notes.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "nimbus", version, about = "AWS serverless applications on your machine: one binary, one port")]
 struct Cli {
