@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch, OnceCell};
 
 use crate::model::FunctionRecord;
+use crate::python_probe::{self, Interpreter};
 use crate::runtime_api::{Reply, RuntimeApi};
 use crate::sandbox;
 
@@ -115,9 +116,6 @@ impl Launcher {
         })
     }
 
-    /// Find the host python (resolving shims, symlinks and virtualenvs to the
-    /// real installation, the one a sandbox can mount) and make sure boto3 imports,
-    /// installing it once under the runtime dir if needed.
     /// Remove what the launcher set up on the host (cgroup parents); false
     /// while environment groups are still emptying.
     pub fn cleanup(&self) -> bool {
@@ -133,37 +131,16 @@ impl Launcher {
         self.node().await;
     }
 
+    /// Find the host python (see `python_probe`) and make sure boto3 is
+    /// there, installing it once under the runtime dir if needed.
     async fn python(&self) -> Result<&Python, String> {
         let found = self
             .python
             .get_or_init(|| async {
-                let out = tokio::process::Command::new("python3")
-                    .args(["-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)"])
-                    .output()
-                    .await
-                    .map_err(|e| format!("python3 not found on this host: {e}"))?;
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                let mut lines = text.lines();
-                let exe = PathBuf::from(lines.next().unwrap_or_default().trim());
-                let prefix = lines.next().map(|p| PathBuf::from(p.trim())).filter(|p| exe.starts_with(p));
-                if !out.status.success() || exe.as_os_str().is_empty() {
-                    return Err("python3 on this host does not run".to_owned());
-                }
-                // The real interpreter's site-packages, then whether boto3 imports.
-                let probe = tokio::process::Command::new(&exe)
-                    .args([
-                        "-c",
-                        "import os, site; print(*[os.path.realpath(p) for p in site.getsitepackages()], sep='\\n'); \
-                         import boto3",
-                    ])
-                    .stderr(Stdio::null())
-                    .output()
-                    .await
-                    .map_err(|e| format!("python3 on this host does not run: {e}"))?;
-                let has_boto3 = probe.status.success();
-                let site_packages: Vec<PathBuf> =
-                    String::from_utf8_lossy(&probe.stdout).lines().map(|p| PathBuf::from(p.trim())).collect();
-                if has_boto3 {
+                let launcher = python_probe::launcher_on_path().ok_or("python3 not found on this host")?;
+                let found = python_probe::find(&launcher, &self.runtime_dir).await?;
+                let Interpreter { exe, prefix, site_packages } = found.clone();
+                if found.has_boto3() {
                     return Ok(Python { exe, prefix, site_packages, packages: None });
                 }
                 let target = self.runtime_dir.join("python-packages");

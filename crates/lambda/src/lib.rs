@@ -7,6 +7,7 @@
 //! - `engine`: the invoke path (concurrency, environments, failures, logs);
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
+//! - `python_probe`: finding the host's Python installation, cached in the data dir;
 //! - `log_writer`: function log lines batched per stream into the LogSink;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
@@ -27,6 +28,7 @@ mod log_writer;
 mod model;
 mod pool;
 mod provisioned;
+mod python_probe;
 mod runtime_api;
 mod runtime_version;
 mod sandbox;
