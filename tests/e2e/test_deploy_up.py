@@ -163,6 +163,96 @@ def test_in_flight_requests_finish_on_the_old_code(up, tmp_path):
     assert in_flight["answer"] == (200, "v1")
 
 
+PREWARM_TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inits:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: inits
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - AttributeName: id
+          AttributeType: S
+      KeySchema:
+        - AttributeName: id
+          KeyType: HASH
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello_world/
+      Handler: app.lambda_handler
+      Runtime: python3.12
+      Timeout: 10
+      Policies:
+        - DynamoDBCrudPolicy:
+            TableName: !Ref Inits
+      Events:
+        HelloWorld:
+          Type: HttpApi
+          Properties:
+            Path: /hello
+            Method: get
+"""
+
+# Init code records that it ran, with a token only this environment knows.
+INIT_RECORDING_HANDLER = """import uuid
+import boto3
+
+TOKEN = uuid.uuid4().hex
+boto3.resource("dynamodb").Table("inits").put_item(Item={"id": "VERSION", "token": TOKEN})
+
+
+def lambda_handler(event, context):
+    return {"token": TOKEN}
+"""
+
+
+def test_up_initialises_functions_before_the_first_request(up, tmp_path):
+    """`nimbus up` starts each deployed function's environment right away
+    (proactive initialization): its init code runs with no request made, the
+    first request is served by that very environment, whose log shows
+    INIT_START before START and an Init Duration; after an edit the new code
+    is initialised ahead of traffic the same way."""
+    app = copy_example("hello", tmp_path)
+    (app / "template.yaml").write_text(PREWARM_TEMPLATE)
+    handler = app / "hello_world" / "app.py"
+    handler.write_text(INIT_RECORDING_HANDLER.replace("VERSION", "v1"))
+    u = up(app)
+    api = u.api()
+    ddb = make_client(u, "dynamodb")
+
+    def init_token(version):
+        item = ddb.get_item(TableName="inits", Key={"id": {"S": version}}, ConsistentRead=True).get("Item")
+        return item and item["token"]["S"]
+
+    eventually(lambda: init_token("v1"), timeout=30)
+    assert http("GET", f"{api}/hello") == (200, {"token": init_token("v1")})
+
+    logs = make_client(u, "logs")
+    lam = make_client(u, "lambda")
+    [name] = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+    def messages():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []  # the log writer has not created the group yet
+        return [e["message"] for e in events]
+
+    eventually(lambda: any(m.startswith("REPORT ") for m in messages()))
+    lines = messages()
+    kinds = [m.split(" ")[0] for m in lines if m.split(" ")[0] in ("INIT_START", "START", "REPORT")]
+    assert kinds == ["INIT_START", "START", "REPORT"], lines
+    assert "Init Duration:" in next(m for m in lines if m.startswith("REPORT ")), lines
+
+    mark = len(u.output())
+    handler.write_text(INIT_RECORDING_HANDLER.replace("VERSION", "v2"))
+    u.wait_for(r"Redeployed in \d+ ms: UPDATE HelloWorldFunction", after=mark)
+    eventually(lambda: init_token("v2"), timeout=30)
+    assert http("GET", f"{api}/hello") == (200, {"token": init_token("v2")})
+
+
 BYE_FUNCTION = """
   ByeFunction:
     Type: AWS::Serverless::Function

@@ -21,6 +21,7 @@ pub use roles::{ResourcePolicies, RoleAssumer, TemporaryCredentials};
 pub use service::{BoxFuture, Service, ServiceSpec};
 pub use sinks::{
     DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink, MetricSummary,
+    Prewarmer,
 };
 
 /// The account every resource belongs to unless configured otherwise.

@@ -101,3 +101,16 @@ pub struct InvokeOutcome {
 pub trait Invoker: Send + Sync {
     fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeOutcome, AwsError>>;
 }
+
+/// Starts a function's execution environment before its first invocation,
+/// as Lambda's proactive initialization of on-demand environments does. Not
+/// an AWS API: Lambda implements it and `nimbus up` calls it for the
+/// functions it just deployed, so the first request need not wait for a cold
+/// start.
+pub trait Prewarmer: Send + Sync {
+    /// Start one environment for the function's current code and
+    /// configuration ($LATEST) in the background, unless one is idle or
+    /// starting already. Returns at once; a start that fails is left to the
+    /// first invocation to report.
+    fn prewarm(&self, function_name: &str);
+}

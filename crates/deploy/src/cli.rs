@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nimbus_core::Prewarmer;
 use serde_json::Value;
 
 use crate::api::http::HttpApi;
@@ -225,6 +226,7 @@ pub async fn up(
     overrides: BTreeMap<String, String>,
     port: u16,
     print: Print,
+    prewarmer: Arc<dyn Prewarmer>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
     let started = Instant::now();
@@ -232,6 +234,7 @@ pub async fn up(
     let outcome = deploy_project(&engine, &project, &overrides, Some(progress_printer(print.clone())))
         .await
         .map_err(|e| e.to_string())?;
+    prewarm_functions(prewarmer.as_ref(), &outcome.stack, |_| true);
     print(&format!("Deployed in {} ms", started.elapsed().as_millis()));
     print(&summary(&outcome.stack, port));
     let mut stack = outcome.stack;
@@ -254,6 +257,9 @@ pub async fn up(
         let started = Instant::now();
         match deploy_project(&engine, &project, &overrides, Some(progress_printer(print.clone()))).await {
             Ok(outcome) => {
+                prewarm_functions(prewarmer.as_ref(), &outcome.stack, |id| {
+                    outcome.changes.iter().any(|(changed, _, action)| changed == id && *action != Action::Delete)
+                });
                 let changed: Vec<String> =
                     outcome.changes.iter().map(|(id, _, action)| format!("{action} {id}")).collect();
                 if changed.is_empty() {
@@ -272,6 +278,17 @@ pub async fn up(
                 seen = scan(&paths);
             }
             Err(e) => print(&format!("Redeploy failed, still serving the previous version: {e}")),
+        }
+    }
+}
+
+/// Start the first environment of the stack's functions that `deployed`
+/// (by logical id) now, while the URLs are printed and the first request is
+/// on its way, instead of in that request (Lambda's proactive initialization).
+fn prewarm_functions(prewarmer: &dyn Prewarmer, stack: &StackState, deployed: impl Fn(&str) -> bool) {
+    for (id, resource) in &stack.resources {
+        if resource.resource_type == "AWS::Lambda::Function" && deployed(id) {
+            prewarmer.prewarm(&resource.physical_id);
         }
     }
 }

@@ -26,7 +26,7 @@
 //! // … build the Edge from `services` and spawn nimbus_edge::serve as `serve` does …
 //! let project = nimbus_deploy::cli::Project::locate(&dir, template.as_deref(), stack_name.as_deref())?;
 //! let print: nimbus_deploy::cli::Print = Arc::new(|line| println!("{line}"));
-//! nimbus_deploy::cli::up(engine, project, overrides, port, print, shutdown_signal()).await?;
+//! nimbus_deploy::cli::up(engine, project, overrides, port, print, lambda.clone(), shutdown_signal()).await?;
 //! ```
 //!
 //! `nimbus deploy [--template T] [--stack-name S] [--parameter-overrides K=V …]`,

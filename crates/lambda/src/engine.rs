@@ -40,6 +40,7 @@ pub struct Engine {
     pub usage: crate::usage::UsageLog,
     pub iam: crate::iam::IamDoors,
     pub log_writer: crate::log_writer::LogWriter,
+    pub prewarming: crate::prewarm::Prewarming,
 }
 
 pub struct InvokeInput {
@@ -95,8 +96,16 @@ impl Engine {
             revision: function.revision_id.clone(),
         };
         let mut lines: Vec<LogEvent> = Vec::new();
-        let (env, cold) = match self.pool.take(&key) {
-            Some(env) => (Some(env), false),
+        let warm = match self.pool.take(&key) {
+            Some(env) => Some(env),
+            None => self.prewarmed(&key).await,
+        };
+        let (env, cold) = match warm {
+            // One started ahead of traffic reports its init with this invocation.
+            Some(env) => {
+                let init_pending = env.init_pending();
+                (Some(env), init_pending)
+            }
             None => match self.cold_start_for_caller(function, key).await? {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {

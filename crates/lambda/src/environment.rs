@@ -481,6 +481,12 @@ impl Environment {
         status
     }
 
+    /// Initialised but not yet invoked, with its Init Duration to report
+    /// (started ahead of traffic, see `prewarm`).
+    pub fn init_pending(&self) -> bool {
+        self.init_duration.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
     pub fn is_alive(&self) -> bool {
         self.exit.borrow().is_none()
     }

@@ -12,6 +12,7 @@
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
+//! - `prewarm`: proactive initialization of a function's first environment (for `nimbus up`);
 //! - `provisioned`: provisioned-concurrency configs and their warm environments;
 //! - `cgroup`, `sandbox`: resource limits and isolation of environments;
 //! - `usage`: per-invocation usage records for metering;
@@ -27,6 +28,7 @@ mod iam;
 mod log_writer;
 mod model;
 mod pool;
+mod prewarm;
 mod provisioned;
 mod python_probe;
 mod runtime_api;
@@ -158,6 +160,7 @@ impl Lambda {
             usage: Default::default(),
             iam: iam::IamDoors::new(config.role_session_seconds),
             log_writer: Default::default(),
+            prewarming: Default::default(),
         });
         tokio::spawn(usage::UsageLog::run(Arc::downgrade(&engine)));
         tokio::spawn(log_writer::LogWriter::run(Arc::downgrade(&engine)));
@@ -231,6 +234,15 @@ impl Service for Lambda {
 
     fn handle(&self, request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
         Box::pin(api::handle(&self.engine, request))
+    }
+}
+
+impl nimbus_core::Prewarmer for Lambda {
+    fn prewarm(&self, function_name: &str) {
+        match api::resolve(&self.engine, function_name, None, false) {
+            Ok(function) => self.engine.prewarm(function),
+            Err(e) => tracing::debug!("lambda: nothing to prewarm for {function_name}: {}", e.message),
+        }
     }
 }
 

@@ -134,6 +134,11 @@ impl Pool {
         None
     }
 
+    /// Whether an environment for `key` is idle.
+    pub fn has_idle(&self, key: &PoolKey) -> bool {
+        lock(&self.idle).get(key).is_some_and(|stack| stack.iter().any(|env| env.can_serve()))
+    }
+
     /// Stop an environment that may serve no more, noting provisioned ones
     /// retired while alive so that they are replaced.
     fn discard(&self, env: &Environment) {

@@ -231,8 +231,11 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
                 nimbus_deploy::cli::Project::locate(&app.dir, app.template.as_deref(), app.stack_name.as_deref())?;
             let overrides = crate::stack_cli::parse_overrides(&app.overrides)?;
             let print: nimbus_deploy::cli::Print = Arc::new(|line: &str| println!("{line}"));
+            // Lambda starts each deployed function's first environment right away.
+            let prewarmer = lambda.clone();
             let result =
-                nimbus_deploy::cli::up(engine, project, overrides, address.port(), print, shutdown_signal()).await;
+                nimbus_deploy::cli::up(engine, project, overrides, address.port(), print, prewarmer, shutdown_signal())
+                    .await;
             let _ = stop.send(());
             server.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
             if let Err(e) = result {
