@@ -472,11 +472,24 @@ mod tests {
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(2500)).await;
         };
-        up(engine, project, BTreeMap::new(), 4566, print, shutdown).await.unwrap();
+        /// Which functions `up` asked to start ahead of traffic.
+        #[derive(Default)]
+        struct Recorded(std::sync::Mutex<Vec<String>>);
+        impl Prewarmer for Recorded {
+            fn prewarm(&self, function_name: &str) {
+                self.0.lock().unwrap().push(function_name.to_owned());
+            }
+        }
+        let prewarmed = Arc::new(Recorded::default());
+        up(engine, project, BTreeMap::new(), 4566, print, prewarmed.clone(), shutdown).await.unwrap();
         let text = lines.lock().unwrap().join("\n");
         assert!(text.contains("CREATE_COMPLETE        AWS::Lambda::Function"), "{text}");
         assert!(text.contains("http://api1.execute-api.localhost:4566/"), "{text}");
         assert!(text.contains("Redeployed in") && text.contains("UPDATE HelloWorldFunction"), "{text}");
+        // The function after the deploy, and again after its update; nothing else.
+        let prewarmed = prewarmed.0.lock().unwrap().clone();
+        assert_eq!(prewarmed.len(), 2, "{prewarmed:?}");
+        assert!(prewarmed[0].contains("HelloWorldFunction") && prewarmed[0] == prewarmed[1], "{prewarmed:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
