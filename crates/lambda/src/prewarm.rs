@@ -35,7 +35,8 @@ impl Engine {
             version: function.version(),
             revision: function.revision_id.clone(),
         };
-        if self.pool.has_idle(&key) {
+        // Reserved concurrency 0: it can never be invoked, so nothing to warm.
+        if function.reserved_concurrency == Some(0) || self.pool.has_idle(&key) {
             return;
         }
         // Dropped when the start is over, which wakes the waiters.
