@@ -143,15 +143,17 @@ def lambda_handler(event, context):
 
 def test_in_flight_requests_finish_on_the_old_code(up, tmp_path):
     """A redeploy while a request runs: it answers from the old code, the next from the new.
-    (The request sleeps 2 s, within the example's 3 s Timeout.)"""
+    (The request sleeps 6 s, within a 20 s Timeout, so a loaded machine still redeploys meanwhile.)"""
     app = copy_example("hello", tmp_path)
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 3", "Timeout: 20"))
     handler = app / "hello_world" / "app.py"
     handler.write_text(SLOW_HANDLER.replace("VERSION", "v1"))
     u = up(app)
     api = u.api()
     assert http("GET", f"{api}/hello") == (200, "v1")
     in_flight = {}
-    slow = threading.Thread(target=lambda: in_flight.update(answer=http("GET", f"{api}/hello?sleep=2")))
+    slow = threading.Thread(target=lambda: in_flight.update(answer=http("GET", f"{api}/hello?sleep=6")))
     slow.start()
     time.sleep(0.5)
     mark = len(u.output())
