@@ -97,7 +97,8 @@ pub struct InvokeOutcome {
     pub executed_version: String,
 }
 
-/// Invokes functions synchronously (Lambda implements it).
+/// Invokes functions synchronously (Lambda implements it). An invocation
+/// runs to completion even if the caller drops the future, as on Lambda.
 pub trait Invoker: Send + Sync {
     fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeOutcome, AwsError>>;
 }

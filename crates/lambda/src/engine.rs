@@ -16,13 +16,15 @@ use crate::pool::Pool;
 use crate::runtime_api::{Invocation, Reply};
 use crate::util::{base64_encode, trace_id};
 
-/// How long a runtime may take to initialise (Lambda's init phase limit).
+/// How long an on-demand runtime may take to initialise (Lambda's init phase limit).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The least time a provisioned environment's init gets.
+const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
 /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
 const LOG_TAIL_BYTES: usize = 4096;
 
 pub struct Engine {
-    /// This engine, for work that must outlive a request (see `cold_start_for_caller`).
+    /// This engine, for work that must outlive a request (see `invoke`).
     pub me: std::sync::Weak<Engine>,
     pub ctx: Context,
     pub functions: Functions,
@@ -75,8 +77,28 @@ pub(crate) enum Outcome {
 }
 
 impl Engine {
-    /// Invoke `function` (the configuration of `version`) and wait for its result.
+    /// Invoke `function` (the configuration of `version`) and wait for its
+    /// result. The invocation runs in a task of its own: as on Lambda, a
+    /// caller that goes away (closed connection, client timeout) does not
+    /// cancel it, so the environment finishes its work (or its init) and
+    /// goes back to the pool warm instead of being killed halfway.
     pub async fn invoke(
+        &self,
+        function: &FunctionRecord,
+        version: &str,
+        input: InvokeInput,
+    ) -> Result<InvokeResult, AwsError> {
+        let Some(engine) = self.me.upgrade() else {
+            // Shutting down: nothing outlives the engine anyway.
+            return self.run_invocation(function, version, input).await;
+        };
+        let (function, version) = (function.clone(), version.to_owned());
+        let task = tokio::spawn(async move { engine.run_invocation(&function, &version, input).await });
+        task.await.unwrap_or_else(|e| Err(crate::util::internal(format!("the invocation task failed: {e}"))))
+    }
+
+    /// One invocation, start to finish; see `invoke`.
+    async fn run_invocation(
         &self,
         function: &FunctionRecord,
         version: &str,
@@ -106,7 +128,7 @@ impl Engine {
                 let init_pending = env.init_pending();
                 (Some(env), init_pending)
             }
-            None => match self.cold_start_for_caller(function, key).await? {
+            None => match self.cold_start(function, key, false).await? {
                 Ok(env) => (Some(env), true),
                 Err((env, outcome)) => {
                     let duration = started.elapsed();
@@ -164,27 +186,6 @@ impl Engine {
         Ok(result)
     }
 
-    /// A cold start that outlives its caller: started in a task of its own,
-    /// so a client that gives up (a timeout, a closed connection) does not
-    /// kill an environment halfway through init, which under load would turn
-    /// every retry into another cold start. An environment whose caller left
-    /// goes to the pool warm.
-    async fn cold_start_for_caller(&self, function: &FunctionRecord, key: PoolKey) -> Result<ColdStart, AwsError> {
-        let Some(engine) = self.me.upgrade() else {
-            return self.cold_start(function, key, false).await;
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let function = function.clone();
-        tokio::spawn(async move {
-            if let Err(Ok(Ok(env))) = tx.send(engine.cold_start(&function, key, false).await) {
-                // Its invocation never ran: no Init Duration to report.
-                env.init_duration.lock().unwrap_or_else(|e| e.into_inner()).take();
-                engine.pool.put_back(env);
-            }
-        });
-        rx.await.unwrap_or_else(|_| Ok(Err((None, Outcome::Unstartable("the cold start was interrupted".into())))))
-    }
-
     /// Start an environment with the role's credentials and wait for its
     /// runtime to ask for work. The outer error is the API's (the role cannot
     /// be assumed); the inner one how the start failed, as the function's.
@@ -202,20 +203,22 @@ impl Engine {
             provisioned,
             credentials,
         };
-        let (env, init) = match self.launcher.start(&spec).await {
+        let (env, mut init) = match self.launcher.start(&spec).await {
             Ok(started) => started,
             Err(message) => return Ok(Err((None, Outcome::Unstartable(message)))),
         };
-        let result = tokio::select! {
-            biased;
-            init = init => match init {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(Reply::Error { error_type, body })) => Err(Outcome::Error(error_body(error_type, body))),
-                Ok(Err(Reply::Response(body))) => Err(Outcome::Error(body)),
-                Err(_) => Err(Outcome::Exit(env.exited().await)),
-            },
-            status = env.exited() => Err(Outcome::Exit(status)),
-            () = tokio::time::sleep(INIT_TIMEOUT) => Err(Outcome::Timeout),
+        let limit = init_phase_limit(function, provisioned);
+        let result = match wait_for_init(&env, &mut init, limit).await {
+            // On demand, Lambda retries an init that overran its 10 s at the
+            // first invocation, under the function's timeout. Here the init
+            // carries on rather than starting over: under load (many cold
+            // starts sharing the CPU) a restart would only overrun again.
+            Err(Outcome::Timeout) if !provisioned => {
+                let ms = env.started.elapsed().as_secs_f64() * 1000.0;
+                env.note(format!("INIT_REPORT Init Duration: {ms:.2} ms\tPhase: init\tStatus: timeout\n"));
+                wait_for_init(&env, &mut init, Duration::from_secs(function.timeout as u64)).await
+            }
+            other => other,
         };
         Ok(match result {
             // Provisioned environments initialise before traffic: no Init Duration to report.
@@ -348,6 +351,36 @@ fn datum(function: &FunctionRecord, name: &str, value: f64, unit: &str) -> Metri
         value,
         unit: unit.into(),
         timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
+    }
+}
+
+/// Lambda's init phase limit: 10 s on demand; for provisioned concurrency
+/// 130 s or the function's timeout, whichever is longer.
+fn init_phase_limit(function: &FunctionRecord, provisioned: bool) -> Duration {
+    if provisioned {
+        PROVISIONED_INIT_TIMEOUT.max(Duration::from_secs(function.timeout as u64))
+    } else {
+        INIT_TIMEOUT
+    }
+}
+
+/// Wait up to `limit` for the runtime's first `invocation/next` (init done),
+/// its `init/error`, or its exit.
+async fn wait_for_init(
+    env: &Environment,
+    init: &mut tokio::sync::oneshot::Receiver<Result<(), Reply>>,
+    limit: Duration,
+) -> Result<(), Outcome> {
+    tokio::select! {
+        biased;
+        init = init => match init {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Reply::Error { error_type, body })) => Err(Outcome::Error(error_body(error_type, body))),
+            Ok(Err(Reply::Response(body))) => Err(Outcome::Error(body)),
+            Err(_) => Err(Outcome::Exit(env.exited().await)),
+        },
+        status = env.exited() => Err(Outcome::Exit(status)),
+        () = tokio::time::sleep(limit) => Err(Outcome::Timeout),
     }
 }
 

@@ -502,6 +502,12 @@ impl Environment {
         }
     }
 
+    /// A platform line for the environment's log (e.g. INIT_REPORT), in
+    /// order with what the runtime printed.
+    pub fn note(&self, line: String) {
+        self.output.push(line);
+    }
+
     /// Everything printed so far, after letting the pipe readers catch up
     /// with what the runtime wrote before its last Runtime API call.
     pub async fn drain_output(&self, settle: Duration) -> Vec<LogEvent> {

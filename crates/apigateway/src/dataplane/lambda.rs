@@ -15,10 +15,10 @@ pub fn function_of(uri: &str) -> String {
     uri.to_owned()
 }
 
-/// Invoke the function `uri` names with `payload`, detached from the caller:
-/// as on AWS, a client that hangs up or an integration timeout does not
-/// cancel the invocation, so the warm environment running it finishes its
-/// work and goes back to the pool instead of being lost mid-invocation.
+/// Invoke the function `uri` names with `payload`. The invocation is not
+/// tied to this future (Lambda runs it in a task of its own, see
+/// `Invoker`): a client that hangs up or an integration timeout does not
+/// cancel it.
 pub fn invoke(
     invoker: &Arc<dyn Invoker>,
     uri: &str,
@@ -26,8 +26,7 @@ pub fn invoke(
 ) -> impl Future<Output = Result<InvokeOutcome, AwsError>> + Send + 'static {
     let invoker = invoker.clone();
     let request = InvokeRequest { function: function_of(uri), qualifier: None, payload, client_context: None };
-    let task = tokio::spawn(async move { invoker.invoke(request).await });
-    async move { task.await.unwrap_or_else(|e| Err(AwsError::internal(format!("invocation task failed: {e}")))) }
+    async move { invoker.invoke(request).await }
 }
 
 #[cfg(test)]
