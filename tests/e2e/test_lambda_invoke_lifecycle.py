@@ -77,6 +77,19 @@ def test_an_init_longer_than_10_seconds_is_retried_under_the_function_timeout(cl
     assert len(init_reports) == 1
     assert init_reports[0].rstrip("\n").endswith("Phase: init\tStatus: timeout")
     assert not any("Task timed out" in m for m in messages)
+    # Still a cold start: its REPORT has the init phase's duration.
+    assert "Init Duration: " in next(m for m in messages if m.startswith("REPORT "))
+
+
+def test_a_retried_init_that_outlasts_the_function_timeout_times_out(client):
+    lam = client("lambda", config=Config(retries={"max_attempts": 1}, read_timeout=60))
+    code = "import time\ntime.sleep(30)\n\ndef lambda_handler(event, context):\n    return 'ready'\n"
+    name = create_python(lam, code, Timeout=1)
+    out = lam.invoke(FunctionName=name)
+    assert out["FunctionError"] == "Unhandled"
+    body = json.loads(out["Payload"].read())
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"].endswith("Task timed out after 1.00 seconds")
 
 
 def test_a_caller_hanging_up_leaves_the_invocation_running_and_the_environment_warm(client):

@@ -64,7 +64,16 @@ pub struct InvokeResult {
 
 /// A started environment, or how starting it failed (with the environment,
 /// if its process ran).
-pub(crate) type ColdStart = Result<Arc<Environment>, (Option<Arc<Environment>>, Outcome)>;
+pub(crate) type ColdStart = Result<Ready, (Option<Arc<Environment>>, Outcome)>;
+
+/// An environment whose runtime asked for work.
+pub(crate) struct Ready {
+    pub env: Arc<Environment>,
+    /// When its init overran the init phase and was retried: from then on it
+    /// ran in the first invocation's time (its timeout and Duration), as on
+    /// Lambda.
+    pub retried_init_at: Option<Instant>,
+}
 
 /// How an invocation ended, before it is put into words.
 pub(crate) enum Outcome {
@@ -122,14 +131,15 @@ impl Engine {
             Some(env) => Some(env),
             None => self.prewarmed(&key).await,
         };
-        let (env, cold) = match warm {
-            // One started ahead of traffic reports its init with this invocation.
+        let (env, cold, retried_init_at) = match warm {
+            // One started ahead of traffic reports its init with this
+            // invocation (not a retried init's time: no caller waited for it).
             Some(env) => {
                 let init_pending = env.init_pending();
-                (Some(env), init_pending)
+                (Some(env), init_pending, None)
             }
             None => match self.cold_start(function, key, false).await? {
-                Ok(env) => (Some(env), true),
+                Ok(ready) => (Some(ready.env), true, ready.retried_init_at),
                 Err((env, outcome)) => {
                     let duration = started.elapsed();
                     if let Some(env) = &env {
@@ -145,7 +155,9 @@ impl Engine {
         if cold {
             lines.extend(env.drain_output(Duration::ZERO).await);
         }
-        let timeout = Duration::from_secs(function.timeout as u64);
+        // The invoke phase began with a retried init, if there was one.
+        let invoke_started = retried_init_at.unwrap_or_else(Instant::now);
+        let timeout = Duration::from_secs(function.timeout as u64).saturating_sub(invoke_started.elapsed());
         let deadline_ms = nimbus_core::time::now_epoch_millis() + timeout.as_millis() as u64;
         let invocation = Invocation {
             request_id: input.request_id.clone(),
@@ -155,7 +167,6 @@ impl Engine {
             trace_id: trace_id(deadline_ms),
             client_context: input.client_context.clone(),
         };
-        let invoke_started = Instant::now();
         lines.push(event(format!("START RequestId: {} Version: {version}\n", input.request_id)));
         let outcome = match env.api.submit(invocation).await {
             None => Outcome::Exit(env.exited().await),
@@ -208,24 +219,29 @@ impl Engine {
             Err(message) => return Ok(Err((None, Outcome::Unstartable(message)))),
         };
         let limit = init_phase_limit(function, provisioned);
+        let mut retried_init_at = None;
         let result = match wait_for_init(&env, &mut init, limit).await {
             // On demand, Lambda retries an init that overran its 10 s at the
             // first invocation, under the function's timeout. Here the init
             // carries on rather than starting over: under load (many cold
             // starts sharing the CPU) a restart would only overrun again.
             Err(Outcome::Timeout) if !provisioned => {
-                let ms = env.started.elapsed().as_secs_f64() * 1000.0;
+                let now = Instant::now();
+                let ms = now.duration_since(env.started).as_secs_f64() * 1000.0;
                 env.note(format!("INIT_REPORT Init Duration: {ms:.2} ms\tPhase: init\tStatus: timeout\n"));
+                retried_init_at = Some(now);
                 wait_for_init(&env, &mut init, Duration::from_secs(function.timeout as u64)).await
             }
             other => other,
         };
         Ok(match result {
             // Provisioned environments initialise before traffic: no Init Duration to report.
-            Ok(()) if provisioned => Ok(env),
+            Ok(()) if provisioned => Ok(Ready { env, retried_init_at }),
             Ok(()) => {
-                *env.init_duration.lock().unwrap_or_else(|e| e.into_inner()) = Some(env.started.elapsed());
-                Ok(env)
+                // A retried init's second part is in the invocation's Duration.
+                let init = retried_init_at.unwrap_or_else(Instant::now).duration_since(env.started);
+                *env.init_duration.lock().unwrap_or_else(|e| e.into_inner()) = Some(init);
+                Ok(Ready { env, retried_init_at })
             }
             Err(outcome) => {
                 env.kill();

@@ -51,7 +51,7 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             match engine.cold_start(&function, key.clone(), false).await {
-                Ok(Ok(env)) => engine.pool.put_back(env),
+                Ok(Ok(ready)) => engine.pool.put_back(ready.env),
                 // The first invocation starts its own and reports why it fails.
                 Ok(Err(_)) => tracing::debug!("lambda: proactive init of {} failed", key.function),
                 Err(e) => tracing::debug!("lambda: proactive init of {} failed: {}", key.function, e.message),

@@ -153,8 +153,8 @@ impl Engine {
                         *progress.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.message);
                         return;
                     }
-                    Ok(Ok(env)) => {
-                        engine.pool.put_back(env);
+                    Ok(Ok(ready)) => {
+                        engine.pool.put_back(ready.env);
                         progress.available.fetch_add(1, Ordering::AcqRel);
                     }
                     Ok(Err(_)) => {
