@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import Server, make_client
@@ -34,7 +35,8 @@ def test_idle_environments_are_reaped(small_server):
 
 
 def test_account_limit_throttles_beyond_it(small_server):
-    lam = make_client(small_server, "lambda")
+    # No client retries: a retried throttle could land after the first calls ended.
+    lam = make_client(small_server, "lambda", config=Config(retries={"max_attempts": 0}, read_timeout=120))
     assert lam.get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 2
     name = create_python(lam, "import time\ndef lambda_handler(e, c):\n    time.sleep(1)\n    return 1\n")
     outcomes = []
