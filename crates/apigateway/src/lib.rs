@@ -18,7 +18,8 @@ mod v2;
 use std::sync::{Arc, OnceLock};
 
 use nimbus_core::{
-    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, LogSink, MetricSink, Protocol, Service, ServiceSpec,
+    AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Invoker, LogSink, MetricAggregator, MetricSink, Protocol,
+    Service, ServiceSpec,
 };
 use nimbus_store::Store;
 
@@ -52,7 +53,8 @@ pub struct ApiGateway {
     /// Where Nimbus is reachable, for `apiEndpoint` (`http://{id}.execute-api.localhost:4566`).
     port: u16,
     invoker: OnceLock<Arc<dyn Invoker>>,
-    metrics: OnceLock<Arc<dyn MetricSink>>,
+    /// `AWS/ApiGateway` metrics, summed up per second.
+    metrics: Arc<MetricAggregator>,
     logs: OnceLock<Arc<dyn LogSink>>,
     throttle: dataplane::throttle::Throttle,
     http_proxy: dataplane::http_proxy::HttpProxy,
@@ -72,7 +74,7 @@ impl ApiGateway {
             context,
             port,
             invoker: OnceLock::new(),
-            metrics: OnceLock::new(),
+            metrics: Arc::new(MetricAggregator::new(dataplane::metrics::NAMESPACE)),
             logs: OnceLock::new(),
             throttle: dataplane::throttle::Throttle::default(),
             http_proxy: Default::default(),
@@ -90,9 +92,14 @@ impl ApiGateway {
         let _ = self.logs.set(logs);
     }
 
-    /// Connect CloudWatch metrics (set once).
-    pub fn set_metrics(&self, metrics: Arc<dyn MetricSink>) {
-        let _ = self.metrics.set(metrics);
+    /// Report the `AWS/ApiGateway` metrics to `sink` (once a second; set once).
+    pub fn set_metrics(&self, sink: Arc<dyn MetricSink>) {
+        self.metrics.start(sink);
+    }
+
+    /// Report the metrics recorded since the last report now (shutdown, tests).
+    pub fn flush_metrics(&self) {
+        self.metrics.flush();
     }
 }
 

@@ -5,6 +5,7 @@
 //! of a request once the edge has authenticated it, the `Service` trait every
 //! service crate implements, ARNs and request ids.
 
+pub mod aggregate;
 pub mod arn;
 pub mod error;
 pub mod protocol;
@@ -14,6 +15,7 @@ pub mod service;
 pub mod sinks;
 pub mod time;
 
+pub use aggregate::MetricAggregator;
 pub use error::AwsError;
 pub use protocol::Protocol;
 pub use request::{Authorizer, AuthzRequest, AwsRequest, AwsResponse, Principal};

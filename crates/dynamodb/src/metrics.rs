@@ -11,16 +11,13 @@
 //! - `SystemErrors` (TableName, Operation): HTTP 500 answers;
 //! - `UserErrors` (no dimension: the account in the region): HTTP 400s.
 //!
-//! A request only bumps counters under one short lock, allocating nothing
-//! once its table has been seen. Once a second the period's totals go to the
-//! `MetricSink` as statistic sets, one per series; the latency keeps a
-//! histogram for Prometheus.
+//! Requests are summed up per second by the shared `MetricAggregator` and
+//! reported as statistic sets; the latency keeps a histogram.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use nimbus_core::{AwsError, MetricSink, MetricSummary};
+use nimbus_core::{AwsError, MetricAggregator, MetricSink};
 use serde_json::{Map, Value};
 
 use crate::api::Consumed;
@@ -41,14 +38,6 @@ const OPERATIONS: [&str; 10] = [
     "TransactWriteItems",
 ];
 
-/// Upper bounds (ms) of the latency histogram's buckets: most requests take
-/// well under a millisecond.
-const LATENCY_BOUNDS_MS: [f64; 16] =
-    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 10000.0];
-
-/// How often the period's totals are reported.
-const PERIOD: Duration = Duration::from_secs(1);
-
 /// Read or write capacity.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Capacity {
@@ -56,189 +45,78 @@ pub enum Capacity {
     Write,
 }
 
-/// Count, sum, minimum and maximum of a period's observations.
-#[derive(Clone, Copy)]
-struct Stat {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Default for Stat {
-    fn default() -> Self {
-        Stat { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
-    }
-}
-
-impl Stat {
-    fn add(&mut self, value: f64) {
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-    }
-
-    /// `n` observations of 1 (a count).
-    fn ones(n: u64) -> Self {
-        Stat { count: n, sum: n as f64, min: 1.0, max: 1.0 }
-    }
-}
-
-#[derive(Clone, Copy, Default)]
-struct OperationStats {
-    latency_ms: Stat,
-    latency_buckets: [u64; LATENCY_BOUNDS_MS.len() + 1],
-    returned: Stat,
-    system_errors: u64,
-}
-
-#[derive(Default)]
-struct CapacityStats {
-    read: Stat,
-    write: Stat,
-}
-
-impl CapacityStats {
-    fn of(&mut self, kind: Capacity) -> &mut Stat {
-        match kind {
-            Capacity::Read => &mut self.read,
-            Capacity::Write => &mut self.write,
-        }
-    }
-
-    fn get(&self, kind: Capacity) -> Stat {
-        match kind {
-            Capacity::Read => self.read,
-            Capacity::Write => self.write,
+impl Capacity {
+    fn metric(self) -> &'static str {
+        match self {
+            Capacity::Read => "ConsumedReadCapacityUnits",
+            Capacity::Write => "ConsumedWriteCapacityUnits",
         }
     }
 }
 
-#[derive(Default)]
-struct TableStats {
-    operations: [OperationStats; OPERATIONS.len()],
-    capacity: CapacityStats,
-    /// Per global secondary index, by name.
-    gsis: Vec<(String, CapacityStats)>,
-    conditional_check_failed: u64,
-}
-
-/// What one period has counted.
-#[derive(Default)]
-struct Period {
-    /// Table name → its place in `stats` (one hash lookup per request).
-    tables: HashMap<String, usize>,
-    stats: Vec<(String, TableStats)>,
-    user_errors: u64,
-}
-
-impl Period {
-    fn table(&mut self, name: &str) -> &mut TableStats {
-        if let Some(&i) = self.tables.get(name) {
-            return &mut self.stats[i].1;
-        }
-        // Only a table's first request in a period pays for its name.
-        self.tables.insert(name.to_owned(), self.stats.len());
-        self.stats.push((name.to_owned(), TableStats::default()));
-        &mut self.stats.last_mut().expect("just pushed").1
-    }
-}
-
-/// The counters, and the sink they are reported to (none: metrics off).
-#[derive(Default)]
+/// The aggregated metrics, reported once connected to a sink.
 pub struct Metrics {
-    sink: OnceLock<Arc<dyn MetricSink>>,
-    period: Mutex<Period>,
+    aggregator: Arc<MetricAggregator>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { aggregator: Arc::new(MetricAggregator::new(NAMESPACE)) }
+    }
 }
 
 impl Metrics {
     /// Report to `sink` from now on, once a second when a Tokio runtime runs
     /// (otherwise on `flush`).
-    pub fn start(self: &Arc<Self>, sink: Arc<dyn MetricSink>) {
-        if self.sink.set(sink).is_err() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let weak = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(PERIOD);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match weak.upgrade() {
-                    Some(metrics) => metrics.flush(),
-                    None => return,
-                }
-            }
-        });
+    pub fn start(&self, sink: Arc<dyn MetricSink>) {
+        self.aggregator.start(sink);
     }
 
     pub fn enabled(&self) -> bool {
-        self.sink.get().is_some()
-    }
-
-    fn with_period<R>(&self, f: impl FnOnce(&mut Period) -> R) -> R {
-        f(&mut self.period.lock().unwrap_or_else(|e| e.into_inner()))
+        self.aggregator.enabled()
     }
 
     /// Capacity one request consumed on one table and its indexes.
     pub fn consumed(&self, kind: Capacity, consumed: &Consumed) {
-        if !self.enabled() {
-            return;
-        }
-        self.with_period(|period| {
-            let table = period.table(&consumed.table);
-            table.capacity.of(kind).add(consumed.total());
+        self.aggregator.record(|r| {
+            let table = consumed.table.as_str();
+            r.add(kind.metric(), "Count", &[("TableName", table)], consumed.total());
             for (index, units) in &consumed.gsi {
-                let stats = match table.gsis.iter().position(|(name, _)| name == index) {
-                    Some(i) => &mut table.gsis[i].1,
-                    None => {
-                        table.gsis.push((index.clone(), CapacityStats::default()));
-                        &mut table.gsis.last_mut().expect("just pushed").1
-                    }
-                };
-                stats.of(kind).add(*units);
+                r.add(kind.metric(), "Count", &[("TableName", table), ("GlobalSecondaryIndexName", index)], *units);
             }
         });
     }
 
     /// Read capacity of a request on a table without indexes involved.
     pub fn consumed_reads(&self, table: &str, units: f64) {
-        if self.enabled() {
-            self.with_period(|period| period.table(table).capacity.read.add(units));
-        }
+        self.aggregator.record(|r| r.add(Capacity::Read.metric(), "Count", &[("TableName", table)], units));
     }
 
     /// How one request ended, `elapsed` after it started.
     pub fn request(&self, operation: &str, request: &Map<String, Value>, elapsed: Duration, outcome: Outcome<'_>) {
-        if !self.enabled() {
-            return;
-        }
-        let op = OPERATIONS.iter().position(|o| *o == operation);
+        let op = OPERATIONS.iter().find(|o| **o == operation).copied();
         if op.is_none() && matches!(outcome, Outcome::Success { .. }) {
             return; // control-plane successes have no metric
         }
-        self.with_period(|period| match outcome {
+        self.aggregator.record(|r| match outcome {
             Outcome::Error(e) if e.code == "ConditionalCheckFailedException" => {
-                for_each_table(request, |name| period.table(name).conditional_check_failed += 1);
+                for_each_table(request, |name| r.count("ConditionalCheckFailedRequests", &[("TableName", name)], 1));
             }
-            Outcome::Error(e) if e.status.is_client_error() => period.user_errors += 1,
+            Outcome::Error(e) if e.status.is_client_error() => r.count("UserErrors", &[], 1),
             Outcome::Error(_) => {
                 if let Some(op) = op {
-                    for_each_table(request, |name| period.table(name).operations[op].system_errors += 1);
+                    for_each_table(request, |name| {
+                        r.count("SystemErrors", &[("TableName", name), ("Operation", op)], 1);
+                    });
                 }
             }
             Outcome::Success { returned } => {
                 let Some(op) = op else { return };
-                let ms = elapsed.as_secs_f64() * 1e3;
-                let bucket = LATENCY_BOUNDS_MS.iter().position(|b| ms <= *b).unwrap_or(LATENCY_BOUNDS_MS.len());
                 for_each_table(request, |name| {
-                    let stats = &mut period.table(name).operations[op];
-                    stats.latency_ms.add(ms);
-                    stats.latency_buckets[bucket] += 1;
+                    let dimensions = [("TableName", name), ("Operation", op)];
+                    r.duration("SuccessfulRequestLatency", &dimensions, elapsed);
                     if let Some(n) = returned {
-                        stats.returned.add(n as f64);
+                        r.add("ReturnedItemCount", "Count", &dimensions, n as f64);
                     }
                 });
             }
@@ -247,71 +125,7 @@ impl Metrics {
 
     /// Report what the period counted and start a new one.
     pub fn flush(&self) {
-        let Some(sink) = self.sink.get() else { return };
-        let period = self.with_period(std::mem::take);
-        let now = nimbus_core::time::now_epoch_millis() as i64;
-        let mut out = Vec::new();
-        let summary = |name: &str, dimensions: Vec<(String, String)>, unit: &str, stat: Stat| MetricSummary {
-            namespace: NAMESPACE.into(),
-            name: name.into(),
-            dimensions,
-            unit: unit.into(),
-            timestamp_ms: now,
-            sample_count: stat.count as f64,
-            sum: stat.sum,
-            minimum: stat.min,
-            maximum: stat.max,
-            buckets: vec![],
-        };
-        for (table, stats) in period.stats {
-            let by_table = || vec![("TableName".to_owned(), table.clone())];
-            let kinds =
-                [(Capacity::Read, "ConsumedReadCapacityUnits"), (Capacity::Write, "ConsumedWriteCapacityUnits")];
-            for (kind, name) in kinds {
-                let capacity = stats.capacity.get(kind);
-                if capacity.count > 0 {
-                    out.push(summary(name, by_table(), "Count", capacity));
-                }
-                for (index, index_stats) in &stats.gsis {
-                    let stat = index_stats.get(kind);
-                    if stat.count > 0 {
-                        let mut dimensions = by_table();
-                        dimensions.push(("GlobalSecondaryIndexName".into(), index.clone()));
-                        out.push(summary(name, dimensions, "Count", stat));
-                    }
-                }
-            }
-            if stats.conditional_check_failed > 0 {
-                let stat = Stat::ones(stats.conditional_check_failed);
-                out.push(summary("ConditionalCheckFailedRequests", by_table(), "Count", stat));
-            }
-            for (operation, op) in OPERATIONS.iter().zip(&stats.operations) {
-                let by_operation = || {
-                    let mut dimensions = by_table();
-                    dimensions.push(("Operation".into(), (*operation).into()));
-                    dimensions
-                };
-                if op.latency_ms.count > 0 {
-                    let mut latency =
-                        summary("SuccessfulRequestLatency", by_operation(), "Milliseconds", op.latency_ms);
-                    let bounds = LATENCY_BOUNDS_MS.iter().copied().chain([f64::INFINITY]);
-                    latency.buckets = bounds.zip(op.latency_buckets).collect();
-                    out.push(latency);
-                }
-                if op.returned.count > 0 {
-                    out.push(summary("ReturnedItemCount", by_operation(), "Count", op.returned));
-                }
-                if op.system_errors > 0 {
-                    out.push(summary("SystemErrors", by_operation(), "Count", Stat::ones(op.system_errors)));
-                }
-            }
-        }
-        if period.user_errors > 0 {
-            out.push(summary("UserErrors", vec![], "Count", Stat::ones(period.user_errors)));
-        }
-        if !out.is_empty() {
-            sink.put_summaries(out);
-        }
+        self.aggregator.flush();
     }
 }
 
@@ -347,6 +161,10 @@ fn for_each_table(request: &Map<String, Value>, mut f: impl FnMut(&str)) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use nimbus_core::MetricSummary;
+
     use super::*;
 
     /// Keeps what is reported.
@@ -369,7 +187,7 @@ mod tests {
 
     #[test]
     fn counts_requests_capacity_and_errors_per_series() {
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Metrics::default();
         let recorder = Arc::new(Recorder::default());
         metrics.start(recorder.clone());
         let request = |body: Value| body.as_object().unwrap().clone();

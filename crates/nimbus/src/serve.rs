@@ -241,6 +241,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
             if let Err(e) = result {
                 lambda.shutdown().await;
                 dynamodb.flush_metrics();
+                apigateway.flush_metrics();
                 cloudwatch.metrics.flush().await;
                 store.close().map_err(|e| format!("closing the store: {e}"))?;
                 return Err(e);
@@ -250,6 +251,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     lambda.shutdown().await;
     // Metrics reported in the last moments are still buffered.
     dynamodb.flush_metrics();
+    apigateway.flush_metrics();
     cloudwatch.metrics.flush().await;
     tracing::info!("flushing the store");
     store.close().map_err(|e| format!("closing the store: {e}"))?;

@@ -9,14 +9,16 @@
 //!   `ApiName, Method, Resource, Stage`.
 //!
 //! Error counts are reported as 0 or 1 on every request, so their `Average`
-//! is the error rate, as on AWS.
+//! is the error rate, as on AWS. Requests are summed up per second by the
+//! shared `MetricAggregator` and reported as statistic sets.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::StatusCode;
-use nimbus_core::MetricDatum;
+use nimbus_core::aggregate::Recorder;
 
-const NAMESPACE: &str = "AWS/ApiGateway";
+pub const NAMESPACE: &str = "AWS/ApiGateway";
 
 /// What one request measured.
 pub struct Measurement {
@@ -55,82 +57,101 @@ impl Scope<'_> {
 
 /// The `ApiName` dimension: the API's name without its non-ASCII
 /// characters, or its id when no ASCII character is left.
-fn api_name_dimension(name: &str, id: &str) -> String {
+fn api_name_dimension<'a>(name: &'a str, id: &'a str) -> Cow<'a, str> {
+    if name.is_ascii() {
+        return Cow::Borrowed(name);
+    }
     let ascii: String = name.chars().filter(char::is_ascii).collect();
     if ascii.is_empty() {
-        id.to_owned()
+        Cow::Borrowed(id)
     } else {
-        ascii
+        Cow::Owned(ascii)
     }
 }
 
-fn dimension_sets(scope: &Scope<'_>) -> Vec<Vec<(String, String)>> {
-    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+/// Record what one request measured, under each dimension set its API
+/// publishes.
+pub fn record(recorder: &mut Recorder<'_>, scope: &Scope<'_>, measured: &Measurement) {
     match *scope {
         Scope::Http { api_id, stage, detailed_route } => {
-            let mut sets = vec![vec![pair("ApiId", api_id)], vec![pair("ApiId", api_id), pair("Stage", stage)]];
+            let by_api = [("ApiId", api_id)];
+            let by_stage = [("ApiId", api_id), ("Stage", stage)];
+            let mut sets: [&[(&str, &str)]; 3] = [&by_api, &by_stage, &[]];
+            let by_route;
             if let Some(route) = detailed_route {
-                sets.push(vec![pair("ApiId", api_id), pair("Stage", stage), pair("Route", route)]);
+                by_route = [("ApiId", api_id), ("Stage", stage), ("Route", route)];
+                sets[2] = &by_route;
             }
-            sets
+            for dimensions in sets.iter().filter(|d| !d.is_empty()) {
+                record_in(recorder, dimensions, measured, ("4xx", "5xx"));
+                recorder.add("DataProcessed", "Bytes", dimensions, measured.bytes as f64);
+            }
         }
         Scope::Rest { api_name, api_id, stage, detailed_method } => {
             let name = api_name_dimension(api_name, api_id);
-            let mut sets = vec![vec![pair("ApiName", &name)], vec![pair("ApiName", &name), pair("Stage", stage)]];
+            let by_api = [("ApiName", &*name)];
+            let by_stage = [("ApiName", &*name), ("Stage", stage)];
+            let mut sets: [&[(&str, &str)]; 3] = [&by_api, &by_stage, &[]];
+            let by_method;
             if let Some((method, resource)) = detailed_method {
-                sets.push(vec![
-                    pair("ApiName", &name),
-                    pair("Method", method),
-                    pair("Resource", resource),
-                    pair("Stage", stage),
-                ]);
+                by_method = [("ApiName", &*name), ("Method", method), ("Resource", resource), ("Stage", stage)];
+                sets[2] = &by_method;
             }
-            sets
+            for dimensions in sets.iter().filter(|d| !d.is_empty()) {
+                record_in(recorder, dimensions, measured, ("4XXError", "5XXError"));
+            }
         }
     }
 }
 
-/// The data points one request reports.
-pub fn data(scope: &Scope<'_>, measured: &Measurement, timestamp_ms: i64) -> Vec<MetricDatum> {
-    let (client_errors, server_errors) = match scope {
-        Scope::Http { .. } => ("4xx", "5xx"),
-        Scope::Rest { .. } => ("4XXError", "5XXError"),
-    };
-    let millis = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut values = vec![
-        ("Count", 1.0, "Count"),
-        (client_errors, f64::from(u8::from(measured.status.is_client_error())), "Count"),
-        (server_errors, f64::from(u8::from(measured.status.is_server_error())), "Count"),
-        ("Latency", millis(measured.latency), "Milliseconds"),
-    ];
+/// The metrics REST and HTTP APIs share, under one dimension set.
+fn record_in(
+    recorder: &mut Recorder<'_>,
+    dimensions: &[(&str, &str)],
+    measured: &Measurement,
+    (client_errors, server_errors): (&'static str, &'static str),
+) {
+    recorder.add("Count", "Count", dimensions, 1.0);
+    recorder.add(client_errors, "Count", dimensions, f64::from(u8::from(measured.status.is_client_error())));
+    recorder.add(server_errors, "Count", dimensions, f64::from(u8::from(measured.status.is_server_error())));
+    recorder.duration("Latency", dimensions, measured.latency);
     if let Some(integration) = measured.integration_latency {
-        values.push(("IntegrationLatency", millis(integration), "Milliseconds"));
+        recorder.duration("IntegrationLatency", dimensions, integration);
     }
-    if let Scope::Http { .. } = scope {
-        values.push(("DataProcessed", measured.bytes as f64, "Bytes"));
-    }
-    let sets = dimension_sets(scope);
-    let mut data = Vec::with_capacity(sets.len() * values.len());
-    for dimensions in sets {
-        for &(name, value, unit) in &values {
-            data.push(MetricDatum {
-                namespace: NAMESPACE.to_owned(),
-                name: name.to_owned(),
-                dimensions: dimensions.clone(),
-                value,
-                unit: unit.to_owned(),
-                timestamp_ms,
-            });
-        }
-    }
-    data
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use nimbus_core::{MetricAggregator, MetricDatum, MetricSink, MetricSummary};
+
     use super::*;
 
-    fn names_by_dimensions(data: &[MetricDatum]) -> Vec<(Vec<&str>, Vec<&str>)> {
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<MetricSummary>>);
+
+    impl MetricSink for Kept {
+        fn put_metrics(&self, _: Vec<MetricDatum>) {}
+        fn put_summaries(&self, data: Vec<MetricSummary>) {
+            self.0.lock().unwrap().extend(data);
+        }
+    }
+
+    /// What `scope` reports for `measured`, once per request.
+    fn reported(scope: &Scope<'_>, measured: &Measurement, requests: usize) -> Vec<MetricSummary> {
+        let aggregator = Arc::new(MetricAggregator::new(NAMESPACE));
+        let kept = Arc::new(Kept::default());
+        aggregator.start(kept.clone());
+        for _ in 0..requests {
+            aggregator.record(|r| record(r, scope, measured));
+        }
+        aggregator.flush();
+        let out = std::mem::take(&mut *kept.0.lock().unwrap());
+        out
+    }
+
+    fn names_by_dimensions(data: &[MetricSummary]) -> Vec<(Vec<&str>, Vec<&str>)> {
         let mut out: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
         for d in data {
             let dims: Vec<&str> = d.dimensions.iter().map(|(k, _)| k.as_str()).collect();
@@ -138,6 +159,9 @@ mod tests {
                 Some((_, names)) => names.push(&d.name),
                 None => out.push((dims, vec![&d.name])),
             }
+        }
+        for (_, names) in &mut out {
+            names.sort_unstable();
         }
         out
     }
@@ -151,21 +175,28 @@ mod tests {
             bytes: 42,
         };
         let scope = Scope::Http { api_id: "a1", stage: "$default", detailed_route: Some("GET /x") };
-        let data = data(&scope, &measured, 0);
-        let all = ["Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"];
+        let data = reported(&scope, &measured, 2);
+        let mut all = vec!["Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"];
+        all.sort_unstable();
         assert_eq!(
             names_by_dimensions(&data),
             vec![
-                (vec!["ApiId"], all.to_vec()),
-                (vec!["ApiId", "Stage"], all.to_vec()),
-                (vec!["ApiId", "Stage", "Route"], all.to_vec())
+                (vec!["ApiId"], all.clone()),
+                (vec!["ApiId", "Stage"], all.clone()),
+                (vec!["ApiId", "Stage", "Route"], all)
             ]
         );
-        let value = |name: &str| data.iter().find(|d| d.name == name).map(|d| (d.value, d.unit.as_str()));
-        assert_eq!(value("4xx"), Some((1.0, "Count")));
-        assert_eq!(value("5xx"), Some((0.0, "Count")));
-        assert_eq!(value("Latency"), Some((1.5, "Milliseconds")));
-        assert_eq!(value("DataProcessed"), Some((42.0, "Bytes")));
+        let stat = |name: &str| {
+            let s = data.iter().find(|d| d.name == name).unwrap();
+            (s.sample_count, s.sum, s.unit.as_str())
+        };
+        assert_eq!(stat("Count"), (2.0, 2.0, "Count"));
+        assert_eq!(stat("4xx"), (2.0, 2.0, "Count"));
+        assert_eq!(stat("5xx"), (2.0, 0.0, "Count"));
+        assert_eq!(stat("Latency"), (2.0, 3.0, "Milliseconds"));
+        assert_eq!(stat("DataProcessed"), (2.0, 84.0, "Bytes"));
+        let latency = data.iter().find(|d| d.name == "Latency").unwrap();
+        assert_eq!(latency.buckets.iter().map(|(_, n)| n).sum::<u64>(), 2);
     }
 
     #[test]
@@ -177,27 +208,25 @@ mod tests {
             bytes: 0,
         };
         let scope = Scope::Rest { api_name: "pets", api_id: "a1", stage: "dev", detailed_method: None };
-        let data = data(&scope, &measured, 0);
-        let all = ["Count", "4XXError", "5XXError", "Latency"];
-        assert_eq!(
-            names_by_dimensions(&data),
-            vec![(vec!["ApiName"], all.to_vec()), (vec!["ApiName", "Stage"], all.to_vec())]
-        );
-        assert_eq!(data.iter().find(|d| d.name == "5XXError").map(|d| d.value), Some(1.0));
+        let data = reported(&scope, &measured, 1);
+        let mut all = vec!["Count", "4XXError", "5XXError", "Latency"];
+        all.sort_unstable();
+        assert_eq!(names_by_dimensions(&data), vec![(vec!["ApiName"], all.clone()), (vec!["ApiName", "Stage"], all)]);
+        assert_eq!(data.iter().find(|d| d.name == "5XXError").map(|d| d.sum), Some(1.0));
         let detailed =
             Scope::Rest { api_name: "pets", api_id: "a1", stage: "dev", detailed_method: Some(("GET", "/p")) };
-        let detailed_data = super::data(&detailed, &measured, 0);
-        let dims = data_dims(&detailed_data);
+        let detailed_data = reported(&detailed, &measured, 1);
+        let dims: Vec<Vec<(&str, &str)>> = detailed_data
+            .iter()
+            .map(|d| d.dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+            .collect();
         assert!(dims.contains(&vec![("ApiName", "pets"), ("Method", "GET"), ("Resource", "/p"), ("Stage", "dev")]));
-    }
-
-    fn data_dims(data: &[MetricDatum]) -> Vec<Vec<(&str, &str)>> {
-        data.iter().map(|d| d.dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).collect()
     }
 
     #[test]
     fn api_name_drops_non_ascii() {
         assert_eq!(api_name_dimension("café-api", "id1"), "caf-api");
         assert_eq!(api_name_dimension("日本", "id1"), "id1");
+        assert_eq!(api_name_dimension("pets", "id1"), "pets");
     }
 }

@@ -106,14 +106,14 @@ impl ApiGateway {
     fn observe(&self, request: &AwsRequest, response: &AwsResponse, started: Instant, trace: &Trace<'_>) {
         let Some(scope) = &trace.scope else { return };
         let latency = started.elapsed();
-        if let Some(sink) = self.metrics.get() {
+        if self.metrics.enabled() {
             let measured = metrics::Measurement {
                 status: response.status(),
                 latency,
                 integration_latency: trace.integration_latency,
                 bytes: request.body.len() + response.body().len(),
             };
-            sink.put_metrics(metrics::data(scope, &measured, now_epoch_millis() as i64));
+            self.metrics.record(|recorder| metrics::record(recorder, scope, &measured));
         }
         if let Some((destination, format)) = trace.access_log {
             let (api_id, stage) = scope.api_and_stage();
