@@ -146,6 +146,15 @@ def test_http_api_metrics(nimbus, client, backend):  # noqa: F811
     assert total(statistics(cw, "4xx", stage_dims, ["Sum"], N + 1)) == 1
     assert total(statistics(cw, "5xx", stage_dims, ["Sum"], N + 1)) == 0
     assert total(statistics(cw, "IntegrationLatency", stage_dims, [], N), "SampleCount") == N
+    # Latency keeps its distribution: percentiles are answered, within the range.
+    latency = statistics(cw, "Latency", stage_dims, ["Minimum", "Maximum"], N + 1)
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    points = cw.get_metric_statistics(Namespace="AWS/ApiGateway", MetricName="Latency", Dimensions=stage_dims,
+                                      StartTime=start, EndTime=start + datetime.timedelta(minutes=10),
+                                      Period=600, ExtendedStatistics=["p50", "p99"])["Datapoints"]
+    low, high = min(p["Minimum"] for p in latency), max(p["Maximum"] for p in latency)
+    assert points and all(set(p["ExtendedStatistics"]) == {"p50", "p99"} for p in points)
+    assert all(low <= p["ExtendedStatistics"]["p50"] <= p["ExtendedStatistics"]["p99"] <= high for p in points)
     processed = statistics(cw, "DataProcessed", stage_dims, ["Sum"], N + 1)
     assert total(processed) == sent and all(p["Unit"] == "Bytes" for p in processed)
     route_dims = dims(ApiId=api_id, Stage="prod", Route="POST /items")

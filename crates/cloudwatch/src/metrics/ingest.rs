@@ -1,7 +1,8 @@
 //! Where points enter: PutMetricData (durable before it answers) and the
 //! `MetricSink` (buffered, stored by a background task so a Lambda
 //! invocation never waits on metrics). Summaries services aggregated
-//! themselves become statistic-set points.
+//! themselves become statistic-set points, with their histogram's
+//! distribution when they have one (so percentiles stay answerable).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,7 +90,8 @@ impl Ingest {
         let sets = summaries.into_iter().map(|s| {
             let series = SeriesId::new(&s.namespace, &s.name, s.dimensions);
             let stats = StatSet { n: s.sample_count, sum: s.sum, min: s.minimum, max: s.maximum };
-            (series, s.timestamp_ms, Point { unit: s.unit, values: vec![], stats: Some(stats) })
+            let values = model::distribution(&s.buckets, s.minimum, s.maximum);
+            (series, s.timestamp_ms, Point { unit: s.unit, values, stats: Some(stats) })
         });
         let points = values.chain(sets).collect();
         if let Err(err) = self.store_points(points).await {

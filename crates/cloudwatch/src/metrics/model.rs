@@ -64,7 +64,9 @@ pub struct StatSet {
 }
 
 /// One stored observation: distinct values with their counts (exact
-/// percentiles), or a statistic set (no percentiles, as on AWS).
+/// percentiles), or a statistic set (no percentiles, as on AWS), or a
+/// statistic set with its distribution (a service's histogram: exact
+/// SampleCount/Sum/Minimum/Maximum, approximate percentiles).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     #[serde(rename = "u")]
@@ -94,9 +96,17 @@ impl Point {
         set
     }
 
+    /// Whether `values` describes every observation (exactly or as a
+    /// distribution), so percentiles can be computed.
+    pub fn has_distribution(&self) -> bool {
+        self.stats.is_none() || !self.values.is_empty()
+    }
+
     /// Merge `other` into this point (same unit).
     pub fn merge(&mut self, other: &Point) {
-        if self.stats.is_none() && other.stats.is_none() {
+        let (a, b) = (self.stat_set(), other.stat_set());
+        let combined = StatSet { n: a.n + b.n, sum: a.sum + b.sum, min: a.min.min(b.min), max: a.max.max(b.max) };
+        if self.has_distribution() && other.has_distribution() {
             for &(value, count) in &other.values {
                 match self.values.iter_mut().find(|(v, _)| *v == value) {
                     Some(entry) => entry.1 += count,
@@ -104,18 +114,31 @@ impl Point {
                 }
             }
             if self.values.len() <= MAX_DISTINCT_VALUES {
+                // Exact lists need no statistic set; distributions keep theirs.
+                if self.stats.is_some() || other.stats.is_some() {
+                    self.stats = Some(combined);
+                }
                 return;
             }
         }
-        let (a, b) = (self.stat_set(), other.stat_set());
-        let merged = if self.stats.is_none() && !self.values.is_empty() && other.stats.is_none() {
-            a // `self.values` already includes `other`
-        } else {
-            StatSet { n: a.n + b.n, sum: a.sum + b.sum, min: a.min.min(b.min), max: a.max.max(b.max) }
-        };
         self.values.clear();
-        self.stats = Some(merged);
+        self.stats = Some(combined);
     }
+}
+
+/// A service histogram as a distribution: each non-empty bucket's count at
+/// its upper bound, kept within the observed minimum and maximum (so one
+/// observation, or a bucket at either end, is exact).
+pub fn distribution(buckets: &[(f64, u64)], min: f64, max: f64) -> Vec<(f64, f64)> {
+    let mut values: Vec<(f64, f64)> = Vec::new();
+    for &(bound, count) in buckets.iter().filter(|(_, n)| *n > 0) {
+        let value = bound.clamp(min, max);
+        match values.last_mut() {
+            Some(last) if last.0 == value => last.1 += count as f64,
+            _ => values.push((value, count as f64)),
+        }
+    }
+    values
 }
 
 /// Time as an order-preserving unsigned integer.
@@ -198,6 +221,23 @@ mod tests {
         assert!(a.key().starts_with(&series_prefix(Some("N"), Some("M"))));
         let c = SeriesId::new("N", "M", vec![]);
         assert_ne!(a.key(), c.key());
+    }
+
+    #[test]
+    fn distributions_keep_exact_statistics_and_merge() {
+        let buckets = [(0.5, 0), (1.0, 3), (2.5, 1), (f64::INFINITY, 1)];
+        assert_eq!(distribution(&buckets, 0.7, 40.0), vec![(1.0, 3.0), (2.5, 1.0), (40.0, 1.0)]);
+        assert_eq!(distribution(&[(1.0, 1)], 0.3, 0.3), vec![(0.3, 1.0)]);
+        let stats = StatSet { n: 5.0, sum: 45.0, min: 0.7, max: 40.0 };
+        let mut p =
+            Point { unit: "Milliseconds".into(), values: distribution(&buckets, 0.7, 40.0), stats: Some(stats) };
+        p.merge(&Point { unit: "Milliseconds".into(), values: vec![(1.0, 1.0)], stats: None });
+        assert_eq!(p.stats, Some(StatSet { n: 6.0, sum: 46.0, min: 0.7, max: 40.0 }));
+        assert_eq!(p.values, vec![(1.0, 4.0), (2.5, 1.0), (40.0, 1.0)]);
+        // A plain statistic set has no distribution: the merge has none either.
+        p.merge(&Point { unit: "Milliseconds".into(), values: vec![], stats: Some(stats) });
+        assert!(p.values.is_empty() && !p.has_distribution());
+        assert_eq!(p.stats.map(|s| s.n), Some(11.0));
     }
 
     #[test]

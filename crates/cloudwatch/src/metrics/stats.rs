@@ -33,10 +33,10 @@ impl Acc {
         self.sum += sum;
         self.min = self.min.min(min);
         self.max = self.max.max(max);
-        if point.stats.is_some() {
-            self.samples_complete = false;
-        } else {
+        if point.has_distribution() {
             self.samples.extend_from_slice(&point.values);
+        } else {
+            self.samples_complete = false;
         }
     }
 
