@@ -17,7 +17,7 @@ use nimbus_core::BoxFuture;
 use nimbus_store::{
     Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch, WriteOp,
 };
-use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use tokio::sync::oneshot;
 
 /// How many queued writes one commit takes at most (bounds commit latency).
@@ -53,7 +53,7 @@ impl RedbStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let db = Arc::new(Database::create(path).map_err(err)?);
+        let db = Arc::new(Database::create(path).map_err(|e| open_error(path, e))?);
         if created {
             sync_new_entries(path, existing)?;
         }
@@ -78,6 +78,20 @@ impl RedbStore {
             }
             wait.await.unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
         })
+    }
+}
+
+/// Why a store file cannot be opened, in words an operator can act on.
+fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
+    match e {
+        // redb 3 dropped the file format that redb 2 (Nimbus before the
+        // redb 4 upgrade) wrote; nothing reads it any more.
+        redb::DatabaseError::UpgradeRequired(version) => StoreError(format!(
+            "{} was written by an older Nimbus (storage format version {version}); \
+             start with a fresh data directory",
+            path.display()
+        )),
+        other => err(other),
     }
 }
 
@@ -120,7 +134,10 @@ fn commit_group(db: &Database, group: Vec<Job>) {
         Ok(txn) => txn,
         Err(e) => return fail_all(group, err(e)),
     };
-    txn.set_durability(Durability::Immediate);
+    // Immediate is redb's default; said here because acknowledging depends on it.
+    if let Err(e) = txn.set_durability(Durability::Immediate) {
+        return fail_all(group, err(e));
+    }
     // Outcome of each job before commit; Ok ones are acknowledged after it.
     let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(group.len());
     for job in group {

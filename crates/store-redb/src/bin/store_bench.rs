@@ -200,7 +200,7 @@ fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize
         let (k, v) = (key(w, i), value(w, i, value_bytes));
         let _serial = lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut txn = db.begin_write().expect("begin_write");
-        txn.set_durability(Durability::Immediate);
+        txn.set_durability(Durability::Immediate).unwrap();
         {
             let mut table = txn.open_table(TABLE).expect("open_table");
             table.insert(k.as_slice(), v.as_slice()).expect("insert");
