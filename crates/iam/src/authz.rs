@@ -519,53 +519,10 @@ impl Activity {
 
 #[cfg(test)]
 mod tests {
-    use std::ops::Bound;
-
-    use nimbus_core::BoxFuture;
-    use nimbus_store::{Direction, Keyspace, ReadView, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
+    use nimbus_store::NullStore;
 
     use super::*;
     use crate::model::{AccessKey, Dirty, User};
-
-    struct NullStore;
-
-    impl ReadView for NullStore {
-        fn get(&self, _: Keyspace, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(None)
-        }
-
-        fn scan(
-            &self,
-            _: Keyspace,
-            _: (Bound<&[u8]>, Bound<&[u8]>),
-            _: Direction,
-            _: &mut Visitor<'_>,
-        ) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
-
-    impl Store for NullStore {
-        fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-            Err(StoreError("none".into()))
-        }
-
-        fn write(&self, _: WriteBatch) -> BoxFuture<'_, Result<(), StoreError>> {
-            Box::pin(async { Ok(()) })
-        }
-
-        fn transact_raw(&self, _: TxnFn) -> BoxFuture<'_, Result<(), StoreError>> {
-            Box::pin(async { Ok(()) })
-        }
-
-        fn close(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-
-        fn engine(&self) -> &'static str {
-            "null"
-        }
-    }
 
     const ALICE: &str = "arn:aws:iam::000000000000:user/alice";
     const FUNCTION: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";

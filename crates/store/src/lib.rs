@@ -8,6 +8,7 @@
 
 pub mod conformance;
 mod keys;
+mod null;
 
 use std::fmt;
 use std::ops::{Bound, ControlFlow};
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 pub use keys::{prefix_end, KeyWriter};
 use nimbus_core::BoxFuture;
+pub use null::NullStore;
 
 /// A keyspace: an independent ordered map, named like `dynamodb.items`.
 pub type Keyspace = &'static str;

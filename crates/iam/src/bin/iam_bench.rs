@@ -6,56 +6,14 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
 use nimbus_core::request::PrincipalKind;
-use nimbus_core::{Authorizer, AuthzRequest, BoxFuture, Principal};
+use nimbus_core::{Authorizer, AuthzRequest, Principal};
 use nimbus_iam::model::{AccessKey, Dirty, Group, ManagedPolicy, Model, PolicyVersion, User};
 use nimbus_iam::IamAuthorizer;
-use nimbus_store::{Direction, Keyspace, ReadView, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
-
-/// A store that forgets: the bench measures evaluation, not storage.
-struct NullStore;
-
-impl ReadView for NullStore {
-    fn get(&self, _: Keyspace, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(None)
-    }
-
-    fn scan(
-        &self,
-        _: Keyspace,
-        _: (Bound<&[u8]>, Bound<&[u8]>),
-        _: Direction,
-        _: &mut Visitor<'_>,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-impl Store for NullStore {
-    fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        Err(StoreError("no snapshots".into()))
-    }
-
-    fn write(&self, _: WriteBatch) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn transact_raw(&self, _: TxnFn) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn close(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn engine(&self) -> &'static str {
-        "null"
-    }
-}
+use nimbus_store::NullStore;
 
 const ACCOUNT: &str = "000000000000";
 
