@@ -258,3 +258,16 @@ def test_conditional_operator_needs_two_conditions(nimbus, table):
     assert reply["message"] == (
         "1 validation error detected: Number overflow. Attempting to store a number with magnitude larger than "
         "supported range")
+
+
+def test_empty_attributes_to_get_is_refused(nimbus, table):
+    empty = "1 validation error detected: Value '[]' at 'attributesToGet' failed to satisfy constraint: " \
+            "Member must have length greater than or equal to 1"
+    for operation, body in [
+        ("GetItem", {"TableName": table, "Key": {"pk": {"S": "a"}}, "AttributesToGet": []}),
+        ("Query", {"TableName": table, "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": "a"}}, "AttributesToGet": []}),
+        ("Scan", {"TableName": table, "AttributesToGet": []}),
+    ]:
+        status, reply = call(nimbus, operation, body)
+        assert (status, reply["__type"].split("#")[1], reply["message"]) == (400, "ValidationException", empty)

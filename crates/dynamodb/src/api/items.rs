@@ -236,6 +236,7 @@ impl DynamoDb {
         let name = r.item_table_name(&mut v)?;
         let capacity = CapacityMode::from_request(&r, &mut v)?;
         v.not_null(r.has("Key"), "key");
+        v.non_empty_list(r.array("AttributesToGet")?, "attributesToGet");
         v.finish()?;
         let consistent = r.bool("ConsistentRead")?.unwrap_or(false);
         let mut attrs = Attrs::from_request(&r)?;

@@ -144,6 +144,13 @@ impl Validator {
         }
     }
 
+    /// A list member that, when present, must not be empty (AttributesToGet).
+    pub fn non_empty_list(&mut self, list: Option<&Vec<Value>>, field: &str) {
+        if list.is_some_and(Vec::is_empty) {
+            self.check(false, Some("[]"), field, "Member must have length greater than or equal to 1");
+        }
+    }
+
     pub fn not_null(&mut self, present: bool, field: &str) {
         if !present {
             self.missing_required = true;

@@ -334,6 +334,7 @@ impl DynamoDb {
             &["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"],
             &mut v,
         )?;
+        v.non_empty_list(r.array("AttributesToGet")?, "attributesToGet");
         let limit = r.int("Limit")?;
         if limit.is_some_and(|l| l < 1) {
             // Reported on its own, in the new validation wording.
