@@ -314,3 +314,51 @@ def test_update_item_measures_the_statement(ddb):
     # A put is measured flat: the same item one byte past the update ceiling is fine.
     ddb.put_item(TableName=name, Item={"pk": {"S": "M"}, "b": {"S": "x" * (ceiling + 1 - 4)}})
     ddb.delete_table(TableName=name)
+
+
+def test_update_that_only_removes_does_not_create_the_item(ddb, table):
+    # AWS documents that DELETE on a missing item does nothing; REMOVE and
+    # set-member DELETE behave alike. An update that writes anything (or
+    # nothing at all) still creates the item.
+    removals = [
+        {"AttributeUpdates": {"gone": {"Action": "DELETE"}}},
+        {"AttributeUpdates": {"tags": {"Action": "DELETE", "Value": {"SS": ["x"]}}}},
+        {"UpdateExpression": "REMOVE gone"},
+        {"UpdateExpression": "DELETE tags :t", "ExpressionAttributeValues": {":t": {"SS": ["x"]}}},
+    ]
+    for n, params in enumerate(removals):
+        reply = ddb.update_item(TableName=table, Key=key("ghost", str(n)), ReturnValues="ALL_NEW", **params)
+        assert "Attributes" not in reply
+        assert "Item" not in ddb.get_item(TableName=table, Key=key("ghost", str(n)), ConsistentRead=True)
+    ddb.update_item(TableName=table, Key=key("bare", "1"))
+    ddb.update_item(TableName=table, Key=key("bare", "2"), AttributeUpdates={})
+    ddb.update_item(TableName=table, Key=key("bare", "3"), AttributeUpdates={"n": {"Action": "ADD", "Value": {"N": "2"}}})
+    for sk, extra in [("1", {}), ("2", {}), ("3", {"n": {"N": "2"}})]:
+        assert ddb.get_item(TableName=table, Key=key("bare", sk), ConsistentRead=True)["Item"] == {**key("bare", sk), **extra}
+
+
+def test_attribute_updates_type_mismatch(ddb, table):
+    mismatch = ("ValidationException",
+                "One or more parameter values were invalid: Type mismatch for attribute to update")
+    cases = [
+        ({"NS": ["1"]}, "ADD", {"SS": ["a"]}),
+        ({"SS": ["dog"]}, "ADD", {"N": "2"}),
+        ({"SS": ["dog"]}, "ADD", {"L": [{"S": "cat"}]}),
+        ({"L": [{"S": "dog"}]}, "ADD", {"SS": ["cat"]}),
+        ({"N": "2"}, "ADD", {"L": [{"S": "dog"}]}),
+        ({"S": "dog"}, "DELETE", {"SS": ["dog"]}),
+        ({"NS": ["1", "2"]}, "DELETE", {"SS": ["1"]}),
+    ]
+    for stored, action, value in cases:
+        ddb.put_item(TableName=table, Item={**key("mm"), "a": stored})
+        params = {"AttributeUpdates": {"a": {"Action": action, "Value": value}}}
+        assert error_of(ddb.update_item, TableName=table, Key=key("mm"), **params) == mismatch, (stored, value)
+    # A list ADD appends, and starts a missing attribute as an empty list.
+    ddb.put_item(TableName=table, Item={**key("mm"), "a": {"L": [{"N": "1"}]}})
+    ddb.update_item(TableName=table, Key=key("mm"), AttributeUpdates={
+        "a": {"Action": "ADD", "Value": {"L": [{"N": "1"}, {"S": "x"}]}},
+        "b": {"Action": "ADD", "Value": {"L": [{"BOOL": True}]}},
+    })
+    got = ddb.get_item(TableName=table, Key=key("mm"), ConsistentRead=True)["Item"]
+    assert got["a"] == {"L": [{"N": "1"}, {"N": "1"}, {"S": "x"}]}
+    assert got["b"] == {"L": [{"BOOL": True}]}

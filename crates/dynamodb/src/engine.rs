@@ -98,6 +98,11 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
             let consumed = Consumed::new(&table.name, 1.0);
             return Ok(Applied { old, new: None, consumed });
         }
+        // An update that only removes attributes or set members has nothing
+        // to remove from a missing item, and does not create it.
+        Action::Update(u) if old.is_none() && only_removes(u) => {
+            return Ok(Applied { old, new: None, consumed: Consumed::new(&table.name, write_units(0)) });
+        }
         Action::Update(u) => {
             let mut item = old.clone().unwrap_or_else(|| op.key_item.clone());
             update::apply(u, &mut item)?;
@@ -134,4 +139,9 @@ pub fn validate_put(table: &Table, item: &Item) -> Result<Vec<u8>> {
         return Err(validation("Item size has exceeded the maximum allowed size"));
     }
     Ok(key)
+}
+
+/// Whether `u` has actions and all of them remove (REMOVE, DELETE).
+fn only_removes(u: &Update) -> bool {
+    u.set.is_empty() && u.add.is_empty() && !(u.remove.is_empty() && u.delete.is_empty())
 }

@@ -199,6 +199,7 @@ impl DynamoDb {
             let key_item = r.item("Key")?.unwrap_or_default();
             check_no_mixing(&r, &["AttributeUpdates", "Expected"], &["UpdateExpression", "ConditionExpression"])?;
             let mut attrs = Attrs::from_request(&r)?;
+            let legacy_update = !r.has("UpdateExpression");
             let update = match r.str("UpdateExpression")? {
                 Some(src) => update::parse(src, &mut attrs)?,
                 None => legacy::attribute_updates(&r)?.unwrap_or_default(),
@@ -206,9 +207,9 @@ impl DynamoDb {
             let condition = parse_condition(&r, &mut attrs)?;
             check_placeholders_used(&r, &["UpdateExpression", "ConditionExpression"])?;
             attrs.check_unused()?;
-            Ok((name, opts, key_item, update, condition))
+            Ok((name, opts, key_item, update, condition, legacy_update))
         };
-        let (name, opts, key_item, update, condition) = parse().map_err(envelope)?;
+        let (name, opts, key_item, update, condition, legacy_update) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let key = table.key_of(&key_item)?;
         if let Some(target) = update.targets().find(|t| table.key.is_key(t.head())) {
@@ -227,7 +228,10 @@ impl DynamoDb {
             wants_old: true,
             statement_sized: true,
         };
-        let applied = self.run_write(op, opts.old_on_failure).await?;
+        let applied = self.run_write(op, opts.old_on_failure).await.map_err(|e| match legacy_update {
+            true => legacy_type_mismatch(e),
+            false => e,
+        })?;
         Ok(self.write_response(&table, applied, &opts, Some(&updated)))
     }
 
@@ -280,6 +284,15 @@ impl DynamoDb {
         }
         serde_json::to_vec(&out).map_err(internal)
     }
+}
+
+/// AttributeUpdates words a value that does not fit the attribute's type
+/// (ADD a number to a set, DELETE members from a string) as a type mismatch.
+fn legacy_type_mismatch(mut err: nimbus_core::AwsError) -> nimbus_core::AwsError {
+    if err.message == update::BAD_TYPE {
+        err.message = "One or more parameter values were invalid: Type mismatch for attribute to update".into();
+    }
+    err
 }
 
 /// Read units of a stored item without decoding it when it cannot exceed one

@@ -306,7 +306,7 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
 }
 
 const BAD_PATH: &str = "The document path provided in the update expression is invalid for update";
-const BAD_TYPE: &str = "An operand in the update expression has an incorrect data type";
+pub const BAD_TYPE: &str = "An operand in the update expression has an incorrect data type";
 const MISSING: &str = "The provided expression refers to an attribute that does not exist in the item";
 
 fn eval_set(item: &Item, value: &SetValue) -> Result<AV> {
