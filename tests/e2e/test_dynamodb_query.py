@@ -196,3 +196,52 @@ def test_multi_attribute_gsi_key(ddb):
         "RANGE key attributes b must have equality conditions specified in the query because a condition is present "
         "on key attribute c")
     ddb.delete_table(TableName=name)
+
+
+def test_exclusive_start_key_errors(ddb, table):
+    p = {":p": {"S": "p"}}
+    invalid = ("ValidationException", "The provided starting key is invalid")
+    # A Query (or an index Scan) says only that the key is invalid; a base
+    # table Scan adds why.
+    assert error_of(query, ddb, table, "pk = :p", p, ExclusiveStartKey={"pk": {"S": "p"}}) == invalid
+    assert error_of(query, ddb, table, "pk = :p", p,
+                    ExclusiveStartKey={"pk": {"S": "p"}, "sk": {"N": "1"}, "n": {"N": "1"}}) == invalid
+    assert error_of(ddb.scan, TableName=table, IndexName="by-l", ExclusiveStartKey={"pk": {"S": "p"}}) == invalid
+    assert error_of(ddb.scan, TableName=table, ExclusiveStartKey={"pk": {"S": "p"}, "sk": {"S": "1"}}) == (
+        "ValidationException",
+        "The provided starting key is invalid: The provided key element does not match the schema")
+    # Another partition, or a sort key the condition excludes.
+    assert error_of(query, ddb, table, "pk = :p", p, ExclusiveStartKey={"pk": {"S": "q"}, "sk": {"N": "0"}}) == (
+        "ValidationException", "The provided starting key is outside query boundaries based on provided conditions")
+    assert error_of(query, ddb, table, "pk = :p AND sk > :v", {**p, ":v": {"N": "5"}},
+                    ExclusiveStartKey={"pk": {"S": "p"}, "sk": {"N": "2"}}) == (
+        "ValidationException", "The provided starting key does not match the range key predicate")
+    resumed = query(ddb, table, "pk = :p AND sk > :v", {**p, ":v": {"N": "5"}},
+                    ExclusiveStartKey={"pk": {"S": "p"}, "sk": {"N": "11"}})
+    assert sks(resumed) == [12, 13, 14]
+
+
+def test_parallel_scan_start_key_must_be_in_its_segment(ddb, table):
+    pages = {}
+    for seg in range(3):
+        pages[seg] = ddb.scan(TableName=table, Segment=seg, TotalSegments=3, Limit=1)
+    seg, page = next((s, pg) for s, pg in pages.items() if "LastEvaluatedKey" in pg)
+    other = (seg + 1) % 3
+    assert error_of(ddb.scan, TableName=table, Segment=other, TotalSegments=3,
+                    ExclusiveStartKey=page["LastEvaluatedKey"]) == (
+        "ValidationException",
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct "
+        f"Segment. TotalSegments: 3 Segment: {other}")
+    # Resuming in its own segment works.
+    ddb.scan(TableName=table, Segment=seg, TotalSegments=3, ExclusiveStartKey=page["LastEvaluatedKey"])
+
+
+def test_key_condition_values_may_not_be_empty(ddb, table):
+    empty = ("ValidationException", "One or more parameter values are not valid. The AttributeValue for a key "
+             "attribute cannot contain an empty string value. Key: pk")
+    assert error_of(query, ddb, table, "pk = :p", {":p": {"S": ""}}) == empty
+    assert error_of(ddb.query, TableName=table,
+                    KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": ""}]}}) == empty
+    # An empty KeyConditions names no partition key.
+    assert error_of(ddb.query, TableName=table, KeyConditions={}) == (
+        "ValidationException", "Query condition missed key schema element: pk")

@@ -15,7 +15,7 @@ use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
-use crate::model::table::{Index, KeyAttr, KeySchema};
+use crate::model::table::{check_key_not_empty, Index, KeyAttr, KeySchema};
 use crate::model::{Table, INDEXES, ITEMS};
 use crate::types::{item_from_json, item_from_stored, item_size, key, AttributeValue, Item};
 use crate::DynamoDb;
@@ -208,6 +208,7 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
         if values.iter().any(|v| !attr.kind.matches(v)) {
             return Err(invalid_parameter("Condition parameter type does not match schema type"));
         }
+        values.iter().try_for_each(|v| check_key_not_empty(v, &attr.name))?;
         match position {
             None => {
                 let RangeCond::Cmp(Cmp::Eq, v) = rc else {
@@ -286,9 +287,12 @@ fn range_bounds(p: &[u8], rc: Option<&RangeCond>) -> (Bound<Vec<u8>>, Bound<Vec<
     }
 }
 
-/// Narrow the scan to start after ExclusiveStartKey, which must lie inside
-/// the range the key condition selects.
-fn apply_start(plan: &mut Plan, start: Vec<u8>) -> Result<()> {
+/// Narrow the scan to start after ExclusiveStartKey, which must lie in the
+/// queried partition and inside the range the sort-key condition selects.
+fn apply_start(plan: &mut Plan, partition: Option<&[u8]>, start: Vec<u8>) -> Result<()> {
+    if partition.is_some_and(|p| !start.starts_with(p)) {
+        return Err(validation("The provided starting key is outside query boundaries based on provided conditions"));
+    }
     let above_lower = match &plan.lower {
         Bound::Included(l) | Bound::Excluded(l) => start >= *l,
         Bound::Unbounded => true,
@@ -298,7 +302,7 @@ fn apply_start(plan: &mut Plan, start: Vec<u8>) -> Result<()> {
         Bound::Unbounded => true,
     };
     if !above_lower || !below_upper {
-        return Err(validation("The provided starting key is outside query boundaries based on provided conditions"));
+        return Err(validation("The provided starting key does not match the range key predicate"));
     }
     if plan.forward {
         plan.lower = Bound::Excluded(start);
@@ -464,6 +468,8 @@ impl DynamoDb {
         }
         let schema = index.as_ref().map_or(&table.key, |i| &i.key);
         let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
+        // The encoded partition a Query reads (hash key and leading equalities).
+        let mut partition = None;
         let (lower, upper) = match key_cond {
             Some(kc) => {
                 let (hash, equalities, range) = key_condition(kc, schema)?;
@@ -477,11 +483,17 @@ impl DynamoDb {
                         )));
                     }
                 }
-                let mut partition = encoded(&id, &hash);
+                let mut prefix = encoded(&id, &hash);
                 for v in &equalities {
-                    key::encode(v, &mut partition);
+                    key::encode(v, &mut prefix);
                 }
-                range_bounds(&partition, range.as_ref())
+                let bounds = range_bounds(&prefix, range.as_ref());
+                partition = Some(prefix);
+                bounds
+            }
+            // An empty KeyConditions map names no partition.
+            None if query => {
+                return Err(validation(format!("Query condition missed key schema element: {}", schema.hash.name)))
             }
             None => (Bound::Included(id.to_vec()), after(&id)),
         };
@@ -501,8 +513,12 @@ impl DynamoDb {
         };
         if let Some(esk) = r.get("ExclusiveStartKey") {
             let esk = item_from_json(esk)?;
-            let invalid = || {
-                validation("The provided starting key is invalid: The provided key element does not match the schema")
+            // Only a Scan of a base table says why the key is invalid.
+            let invalid = || match query || plan.index.is_some() {
+                true => validation("The provided starting key is invalid"),
+                false => validation(
+                    "The provided starting key is invalid: The provided key element does not match the schema",
+                ),
             };
             let start = match &plan.index {
                 None => table.key_of(&esk).map_err(|_| invalid())?,
@@ -519,7 +535,14 @@ impl DynamoDb {
                     table.index_entry_key(i, &esk).ok_or_else(invalid)?
                 }
             };
-            apply_start(&mut plan, start)?;
+            if let Some((seg, total)) = plan.segment {
+                if segment_of(esk.get(&table.key.hash.name), total) != seg {
+                    return Err(validation(format!(
+                        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {total} Segment: {seg}"
+                    )));
+                }
+            }
+            apply_start(&mut plan, partition.as_deref(), start)?;
         }
         Ok(plan)
     }

@@ -460,15 +460,21 @@ fn is_empty_key(v: &AttributeValue) -> bool {
     matches!(v, AttributeValue::S(s) if s.is_empty()) || matches!(v, AttributeValue::B(b) if b.is_empty())
 }
 
-/// Key values may not be empty; hash keys are limited to 2048 bytes and
-/// range keys to 1024.
-fn check_key_value(v: &AttributeValue, name: &str, is_hash: bool) -> Result<()> {
+/// Key values (in keys and in key conditions) may not be empty strings or binaries.
+pub fn check_key_not_empty(v: &AttributeValue, name: &str) -> Result<()> {
     if is_empty_key(v) {
         let kind = if matches!(v, AttributeValue::B(_)) { "binary" } else { "string" };
         return Err(validation(format!(
             "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
         )));
     }
+    Ok(())
+}
+
+/// Key values may not be empty; hash keys are limited to 2048 bytes and
+/// range keys to 1024.
+fn check_key_value(v: &AttributeValue, name: &str, is_hash: bool) -> Result<()> {
+    check_key_not_empty(v, name)?;
     let len = match v {
         AttributeValue::S(s) => s.len(),
         AttributeValue::B(b) => b.len(),
