@@ -189,3 +189,36 @@ def test_batch_get_counts_keys_across_tables(ddb, table):
             "ValidationException", "Too many items requested for the BatchGetItem call")
     finally:
         ddb.delete_table(TableName=other)
+
+
+def test_only_the_first_invalid_action_is_reported(ddb, table):
+    # Actions are validated before any runs: the first invalid one is the
+    # reason, and the rest (even a false condition) report None.
+    with pytest.raises(ClientError) as info:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "ok"}, "sk": {"N": "1"}},
+                     "ConditionExpression": "attribute_exists(pk)"}},
+            {"Put": {"TableName": table, "Item": {"pk": {"N": "7"}, "sk": {"N": "1"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"N": "8"}, "sk": {"N": "1"}}}},
+        ])
+    err = info.value.response
+    assert err["Error"]["Message"] == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ValidationError, None]")
+    assert err["CancellationReasons"] == [
+        {"Code": "None"},
+        {"Code": "ValidationError",
+         "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"},
+        {"Code": "None"},
+    ]
+
+
+def test_transaction_payload_is_limited_to_4_mb(ddb, table):
+    blob = {"S": "x" * 100_000}
+    puts = [{"Put": {"TableName": table, "Item": {**key(1000 + i), "blob": blob}}} for i in range(45)]
+    assert error_of(ddb.transact_write_items, TransactItems=puts) == (
+        "ValidationException", "The transaction payload size cannot exceed 4 MB")
+    assert "Item" not in ddb.get_item(TableName=table, Key=key(1000), ConsistentRead=True)
+    # 3 MB goes through; deleting it all in one transaction sends only keys.
+    ddb.transact_write_items(TransactItems=puts[:30])
+    ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": key(1000 + i)}} for i in range(30)])
+    assert "Item" not in ddb.get_item(TableName=table, Key=key(1000), ConsistentRead=True)

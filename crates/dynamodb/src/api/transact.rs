@@ -21,6 +21,10 @@ use crate::types::{item_size, unexpected, Item};
 use crate::DynamoDb;
 
 const MAX_ACTIONS: usize = 100;
+/// Most data one TransactWriteItems may carry: what its actions send (the
+/// items it puts, the keys of the others), not the size of the items it
+/// touches, so deleting 5 MB of items in one transaction is fine.
+const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 const TOKEN_LIFETIME_MS: u64 = 10 * 60 * 1000;
 
 /// A remembered transaction: which request it was and what it answered.
@@ -232,17 +236,35 @@ impl DynamoDb {
             }
             ops.push(op);
         }
+        let payload: usize = ops
+            .iter()
+            .map(|op| match &op.write.action {
+                Action::Put(item) => item_size(item),
+                _ => item_size(&op.write.key_item),
+            })
+            .sum();
+        if payload > MAX_PAYLOAD_BYTES {
+            return Err(validation("The transaction payload size cannot exceed 4 MB"));
+        }
+        // Actions are validated before any runs: the first invalid one
+        // cancels the transaction and the others report no reason.
+        if let Some(first) = ops.iter().position(|op| op.invalid_key.is_some()) {
+            let reasons: Vec<Value> = ops
+                .iter()
+                .enumerate()
+                .map(|(i, op)| match (&op.invalid_key, i == first) {
+                    (Some(message), true) => json!({"Code": "ValidationError", "Message": message}),
+                    _ => json!({"Code": "None"}),
+                })
+                .collect();
+            return Err(canceled(&reasons));
+        }
         let consumed = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
             let mut batch = WriteBatch::new();
             let mut reasons = Vec::with_capacity(ops.len());
             let mut failed = false;
             let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
             for op in &ops {
-                if let Some(message) = &op.invalid_key {
-                    failed = true;
-                    reasons.push(json!({"Code": "ValidationError", "Message": message}));
-                    continue;
-                }
                 match apply(view, &op.write, &mut batch) {
                     Ok(applied) => {
                         reasons.push(json!({"Code": "None"}));
