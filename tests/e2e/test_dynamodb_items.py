@@ -362,3 +362,27 @@ def test_attribute_updates_type_mismatch(ddb, table):
     got = ddb.get_item(TableName=table, Key=key("mm"), ConsistentRead=True)["Item"]
     assert got["a"] == {"L": [{"N": "1"}, {"N": "1"}, {"S": "x"}]}
     assert got["b"] == {"L": [{"BOOL": True}]}
+
+
+def test_attribute_names_are_limited_to_65535_bytes(ddb, table):
+    longest = "n" * 65_535
+    too_long = longest + "n"
+    ddb.put_item(TableName=table, Item={**key("names"), longest: {"N": "1"}, "doc": {"M": {longest: {"N": "2"}}}})
+    got = ddb.get_item(TableName=table, Key=key("names"), ProjectionExpression="#n",
+                       ExpressionAttributeNames={"#n": longest})["Item"]
+    assert got == {longest: {"N": "1"}}
+    ddb.update_item(TableName=table, Key=key("names"), UpdateExpression="SET #n = #n + :one",
+                    ExpressionAttributeNames={"#n": longest}, ExpressionAttributeValues={":one": {"N": "1"}})
+    message = "Attribute name is too large, must be less than 65536 bytes"
+    enveloped = ("ValidationException", "1 validation error detected: " + message)
+    assert error_of(ddb.put_item, TableName=table, Item={**key("names"), too_long: {"N": "1"}}) == enveloped
+    assert error_of(ddb.put_item, TableName=table,
+                    Item={**key("names"), "doc": {"M": {too_long: {"N": "1"}}}}) == enveloped
+    assert error_of(ddb.update_item, TableName=table, Key=key("names"), UpdateExpression="SET #n = :v",
+                    ExpressionAttributeNames={"#n": too_long}, ExpressionAttributeValues={":v": {"N": "1"}}) == enveloped
+    assert error_of(ddb.update_item, TableName=table, Key=key("names"),
+                    AttributeUpdates={too_long: {"Action": "PUT", "Value": {"N": "1"}}}) == enveloped
+    assert error_of(ddb.get_item, TableName=table, Key=key("names"), ProjectionExpression="#n",
+                    ExpressionAttributeNames={"#n": too_long}) == ("ValidationException", message)
+    assert error_of(ddb.get_item, TableName=table, Key=key("names"),
+                    AttributesToGet=[too_long]) == ("ValidationException", message)

@@ -8,7 +8,7 @@ use super::Req;
 use crate::error::{invalid_parameter, serialization, validation, Result};
 use crate::expr::update::{SetValue, Update};
 use crate::expr::{Cmp, Cond, Operand, Path, PathElem};
-use crate::types::{unexpected, AttributeValue};
+use crate::types::{check_attribute_name, unexpected, AttributeValue};
 
 fn path(name: &str) -> Path {
     Path(vec![PathElem::Name(name.to_owned())])
@@ -94,6 +94,7 @@ pub fn expected(r: &Req<'_>) -> Result<Option<Cond>> {
     check_operator_use(r, map)?;
     let mut conds = vec![];
     for (name, spec) in map {
+        check_attribute_name(name)?;
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
         let sr = r.child(obj);
         let value = sr.get("Value").map(|v| AttributeValue::from_json_in(v, sr.layer)).transpose()?;
@@ -191,6 +192,7 @@ pub fn attribute_updates(r: &Req<'_>) -> Result<Option<Update>> {
     let Some(map) = r.object("AttributeUpdates")? else { return Ok(None) };
     let mut u = Update::default();
     for (name, spec) in map {
+        check_attribute_name(name)?;
         let obj = spec.as_object().ok_or_else(|| serialization(unexpected(spec, "Structure")))?;
         let sr = r.child(obj);
         let value = sr.get("Value").map(|v| AttributeValue::from_json_in(v, sr.layer)).transpose()?;
@@ -245,6 +247,7 @@ pub fn attributes_to_get(r: &Req<'_>) -> Result<Option<Vec<Path>>> {
     let mut paths: Vec<Path> = vec![];
     for v in list {
         let name = v.as_str().ok_or_else(|| serialization(unexpected(v, "String")))?;
+        check_attribute_name(name)?;
         let p = path(name);
         if paths.contains(&p) {
             return Err(invalid_parameter(format!("Duplicate value in attribute name: {name}")));

@@ -164,6 +164,7 @@ impl Attrs {
                         "ExpressionAttributeNames contains invalid value: Empty attribute name for key {k}"
                     )));
                 }
+                crate::types::check_attribute_name(v)?;
                 attrs.names.insert(k.clone(), v.to_owned());
             }
         }

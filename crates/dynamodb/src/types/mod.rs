@@ -143,6 +143,16 @@ pub fn too_deep(item: &Item) -> bool {
 pub const NESTING_TOO_DEEP: &str =
     "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
 
+/// Attribute names, top-level or map keys at any depth, are under 64 KB.
+const MAX_NAME_BYTES: usize = 65_535;
+
+pub fn check_attribute_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(validation("Attribute name is too large, must be less than 65536 bytes"));
+    }
+    Ok(())
+}
+
 /// Total bytes of an item as DynamoDB counts them: names plus values.
 pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(name, value)| name.len() + value.size()).sum()
@@ -194,6 +204,7 @@ fn parse_value(value: &Value, depth: usize, layer: Layer) -> Result<AV> {
                 };
                 let mut item = Item::new();
                 for (k, v) in entries {
+                    check_attribute_name(k)?;
                     item.insert(k.clone(), parse_value(v, depth + 1, layer)?);
                 }
                 AV::M(item)
@@ -336,6 +347,7 @@ pub fn item_from_json_in(value: &Value, layer: Layer) -> Result<Item> {
     }
     let mut item = Item::new();
     for (name, v) in map {
+        check_attribute_name(name)?;
         item.insert(name.clone(), parse_value(v, 0, layer)?);
     }
     Ok(item)
