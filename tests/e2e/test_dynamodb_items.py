@@ -386,3 +386,27 @@ def test_attribute_names_are_limited_to_65535_bytes(ddb, table):
                     ExpressionAttributeNames={"#n": too_long}) == ("ValidationException", message)
     assert error_of(ddb.get_item, TableName=table, Key=key("names"),
                     AttributesToGet=[too_long]) == ("ValidationException", message)
+
+
+def test_expression_operator_and_nesting_limits(ddb, table):
+    ddb.put_item(TableName=table, Item={**key("deep"), "a": {"N": "1"}, "b": {"N": "2"}})
+
+    def condition(expr):
+        return ddb.update_item(TableName=table, Key=key("deep"), UpdateExpression="SET z = :one",
+                               ConditionExpression=expr, ExpressionAttributeValues={":one": {"N": "1"}})
+
+    # 149 nested ORs hold 299 operators; 298 NOTs before a comparison, 299.
+    condition("a<b " + "OR (a<b " * 149 + ")" * 149)
+    condition("NOT " * 298 + "a<b")
+    too_many = ("ValidationException", "1 validation error detected: Invalid ConditionExpression: The expression "
+                "contains too many operators; operator count: 301")
+    assert error_of(condition, "a<b " + "OR (a<b " * 454 + ")" * 454) == too_many
+    assert error_of(condition, "NOT " * 1000 + "a<b") == too_many
+    assert error_of(condition, "a<b " + "OR a<b " * 584) == too_many
+    assert error_of(condition, "(" * 2046 + "a<b" + ")" * 2046) == (
+        "ValidationException",
+        "1 validation error detected: Invalid ConditionExpression: The expression has redundant parentheses;")
+    # Longer than 4 KB: refused by size before anything else.
+    assert error_of(condition, "(" * 15000) == (
+        "ValidationException", "1 validation error detected: Invalid ConditionExpression: Expression size has "
+        "exceeded the maximum allowed size; expression size: 15000")

@@ -32,9 +32,11 @@ const SLOTS: usize = 8;
 const MAX_EXPRESSION_BYTES: usize = 4096;
 /// At most 300 operators and functions per expression.
 const MAX_OPERATORS: usize = 300;
-/// Nesting beyond this is only reachable with redundant parentheses; the
-/// cap keeps recursion far from the stack's end.
-const MAX_NESTING: usize = 100;
+/// Each level of parentheses around an OR or AND costs two operators, so
+/// nesting deeper than this has too many operators or redundant parentheses.
+/// The cap keeps recursion far from the stack's end (a debug build's
+/// 2 MB thread stack holds about twice this).
+const MAX_NESTING: usize = MAX_OPERATORS / 2;
 
 /// The keywords that can never start a path.
 const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
@@ -146,7 +148,10 @@ impl<'a> Parser<'a> {
     pub(crate) fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.kind.error("The expression has redundant parentheses;"));
+            return Err(match self.operators > MAX_OPERATORS {
+                true => self.too_many_operators(),
+                false => self.kind.error("The expression has redundant parentheses;"),
+            });
         }
         Ok(())
     }
@@ -155,15 +160,19 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
     }
 
+    /// AWS stops counting at the first operator over the limit.
+    fn too_many_operators(&self) -> AwsError {
+        let count = MAX_OPERATORS + 1;
+        self.kind.error(format!("The expression contains too many operators; operator count: {count}"))
+    }
+
     /// The first deferred error by priority, if any.
     pub(crate) fn finish(self) -> Result<()> {
         if !self.at_eof() {
             return Err(self.syntax_error());
         }
         if self.operators > MAX_OPERATORS {
-            return Err(self
-                .kind
-                .error(format!("The expression contains too many operators; operator count: {}", self.operators)));
+            return Err(self.too_many_operators());
         }
         match self.errors.into_iter().flatten().next() {
             Some(message) => Err(self.kind.error(message)),
@@ -268,15 +277,19 @@ impl<'a> Parser<'a> {
     }
 
     fn not(&mut self) -> Result<Cond> {
-        if self.peek().is_keyword("NOT") {
+        // A run of NOTs is counted in a loop, not by recursion: each is an
+        // operator, and the operator limit rejects a long run.
+        let mut nots = 0;
+        while self.peek().is_keyword("NOT") {
             self.advance();
             self.operator();
-            self.enter()?;
-            let inner = self.not()?;
-            self.leave();
-            return Ok(Cond::Not(Box::new(inner)));
+            nots += 1;
         }
-        self.primary()
+        let mut cond = self.primary()?;
+        for _ in 0..nots {
+            cond = Cond::Not(Box::new(cond));
+        }
+        Ok(cond)
     }
 
     fn primary(&mut self) -> Result<Cond> {
