@@ -271,3 +271,33 @@ def test_empty_attributes_to_get_is_refused(nimbus, table):
     ]:
         status, reply = call(nimbus, operation, body)
         assert (status, reply["__type"].split("#")[1], reply["message"]) == (400, "ValidationException", empty)
+
+
+def test_key_attribute_names_are_limited_to_255_bytes(nimbus):
+    ok, long = "k" * 255, "k" * 256
+
+    def create(name, key, defined, **extra):
+        return call(nimbus, "CreateTable", {
+            "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": defined, "AttributeType": "S"}], **extra})
+
+    status, reply = create("long-key-ok", ok, ok)
+    assert status == 200, reply
+    constraint = "failed to satisfy constraint: Member must have length less than or equal to 255"
+    status, reply = create("long-key-bad", long, long)
+    assert status == 400
+    assert reply["message"] == (
+        f"2 validation errors detected: Value '{long}' at 'attributeDefinitions.1.member.attributeName' {constraint}; "
+        f"Value '{long}' at 'keySchema.1.member.attributeName' {constraint}")
+    # Reported before the key schema and definitions are matched up.
+    status, reply = create("long-key-bad", "short", long)
+    assert reply["message"] == (
+        f"1 validation error detected: Value '{long}' at 'attributeDefinitions.1.member.attributeName' {constraint}")
+    status, reply = create("long-key-bad", "pk", "pk", AttributeDefinitions=[
+        {"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": long, "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "g", "KeySchema": [{"AttributeName": long, "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    assert status == 400
+    assert f"at 'globalSecondaryIndexes.1.member.keySchema.1.member.attributeName' {constraint}" in reply["message"]
+    call(nimbus, "DeleteTable", {"TableName": "long-key-ok"})

@@ -151,6 +151,16 @@ impl Validator {
         }
     }
 
+    /// A key attribute name (key schemas, attribute definitions): present,
+    /// and 1 to 255 bytes, unlike other attribute names.
+    pub fn key_attribute_name(&mut self, name: Option<&str>, field: &str) {
+        let Some(name) = name else {
+            return self.not_null(false, field);
+        };
+        self.check(!name.is_empty(), Some(name), field, "Member must have length greater than or equal to 1");
+        self.check(name.len() <= 255, Some(name), field, "Member must have length less than or equal to 255");
+    }
+
     pub fn not_null(&mut self, present: bool, field: &str) {
         if !present {
             self.missing_required = true;

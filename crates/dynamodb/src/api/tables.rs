@@ -44,7 +44,7 @@ fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Valida
         let member = format!("{field}.{}.member", i + 1);
         let name = r.str("AttributeName")?;
         let kind = r.enum_value("KeyType", &format!("{member}.keyType"), &["HASH", "RANGE"], v)?;
-        v.not_null(name.is_some(), &format!("{member}.attributeName"));
+        v.key_attribute_name(name, &format!("{member}.attributeName"));
         v.not_null(kind.is_some(), &format!("{member}.keyType"));
         elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
     }
@@ -190,7 +190,7 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
             &["B", "N", "S"],
             v,
         )?;
-        v.not_null(name.is_some(), &format!("attributeDefinitions.{}.member.attributeName", i + 1));
+        v.key_attribute_name(name, &format!("attributeDefinitions.{}.member.attributeName", i + 1));
         v.not_null(kind.is_some(), &format!("attributeDefinitions.{}.member.attributeType", i + 1));
         if let (Some(name), Some(kind)) = (name, kind.and_then(ScalarType::parse)) {
             defs.push(KeyAttr { name: name.to_owned(), kind });
