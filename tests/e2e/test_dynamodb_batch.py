@@ -222,3 +222,32 @@ def test_transaction_payload_is_limited_to_4_mb(ddb, table):
     ddb.transact_write_items(TransactItems=puts[:30])
     ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": key(1000 + i)}} for i in range(30)])
     assert "Item" not in ddb.get_item(TableName=table, Key=key(1000), ConsistentRead=True)
+
+
+def test_batch_and_transaction_item_collection_metrics(ddb):
+    # Only tables with a local secondary index have item collections.
+    with_lsi = create_table(
+        ddb, range_key=("sk", "N"), extra_attributes={"l": "S"},
+        LocalSecondaryIndexes=[{"IndexName": "by-l", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                   {"AttributeName": "l", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    plain = create_table(ddb, range_key=("sk", "N"))
+    collection = {"ItemCollectionKey": {"pk": {"S": "k"}}, "SizeEstimateRangeGB": [0.0, 1.0]}
+    reply = ddb.batch_write_item(ReturnItemCollectionMetrics="SIZE", RequestItems={
+        with_lsi: [{"PutRequest": {"Item": key(1)}}, {"PutRequest": {"Item": key(2)}},
+                   {"DeleteRequest": {"Key": key(3, pk="other")}}],
+        plain: [{"PutRequest": {"Item": key(1)}}],
+    })
+    assert reply["ItemCollectionMetrics"] == {with_lsi: [
+        collection, {"ItemCollectionKey": {"pk": {"S": "other"}}, "SizeEstimateRangeGB": [0.0, 1.0]}]}
+    assert "ItemCollectionMetrics" not in ddb.batch_write_item(RequestItems={with_lsi: [{"PutRequest": {"Item": key(4)}}]})
+    reply = ddb.transact_write_items(ReturnItemCollectionMetrics="SIZE", TransactItems=[
+        {"Update": {"TableName": with_lsi, "Key": key(1), "UpdateExpression": "SET l = :l",
+                    "ExpressionAttributeValues": {":l": {"S": "x"}}}},
+        {"ConditionCheck": {"TableName": with_lsi, "Key": key(9, pk="checked"),
+                            "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"TableName": plain, "Item": key(5)}},
+    ])
+    assert reply["ItemCollectionMetrics"] == {with_lsi: [collection]}
+    ddb.delete_table(TableName=with_lsi)
+    ddb.delete_table(TableName=plain)

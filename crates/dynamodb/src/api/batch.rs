@@ -6,7 +6,7 @@ use std::sync::Arc;
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::items::parse_projection;
+use super::items::{collection_metrics_by_table, parse_projection};
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{internal, resource_not_found, serialization, validation, Result};
@@ -164,7 +164,8 @@ impl DynamoDb {
         // The enums first; a bad table name only when they pass.
         let mut v = Validator::default();
         let capacity = CapacityMode::from_request(&r, &mut v)?;
-        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
+        let metrics =
+            r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
         v.finish()?;
         let mut v = Validator::default();
         check_table_names(map, &mut v);
@@ -231,6 +232,10 @@ impl DynamoDb {
                 ops.push(op);
             }
         }
+        let collections = match metrics {
+            Some("SIZE") => collection_metrics_by_table(ops.iter()),
+            _ => Map::new(),
+        };
         let results = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
             let mut batch = WriteBatch::new();
             let mut consumed: BTreeMap<String, Consumed> = BTreeMap::new();
@@ -252,6 +257,9 @@ impl DynamoDb {
         let mut out = json!({"UnprocessedItems": {}});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = results.values().filter_map(|c| c.to_json(capacity)).collect();
+        }
+        if !collections.is_empty() {
+            out["ItemCollectionMetrics"] = Value::Object(collections);
         }
         Ok(out)
     }

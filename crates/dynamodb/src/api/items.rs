@@ -76,6 +76,37 @@ pub fn parse_key(r: &Req<'_>, table: &Table) -> Result<(Item, Vec<u8>)> {
     Ok((key_item, key))
 }
 
+/// ItemCollectionMetrics of a write touching `item` (or its key): only
+/// tables with local secondary indexes have item collections to report.
+/// The size estimate is the lowest range AWS reports, 0 to 1 GB.
+pub fn item_collection_metrics(table: &Table, item: &Item) -> Option<Value> {
+    if table.lsis.is_empty() {
+        return None;
+    }
+    let hash = item.get(&table.key.hash.name)?;
+    Some(json!({"ItemCollectionKey": {table.key.hash.name.clone(): hash}, "SizeEstimateRangeGB": [0.0, 1.0]}))
+}
+
+/// ItemCollectionMetrics of a batch or transaction: per table, one entry for
+/// each item collection its writes touch (condition checks write nothing).
+pub fn collection_metrics_by_table<'a>(ops: impl Iterator<Item = &'a WriteOp>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for op in ops {
+        let item = match &op.action {
+            Action::Put(item) => item,
+            Action::Check => continue,
+            _ => &op.key_item,
+        };
+        let Some(metrics) = item_collection_metrics(&op.table, item) else { continue };
+        if let Value::Array(list) = out.entry(op.table.name.clone()).or_insert_with(|| Value::Array(vec![])) {
+            if !list.contains(&metrics) {
+                list.push(metrics);
+            }
+        }
+    }
+    out
+}
+
 /// The condition failure as the client sees it, with the old item if asked.
 pub fn condition_failed(old: Option<Item>, with_item: bool) -> nimbus_core::AwsError {
     let err = conditional_check_failed();
@@ -116,13 +147,10 @@ impl DynamoDb {
         if let Some(c) = applied.consumed.to_json(opts.capacity) {
             out.insert("ConsumedCapacity".into(), c);
         }
-        if opts.metrics && !table.lsis.is_empty() {
+        if opts.metrics {
             let item = applied.new.as_ref().or(applied.old.as_ref());
-            if let Some(hash) = item.and_then(|i| i.get(&table.key.hash.name)) {
-                out.insert(
-                    "ItemCollectionMetrics".into(),
-                    json!({"ItemCollectionKey": {table.key.hash.name.clone(): hash}, "SizeEstimateRangeGB": [0.0, 1.0]}),
-                );
+            if let Some(metrics) = item.and_then(|i| item_collection_metrics(table, i)) {
+                out.insert("ItemCollectionMetrics".into(), metrics);
             }
         }
         Value::Object(out)

@@ -8,7 +8,7 @@ use nimbus_core::time::now_epoch_millis;
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::items::{parse_condition, parse_projection};
+use super::items::{collection_metrics_by_table, parse_condition, parse_projection};
 use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
@@ -199,7 +199,8 @@ impl DynamoDb {
             v.check(!t.is_empty(), Some(t), "clientRequestToken", "Member must have length greater than or equal to 1");
         }
         let capacity = CapacityMode::from_request(&r, &mut v)?;
-        r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
+        let metrics =
+            r.enum_value("ReturnItemCollectionMetrics", "returnItemCollectionMetrics", &["SIZE", "NONE"], &mut v)?;
         v.finish()?;
         let request_hash = {
             let mut h = DefaultHasher::new();
@@ -259,6 +260,10 @@ impl DynamoDb {
                 .collect();
             return Err(canceled(&reasons));
         }
+        let collections = match metrics {
+            Some("SIZE") => collection_metrics_by_table(ops.iter().map(|op| &op.write)),
+            _ => Map::new(),
+        };
         let consumed = transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
             let mut batch = WriteBatch::new();
             let mut reasons = Vec::with_capacity(ops.len());
@@ -302,6 +307,9 @@ impl DynamoDb {
         let mut out = json!({});
         if capacity != CapacityMode::None {
             out["ConsumedCapacity"] = consumed.iter().filter_map(|c| c.to_json(capacity)).collect();
+        }
+        if !collections.is_empty() {
+            out["ItemCollectionMetrics"] = Value::Object(collections);
         }
         if let Some(t) = token {
             let entry = TokenEntry { request_hash, expires_ms: now + TOKEN_LIFETIME_MS, response: out.clone() };
