@@ -1,7 +1,8 @@
 // Nimbus's Node.js runtime: a Lambda Runtime API client.
 //
 // Loads the handler named by _HANDLER ("file.export", file relative to
-// LAMBDA_TASK_ROOT, .js/.mjs/.cjs), then loops over invocation/next. Handlers
+// LAMBDA_TASK_ROOT, .js/.mjs/.cjs; .js is an ES module under a package.json
+// with "type": "module"), then loops over invocation/next. Handlers
 // may be async (return a promise) or take a callback; with a callback,
 // context.callbackWaitsForEmptyEventLoop (default true) decides whether the
 // response waits for the event loop to drain, as on AWS. Errors are reported
@@ -60,6 +61,53 @@ async function initError(errorType, message, err) {
   process.exit(1);
 }
 
+// The AWS SDK for JavaScript v3 Nimbus provides (`--sdk <node_modules>`,
+// see crates/lambda/src/node_sdk.rs), as Lambda's runtime includes it.
+function sdkDir() {
+  const at = process.argv.indexOf("--sdk");
+  return at > 0 ? process.argv[at + 1] : null;
+}
+
+// CommonJS finds the SDK through NODE_PATH, which ES modules ignore: a
+// resolve hook retries the bare specifiers the function's own node_modules
+// lack from the SDK's directory (so what the function bundles wins).
+function resolveEsmFromSdk(dir) {
+  const { register } = require("module");
+  if (typeof register !== "function") return; // Node < 18.19 / 20.6
+  const parentURL = pathToFileURL(path.join(path.dirname(dir), "nimbus-sdk-importer.js")).href;
+  const hooks = `
+    const SDK = ${JSON.stringify(parentURL)};
+    export async function resolve(specifier, context, next) {
+      try {
+        return await next(specifier, context);
+      } catch (err) {
+        const bare = !/^[./]/.test(specifier) && !specifier.includes(":");
+        if (!bare || !err || err.code !== "ERR_MODULE_NOT_FOUND") throw err;
+        try {
+          return await next(specifier, { ...context, parentURL: SDK });
+        } catch {
+          throw err;
+        }
+      }
+    }`;
+  register("data:text/javascript," + encodeURIComponent(hooks));
+}
+
+// Whether Node loads `file` as an ES module: .mjs, or .js under a
+// package.json (the nearest one) saying "type": "module".
+function isEsModule(file) {
+  if (file.endsWith(".mjs")) return true;
+  if (!file.endsWith(".js")) return false;
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).type === "module";
+    } catch (err) {
+      if (err.code !== "ENOENT") return false;
+    }
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
 async function loadHandler() {
   const spec = process.env._HANDLER || "";
   const dot = spec.lastIndexOf(".");
@@ -80,7 +128,13 @@ async function loadHandler() {
   }
   let mod;
   try {
-    mod = file.endsWith(".mjs") ? await import(pathToFileURL(file).href) : require(file);
+    if (isEsModule(file)) {
+      const sdk = sdkDir();
+      if (sdk) resolveEsmFromSdk(sdk);
+      mod = await import(pathToFileURL(file).href);
+    } else {
+      mod = require(file);
+    }
   } catch (err) {
     if (err instanceof SyntaxError) return initError("Runtime.UserCodeSyntaxError", `${err.name}: ${err.message}`, err);
     return initError("Runtime.ImportModuleError", `${err.name}: ${err.message}`, err);

@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch, OnceCell};
 
 use crate::model::FunctionRecord;
+use crate::node_sdk::NodeSdk;
 use crate::python_probe::{self, Interpreter};
 use crate::runtime_api::{Reply, RuntimeApi};
 use crate::sandbox;
@@ -64,6 +65,7 @@ pub struct Launcher {
     secret_access_key: String,
     python: OnceCell<Result<Python, String>>,
     node: OnceCell<Option<PathBuf>>,
+    node_sdk: NodeSdk,
     cgroups: Option<crate::cgroup::Cgroups>,
     sandbox: Option<crate::sandbox::Sandbox>,
 }
@@ -73,6 +75,7 @@ impl Launcher {
     /// cgroups and (when `sandbox`) namespaces.
     pub fn new(
         data_dir: &Path,
+        cache_dir: &Path,
         sandbox: bool,
         endpoint_url: String,
         region: String,
@@ -82,6 +85,8 @@ impl Launcher {
         let runtime_dir = data_dir.join("lambda").join("runtime");
         std::fs::create_dir_all(runtime_dir.join("python"))?;
         std::fs::create_dir_all(runtime_dir.join("node"))?;
+        // The mount point of the SDK a sandboxed Node function imports.
+        std::fs::create_dir_all(runtime_dir.join("node_modules"))?;
         std::fs::write(runtime_dir.join("python").join("bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(runtime_dir.join("node").join("bootstrap.js"), NODE_BOOTSTRAP)?;
         Ok(Launcher {
@@ -92,6 +97,7 @@ impl Launcher {
             secret_access_key,
             python: OnceCell::new(),
             node: OnceCell::new(),
+            node_sdk: NodeSdk::new(cache_dir),
             cgroups: {
                 let found = crate::cgroup::Cgroups::detect();
                 if found.is_none() {
@@ -184,6 +190,9 @@ impl Launcher {
         &self,
         spec: &EnvSpec,
     ) -> Result<(Arc<Environment>, oneshot::Receiver<Result<(), Reply>>), String> {
+        // The SDK a Node function imports is installed (once) before its
+        // init begins: that wait is Nimbus's, not the function's init.
+        let node_sdk = self.node_sdk.provide(&spec.function.runtime, &spec.code_dir).await;
         // Init Duration counts from here: the cgroup, the sandbox's fstab and
         // the Runtime API listener are part of what a cold start costs.
         let started = Instant::now();
@@ -243,7 +252,19 @@ impl Launcher {
             let node = self.node().await.ok_or("node is not installed on this host")?;
             argv.push(node.clone().into());
             argv.push(runtime_dir.join("node").join("bootstrap.js").into());
-            vars.push(("NODE_PATH".into(), format!("{task_root}/node_modules:{task_root}")));
+            let mut node_path = format!("{task_root}/node_modules:{task_root}");
+            if let Some(host_dir) = &node_sdk.node_modules {
+                // Where Lambda has it in the sandbox; CommonJS finds it
+                // through NODE_PATH, ES modules through the bootstrap.
+                let seen = match sandbox {
+                    Some(_) => Path::new(sandbox::RUNTIME_DIR).join("node_modules"),
+                    None => host_dir.clone(),
+                };
+                node_path = format!("{node_path}:{}", seen.display());
+                argv.push("--sdk".into());
+                argv.push(seen.into());
+            }
+            vars.push(("NODE_PATH".into(), node_path));
         } else {
             if !spec.code_dir.join("bootstrap").is_file() {
                 return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
@@ -262,6 +283,7 @@ impl Launcher {
                 code: &spec.code_dir,
                 runtime: &self.runtime_dir,
                 lang: lang_dir.as_deref(),
+                node_sdk: node_sdk.node_modules.as_deref(),
                 tmp_mb: f.ephemeral_storage,
             };
             let (wrapped, file) = sandbox
@@ -342,6 +364,9 @@ impl Launcher {
             _ => "",
         };
         output.push(crate::runtime_version::init_start_line(&f.runtime, bootstrap, &self.region));
+        if let Some(note) = node_sdk.note {
+            output.push(note);
+        }
         if let Some(out) = child.stdout.take() {
             tokio::spawn(read_lines(out, output.clone()));
         }

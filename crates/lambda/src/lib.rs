@@ -8,6 +8,7 @@
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
 //! - `python_probe`: finding the host's Python installation, cached in the data dir;
+//! - `node_sdk`: the AWS SDK for JavaScript v3 the nodejs runtimes include, installed once per package set;
 //! - `log_writer`: function log lines batched per stream into the LogSink;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
@@ -27,6 +28,7 @@ mod environment;
 mod iam;
 mod log_writer;
 mod model;
+mod node_sdk;
 mod pool;
 mod prewarm;
 mod provisioned;
@@ -55,6 +57,9 @@ use crate::engine::{Engine, InvokeInput};
 pub struct LambdaConfig {
     /// Nimbus's data directory; Lambda keeps code and runtimes under `lambda/`.
     pub data_dir: PathBuf,
+    /// Where what runtimes need from package registries is installed once
+    /// and shared by servers (`lambda/node-sdk/`); the data dir's by default.
+    pub cache_dir: PathBuf,
     /// Where functions reach Nimbus (`AWS_ENDPOINT_URL`) and `Code.Location` points.
     pub endpoint_url: String,
     /// Credentials handed to functions while IAM is not connected (`connect_iam`).
@@ -76,6 +81,7 @@ impl LambdaConfig {
     /// Lambda's defaults: 1000 concurrent executions, retries after 1 and 2 minutes.
     pub fn new(data_dir: PathBuf, endpoint_url: String) -> Self {
         LambdaConfig {
+            cache_dir: data_dir.join("cache"),
             data_dir,
             endpoint_url,
             access_key_id: "test".into(),
@@ -125,9 +131,18 @@ impl Lambda {
         let mut config = config;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("lambda data dir: {e}"))?;
         config.data_dir = config.data_dir.canonicalize().map_err(|e| format!("lambda data dir: {e}"))?;
+        config.cache_dir =
+            match std::fs::create_dir_all(&config.cache_dir).and_then(|()| config.cache_dir.canonicalize()) {
+                Ok(dir) => dir,
+                Err(e) => {
+                    tracing::warn!("lambda: cache dir {}: {e}; using the data dir", config.cache_dir.display());
+                    config.data_dir.join("cache")
+                }
+            };
         let code = code::CodeStore::open(&config.data_dir).map_err(|e| format!("lambda code store: {e}"))?;
         let launcher = environment::Launcher::new(
             &config.data_dir,
+            &config.cache_dir,
             config.sandbox,
             config.endpoint_url.clone(),
             context.region.clone(),

@@ -8,7 +8,9 @@
 //!   /var/runtime and the interpreter's prefix at /var/lang (as on Lambda);
 //! - a private /tmp limited to EphemeralStorage, and Nimbus's data directory
 //!   hidden under an empty tmpfs, so no function reads another's code;
-//! - an unprivileged uid of its own (from 20000 up; gid 990), no
+//! - an unprivileged uid of its own (from 20000 up; gid 990), named in an
+//!   /etc/passwd of its own as Lambda's `sbx_user1051` (so the home
+//!   directory lookups of SDKs, e.g. Node's `os.homedir()`, answer), no
 //!   supplementary groups, no capabilities, no new privileges (`setpriv`) —
 //!   its own uid lets the Runtime API tell its runtime from any other local
 //!   process (see `runtime_api`).
@@ -50,17 +52,24 @@ pub struct Mounts<'a> {
     pub code: &'a Path,
     pub runtime: &'a Path,
     pub lang: Option<&'a Path>,
+    /// The AWS SDK for JavaScript a Node function imports (see `node_sdk`).
+    pub node_sdk: Option<&'a Path>,
     pub tmp_mb: u32,
 }
 
-/// A file removed when the environment that needed it goes.
-pub struct RemoveOnDrop(PathBuf);
+/// Files removed when the environment that needed them goes.
+pub struct RemoveOnDrop(Vec<PathBuf>);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        for file in &self.0 {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
+
+/// Lambda's sandbox user, as its /etc/passwd names it.
+const SANDBOX_USER: &str = "sbx_user1051";
 
 /// Paths as the runtime sees them inside the sandbox.
 pub const TASK_ROOT: &str = "/var/task";
@@ -105,7 +114,7 @@ impl Sandbox {
 
     /// Wrap `argv` (which uses the in-sandbox paths) so it runs sandboxed as
     /// `uid`, first joining the cgroups whose `cgroup.procs` files are given.
-    /// The returned file must live until the runtime has started.
+    /// The returned files must live until the runtime has started.
     pub fn wrap(
         &self,
         argv: Vec<OsString>,
@@ -115,7 +124,10 @@ impl Sandbox {
         cgroup_procs: Vec<PathBuf>,
     ) -> std::io::Result<(Vec<OsString>, RemoveOnDrop)> {
         let fstab = self.fstab_dir.join(format!("{name}.fstab"));
-        std::fs::write(&fstab, self.fstab(mounts))?;
+        let passwd = self.fstab_dir.join(format!("{name}.passwd"));
+        let files = RemoveOnDrop(vec![fstab.clone(), passwd.clone()]);
+        std::fs::write(&passwd, passwd_for(uid))?;
+        std::fs::write(&fstab, self.fstab(mounts, &passwd))?;
         let (join, join_args) = crate::cgroup::join_script(cgroup_procs);
         let mut out: Vec<OsString> = [
             "unshare",
@@ -141,13 +153,13 @@ impl Sandbox {
         out.push(uid.to_string().into());
         out.extend(join_args);
         out.extend(argv);
-        Ok((out, RemoveOnDrop(fstab)))
+        Ok((out, files))
     }
 
     /// The environment's mounts in fstab(5) form, in order: the code, the
     /// runtime and the interpreter read-only where Lambda has them, the data
     /// directory hidden, a private /tmp of EphemeralStorage size.
-    fn fstab(&self, m: &Mounts) -> String {
+    fn fstab(&self, m: &Mounts, passwd: &Path) -> String {
         let mut table = String::new();
         let mut line = |source: &str, target: &str, kind: &str, options: &str| {
             table.push_str(&format!("{source} {target} {kind} {options} 0 0\n"));
@@ -158,10 +170,20 @@ impl Sandbox {
         if let Some(lang) = m.lang {
             line(&fstab_escape(lang), LANG_DIR, "none", READ_ONLY);
         }
+        if let Some(sdk) = m.node_sdk {
+            // Onto the runtime's empty node_modules, where Lambda keeps it.
+            line(&fstab_escape(sdk), &format!("{RUNTIME_DIR}/node_modules"), "none", READ_ONLY);
+        }
+        line(&fstab_escape(passwd), "/etc/passwd", "none", READ_ONLY);
         line("nimbus-hidden", &fstab_escape(&self.data_dir), "tmpfs", "size=1m,mode=0755");
         line("nimbus-tmp", "/tmp", "tmpfs", &format!("size={}m,mode=1777,nosuid,nodev", m.tmp_mb));
         table
     }
+}
+
+/// The sandbox's /etc/passwd: root and the sandbox user as `uid`.
+fn passwd_for(uid: u32) -> String {
+    format!("root:x:0:0:root:/root:/bin/sh\n{SANDBOX_USER}:x:{uid}:990::/home/{SANDBOX_USER}:/sbin/nologin\n")
 }
 
 /// A path as an fstab field: whitespace and backslashes as octal escapes.

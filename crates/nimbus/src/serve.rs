@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Where the embedded store keeps its data.
     #[arg(long, default_value = ".nimbus", env = "NIMBUS_DATA_DIR")]
     data_dir: PathBuf,
+    /// Where runtime packages installed from registries (the AWS SDK for
+    /// JavaScript of the nodejs runtimes) are kept and shared between
+    /// servers [default: $HOME/.cache/nimbus, else DATA_DIR/cache].
+    #[arg(long, env = "NIMBUS_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// The region this server answers for.
     #[arg(long, default_value = "us-east-1", env = "NIMBUS_REGION")]
     region: String,
@@ -119,6 +124,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     runtime.block_on(serve_app(args, None))
 }
 
+/// `$HOME/.cache/nimbus`, where scripts/test keeps its venv too.
+fn home_cache_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    Some(PathBuf::from(home).join(".cache").join("nimbus"))
+}
+
 async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
@@ -138,6 +149,9 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     // CloudWatch: the log and metric sinks Lambda and API Gateway write to.
     let cloudwatch = nimbus_cloudwatch::CloudWatch::new(store.clone(), context.clone());
     let mut lambda_config = nimbus_lambda::LambdaConfig::new(args.data_dir.clone(), endpoint_url);
+    if let Some(cache_dir) = args.cache_dir.clone().or_else(home_cache_dir) {
+        lambda_config.cache_dir = cache_dir;
+    }
     lambda_config.access_key_id = args.access_key_id.clone();
     lambda_config.secret_access_key = args.secret_access_key.clone();
     lambda_config.account_concurrency = args.lambda_concurrency;
