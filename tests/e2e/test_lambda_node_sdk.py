@@ -109,10 +109,10 @@ def invoke(lam, name, event):
     return out.get("FunctionError"), json.loads(out["Payload"].read()), log
 
 
-def installed_sets():
-    """{set dir: (inode, mtime_ns)} of the complete sets holding PACKAGES."""
+def installed_sets(cache_dir=CACHE_DIR):
+    """{set dir: (inode, mtime_ns, manifest mtime_ns)} of the complete sets holding PACKAGES."""
     found = {}
-    for manifest in SDK_SETS.glob("*/packages.txt"):
+    for manifest in (cache_dir / "lambda" / "node-sdk").glob("*/packages.txt"):
         if set(PACKAGES) <= set(manifest.read_text().split()):
             st = manifest.parent.stat()
             found[manifest.parent] = (st.st_ino, st.st_mtime_ns, manifest.stat().st_mtime_ns)
@@ -137,27 +137,54 @@ def test_a_handler_writes_and_reads_an_item_through_the_included_sdk(server, tab
     assert installed_sets(), f"no installation of {PACKAGES} under {SDK_SETS}"
 
 
-def test_later_cold_starts_reuse_the_installation(server, table):
-    lam = clients(server, "lambda")
-    _, role_arn = make_role(server, table)
-    fn = create(lam, "commonjs", role_arn)
-    assert invoke(lam, fn, {"table": table, "pk": "first"})[0] is None
-    before = installed_sets()
-    assert before
-    # New configuration, new environment: a second cold start.
-    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"AGAIN": "1"}})
-    lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
-    error, payload, log = invoke(lam, fn, {"table": table, "pk": "second"})
-    assert error is None and payload["item"]["pk"] == "second", (payload, log)
-    assert "INIT_START" in log, log
-    assert "Nimbus: installed" not in log and "could not install" not in log, log
-    # The same set directories, untouched.
-    assert installed_sets() == before
-    # Every version installed honours AWS_ENDPOINT_URL (SDK v3 >= 3.4xx).
-    for set_dir in before:
-        version = json.loads((set_dir / "node_modules/@aws-sdk/client-dynamodb/package.json").read_text())["version"]
-        major, minor, _ = (int(p) for p in version.split("."))
-        assert (major, minor) >= (3, 400), version
+def test_the_first_cold_start_installs_the_sdk_and_later_ones_reuse_it():
+    installed = "Nimbus: installed the AWS SDK for JavaScript v3"
+    with tempfile.TemporaryDirectory(prefix="nimbus-sdk-cache-") as cache:
+        cache = Path(cache)
+        first = Server(extra_args=["--cache-dir", str(cache)])
+        try:
+            lam = clients(first, "lambda")
+            table = unique("sdk")
+            clients(first, "dynamodb").create_table(
+                TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+            _, role_arn = make_role(first, table)
+            fn = create(lam, "commonjs", role_arn)
+            error, payload, log = invoke(lam, fn, {"table": table, "pk": "first"})
+            assert error is None and payload["item"]["pk"] == "first", (payload, log)
+            assert f"{installed} (@aws-sdk/client-dynamodb@3." in log, log
+            sets = installed_sets(cache)
+            assert len(sets) == 1, sets
+            # Every later cold start reuses it: another function with the
+            # same imports, and the first one's new configuration.
+            esm = create(lam, "mjs", role_arn)
+            lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"AGAIN": "1"}})
+            lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
+            for name in (esm, fn):
+                error, payload, log = invoke(lam, name, {"table": table, "pk": name})
+                assert error is None and payload["item"]["pk"] == name, (payload, log)
+                assert "Init Duration:" in log, log  # a cold start (INIT_START goes to CloudWatch only)
+                assert installed not in log and "could not install" not in log, log
+        finally:
+            first.stop()
+        # So does another server sharing the cache dir.
+        second = Server(extra_args=["--cache-dir", str(cache)])
+        try:
+            lam = clients(second, "lambda")
+            _, role_arn = make_role(second)
+            fn = create(lam, "commonjs", role_arn)
+            error, payload, log = invoke(lam, fn, {"table": "none", "pk": "x"})
+            assert error is None and payload["error"] == "AccessDeniedException", (payload, log)
+            assert installed not in log, log
+        finally:
+            second.stop()
+        # The same directory, untouched.
+        assert installed_sets(cache) == sets
+        # The version installed honours AWS_ENDPOINT_URL (SDK v3 3.4xx and later).
+        for set_dir in sets:
+            package = set_dir / "node_modules" / "@aws-sdk" / "client-dynamodb" / "package.json"
+            major, minor, _ = (int(p) for p in json.loads(package.read_text())["version"].split("."))
+            assert (major, minor) >= (3, 400)
 
 
 def test_a_role_without_the_permission_gets_access_denied_from_the_sdk(server, table):
