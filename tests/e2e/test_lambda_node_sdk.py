@@ -137,6 +137,24 @@ def test_a_handler_writes_and_reads_an_item_through_the_included_sdk(server, tab
     assert installed_sets(), f"no installation of {PACKAGES} under {SDK_SETS}"
 
 
+def test_without_the_sandbox_both_module_styles_find_the_sdk():
+    # Plain processes: no mounts, so ES modules resolve through the bootstrap's hook.
+    plain = Server(extra_args=["--cache-dir", str(CACHE_DIR), "--lambda-sandbox", "false"])
+    try:
+        ddb = clients(plain, "dynamodb")
+        table = unique("sdk")
+        ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        _, role_arn = make_role(plain, table)
+        lam = clients(plain, "lambda")
+        for style in STYLES:
+            error, payload, log = invoke(lam, create(lam, style, role_arn), {"table": table, "pk": style})
+            assert error is None and payload == {"item": {"pk": style, "n": 42, "tags": ["a", "b"]}}, (payload, log)
+    finally:
+        plain.stop()
+
+
 def test_the_first_cold_start_installs_the_sdk_and_later_ones_reuse_it():
     installed = "Nimbus: installed the AWS SDK for JavaScript v3"
     with tempfile.TemporaryDirectory(prefix="nimbus-sdk-cache-") as cache:

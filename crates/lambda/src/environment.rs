@@ -254,15 +254,17 @@ impl Launcher {
             argv.push(runtime_dir.join("node").join("bootstrap.js").into());
             let mut node_path = format!("{task_root}/node_modules:{task_root}");
             if let Some(host_dir) = &node_sdk.node_modules {
-                // Where Lambda has it in the sandbox; CommonJS finds it
-                // through NODE_PATH, ES modules through the bootstrap.
-                let seen = match sandbox {
-                    Some(_) => Path::new(sandbox::RUNTIME_DIR).join("node_modules"),
-                    None => host_dir.clone(),
-                };
-                node_path = format!("{node_path}:{}", seen.display());
-                argv.push("--sdk".into());
-                argv.push(seen.into());
+                // CommonJS finds the SDK through NODE_PATH. ES modules ignore
+                // it: the sandbox mounts it on their resolution path too (see
+                // `sandbox`); without one the bootstrap hooks their resolution.
+                match sandbox {
+                    Some(_) => node_path = format!("{node_path}:{}/node_modules", sandbox::RUNTIME_DIR),
+                    None => {
+                        node_path = format!("{node_path}:{}", host_dir.display());
+                        argv.push("--esm-fallback".into());
+                        argv.push(host_dir.into());
+                    }
+                }
             }
             vars.push(("NODE_PATH".into(), node_path));
         } else {

@@ -6,6 +6,10 @@
 //!   so the function sees only its own processes;
 //! - the package bind-mounted read-only at /var/task, the runtime at
 //!   /var/runtime and the interpreter's prefix at /var/lang (as on Lambda);
+//!   the AWS SDK a Node function imports at /var/runtime/node_modules (as on
+//!   Lambda, for NODE_PATH) and again at /var/node_modules, where ES modules
+//!   in /var/task find it (they ignore NODE_PATH and look only in their
+//!   ancestors' node_modules, after the function's own);
 //! - a private /tmp limited to EphemeralStorage, and Nimbus's data directory
 //!   hidden under an empty tmpfs, so no function reads another's code;
 //! - an unprivileged uid of its own (from 20000 up; gid 990), named in an
@@ -75,6 +79,8 @@ const SANDBOX_USER: &str = "sbx_user1051";
 pub const TASK_ROOT: &str = "/var/task";
 pub const RUNTIME_DIR: &str = "/var/runtime";
 pub const LANG_DIR: &str = "/var/lang";
+/// The SDK's second mount point, on /var/task's resolution path.
+const NODE_MODULES_DIR: &str = "/var/node_modules";
 
 impl Sandbox {
     /// Probe once whether this host lets us build the sandbox.
@@ -88,7 +94,7 @@ impl Sandbox {
                 return Err(format!("util-linux `{tool}` is not installed"));
             }
         }
-        for dir in [TASK_ROOT, RUNTIME_DIR, LANG_DIR] {
+        for dir in [TASK_ROOT, RUNTIME_DIR, LANG_DIR, NODE_MODULES_DIR] {
             // Mount points; empty directories on the host.
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the mount point {dir}: {e}"))?;
         }
@@ -173,6 +179,7 @@ impl Sandbox {
         if let Some(sdk) = m.node_sdk {
             // Onto the runtime's empty node_modules, where Lambda keeps it.
             line(&fstab_escape(sdk), &format!("{RUNTIME_DIR}/node_modules"), "none", READ_ONLY);
+            line(&fstab_escape(sdk), NODE_MODULES_DIR, "none", READ_ONLY);
         }
         line(&fstab_escape(passwd), "/etc/passwd", "none", READ_ONLY);
         line("nimbus-hidden", &fstab_escape(&self.data_dir), "tmpfs", "size=1m,mode=0755");
