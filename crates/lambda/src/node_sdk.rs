@@ -138,6 +138,7 @@ impl NodeSdk {
             packages.join(", "),
             target.display()
         );
+        remove_abandoned(&self.root);
         let result = npm_install(&npm, &partial, packages).await;
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&partial);
@@ -189,6 +190,19 @@ fn covering_set(root: &Path, packages: &[String]) -> Option<PathBuf> {
         }
     }
     best.map(|(_, dir)| dir)
+}
+
+/// Remove what installs stopped midway (a server killed during one) left:
+/// partial directories older than any install may run.
+fn remove_abandoned(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let partial = entry.file_name().to_string_lossy().starts_with(".partial-");
+        let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if partial && age.is_some_and(|age| age > 2 * INSTALL_LIMIT) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Run `npm install` of `packages` into the fresh directory `dir` and write

@@ -210,6 +210,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sdk_and_passwd_are_mounted_before_the_data_dir_is_hidden() {
+        let sandbox =
+            Sandbox { data_dir: "/data".into(), fstab_dir: "/data/lambda/sandbox".into(), next: Default::default() };
+        let mounts = Mounts {
+            code: Path::new("/data/lambda/code/abc"),
+            runtime: Path::new("/data/lambda/runtime"),
+            lang: None,
+            node_sdk: Some(Path::new("/cache/lambda/node-sdk/set/node_modules")),
+            tmp_mb: 512,
+        };
+        let table = sandbox.fstab(&mounts, Path::new("/data/lambda/sandbox/env.passwd"));
+        let targets: Vec<&str> = table.lines().map(|l| l.split(' ').nth(1).unwrap_or_default()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/var/task",
+                "/var/runtime",
+                "/var/runtime/node_modules",
+                "/var/node_modules",
+                "/etc/passwd",
+                "/data",
+                "/tmp"
+            ]
+        );
+        assert!(table.contains("/cache/lambda/node-sdk/set/node_modules /var/node_modules none bind,ro"), "{table}");
+        assert!(passwd_for(20001).contains("sbx_user1051:x:20001:990::/home/sbx_user1051:"));
+    }
+
+    #[test]
     fn fstab_fields_escape_whitespace() {
         assert_eq!(fstab_escape(Path::new("/a b/c\td")), "/a\\040b/c\\011d");
         assert_eq!(fstab_escape(Path::new("/plain")), "/plain");
