@@ -137,6 +137,12 @@ impl Launcher {
         self.node().await;
     }
 
+    /// Install the AWS SDK a Node function's code imports when the code
+    /// arrives, so its first cold start rarely waits for npm.
+    pub async fn prepare_node_sdk(&self, runtime: &str, code_dir: &Path) {
+        self.node_sdk.provide(runtime, code_dir).await;
+    }
+
     /// Find the host python (see `python_probe`) and make sure boto3 is
     /// there, installing it once under the runtime dir if needed.
     async fn python(&self) -> Result<&Python, String> {

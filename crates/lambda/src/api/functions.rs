@@ -256,6 +256,7 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     record.code_size = code.size;
     record.last_modified = lambda_timestamp(nimbus_core::time::now_epoch_millis());
     engine.functions.create(record.clone()).await?;
+    prepare_runtime(engine, &record);
     let mut config = record.configuration(&engine.ctx);
     if body.get("Publish").and_then(Value::as_bool).unwrap_or(false) {
         let version = engine.functions.publish(&engine.ctx, &name, None, None, None).await?;
@@ -266,6 +267,13 @@ pub async fn create(engine: &Arc<Engine>, request: &AwsRequest) -> Result<AwsRes
     config["StateReason"] = "The function is being created.".into();
     config["StateReasonCode"] = "Creating".into();
     Ok(json_response(201, &config))
+}
+
+/// In the background, install what the function's runtime needs for its
+/// code (the Node SDK packages it imports) before its first cold start.
+fn prepare_runtime(engine: &Arc<Engine>, record: &FunctionRecord) {
+    let (engine, runtime, code_dir) = (engine.clone(), record.runtime.clone(), engine.code.dir(&record.code_id));
+    tokio::spawn(async move { engine.launcher.prepare_node_sdk(&runtime, &code_dir).await });
 }
 
 /// Look up the function (at its qualifier, if any) named by a path segment.
@@ -372,6 +380,7 @@ pub async fn update_code(engine: &Arc<Engine>, request: &AwsRequest, name: &str)
             })
             .await?;
         engine.pool.evict_function(&updated.name);
+        prepare_runtime(engine, &updated);
         updated
     };
     let mut config = updated.configuration(&engine.ctx);
