@@ -7,7 +7,9 @@
 //! `@aws-sdk/<name>` specifiers in its files (minus those it bundles, which
 //! win anyway), installed with npm once per package set under the cache dir
 //! (`<cache>/lambda/node-sdk/<set>/node_modules`), and shared by every
-//! function, and every Nimbus on the host, whose packages a set covers.
+//! function, and every Nimbus on the host, whose packages a set covers. The
+//! install starts when the code arrives (CreateFunction, UpdateFunctionCode)
+//! and ends, at the latest, before the init phase of the first cold start.
 //!
 //! Sets are written aside and renamed into place, so a set directory never
 //! changes once it exists: concurrent servers and running functions never
