@@ -198,6 +198,26 @@ def test_without_the_sandbox_both_module_styles_find_the_sdk():
         plain.stop()
 
 
+def test_packages_a_function_bundles_win_over_the_provided_ones(server):
+    # A stand-in @aws-sdk/client-dynamodb in the function's node_modules: the
+    # handler must get it, not the SDK Nimbus provides, in both module styles.
+    bundled = {
+        "node_modules/@aws-sdk/client-dynamodb/package.json": '{"name": "@aws-sdk/client-dynamodb", "main": "index.js"}',
+        "node_modules/@aws-sdk/client-dynamodb/index.js": "exports.origin = 'bundled';\n",
+    }
+    lam = clients(server, "lambda")
+    _, role_arn = make_role(server)
+    for file, code in [
+        ("index.js", 'const { origin } = require("@aws-sdk/client-dynamodb");\nexports.handler = async () => origin;\n'),
+        ("index.mjs", 'import { origin } from "@aws-sdk/client-dynamodb";\nexport const handler = async () => origin;\n'),
+    ]:
+        name = unique("bundled")
+        lam.create_function(FunctionName=name, Runtime="nodejs20.x", Role=role_arn, Handler="index.handler",
+                            Code={"ZipFile": make_zip({file: code, **bundled})})
+        error, payload, log = invoke(lam, name, {})
+        assert (error, payload) == (None, "bundled"), log
+
+
 def test_a_role_without_the_permission_gets_access_denied_from_the_sdk(server, table):
     lam = clients(server, "lambda")
     role, role_arn = make_role(server)
