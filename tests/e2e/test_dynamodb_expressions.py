@@ -141,3 +141,47 @@ def test_projection_errors(ddb, table):
         "Invalid ProjectionExpression: Two document paths conflict with each other; must remove or rewrite one of "
         "these paths; path one: [lst, [0]], path two: [lst, a]",
     )
+
+
+def condition_error(ddb, table, expr, values=None):
+    """(code, message) of a conditional no-op update that AWS refuses to run."""
+    params = {"TableName": table, "Key": KEY, "ConditionExpression": expr, "UpdateExpression": "SET touched = :__t"}
+    params["ExpressionAttributeValues"] = {":__t": {"BOOL": True}, **(values or {})}
+    return error_of(ddb.update_item, **params)
+
+
+@pytest.mark.parametrize("expr", ["n < :c", "n <= :c", ":c > n", ":c >= n", "n BETWEEN :c AND :c"])
+def test_ordering_a_constant_that_has_no_order_is_refused(ddb, table, expr):
+    # A list constant can never be ordered: AWS rejects the request rather
+    # than failing the condition.
+    code, message = condition_error(ddb, table, expr, {":c": {"L": [{"N": "1"}]}})
+    assert code == "ValidationException"
+    assert "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: " in message
+    assert message.endswith("operand type: L")
+
+
+def test_ordering_an_attribute_that_has_no_order_is_just_false(ddb, table):
+    # The same comparison against an item's list attribute only fails the condition.
+    assert holds(ddb, table, "lst < :one", {":one": {"N": "1"}}) is False
+    assert holds(ddb, table, ":one <= lst", {":one": {"N": "1"}}) is False
+    assert holds(ddb, table, "n BETWEEN lst AND :big", {":big": {"N": "100"}}) is False
+
+
+def test_attribute_type_accepts_a_value_as_first_operand(ddb, table):
+    assert holds(ddb, table, "attribute_type(:x, :t)", {":x": {"N": "0"}, ":t": {"S": "N"}}) is True
+    assert holds(ddb, table, "attribute_type(:x, :t)", {":x": {"N": "0"}, ":t": {"S": "S"}}) is False
+
+
+@pytest.mark.parametrize("function", ["if_not_exists", "list_append"])
+def test_update_functions_are_refused_in_conditions(ddb, table, function):
+    assert condition_error(ddb, table, f"{function}(n, n) = :v", {":v": {"N": "1"}}) == (
+        "ValidationException",
+        "1 validation error detected: Invalid ConditionExpression: The function is not allowed in a condition "
+        f"expression; function: {function}",
+    )
+
+
+def test_function_names_start_with_a_letter(ddb, table):
+    code, message = condition_error(ddb, table, "_f(n)")
+    assert code == "ValidationException"
+    assert 'Invalid ConditionExpression: Syntax error; token: "_f"' in message

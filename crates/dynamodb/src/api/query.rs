@@ -81,8 +81,8 @@ fn cond_paths<'a>(cond: &'a Cond, out: &mut Vec<&'a Path>) {
             list.iter().for_each(|x| op(x, out));
         }
         Cond::Exists(p) | Cond::NotExists(p) => out.push(p),
-        Cond::Type(p, t) => {
-            out.push(p);
+        Cond::Type(v, t) => {
+            op(v, out);
             op(t, out);
         }
     }

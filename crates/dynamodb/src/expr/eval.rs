@@ -95,7 +95,7 @@ pub fn eval(cond: &Cond, item: &Item) -> bool {
         }
         Cond::Exists(p) => resolve(item, p).is_some(),
         Cond::NotExists(p) => resolve(item, p).is_none(),
-        Cond::Type(p, t) => match (resolve(item, p), operand(item, t)) {
+        Cond::Type(v, t) => match (operand(item, v), operand(item, t)) {
             (Some(v), Some(t)) => matches!(&*t, AV::S(name) if name == v.type_name()),
             _ => false,
         },

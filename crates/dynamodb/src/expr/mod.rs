@@ -123,7 +123,7 @@ pub enum Cond {
     In(Operand, Vec<Operand>),
     Exists(Path),
     NotExists(Path),
-    Type(Path, Operand),
+    Type(Operand, Operand),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
 }

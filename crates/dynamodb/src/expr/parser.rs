@@ -245,9 +245,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether the next tokens are `word (`: a function call.
+    /// Like attribute names, function names start with a letter: `_f(` is a
+    /// syntax error on `_f`, not an unknown function.
     pub(crate) fn at_function(&self) -> Option<String> {
         match (&self.peek().tok, &self.peek_at(1).tok) {
-            (Tok::Ident(name), Tok::Punct("(")) => Some(name.clone()),
+            (Tok::Ident(name), Tok::Punct("(")) if name.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                Some(name.clone())
+            }
             _ => None,
         }
     }
@@ -404,6 +408,12 @@ impl<'a> Parser<'a> {
         let arity = match name {
             "attribute_exists" | "attribute_not_exists" | "size" => 1,
             "attribute_type" | "begins_with" | "contains" => 2,
+            "if_not_exists" | "list_append" => {
+                self.defer(Slot::MisusedFunction, || {
+                    format!("The function is not allowed in a condition expression; function: {name}")
+                });
+                return false;
+            }
             _ => {
                 self.defer(Slot::UnknownFunction, || format!("Invalid function name; function: {name}"));
                 return false;
@@ -506,8 +516,8 @@ impl<'a> Parser<'a> {
                     Operand::Value(v) => self.bad_operand_type(&name, v.type_name()),
                     _ => self.bad_operand_type(&name, "{NS,SS,L,BS,N,M,B,BOOL,NULL,S}"),
                 }
-                let path = self.require_path(&name, first);
-                Cond::Type(path, t)
+                // Unlike attribute_exists(), the first operand may be a value.
+                Cond::Type(first, t)
             }
             ("begins_with", Some(prefix)) => {
                 self.check_distinct(&name, &first, &prefix);
@@ -528,12 +538,10 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Key conditions order only numbers, strings and binaries: any other
-    /// value in an ordering comparison is an operand type error.
+    /// Only numbers, strings and binaries are ordered: any other constant in
+    /// an ordering comparison is an operand type error. (An item attribute
+    /// of another type only makes the comparison false.)
     fn check_orderable(&mut self, operator: &str, operands: &[&Operand]) {
-        if self.kind != Kind::KeyCondition {
-            return;
-        }
         for op in operands {
             if let Operand::Value(v) = op {
                 if !matches!(v, AttributeValue::N(_) | AttributeValue::S(_) | AttributeValue::B(_)) {
