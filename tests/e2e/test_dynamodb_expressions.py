@@ -185,3 +185,63 @@ def test_function_names_start_with_a_letter(ddb, table):
     code, message = condition_error(ddb, table, "_f(n)")
     assert code == "ValidationException"
     assert 'Invalid ConditionExpression: Syntax error; token: "_f"' in message
+
+
+@pytest.fixture(scope="module")
+def sorted_table(nimbus):
+    """A hash+range table (pk S, sk N) with one partition of five items."""
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = create_table(ddb, range_key=("sk", "N"))
+    for i in range(5):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "part"}, "sk": {"N": str(i)}, "n": {"N": str(i)},
+                                           "lst": {"L": [{"N": str(i)}]}})
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def filtered(ddb, table, expr, values):
+    return ddb.query(TableName=table, KeyConditionExpression="pk = :p", FilterExpression=expr,
+                     ExpressionAttributeValues={":p": {"S": "part"}, **values})
+
+
+def test_filter_errors_come_before_any_item_is_read(ddb, sorted_table):
+    # Partition "nobody" is empty: the filter is still checked.
+    def refused(expr, values):
+        return error_of(ddb.query, TableName=sorted_table, KeyConditionExpression="pk = :p", FilterExpression=expr,
+                        ExpressionAttributeValues={":p": {"S": "nobody"}, **values})
+
+    assert refused("if_not_exists(n, :v) = :v", {":v": {"N": "1"}}) == (
+        "ValidationException",
+        "Invalid FilterExpression: The function is not allowed in a condition expression; function: if_not_exists",
+    )
+    assert refused("begins_with(n, :v)", {":v": {"N": "1"}}) == (
+        "ValidationException",
+        "Invalid FilterExpression: Incorrect operand type for operator or function; operator or function: "
+        "begins_with, operand type: N",
+    )
+
+
+def test_filter_on_an_unorderable_attribute_skips_items(ddb, sorted_table):
+    assert filtered(ddb, sorted_table, "lst <= :v", {":v": {"N": "3"}})["Items"] == []
+    assert filtered(ddb, sorted_table, "n BETWEEN :v AND lst", {":v": {"N": "0"}})["Items"] == []
+    assert filtered(ddb, sorted_table, "n BETWEEN :a AND :b", {":a": {"N": "1"}, ":b": {"N": "2"}})["Count"] == 2
+
+
+def test_query_mixes_no_legacy_parameter_with_expressions(ddb, sorted_table):
+    assert error_of(ddb.query, TableName=sorted_table, KeyConditionExpression="pk = :p", FilterExpression="n = :n",
+                    AttributesToGet=["n"], ExpressionAttributeValues={":p": {"S": "part"}, ":n": {"N": "1"}}) == (
+        "ValidationException",
+        "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: "
+        "{AttributesToGet} Expression parameters: {FilterExpression, KeyConditionExpression}",
+    )
+
+
+def test_key_condition_on_a_nested_attribute(ddb, sorted_table):
+    assert error_of(ddb.query, TableName=sorted_table, KeyConditionExpression="pk = :p AND sk.x < :v",
+                    ExpressionAttributeValues={":p": {"S": "part"}, ":v": {"N": "3"}}) == (
+        "ValidationException",
+        "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
+    )

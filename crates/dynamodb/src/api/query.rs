@@ -126,6 +126,13 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
     let unsupported = || validation("Query key condition not supported");
     let mut conditions = Vec::with_capacity(parts.len());
     for part in parts {
+        let mut paths = vec![];
+        cond_paths(&part, &mut paths);
+        if paths.iter().any(|p| p.0.len() > 1) {
+            return Err(validation(
+                "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
+            ));
+        }
         let (name, rc) = match part {
             Cond::Compare(cmp, Operand::Path(p), Operand::Value(v)) => {
                 (single_name(&p).map(str::to_owned), RangeCond::Cmp(cmp, v))
@@ -389,12 +396,13 @@ impl DynamoDb {
             }
             (Some(s), Some(t)) => Some((s as u64, t as u64)),
         };
+        // Any legacy parameter rules out every expression, whichever pair.
         let filter_member = if query { "QueryFilter" } else { "ScanFilter" };
-        check_no_mixing(r, &[filter_member, "ConditionalOperator"], &["FilterExpression"])?;
-        check_no_mixing(r, &["AttributesToGet"], &["ProjectionExpression"])?;
-        if query {
-            check_no_mixing(r, &["KeyConditions"], &["KeyConditionExpression"])?;
-        }
+        check_no_mixing(
+            r,
+            &["AttributesToGet", "ConditionalOperator", "KeyConditions", filter_member],
+            &["FilterExpression", "KeyConditionExpression", "ProjectionExpression"],
+        )?;
         let mut attrs = Attrs::from_request(r)?;
         let key_cond = if !query {
             None
