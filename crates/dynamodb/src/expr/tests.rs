@@ -110,7 +110,7 @@ fn updated(src: &str, a: Value, item: Value) -> Result<Value> {
     let mut a = attrs(a);
     let u = update::parse(src, &mut a)?;
     let mut item = item_from_json(&item).unwrap();
-    update::apply(&u, &mut item)?;
+    update::apply(&u, &mut item, true)?;
     Ok(serde_json::to_value(&item).unwrap())
 }
 

@@ -28,6 +28,12 @@ pub struct Update {
 }
 
 impl Update {
+    /// Whether the update only takes attributes away (REMOVE, DELETE): AWS
+    /// creates no item for such an update when the item does not exist.
+    pub fn only_removes(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && !(self.remove.is_empty() && self.delete.is_empty())
+    }
+
     /// Every path the update writes, in expression order.
     pub fn targets(&self) -> impl Iterator<Item = &Path> {
         self.set
@@ -276,6 +282,12 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
             SetValue::IfNotExists(path, Box::new(second))
         } else {
             for side in [&first, &second] {
+                // AWS refuses list_append(list_append(…), …).
+                if let SetValue::ListAppend(..) = side {
+                    p.defer(Slot::MisusedFunction, || {
+                        "The function is not allowed to be used this way in an expression; function: list_append".into()
+                    });
+                }
                 if let SetValue::Value(v) = side {
                     if !matches!(v, AV::L(_) | AV::Null) {
                         let t = v.type_name();
@@ -377,40 +389,50 @@ fn put_at(item: &mut Item, path: &Path, value: AV) -> Result<()> {
     Ok(())
 }
 
+/// Remove what `path` names. A missing last step is a no-op, but its parent
+/// must exist and be a map (for a name) or a list (for an index).
 fn remove_at(item: &mut Item, path: &Path) -> Result<()> {
     let Some(last) = path.0.last() else {
         return Ok(());
     };
-    match (parent_mut(item, path), last) {
-        (Ok(None), PathElem::Name(n)) => {
+    match (parent_mut(item, path)?, last) {
+        (None, PathElem::Name(n)) => {
             item.remove(n);
         }
-        (Ok(Some(AV::M(m))), PathElem::Name(n)) => {
+        (Some(AV::M(m)), PathElem::Name(n)) => {
             m.remove(n);
         }
-        (Ok(Some(AV::L(l))), PathElem::Index(i)) => {
+        (Some(AV::L(l)), PathElem::Index(i)) => {
             if *i < l.len() {
                 l.remove(*i);
             }
         }
-        // Removing something that is not there is a no-op.
-        (Ok(_), _) | (Err(_), _) => {}
+        _ => return Err(validation(BAD_PATH)),
     }
     Ok(())
 }
 
 /// Apply `update` to `item`: every SET value is computed from the item as it
-/// was before the update, then the clauses are applied.
-pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
+/// was before the update, then the clauses are applied. `existed` says
+/// whether the item was stored before: AWS ignores a REMOVE whose parent is
+/// missing only when the whole item is.
+pub fn apply(update: &Update, item: &mut Item, existed: bool) -> Result<()> {
     let values = update.set.iter().map(|(_, v)| eval_set(item, v)).collect::<Result<Vec<_>>>()?;
-    for ((path, _), value) in update.set.iter().zip(values) {
+    // In path order: elements set past a list's end are appended in index
+    // order, whatever order the expression names them in.
+    let mut sets: Vec<(&Path, AV)> = update.set.iter().map(|(p, _)| p).zip(values).collect();
+    sets.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, value) in sets {
         put_at(item, path, value)?;
     }
     // Higher list indexes first, so each index refers to the original list.
     let mut removes: Vec<&Path> = update.remove.iter().collect();
     removes.sort_by(|a, b| b.cmp(a));
     for path in removes {
-        remove_at(item, path)?;
+        match remove_at(item, path) {
+            Err(_) if !existed => {}
+            other => other?,
+        }
     }
     for (path, value) in &update.add {
         let merged = match (resolve(item, path), value) {

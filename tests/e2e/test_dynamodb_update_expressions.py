@@ -1,0 +1,107 @@
+"""DynamoDB UpdateExpression semantics: list positions, REMOVE on bad paths, nested functions, numbers."""
+
+import pytest
+
+from test_dynamodb_helpers import create_table, error_of, unique
+
+
+@pytest.fixture(scope="module")
+def table(nimbus):
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = create_table(ddb)
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def put(ddb, table, **attrs):
+    key = {"pk": {"S": unique("item")}}
+    ddb.put_item(TableName=table, Item={**key, **attrs})
+    return key
+
+
+def stored(ddb, table, key):
+    return ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
+def strings(*words):
+    return {"L": [{"S": w} for w in words]}
+
+
+BAD_PATH = ("ValidationException", "The document path provided in the update expression is invalid for update")
+
+
+def test_elements_set_past_the_end_are_appended_by_index(ddb, table):
+    key = put(ddb, table, lst=strings("zero", "one"))
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET lst[90] = :w, lst[9] = :x, lst[40] = :y, lst[1] = :z",
+                    ExpressionAttributeValues={":w": {"S": "w"}, ":x": {"S": "x"}, ":y": {"S": "y"}, ":z": {"S": "z"}})
+    assert stored(ddb, table, key)["lst"] == strings("zero", "z", "x", "y", "w")
+
+
+@pytest.mark.parametrize("expr", ["REMOVE s.kid", "REMOVE lst.kid", "REMOVE absent.kid", "REMOVE s[0]",
+                                  "REMOVE absent[0]", "REMOVE doc[0]"])
+def test_remove_under_a_missing_or_wrong_parent_is_refused(ddb, table, expr):
+    key = put(ddb, table, s={"S": "text"}, lst=strings("a"), doc={"M": {"k": {"S": "v"}}})
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression=expr) == BAD_PATH
+    assert stored(ddb, table, key)["s"] == {"S": "text"}
+
+
+def test_remove_of_a_missing_leaf_changes_nothing(ddb, table):
+    item = {"lst": strings("a"), "doc": {"M": {"k": {"S": "v"}}}}
+    key = put(ddb, table, **item)
+    for expr in ["REMOVE doc.kid", "REMOVE lst[5]", "REMOVE absent"]:
+        ddb.update_item(TableName=table, Key=key, UpdateExpression=expr)
+    assert stored(ddb, table, key) == {**key, **item}
+
+
+def test_removing_from_a_missing_item_creates_nothing(ddb, table):
+    key = {"pk": {"S": unique("ghost")}}
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE a.b")
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE a[0], c")
+    assert stored(ddb, table, key) is None
+    # Legacy AttributeUpdates DELETE behaves the same.
+    ddb.update_item(TableName=table, Key=key, AttributeUpdates={"a": {"Action": "DELETE"}})
+    assert stored(ddb, table, key) is None
+    # An update with nothing in it still creates the item.
+    ddb.update_item(TableName=table, Key=key)
+    assert stored(ddb, table, key) == key
+
+
+def test_list_append_cannot_nest_in_itself(ddb, table):
+    key = put(ddb, table)
+    values = {":a": strings("a"), ":b": strings("b"), ":c": strings("c")}
+    assert error_of(ddb.update_item, TableName=table, Key=key,
+                    UpdateExpression="SET l = list_append(list_append(:a, :b), :c)",
+                    ExpressionAttributeValues=values) == (
+        "ValidationException",
+        "1 validation error detected: Invalid UpdateExpression: The function is not allowed to be used this way in an "
+        "expression; function: list_append",
+    )
+    # Other nestings are fine.
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET l = list_append(if_not_exists(l, :a), :b)",
+                    ExpressionAttributeValues={":a": strings("a"), ":b": strings("b")})
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET n = if_not_exists(x, if_not_exists(y, :c))",
+                    ExpressionAttributeValues={":c": {"N": "3"}})
+    got = stored(ddb, table, key)
+    assert got["l"] == strings("a", "b")
+    assert got["n"] == {"N": "3"}
+
+
+def test_function_names_start_with_a_letter(ddb, table):
+    key = put(ddb, table)
+    code, message = error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET a = _f(b)")
+    assert code == "ValidationException"
+    assert 'Invalid UpdateExpression: Syntax error; token: "_f"' in message
+
+
+def test_zero_takes_any_exponent(ddb, table):
+    key = put(ddb, table)
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET z = :z, y = :y",
+                    ExpressionAttributeValues={":z": {"N": "0e1000"}, ":y": {"N": "-0.0e-500"}})
+    got = stored(ddb, table, key)
+    assert (got["z"], got["y"]) == ({"N": "0"}, {"N": "0"})
+    # Non-zero numbers keep their range.
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET z = :z",
+                    ExpressionAttributeValues={":z": {"N": "1e126"}})[0] == "ValidationException"
