@@ -105,3 +105,15 @@ def test_zero_takes_any_exponent(ddb, table):
     # Non-zero numbers keep their range.
     assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET z = :z",
                     ExpressionAttributeValues={":z": {"N": "1e126"}})[0] == "ValidationException"
+
+
+@pytest.mark.parametrize("expr", ["SET n = :big + :one", "SET n = :big - :one", "ADD n :one"])
+def test_a_result_past_38_digits_is_an_overflow(ddb, table, expr):
+    key = put(ddb, table, n={"N": "1e50"})
+    values = {":one": {"N": "1"}}
+    if ":big" in expr:
+        values[":big"] = {"N": "1e50"}
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression=expr,
+                    ExpressionAttributeValues=values) == (
+        "ValidationException", "Number overflow. Attempting to store a number with magnitude larger than supported range")
+    assert stored(ddb, table, key)["n"] == {"N": "100000000000000000000000000000000000000000000000000"}

@@ -161,7 +161,9 @@ impl Number {
         };
         // add_digits may carry into one extra leading digit.
         let exp = high as i64 + (digits.len() - width) as i64;
-        Number::from_parts(negative, digits, exp)
+        // AWS reports a sum it cannot hold in 38 digits (1e50 + 1) as an
+        // overflow, not as too many significant digits.
+        Number::from_parts(negative, digits, exp).map_err(|e| if e == TOO_PRECISE { OVERFLOW.into() } else { e })
     }
 
     pub fn sub(&self, other: &Number) -> Result<Number, String> {
@@ -395,7 +397,8 @@ mod tests {
         assert_eq!(n("-5").add(&n("5")).unwrap().to_string(), "0");
         assert_eq!(n("1e125").add(&n("1e125")).unwrap().to_string().len(), 126);
         assert_eq!(n("9.9e125").add(&n("1e125")).unwrap_err(), OVERFLOW);
-        assert_eq!(n("1e37").add(&n("0.1")).unwrap_err(), TOO_PRECISE);
+        assert_eq!(n("1e37").add(&n("0.1")).unwrap_err(), OVERFLOW);
+        assert_eq!(n("1e50").sub(&n("1")).unwrap_err(), OVERFLOW);
     }
 
     #[test]
