@@ -245,3 +245,15 @@ def test_key_condition_on_a_nested_attribute(ddb, sorted_table):
         "ValidationException",
         "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
     )
+
+
+def test_document_paths_reach_32_levels(ddb, table):
+    deep = "doc" + ".k" * 31
+    assert ddb.get_item(TableName=table, Key=KEY, ProjectionExpression=deep)["Item"] == {}
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ProjectionExpression=deep + "[0]") == (
+        "ValidationException",
+        "Invalid ProjectionExpression: The document path has too many nesting levels; nesting levels: 33",
+    )
+    code, message = condition_error(ddb, table, f"attribute_exists({deep}.k)")
+    assert code == "ValidationException"
+    assert message.endswith("Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33")

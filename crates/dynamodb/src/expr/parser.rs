@@ -38,6 +38,9 @@ const MAX_OPERATORS: usize = 300;
 /// 2 MB thread stack holds about twice this).
 const MAX_NESTING: usize = MAX_OPERATORS / 2;
 
+/// A document path reaches at most 32 levels, its first name included.
+const MAX_PATH_DEPTH: usize = 32;
+
 /// The keywords that can never start a path.
 const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
 
@@ -229,6 +232,12 @@ impl<'a> Parser<'a> {
                 self.expect_punct("]")?;
                 elems.push(PathElem::Index(index));
             } else {
+                if elems.len() > MAX_PATH_DEPTH {
+                    return Err(self.kind.error(format!(
+                        "The document path has too many nesting levels; nesting levels: {}",
+                        elems.len()
+                    )));
+                }
                 return Ok(Path(elems));
             }
         }
