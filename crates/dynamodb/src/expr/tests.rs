@@ -219,3 +219,47 @@ fn condition_problems_report_in_written_order() {
     assert!(cond_err("pk = :missing AND begins_with(sk, :n)", v.clone()).contains("attribute value: :missing"));
     assert!(cond_err("begins_with(sk, :n) AND pk = :missing", v).contains("operand type: N"));
 }
+
+#[test]
+fn conditions_checked_against_the_alternator_suite() {
+    let v = json!({"ExpressionAttributeValues": {":l": {"L": []}, ":n": {"N": "0"}, ":t": {"S": "N"}}});
+    assert_eq!(
+        cond_err("a < :l", v.clone()),
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: L"
+    );
+    assert_eq!(
+        cond_err("if_not_exists(a, :n) = :n", v.clone()),
+        "Invalid ConditionExpression: The function is not allowed in a condition expression; function: if_not_exists"
+    );
+    assert_eq!(cond_err("_f(a)", v.clone()), "Invalid ConditionExpression: Syntax error; token: \"_f\", near: \"_f(\"");
+    assert!(check("attribute_type(:n, :t)", v.clone(), json!({})));
+    let deep = format!("attribute_exists(a{})", ".b".repeat(32));
+    assert_eq!(
+        cond_err(&deep, v),
+        "Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33"
+    );
+}
+
+#[test]
+fn updates_checked_against_the_alternator_suite() {
+    let l = |items: &[&str]| json!({"L": items.iter().map(|s| json!({"S": s})).collect::<Vec<_>>()});
+    let v = json!({"ExpressionAttributeValues": {":a": l(&["a"]), ":b": l(&["b"]), ":c": l(&["c"])}});
+    let err = update::parse("SET x = list_append(list_append(:a, :b), :c)", &mut attrs(v)).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append"
+    );
+    // Appends past the end land in index order.
+    let item = json!({"l": l(&["x"])});
+    let words = json!({"ExpressionAttributeValues": {":a": {"S": "a"}, ":b": {"S": "b"}, ":c": {"S": "c"}}});
+    let out = updated("SET l[9] = :c, l[3] = :a, l[5] = :b", words, item).unwrap();
+    assert_eq!(out["l"], l(&["x", "a", "b", "c"]));
+    // REMOVE under a missing parent: refused on a stored item, ignored on a new one.
+    let mut u = update::parse("REMOVE q.r", &mut attrs(json!({}))).unwrap();
+    let mut item = item_from_json(&json!({"s": {"S": "v"}})).unwrap();
+    assert!(update::apply(&u, &mut item, true).is_err());
+    assert!(update::apply(&u, &mut item, false).is_ok());
+    assert!(u.only_removes());
+    u.add.push((Path(vec![PathElem::Name("n".into())]), crate::types::AttributeValue::Null));
+    assert!(!u.only_removes());
+}
