@@ -257,3 +257,13 @@ def test_document_paths_reach_32_levels(ddb, table):
     code, message = condition_error(ddb, table, f"attribute_exists({deep}.k)")
     assert code == "ValidationException"
     assert message.endswith("Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33")
+
+
+def test_operands_may_stand_in_parentheses(ddb, table):
+    assert holds(ddb, table, "(n) = :v AND (doc).k = (:s) AND (lst)[0] IN ((:s), :a)",
+                 {":v": {"N": "42"}, ":s": {"S": "v"}, ":a": {"S": "a"}}) is True
+    assert holds(ddb, table, "(n) BETWEEN (:lo) AND :hi", {":lo": {"N": "1"}, ":hi": {"N": "50"}}) is True
+    assert condition_error(ddb, table, "((n)) = :v", {":v": {"N": "42"}}) == (
+        "ValidationException", "1 validation error detected: Invalid ConditionExpression: The expression has redundant parentheses;")
+    code, message = condition_error(ddb, table, "(size(s)).b = :v", {":v": {"N": "42"}})
+    assert code == "ValidationException" and "Invalid ConditionExpression: Syntax error;" in message

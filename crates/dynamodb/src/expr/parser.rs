@@ -214,7 +214,12 @@ impl<'a> Parser<'a> {
 
     /// `a.b[3].#c`
     pub(crate) fn path(&mut self) -> Result<Path> {
-        let mut elems = vec![PathElem::Name(self.path_name()?)];
+        let first = PathElem::Name(self.path_name()?);
+        self.path_steps(vec![first])
+    }
+
+    /// The `.name` and `[index]` steps after the start of a path.
+    fn path_steps(&mut self, mut elems: Vec<PathElem>) -> Result<Path> {
         loop {
             if self.at_punct(".") {
                 self.advance();
@@ -305,19 +310,49 @@ impl<'a> Parser<'a> {
         Ok(cond)
     }
 
+    /// Whether the `(` here encloses an operand, as in `(a) = :v` or
+    /// `(a.b).c < :v`, rather than a condition: what follows its `)` says.
+    fn at_operand_group(&self) -> bool {
+        let mut depth = 0usize;
+        for (i, t) in self.toks[self.pos..].iter().enumerate() {
+            match t.tok {
+                Tok::Punct("(") => depth += 1,
+                Tok::Punct(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let after = &self.toks[(self.pos + i + 1).min(self.toks.len() - 1)];
+                        return matches!(after.tok, Tok::Punct("=" | "<>" | "<" | "<=" | ">" | ">=" | "." | "["))
+                            || after.is_keyword("BETWEEN")
+                            || after.is_keyword("IN");
+                    }
+                }
+                Tok::Eof => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Close a parenthesised group opened at token `open`; a group directly
+    /// inside another is redundant.
+    fn close_group(&mut self, open: usize) -> Result<()> {
+        let close = self.pos;
+        self.expect_punct(")")?;
+        if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
+            self.defer(Slot::Parens, || "The expression has redundant parentheses;".into());
+        }
+        self.groups.push((open, close));
+        Ok(())
+    }
+
     fn primary(&mut self) -> Result<Cond> {
-        if self.at_punct("(") {
+        if self.at_punct("(") && !self.at_operand_group() {
             let open = self.pos;
             self.advance();
             self.enter()?;
             let inner = self.or()?;
             self.leave();
-            let close = self.pos;
-            self.expect_punct(")")?;
-            if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
-                self.defer(Slot::Parens, || "The expression has redundant parentheses;".into());
-            }
-            self.groups.push((open, close));
+            self.close_group(open)?;
             return Ok(inner);
         }
         let first = self.term()?;
@@ -387,6 +422,21 @@ impl<'a> Parser<'a> {
 
     /// A path, a `:value`, or a function call (validated by the caller).
     fn term(&mut self) -> Result<Term> {
+        if self.at_punct("(") {
+            // An operand in parentheses; a path in them may go on: `(a.b).c`.
+            let open = self.pos;
+            self.advance();
+            self.enter()?;
+            let inner = self.term()?;
+            self.leave();
+            self.close_group(open)?;
+            return match inner {
+                Term::Operand(Operand::Path(p)) if self.at_punct(".") || self.at_punct("[") => {
+                    Ok(Term::Operand(Operand::Path(self.path_steps(p.0)?)))
+                }
+                other => Ok(other),
+            };
+        }
         if let Some(name) = self.at_function() {
             self.advance();
             self.advance();

@@ -263,3 +263,18 @@ fn updates_checked_against_the_alternator_suite() {
     u.add.push((Path(vec![PathElem::Name("n".into())]), crate::types::AttributeValue::Null));
     assert!(!u.only_removes());
 }
+
+#[test]
+fn operands_may_stand_in_parentheses() {
+    let v = json!({"ExpressionAttributeValues": {":one": {"N": "1"}, ":two": {"N": "2"}}});
+    let item = json!({"a": {"N": "1"}, "m": {"M": {"b": {"N": "2"}}}, "l": {"L": [{"N": "2"}]}});
+    assert!(check("(a) = :one AND (m).b = (:two) AND (l)[0] IN ((m.b), :one)", v.clone(), item.clone()));
+    assert!(check("(a) BETWEEN (:one) AND :two AND size((m)) = (:one)", v.clone(), item));
+    assert_eq!(
+        cond_err("((a)) = :one", v.clone()),
+        "Invalid ConditionExpression: The expression has redundant parentheses;"
+    );
+    // A function result or a value cannot be followed by path steps.
+    assert!(cond_err("(size(a)).b = :one", v.clone()).contains("Syntax error"));
+    assert!(cond_err("(:one).b = :one", v).contains("Syntax error"));
+}
