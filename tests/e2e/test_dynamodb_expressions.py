@@ -267,3 +267,35 @@ def test_operands_may_stand_in_parentheses(ddb, table):
         "ValidationException", "1 validation error detected: Invalid ConditionExpression: The expression has redundant parentheses;")
     code, message = condition_error(ddb, table, "(size(s)).b = :v", {":v": {"N": "42"}})
     assert code == "ValidationException" and "Invalid ConditionExpression: Syntax error;" in message
+
+
+def scan_error(ddb, table, expr, values=None):
+    params = {"TableName": table, "FilterExpression": expr}
+    if values:
+        params["ExpressionAttributeValues"] = values
+    return error_of(ddb.scan, **params)
+
+
+@pytest.mark.parametrize("expr,values,message", [
+    # A misused condition function outranks its wrong operand count.
+    ("attribute_exists(n, s) > s", None,
+     "The function is not allowed to be used this way in an expression; function: attribute_exists"),
+    # size() yields a number, whatever it measures.
+    ("begins_with(s, size(s))", None,
+     "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"),
+    ("attribute_type(s, size(s))", None,
+     "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: N"),
+    ("size(size(s)) > n", None, "Incorrect operand type for operator or function; operator or function: size, operand type: N"),
+    ("size(:v) > n", {":v": {"BOOL": True}},
+     "Incorrect operand type for operator or function; operator or function: size, operand type: BOOL"),
+    # The size of a string constant is fine; the function around it wants a path.
+    ("attribute_not_exists(size(:v))", {":v": {"S": "abc"}},
+     "Operator or function requires a document path; operator or function: attribute_not_exists"),
+])
+def test_function_operand_errors(ddb, table, expr, values, message):
+    assert scan_error(ddb, table, expr, values) == ("ValidationException", "Invalid FilterExpression: " + message)
+
+
+def test_size_of_a_constant(ddb, table):
+    assert holds(ddb, table, "size(:word) = :three AND size(:list) < n", {
+        ":word": {"S": "abc"}, ":three": {"N": "3"}, ":list": {"L": [{"N": "1"}]}}) is True

@@ -35,7 +35,7 @@ pub fn resolve<'a>(item: &'a Item, path: &Path) -> Option<&'a AV> {
 }
 
 /// `size()` of a value; `None` for types without a size.
-fn size_of(v: &AV) -> Option<usize> {
+pub(crate) fn size_of(v: &AV) -> Option<usize> {
     Some(match v {
         AV::S(s) => s.chars().count(),
         AV::B(b) => b.len(),

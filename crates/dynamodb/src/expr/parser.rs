@@ -11,7 +11,7 @@ use nimbus_core::AwsError;
 use super::lexer::{lex, Tok, Token};
 use super::{is_reserved, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::error::Result;
-use crate::types::AttributeValue;
+use crate::types::{AttributeValue, Number};
 
 /// Semantic error classes, highest priority first.
 #[derive(Clone, Copy)]
@@ -40,6 +40,10 @@ const MAX_NESTING: usize = MAX_OPERATORS / 2;
 
 /// A document path reaches at most 32 levels, its first name included.
 const MAX_PATH_DEPTH: usize = 32;
+
+/// The functions that make a condition (all but `size`).
+const CONDITION_FUNCTIONS: [&str; 5] =
+    ["attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"];
 
 /// The keywords that can never start a path.
 const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
@@ -492,8 +496,10 @@ impl<'a> Parser<'a> {
         match term {
             Term::Operand(op) => op,
             Term::Func(name, args) => {
+                let known = self.known_function(&name, args.len());
                 if name != "size" {
-                    if self.known_function(&name, args.len()) {
+                    // Misuse outranks a wrong operand count: checked whatever the count.
+                    if CONDITION_FUNCTIONS.contains(&name.as_str()) {
                         self.defer(Slot::MisusedFunction, || {
                             format!(
                                 "The function is not allowed to be used this way in an expression; function: {name}"
@@ -502,26 +508,36 @@ impl<'a> Parser<'a> {
                     }
                     return Operand::Value(AttributeValue::Null);
                 }
-                if !self.known_function(&name, args.len()) {
+                if !known {
                     return Operand::Value(AttributeValue::Null);
                 }
                 let arg = args.into_iter().next().map(|a| self.operand(a));
                 match arg {
                     Some(Operand::Path(p)) => Operand::Size(p),
-                    Some(Operand::Value(v)) => {
-                        let t = v.type_name();
-                        if matches!(t, "N" | "BOOL" | "NULL") {
-                            self.bad_operand_type("size", t);
-                        } else {
-                            self.defer(Slot::Function, || {
-                                "Operator or function requires a document path; operator or function: size".into()
-                            });
+                    // The size of a constant is known now.
+                    Some(Operand::Value(v)) => match super::eval::size_of(&v) {
+                        Some(n) => Operand::Value(AttributeValue::N(Number::from_i64(n as i64))),
+                        None => {
+                            self.bad_operand_type("size", v.type_name());
+                            Operand::Value(AttributeValue::Null)
                         }
+                    },
+                    Some(Operand::Size(_)) => {
+                        self.bad_operand_type("size", "N");
                         Operand::Value(AttributeValue::Null)
                     }
-                    _ => Operand::Value(AttributeValue::Null),
+                    None => Operand::Value(AttributeValue::Null),
                 }
             }
+        }
+    }
+
+    /// The type an operand is known to have before any item is read.
+    fn known_type(op: &Operand) -> Option<&'static str> {
+        match op {
+            Operand::Value(v) => Some(v.type_name()),
+            Operand::Size(_) => Some("N"),
+            Operand::Path(_) => None,
         }
     }
 
@@ -565,6 +581,7 @@ impl<'a> Parser<'a> {
             ("attribute_type", Some(t)) => {
                 self.check_distinct(&name, &first, &t);
                 match &t {
+                    Operand::Size(_) => self.bad_operand_type(&name, "N"),
                     Operand::Value(AttributeValue::S(s)) => {
                         if !["S", "N", "B", "NULL", "SS", "BOOL", "L", "BS", "NS", "M"].contains(&s.as_str()) {
                             self.defer(Slot::Function, || {
@@ -581,10 +598,8 @@ impl<'a> Parser<'a> {
             ("begins_with", Some(prefix)) => {
                 self.check_distinct(&name, &first, &prefix);
                 for op in [&first, &prefix] {
-                    if let Operand::Value(v) = op {
-                        if !matches!(v, AttributeValue::S(_) | AttributeValue::B(_)) {
-                            self.bad_operand_type(&name, v.type_name());
-                        }
+                    if let Some(t) = Self::known_type(op).filter(|t| !matches!(*t, "S" | "B")) {
+                        self.bad_operand_type(&name, t);
                     }
                 }
                 Cond::BeginsWith(first, prefix)
