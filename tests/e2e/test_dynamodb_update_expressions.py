@@ -117,3 +117,43 @@ def test_a_result_past_38_digits_is_an_overflow(ddb, table, expr):
                     ExpressionAttributeValues=values) == (
         "ValidationException", "Number overflow. Attempting to store a number with magnitude larger than supported range")
     assert stored(ddb, table, key)["n"] == {"N": "100000000000000000000000000000000000000000000000000"}
+
+
+@pytest.fixture(scope="module")
+def indexed(nimbus):
+    """Hash key `pk`, and a GSI keyed on `gk`."""
+    import boto3
+
+    ddb = boto3.client("dynamodb", endpoint_url=nimbus.endpoint, region_name=nimbus.region,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = create_table(ddb, extra_attributes={"gk": "S"}, GlobalSecondaryIndexes=[{
+        "IndexName": "by-gk", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"}}])
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def scalar_keys(kind, name):
+    return ("ValidationException",
+            f"Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}")
+
+
+def test_expressions_cannot_step_into_key_attributes(ddb, indexed):
+    key = {"pk": {"S": "k"}}
+    one = {":v": {"N": "1"}}
+    assert error_of(ddb.get_item, TableName=indexed, Key=key, ProjectionExpression="pk.x") == scalar_keys("Key", "pk")
+    assert error_of(ddb.get_item, TableName=indexed, Key=key, ProjectionExpression="#g[0]",
+                    ExpressionAttributeNames={"#g": "gk"}) == scalar_keys("IndexKey", "gk")
+    assert error_of(ddb.update_item, TableName=indexed, Key=key, UpdateExpression="SET gk.x = :v",
+                    ExpressionAttributeValues=one) == scalar_keys("IndexKey", "gk")
+    assert error_of(ddb.put_item, TableName=indexed, Item=key, ConditionExpression="size(pk.x) > :v",
+                    ExpressionAttributeValues=one) == scalar_keys("Key", "pk")
+    assert error_of(ddb.delete_item, TableName=indexed, Key=key, ConditionExpression="gk[1] = :v",
+                    ExpressionAttributeValues=one) == scalar_keys("IndexKey", "gk")
+    assert error_of(ddb.scan, TableName=indexed, FilterExpression="attribute_exists(pk.x)") == scalar_keys("Key", "pk")
+    assert error_of(ddb.query, TableName=indexed, KeyConditionExpression="pk = :k", FilterExpression="gk.x = :v",
+                    ExpressionAttributeValues={":k": {"S": "k"}, **one}) == scalar_keys("IndexKey", "gk")
+    # Other attributes may be documents.
+    ddb.update_item(TableName=indexed, Key=key, UpdateExpression="SET doc = :m", ExpressionAttributeValues={":m": {"M": {}}})
+    ddb.update_item(TableName=indexed, Key=key, UpdateExpression="SET doc.x = :v", ExpressionAttributeValues=one)
+    assert ddb.get_item(TableName=indexed, Key=key, ProjectionExpression="doc.x")["Item"] == {"doc": {"M": {"x": {"N": "1"}}}}

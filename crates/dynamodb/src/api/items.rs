@@ -3,7 +3,10 @@
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::{check_no_mixing, check_placeholders_used, envelope, legacy, CapacityMode, Consumed, Req, Validator};
+use super::{
+    check_no_mixing, check_placeholders_used, check_scalar_keys, envelope, legacy, CapacityMode, Consumed, Req,
+    Validator,
+};
 use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
@@ -173,6 +176,7 @@ impl DynamoDb {
         };
         let (name, opts, item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        check_scalar_keys(&table, condition.iter().flat_map(Cond::paths))?;
         let key = validate_put(&table, &item)?;
         let wants_old = opts.return_values != "NONE" || opts.capacity != CapacityMode::None || opts.metrics;
         let op = WriteOp {
@@ -205,6 +209,7 @@ impl DynamoDb {
         };
         let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        check_scalar_keys(&table, condition.iter().flat_map(Cond::paths))?;
         let key = table.key_of(&key_item)?;
         let op = WriteOp {
             table: table.clone(),
@@ -239,6 +244,7 @@ impl DynamoDb {
         };
         let (name, opts, key_item, update, condition, legacy_update) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        check_scalar_keys(&table, update.paths().into_iter().chain(condition.iter().flat_map(Cond::paths)))?;
         let key = table.key_of(&key_item)?;
         if let Some(target) = update.targets().find(|t| table.key.is_key(t.head())) {
             return Err(invalid_parameter(format!(
@@ -277,6 +283,7 @@ impl DynamoDb {
         attrs.check_unused()?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let (_, key) = parse_key(&r, &table)?;
+        check_scalar_keys(&table, projection.iter().flatten())?;
         let store = self.catalog.store();
         // Fast path: hand back the stored JSON as it is.
         if projection.is_none() && capacity == CapacityMode::None {

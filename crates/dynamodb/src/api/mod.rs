@@ -13,7 +13,9 @@ use nimbus_core::AwsError;
 use serde_json::{json, Map, Value};
 
 use crate::error::{serialization, validation, Result};
+use crate::expr::Path;
 use crate::model::items::IndexUnits;
+use crate::model::table::Table;
 use crate::types::{item_from_json_in, unexpected, Item, Layer};
 
 /// A request body: a JSON object with typed accessors that answer wrong
@@ -362,6 +364,28 @@ pub fn envelope(mut err: AwsError) -> AwsError {
         err.message = format!("1 validation error detected: {}", err.message);
     }
     err
+}
+
+/// Key attributes hold scalars: AWS refuses an expression path that steps
+/// into one (`k.x`, `k[0]`), naming the table's key before the indexes'.
+pub fn check_scalar_keys<'a>(table: &Table, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let nested: Vec<&str> = paths.into_iter().filter(|p| p.0.len() > 1).map(Path::head).collect();
+    if nested.is_empty() {
+        return Ok(());
+    }
+    let refuse = |kind: &str, name: &str| {
+        Err(validation(format!(
+            "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+        )))
+    };
+    let stepped_into = |a: &&crate::model::table::KeyAttr| nested.contains(&a.name.as_str());
+    if let Some(a) = table.key.attrs().find(stepped_into) {
+        return refuse("Key", &a.name);
+    }
+    if let Some(a) = table.lsis.iter().chain(&table.gsis).flat_map(|i| i.key.attrs()).find(stepped_into) {
+        return refuse("IndexKey", &a.name);
+    }
+    Ok(())
 }
 
 /// "Can not use both expression and non-expression parameters in the same request".

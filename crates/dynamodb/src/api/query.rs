@@ -9,7 +9,9 @@ use nimbus_store::{prefix_end, Direction, Keyspace};
 use serde_json::{json, Map, Value};
 
 use super::items::parse_projection;
-use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use super::{
+    check_no_mixing, check_placeholders_used, check_scalar_keys, legacy, CapacityMode, Consumed, Req, Validator,
+};
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
 use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
@@ -54,40 +56,6 @@ struct Plan {
     capacity: CapacityMode,
 }
 
-/// Every path a condition reads.
-fn cond_paths<'a>(cond: &'a Cond, out: &mut Vec<&'a Path>) {
-    let op = |o: &'a Operand, out: &mut Vec<&'a Path>| {
-        if let Operand::Path(p) | Operand::Size(p) = o {
-            out.push(p);
-        }
-    };
-    match cond {
-        Cond::Or(a, b) | Cond::And(a, b) => {
-            cond_paths(a, out);
-            cond_paths(b, out);
-        }
-        Cond::Not(a) => cond_paths(a, out),
-        Cond::Compare(_, a, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => {
-            op(a, out);
-            op(b, out);
-        }
-        Cond::Between(a, b, c) => {
-            op(a, out);
-            op(b, out);
-            op(c, out);
-        }
-        Cond::In(a, list) => {
-            op(a, out);
-            list.iter().for_each(|x| op(x, out));
-        }
-        Cond::Exists(p) | Cond::NotExists(p) => out.push(p),
-        Cond::Type(v, t) => {
-            op(v, out);
-            op(t, out);
-        }
-    }
-}
-
 fn single_name(p: &Path) -> Option<&str> {
     match p.0.as_slice() {
         [PathElem::Name(n)] => Some(n),
@@ -127,7 +95,7 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
     let mut conditions = Vec::with_capacity(parts.len());
     for part in parts {
         let mut paths = vec![];
-        cond_paths(&part, &mut paths);
+        part.collect_paths(&mut paths);
         if paths.iter().any(|p| p.0.len() > 1) {
             return Err(validation(
                 "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
@@ -474,6 +442,7 @@ impl DynamoDb {
                 )));
             }
         }
+        check_scalar_keys(&table, filter.iter().flat_map(Cond::paths).chain(projection.iter().flatten()))?;
         let schema = index.as_ref().map_or(&table.key, |i| &i.key);
         let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
         // The encoded partition a Query reads (hash key and leading equalities).
@@ -483,7 +452,7 @@ impl DynamoDb {
                 let (hash, equalities, range) = key_condition(kc, schema)?;
                 if let Some(f) = &filter {
                     let mut paths = vec![];
-                    cond_paths(f, &mut paths);
+                    f.collect_paths(&mut paths);
                     if let Some(p) = paths.iter().find(|p| schema.is_key(p.head())) {
                         return Err(validation(format!(
                             "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",

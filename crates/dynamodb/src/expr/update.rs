@@ -34,6 +34,29 @@ impl Update {
         self.set.is_empty() && self.add.is_empty() && !(self.remove.is_empty() && self.delete.is_empty())
     }
 
+    /// Every path the update writes or reads.
+    pub fn paths(&self) -> Vec<&Path> {
+        fn read<'a>(value: &'a SetValue, out: &mut Vec<&'a Path>) {
+            match value {
+                SetValue::Value(_) => {}
+                SetValue::Path(p) => out.push(p),
+                SetValue::IfNotExists(p, v) => {
+                    out.push(p);
+                    read(v, out);
+                }
+                SetValue::ListAppend(a, b) | SetValue::Plus(a, b) | SetValue::Minus(a, b) => {
+                    read(a, out);
+                    read(b, out);
+                }
+            }
+        }
+        let mut out: Vec<&Path> = self.targets().collect();
+        for (_, value) in &self.set {
+            read(value, &mut out);
+        }
+        out
+    }
+
     /// Every path the update writes, in expression order.
     pub fn targets(&self) -> impl Iterator<Item = &Path> {
         self.set
