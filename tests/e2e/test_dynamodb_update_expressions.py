@@ -157,3 +157,64 @@ def test_expressions_cannot_step_into_key_attributes(ddb, indexed):
     ddb.update_item(TableName=indexed, Key=key, UpdateExpression="SET doc = :m", ExpressionAttributeValues={":m": {"M": {}}})
     ddb.update_item(TableName=indexed, Key=key, UpdateExpression="SET doc.x = :v", ExpressionAttributeValues=one)
     assert ddb.get_item(TableName=indexed, Key=key, ProjectionExpression="doc.x")["Item"] == {"doc": {"M": {"x": {"N": "1"}}}}
+
+
+def update_error(ddb, table, expr, values=None, names=None):
+    params = {"TableName": table, "Key": {"pk": {"S": "never-written"}}, "UpdateExpression": expr}
+    if values:
+        params["ExpressionAttributeValues"] = values
+    if names:
+        params["ExpressionAttributeNames"] = names
+    code, message = error_of(ddb.update_item, **params)
+    assert code == "ValidationException"
+    return message.removeprefix("1 validation error detected: ")
+
+
+S = {"S": "s"}
+
+
+@pytest.mark.parametrize("expr,values,names,message", [
+    # Reserved words outrank every other problem of an update expression.
+    ("SET #undefined = :v SET comment = :v", {":v": S}, None,
+     "Attribute name is a reserved keyword; reserved keyword: comment"),
+    # Then unknown functions, then a repeated section, then placeholders.
+    ("SET a = nope(:undefined) SET b = :v", {":v": S}, None, "Invalid function name; function: nope"),
+    ("SET a = #n REMOVE b REMOVE c", None, None,
+     'The "REMOVE" section can only be used once in an update expression;'),
+    ("SET a = if_not_exists(#n, :nothing)", {":v": S}, {"#m": "m"},
+     "An expression attribute name used in the document path is not defined; attribute name: #n"),
+    # Overlapping or conflicting targets outrank operand and function errors;
+    # an overlap is reported before an earlier conflict.
+    ("SET d[1] = :v, d.x = :v, c[1].y = :v, c = list_append(:v)", {":v": S}, None,
+     "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [c, [1], y], "
+     "path two: [c]"),
+    # Paths are named in the order written, whatever their sections.
+    ("REMOVE a.x SET a[1] = :v", {":v": S}, None,
+     "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: [a, x], "
+     "path two: [a, [1]]"),
+    # ADD/DELETE operand types outrank function errors written before them.
+    ("SET l = list_append(:v, l), m = if_not_exists(m) ADD n :v", {":v": S}, None,
+     "Incorrect operand type for operator or function; operator: ADD, operand type: STRING"),
+    ("DELETE s :nul", {":nul": {"NULL": True}}, None,
+     "Incorrect operand type for operator or function; operator: DELETE, operand type: NULL"),
+    ("SET n = n + :nul", {":nul": {"NULL": True}}, None,
+     "Incorrect operand type for operator or function; operator or function: +, operand type: NULL"),
+    ("SET l = list_append(:nul, l)", {":nul": {"NULL": True}}, None,
+     "Incorrect operand type for operator or function; operator or function: list_append, operand type: NULL"),
+])
+def test_update_expression_errors_by_rank(ddb, table, expr, values, names, message):
+    assert update_error(ddb, table, expr, values, names) == "Invalid UpdateExpression: " + message
+
+
+@pytest.mark.parametrize("expr", ["SET a = set", "SET remove = :v", "ADD add :v", "REMOVE delete"])
+def test_section_keywords_are_never_names(ddb, table, expr):
+    assert update_error(ddb, table, expr, {":v": S} if ":v" in expr else None).startswith(
+        "Invalid UpdateExpression: Syntax error; ")
+
+
+def test_a_parenthesised_sum_may_be_set(ddb, table):
+    key = put(ddb, table, n={"N": "1"})
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET m = (n + :two), o = (:two)",
+                    ExpressionAttributeValues={":two": {"N": "2"}})
+    got = stored(ddb, table, key)
+    assert (got["m"], got["o"]) == ({"N": "3"}, {"N": "2"})

@@ -13,20 +13,48 @@ use super::{is_reserved, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::error::Result;
 use crate::types::{AttributeValue, Number};
 
-/// Semantic error classes, highest priority first.
-#[derive(Clone, Copy)]
+/// Semantic error classes. Each keeps the first error of its class; which
+/// class AWS reports first depends on the expression kind (see `finish`).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
     Parens = 0,
     UnknownFunction,
     MisusedFunction,
     Reserved,
-    Undefined,
+    /// A SET, REMOVE, ADD or DELETE section given twice.
+    Section,
+    UndefinedName,
+    UndefinedValue,
+    /// Update targets that overlap or conflict.
+    Paths,
     Operands,
     Distinct,
+    /// An ADD or DELETE value of the wrong type.
+    UpdateOperand,
     Function,
 }
 
-const SLOTS: usize = 8;
+const SLOTS: usize = 12;
+
+/// Conditions, filters, key conditions and projections: the last six
+/// classes share one place, so the first of them written is reported.
+const CONDITION_ORDER: [Slot; 5] =
+    [Slot::Parens, Slot::UnknownFunction, Slot::MisusedFunction, Slot::Reserved, Slot::UndefinedName];
+/// Update expressions: reserved words come first, and names, values, paths,
+/// ADD/DELETE operands and functions each have their own rank.
+const UPDATE_ORDER: [Slot; 11] = [
+    Slot::Reserved,
+    Slot::UnknownFunction,
+    Slot::MisusedFunction,
+    Slot::Parens,
+    Slot::Section,
+    Slot::UndefinedName,
+    Slot::UndefinedValue,
+    Slot::Paths,
+    Slot::UpdateOperand,
+    Slot::Operands,
+    Slot::Function,
+];
 
 /// Expressions are at most 4 KB, as sent (placeholders not substituted).
 const MAX_EXPRESSION_BYTES: usize = 4096;
@@ -45,8 +73,9 @@ const MAX_PATH_DEPTH: usize = 32;
 const CONDITION_FUNCTIONS: [&str; 5] =
     ["attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"];
 
-/// The keywords that can never start a path.
-const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+/// The keywords that can never be a path's name, by expression kind.
+const CONDITION_KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+const UPDATE_KEYWORDS: [&str; 4] = ["SET", "REMOVE", "ADD", "DELETE"];
 
 pub(crate) struct Parser<'a> {
     src: &'a str,
@@ -137,10 +166,22 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn defer(&mut self, slot: Slot, message: impl FnOnce() -> String) {
-        // Undefined placeholders, operand counts, distinctness and operand
-        // types are reported in the order they are written: they share a slot.
-        let index = (slot as usize).min(Slot::Undefined as usize);
-        let entry = &mut self.errors[index];
+        let shared = if self.kind == Kind::Update {
+            // Operand counts, operand types and document-path demands share
+            // a rank in updates, in the order written.
+            if slot == Slot::Operands {
+                Slot::Function
+            } else {
+                slot
+            }
+        } else if slot as usize >= Slot::UndefinedName as usize {
+            // Undefined placeholders, operand counts, distinctness and operand
+            // types are reported in the order they are written.
+            Slot::UndefinedName
+        } else {
+            slot
+        };
+        let entry = &mut self.errors[shared as usize];
         if entry.is_none() {
             *entry = Some(message());
         }
@@ -181,9 +222,19 @@ impl<'a> Parser<'a> {
         if self.operators > MAX_OPERATORS {
             return Err(self.too_many_operators());
         }
-        match self.errors.into_iter().flatten().next() {
+        let order: &[Slot] = if self.kind == Kind::Update { &UPDATE_ORDER } else { &CONDITION_ORDER };
+        let mut errors = self.errors;
+        match order.iter().find_map(|&slot| errors[slot as usize].take()) {
             Some(message) => Err(self.kind.error(message)),
             None => Ok(()),
+        }
+    }
+
+    fn keywords(&self) -> &'static [&'static str] {
+        if self.kind == Kind::Update {
+            &UPDATE_KEYWORDS
+        } else {
+            &CONDITION_KEYWORDS
         }
     }
 
@@ -191,7 +242,7 @@ impl<'a> Parser<'a> {
     fn path_name(&mut self) -> Result<String> {
         let t = self.peek().clone();
         match &t.tok {
-            Tok::Ident(word) if !KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k)) => {
+            Tok::Ident(word) if !self.keywords().iter().any(|k| word.eq_ignore_ascii_case(k)) => {
                 if !word.starts_with(|c: char| c.is_ascii_alphabetic()) {
                     return Err(self.syntax_error());
                 }
@@ -206,7 +257,7 @@ impl<'a> Parser<'a> {
             Tok::Name(key) => {
                 self.advance();
                 Ok(self.attrs.name(key).unwrap_or_else(|| {
-                    self.defer(Slot::Undefined, || {
+                    self.defer(Slot::UndefinedName, || {
                         format!("An expression attribute name used in the document path is not defined; attribute name: {key}")
                     });
                     key.clone()
@@ -255,7 +306,7 @@ impl<'a> Parser<'a> {
     /// Resolve a `:value` placeholder token.
     pub(crate) fn value(&mut self, key: &str) -> AttributeValue {
         self.attrs.value(key).unwrap_or_else(|| {
-            self.defer(Slot::Undefined, || {
+            self.defer(Slot::UndefinedValue, || {
                 format!("An expression attribute value used in expression is not defined; attribute value: {key}")
             });
             AttributeValue::Null
@@ -684,24 +735,34 @@ pub fn projection(src: &str, attrs: &mut Attrs) -> Result<Vec<Path>> {
 /// AWS rejects two paths where one contains the other (overlap) or where
 /// they treat the same step as both map key and list index (conflict).
 pub fn check_overlaps(paths: &[Path], kind: Kind) -> Result<()> {
+    match path_problem(paths) {
+        Some(problem) => Err(kind.error(problem)),
+        None => Ok(()),
+    }
+}
+
+/// The first overlap among `paths` (in the order written), or failing
+/// that the first conflict: AWS reports an overlap before any conflict.
+pub(crate) fn path_problem(paths: &[Path]) -> Option<String> {
+    let mut conflict = None;
     for (i, p) in paths.iter().enumerate() {
         for q in &paths[..i] {
             let common = p.0.iter().zip(&q.0).take_while(|(a, b)| a == b).count();
             if common == p.0.len().min(q.0.len()) {
-                return Err(kind.error(format!(
+                return Some(format!(
                     "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
-                )));
+                ));
             }
             let kinds_differ = matches!(
                 (&p.0[common], &q.0[common]),
                 (PathElem::Name(_), PathElem::Index(_)) | (PathElem::Index(_), PathElem::Name(_))
             );
-            if kinds_differ {
-                return Err(kind.error(format!(
+            if kinds_differ && conflict.is_none() {
+                conflict = Some(format!(
                     "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
-                )));
+                ));
             }
         }
     }
-    Ok(())
+    conflict
 }

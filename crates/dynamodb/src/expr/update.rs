@@ -3,7 +3,7 @@
 
 use super::eval::resolve;
 use super::lexer::Tok;
-use super::parser::{check_overlaps, Parser, Slot};
+use super::parser::{path_problem, Parser, Slot};
 use super::{Attrs, Kind, Path, PathElem};
 use crate::error::{validation, Result};
 use crate::types::{AttributeValue as AV, Item};
@@ -173,6 +173,8 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
     let mut p = Parser::new(src, Kind::Update, attrs)?;
     let mut update = Update::default();
     let mut seen: Vec<&'static str> = Vec::new();
+    // Targets in the order written, as AWS names them in path errors.
+    let mut written: Vec<Path> = Vec::new();
     if p.at_eof() {
         return Err(p.syntax_error());
     }
@@ -183,13 +185,14 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
         };
         p.advance();
         if seen.contains(&clause) {
-            p.defer(Slot::Parens, || {
+            p.defer(Slot::Section, || {
                 format!("The \"{clause}\" section can only be used once in an update expression;")
             });
         }
         seen.push(clause);
         loop {
             let path = p.path()?;
+            written.push(path.clone());
             match clause {
                 "SET" => {
                     p.expect_punct("=")?;
@@ -202,14 +205,16 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
                         return Err(p.syntax_error());
                     };
                     p.advance();
+                    // An undefined placeholder reads as NULL here, but its own
+                    // error outranks the type error this would raise.
                     let v = p.value(&key);
                     let ok = match clause {
                         "ADD" => matches!(v, AV::N(_) | AV::SS(_) | AV::NS(_) | AV::BS(_)),
                         _ => matches!(v, AV::SS(_) | AV::NS(_) | AV::BS(_)),
                     };
-                    if !ok && !matches!(v, AV::Null) {
+                    if !ok {
                         let t = long_type(&v);
-                        p.defer(Slot::Function, || {
+                        p.defer(Slot::UpdateOperand, || {
                             format!("Incorrect operand type for operator or function; operator: {clause}, operand type: {t}")
                         });
                     }
@@ -227,9 +232,10 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
             }
         }
     }
+    if let Some(problem) = path_problem(&written) {
+        p.defer(Slot::Paths, || problem);
+    }
     p.finish()?;
-    let targets: Vec<Path> = update.targets().cloned().collect();
-    check_overlaps(&targets, Kind::Update)?;
     Ok(update)
 }
 
@@ -245,7 +251,7 @@ fn set_value(p: &mut Parser<'_>) -> Result<SetValue> {
     let right = set_operand(p)?;
     for side in [&left, &right] {
         if let SetValue::Value(v) = side {
-            if !matches!(v, AV::N(_) | AV::Null) {
+            if !matches!(v, AV::N(_)) {
                 let t = v.type_name();
                 p.defer(Slot::Function, || {
                     format!("Incorrect operand type for operator or function; operator or function: {op}, operand type: {t}")
@@ -312,7 +318,7 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
                     });
                 }
                 if let SetValue::Value(v) = side {
-                    if !matches!(v, AV::L(_) | AV::Null) {
+                    if !matches!(v, AV::L(_)) {
                         let t = v.type_name();
                         p.defer(Slot::Function, || {
                             format!("Incorrect operand type for operator or function; operator or function: list_append, operand type: {t}")
