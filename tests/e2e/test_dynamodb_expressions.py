@@ -299,3 +299,31 @@ def test_function_operand_errors(ddb, table, expr, values, message):
 def test_size_of_a_constant(ddb, table):
     assert holds(ddb, table, "size(:word) = :three AND size(:list) < n", {
         ":word": {"S": "abc"}, ":three": {"N": "3"}, ":list": {"L": [{"N": "1"}]}}) is True
+
+
+@pytest.mark.parametrize("expr,message", [
+    ("pk = :v OR sk = :v", "Invalid operator used in KeyConditionExpression: OR"),
+    ("NOT pk = :v", "Invalid operator used in KeyConditionExpression: NOT"),
+    ("pk IN (:v)", "Invalid operator used in KeyConditionExpression: IN"),
+    ("pk <> :v", "Invalid operator used in KeyConditionExpression: <>"),
+    ("attribute_exists(pk)", "Invalid operator used in KeyConditionExpression: attribute_exists"),
+    ("contains(pk, :v)", "Invalid operator used in KeyConditionExpression: contains"),
+    (":v BETWEEN pk AND sk", "Invalid condition in KeyConditionExpression: BETWEEN operator must have the key attribute as "
+     "its first operand"),
+    ("begins_with(:v, pk)", "Invalid condition in KeyConditionExpression: begins_with operator must have the key "
+     "attribute as its first operand"),
+    ("pk = :v AND size(sk) > :v", "Invalid KeyConditionExpression: KeyConditionExpressions cannot contain nested operations"),
+    ("pk = sk", "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"),
+    ("pk.x = :v", "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes"),
+    (":v = :v", "Invalid condition in KeyConditionExpression: No key attribute specified"),
+    ("sk > :v AND sk < :v", "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key"),
+])
+def test_key_condition_shape_is_checked_before_the_table(ddb, expr, message):
+    # The table does not exist: the shape of the key condition is refused first.
+    assert error_of(ddb.query, TableName="no-such-table", KeyConditionExpression=expr,
+                    ExpressionAttributeValues={":v": {"S": "1"}}) == ("ValidationException", message)
+
+
+def test_a_key_condition_of_good_shape_then_meets_the_table(ddb):
+    assert error_of(ddb.query, TableName="no-such-table", KeyConditionExpression="(pk = :v) AND sk BETWEEN :v AND :v",
+                    ExpressionAttributeValues={":v": {"N": "1"}})[0] == "ResourceNotFoundException"

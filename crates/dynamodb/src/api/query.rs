@@ -14,7 +14,7 @@ use super::{
 };
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
-use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::expr::{key_shape, parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::model::table::{check_key_not_empty, Index, KeyAttr, KeySchema};
@@ -375,7 +375,9 @@ impl DynamoDb {
         let key_cond = if !query {
             None
         } else if let Some(src) = r.str("KeyConditionExpression")? {
-            Some(parser::condition(src, Kind::KeyCondition, &mut attrs)?)
+            let cond = parser::condition(src, Kind::KeyCondition, &mut attrs)?;
+            key_shape::check(&cond)?;
+            Some(cond)
         } else if r.has("KeyConditions") {
             legacy::filter(r, "KeyConditions", false)?
         } else {

@@ -3,6 +3,7 @@
 //! applies to them, and their evaluation against items.
 
 pub mod eval;
+pub mod key_shape;
 mod lexer;
 pub mod parser;
 pub mod update;

@@ -278,3 +278,24 @@ fn operands_may_stand_in_parentheses() {
     assert!(cond_err("(size(a)).b = :one", v.clone()).contains("Syntax error"));
     assert!(cond_err("(:one).b = :one", v).contains("Syntax error"));
 }
+
+#[test]
+fn key_condition_shapes() {
+    let v = json!({"ExpressionAttributeValues": {":v": {"N": "1"}, ":s": {"S": "x"}}});
+    let shape = |src: &str| {
+        let c = parser::condition(src, Kind::KeyCondition, &mut attrs(v.clone())).unwrap();
+        key_shape::check(&c).err().map(|e| e.message)
+    };
+    assert_eq!(shape("pk = :s AND sk BETWEEN :v AND :v"), None);
+    assert_eq!(shape(":v < sk AND begins_with(pk, :s)"), None);
+    assert_eq!(shape("pk = :s OR pk = :v").unwrap(), "Invalid operator used in KeyConditionExpression: OR");
+    // The first problem written wins.
+    assert_eq!(
+        shape("pk = :s AND :v = :v AND sk.x = :v").unwrap(),
+        "Invalid condition in KeyConditionExpression: No key attribute specified"
+    );
+    assert_eq!(
+        shape("size(pk) = :v AND pk = sk AND :s = :s").unwrap(),
+        "Invalid KeyConditionExpression: KeyConditionExpressions cannot contain nested operations"
+    );
+}
