@@ -105,7 +105,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         }
         Action::Update(u) => {
             let mut item = old.clone().unwrap_or_else(|| op.key_item.clone());
-            update::apply(u, &mut item, old.is_some())?;
+            update::apply(u, &mut item)?;
             let mut too_big = item_size(&item) > MAX_ITEM_SIZE;
             if op.statement_sized && !too_big {
                 let cost = u.statement_cost();
@@ -120,8 +120,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
             }
             // Index key attributes must keep their schema types.
             table.item_key(&item)?;
-            // Only taking attributes away from a missing item leaves no item.
-            (old.is_some() || !u.only_removes()).then_some(item)
+            Some(item)
         }
     };
     let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));

@@ -110,7 +110,7 @@ fn updated(src: &str, a: Value, item: Value) -> Result<Value> {
     let mut a = attrs(a);
     let u = update::parse(src, &mut a)?;
     let mut item = item_from_json(&item).unwrap();
-    update::apply(&u, &mut item, true)?;
+    update::apply(&u, &mut item)?;
     Ok(serde_json::to_value(&item).unwrap())
 }
 
@@ -254,14 +254,14 @@ fn updates_checked_against_the_alternator_suite() {
     let words = json!({"ExpressionAttributeValues": {":a": {"S": "a"}, ":b": {"S": "b"}, ":c": {"S": "c"}}});
     let out = updated("SET l[9] = :c, l[3] = :a, l[5] = :b", words, item).unwrap();
     assert_eq!(out["l"], l(&["x", "a", "b", "c"]));
-    // REMOVE under a missing parent: refused on a stored item, ignored on a new one.
-    let mut u = update::parse("REMOVE q.r", &mut attrs(json!({}))).unwrap();
-    let mut item = item_from_json(&json!({"s": {"S": "v"}})).unwrap();
-    assert!(update::apply(&u, &mut item, true).is_err());
-    assert!(update::apply(&u, &mut item, false).is_ok());
-    assert!(u.only_removes());
-    u.add.push((Path(vec![PathElem::Name("n".into())]), crate::types::AttributeValue::Null));
-    assert!(!u.only_removes());
+    // REMOVE under a missing or wrong-typed parent is refused; a missing leaf is not.
+    let mut item = item_from_json(&json!({"s": {"S": "v"}, "m": {"M": {}}})).unwrap();
+    for bad in ["REMOVE q.r", "REMOVE s.r", "REMOVE m[0]"] {
+        let u = update::parse(bad, &mut attrs(json!({}))).unwrap();
+        assert!(update::apply(&u, &mut item).is_err(), "{bad}");
+    }
+    let u = update::parse("REMOVE m.r", &mut attrs(json!({}))).unwrap();
+    assert!(update::apply(&u, &mut item).is_ok());
 }
 
 #[test]

@@ -28,12 +28,6 @@ pub struct Update {
 }
 
 impl Update {
-    /// Whether the update only takes attributes away (REMOVE, DELETE): AWS
-    /// creates no item for such an update when the item does not exist.
-    pub fn only_removes(&self) -> bool {
-        self.set.is_empty() && self.add.is_empty() && !(self.remove.is_empty() && self.delete.is_empty())
-    }
-
     /// Every path the update writes or reads.
     pub fn paths(&self) -> Vec<&Path> {
         fn read<'a>(value: &'a SetValue, out: &mut Vec<&'a Path>) {
@@ -442,10 +436,8 @@ fn remove_at(item: &mut Item, path: &Path) -> Result<()> {
 }
 
 /// Apply `update` to `item`: every SET value is computed from the item as it
-/// was before the update, then the clauses are applied. `existed` says
-/// whether the item was stored before: AWS ignores a REMOVE whose parent is
-/// missing only when the whole item is.
-pub fn apply(update: &Update, item: &mut Item, existed: bool) -> Result<()> {
+/// was before the update, then the clauses are applied.
+pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     let values = update.set.iter().map(|(_, v)| eval_set(item, v)).collect::<Result<Vec<_>>>()?;
     // In path order: elements set past a list's end are appended in index
     // order, whatever order the expression names them in.
@@ -458,10 +450,7 @@ pub fn apply(update: &Update, item: &mut Item, existed: bool) -> Result<()> {
     let mut removes: Vec<&Path> = update.remove.iter().collect();
     removes.sort_by(|a, b| b.cmp(a));
     for path in removes {
-        match remove_at(item, path) {
-            Err(_) if !existed => {}
-            other => other?,
-        }
+        remove_at(item, path)?;
     }
     for (path, value) in &update.add {
         let merged = match (resolve(item, path), value) {
