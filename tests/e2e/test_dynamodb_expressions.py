@@ -327,3 +327,15 @@ def test_key_condition_shape_is_checked_before_the_table(ddb, expr, message):
 def test_a_key_condition_of_good_shape_then_meets_the_table(ddb):
     assert error_of(ddb.query, TableName="no-such-table", KeyConditionExpression="(pk = :v) AND sk BETWEEN :v AND :v",
                     ExpressionAttributeValues={":v": {"N": "1"}})[0] == "ResourceNotFoundException"
+
+
+def test_projection_reports_an_overlap_before_an_earlier_conflict(ddb, table):
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ProjectionExpression="lst[1], lst.x, #d.k, doc",
+                    ExpressionAttributeNames={"#d": "doc"}) == (
+        "ValidationException",
+        "Invalid ProjectionExpression: Two document paths overlap with each other; must remove or rewrite one of these "
+        "paths; path one: [doc, k], path two: [doc]",
+    )
+    # Without the overlap, the conflict is reported.
+    assert error_of(ddb.get_item, TableName=table, Key=KEY, ProjectionExpression="lst[1], lst.x")[1].startswith(
+        "Invalid ProjectionExpression: Two document paths conflict with each other;")
