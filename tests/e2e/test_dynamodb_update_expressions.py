@@ -218,3 +218,11 @@ def test_a_parenthesised_sum_may_be_set(ddb, table):
                     ExpressionAttributeValues={":two": {"N": "2"}})
     got = stored(ddb, table, key)
     assert (got["m"], got["o"]) == ({"N": "3"}, {"N": "2"})
+
+
+def test_batch_and_transact_gets_cannot_step_into_key_attributes(ddb, indexed):
+    key = {"pk": {"S": "k"}}
+    assert error_of(ddb.batch_get_item, RequestItems={indexed: {"Keys": [key], "ProjectionExpression": "pk[0]"}}) == \
+        scalar_keys("Key", "pk")
+    assert error_of(ddb.transact_get_items, TransactItems=[
+        {"Get": {"TableName": indexed, "Key": key, "ProjectionExpression": "gk.x"}}]) == scalar_keys("IndexKey", "gk")

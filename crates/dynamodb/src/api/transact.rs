@@ -9,7 +9,7 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::items::{collection_metrics_by_table, parse_condition, parse_projection};
-use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use super::{check_placeholders_used, check_scalar_keys, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
@@ -335,6 +335,7 @@ impl DynamoDb {
             check_placeholders_used(&gr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            check_scalar_keys(&table, projection.iter().flatten())?;
             // A key that does not fit the schema cancels the transaction.
             let key = match table.key_of(&gr.item("Key")?.unwrap_or_default()) {
                 Ok(key) => Ok(key),
