@@ -94,13 +94,6 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition> {
     let unsupported = || validation("Query key condition not supported");
     let mut conditions = Vec::with_capacity(parts.len());
     for part in parts {
-        let mut paths = vec![];
-        part.collect_paths(&mut paths);
-        if paths.iter().any(|p| p.0.len() > 1) {
-            return Err(validation(
-                "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes",
-            ));
-        }
         let (name, rc) = match part {
             Cond::Compare(cmp, Operand::Path(p), Operand::Value(v)) => {
                 (single_name(&p).map(str::to_owned), RangeCond::Cmp(cmp, v))
@@ -453,9 +446,7 @@ impl DynamoDb {
             Some(kc) => {
                 let (hash, equalities, range) = key_condition(kc, schema)?;
                 if let Some(f) = &filter {
-                    let mut paths = vec![];
-                    f.collect_paths(&mut paths);
-                    if let Some(p) = paths.iter().find(|p| schema.is_key(p.head())) {
+                    if let Some(p) = f.paths().into_iter().find(|p| schema.is_key(p.head())) {
                         return Err(validation(format!(
                             "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
                             p.head()

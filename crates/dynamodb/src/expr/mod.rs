@@ -140,7 +140,7 @@ impl Operand {
 }
 
 impl Cond {
-    /// Every path the condition reads, in the order written.
+    /// Every path the condition reads, as a new list.
     pub fn paths(&self) -> Vec<&Path> {
         let mut out = vec![];
         self.collect_paths(&mut out);
