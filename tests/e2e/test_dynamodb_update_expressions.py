@@ -226,3 +226,17 @@ def test_batch_and_transact_gets_cannot_step_into_key_attributes(ddb, indexed):
         scalar_keys("Key", "pk")
     assert error_of(ddb.transact_get_items, TransactItems=[
         {"Get": {"TableName": indexed, "Key": key, "ProjectionExpression": "gk.x"}}]) == scalar_keys("IndexKey", "gk")
+
+
+def test_nested_sets_and_adds_land_in_index_order(ddb, table):
+    key = put(ddb, table, m={"M": {"x": {"N": "1"}, "y": {"N": "2"}, "z": {"N": "3"}}}, l={"L": [{"N": "1"}, {"N": "3"}]})
+    reply = ddb.update_item(
+        TableName=table, Key=key, ReturnValues="UPDATED_NEW",
+        UpdateExpression="SET m.z = ((l[1]) + (m.x)), m.x = pk, l[1] = pk, l[4] = m.x - m.y, l[2] = m.z "
+                         "ADD l[8] :set, l[6] :two",
+        ExpressionAttributeValues={":two": {"N": "2"}, ":set": {"SS": ["s"]}})
+    # UPDATED_NEW shows the written paths that exist afterwards: l[1], l[2], l[4].
+    assert reply["Attributes"] == {"m": {"M": {"x": key["pk"], "z": {"N": "4"}}},
+                                   "l": {"L": [key["pk"], {"N": "3"}, {"N": "2"}]}}
+    assert stored(ddb, table, key)["l"] == {"L": [{"N": "1"}, key["pk"], {"N": "3"}, {"N": "-1"}, {"N": "2"},
+                                                  {"SS": ["s"]}]}

@@ -452,7 +452,10 @@ pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     for path in removes {
         remove_at(item, path)?;
     }
-    for (path, value) in &update.add {
+    // Like SET, ADD appends past a list's end in index order.
+    let mut adds: Vec<&(Path, AV)> = update.add.iter().collect();
+    adds.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, value) in adds {
         let merged = match (resolve(item, path), value) {
             (None, v) => v.clone(),
             (Some(AV::N(x)), AV::N(y)) => AV::N(x.add(y).map_err(validation)?),
