@@ -240,3 +240,32 @@ def test_nested_sets_and_adds_land_in_index_order(ddb, table):
                                    "l": {"L": [key["pk"], {"N": "3"}, {"N": "2"}]}}
     assert stored(ddb, table, key)["l"] == {"L": [{"N": "1"}, key["pk"], {"N": "3"}, {"N": "-1"}, {"N": "2"},
                                                   {"SS": ["s"]}]}
+
+
+def test_index_key_types_are_checked_before_and_after_reading(ddb, indexed):
+    key = {"pk": {"S": unique("k")}}
+    mismatch = ("ValidationException",
+                "One or more parameter values were invalid: Type mismatch for Index Key gk Expected: S Actual: N "
+                "IndexName: by-gk")
+    # What the expression alone shows is refused first, even before a path into the index key.
+    assert error_of(ddb.update_item, TableName=indexed, Key=key, UpdateExpression="SET e = gk[1], gk = :n + :n",
+                    ExpressionAttributeValues={":n": {"N": "1"}}) == mismatch
+    assert error_of(ddb.update_item, TableName=indexed, Key=key, UpdateExpression="ADD gk :n",
+                    ExpressionAttributeValues={":n": {"N": "1"}}) == mismatch
+    # A value read from the item shows its type only when the update runs.
+    ddb.update_item(TableName=indexed, Key=key, UpdateExpression="SET num = :n", ExpressionAttributeValues={":n": {"N": "1"}})
+    assert error_of(ddb.update_item, TableName=indexed, Key=key, UpdateExpression="SET gk = num") == (
+        "ValidationException", "The update expression attempted to update the secondary index key to unsupported type")
+    # Updating a key attribute outranks both.
+    assert error_of(ddb.update_item, TableName=indexed, Key=key, UpdateExpression="ADD pk.x :n, gk :n",
+                    ExpressionAttributeValues={":n": {"N": "1"}}) == (
+        "ValidationException", "One or more parameter values were invalid: Cannot update attribute pk. This attribute is "
+        "part of the key")
+
+
+@pytest.mark.parametrize("expr", ["DELETE s.x :set", "DELETE s[0] :set", "DELETE absent.x :set", "DELETE doc[0] :set",
+                                  "DELETE lst.x :set"])
+def test_delete_under_a_missing_or_wrong_parent_is_refused(ddb, table, expr):
+    key = put(ddb, table, s={"S": "text"}, lst=strings("a"), doc={"M": {}})
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression=expr,
+                    ExpressionAttributeValues={":set": {"SS": ["a"]}}) == BAD_PATH

@@ -4,8 +4,8 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::{
-    check_no_mixing, check_placeholders_used, check_scalar_keys, envelope, legacy, CapacityMode, Consumed, Req,
-    Validator,
+    check_index_key_types, check_no_mixing, check_placeholders_used, check_scalar_keys, envelope, legacy, CapacityMode,
+    Consumed, Req, Validator,
 };
 use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
@@ -244,7 +244,6 @@ impl DynamoDb {
         };
         let (name, opts, key_item, update, condition, legacy_update) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-        check_scalar_keys(&table, update.paths().into_iter().chain(condition.iter().flat_map(Cond::paths)))?;
         let key = table.key_of(&key_item)?;
         if let Some(target) = update.targets().find(|t| table.key.is_key(t.head())) {
             return Err(invalid_parameter(format!(
@@ -252,6 +251,8 @@ impl DynamoDb {
                 target.head()
             )));
         }
+        check_index_key_types(&table, &update)?;
+        check_scalar_keys(&table, update.paths().into_iter().chain(condition.iter().flat_map(Cond::paths)))?;
         let updated: Vec<Path> = update.targets().cloned().collect();
         let op = WriteOp {
             table: table.clone(),
@@ -264,7 +265,7 @@ impl DynamoDb {
         };
         let applied = self.run_write(op, opts.old_on_failure).await.map_err(|e| match legacy_update {
             true => legacy_type_mismatch(e),
-            false => e,
+            false => expression_index_mismatch(e),
         })?;
         Ok(self.write_response(&table, applied, &opts, Some(&updated)))
     }
@@ -326,6 +327,15 @@ impl DynamoDb {
 fn legacy_type_mismatch(mut err: nimbus_core::AwsError) -> nimbus_core::AwsError {
     if err.message == update::BAD_TYPE {
         err.message = "One or more parameter values were invalid: Type mismatch for attribute to update".into();
+    }
+    err
+}
+
+/// An index key given the wrong type by a value read from the item (`SET
+/// k = other`): the types the expression alone shows were checked earlier.
+fn expression_index_mismatch(mut err: nimbus_core::AwsError) -> nimbus_core::AwsError {
+    if err.message.starts_with("One or more parameter values were invalid: Type mismatch for Index Key ") {
+        err = validation("The update expression attempted to update the secondary index key to unsupported type");
     }
     err
 }

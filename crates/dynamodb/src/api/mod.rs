@@ -388,6 +388,23 @@ pub fn check_scalar_keys<'a>(table: &Table, paths: impl IntoIterator<Item = &'a 
     Ok(())
 }
 
+/// An update that surely gives an index key attribute a value of another
+/// type is refused before the item is read.
+pub fn check_index_key_types(table: &Table, update: &crate::expr::update::Update) -> Result<()> {
+    for (name, actual) in update.assigned_types() {
+        for index in table.indexes() {
+            if let Some(attr) = index.key.attrs().find(|a| a.name == name && a.kind.as_str() != actual) {
+                return Err(crate::error::invalid_parameter(format!(
+                    "Type mismatch for Index Key {name} Expected: {} Actual: {actual} IndexName: {}",
+                    attr.kind.as_str(),
+                    index.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// "Can not use both expression and non-expression parameters in the same request".
 pub fn check_no_mixing(req: &Req<'_>, legacy: &[&str], expressions: &[&str]) -> Result<()> {
     let old: Vec<&str> = legacy.iter().copied().filter(|p| req.has(p)).collect();

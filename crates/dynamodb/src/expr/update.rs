@@ -28,6 +28,15 @@ pub struct Update {
 }
 
 impl Update {
+    /// The top-level attributes the update assigns, with the type each will
+    /// surely have, as far as the expression alone tells (AWS checks these
+    /// against index key types before it reads the item).
+    pub fn assigned_types(&self) -> Vec<(&str, &'static str)> {
+        let sets = self.set.iter().filter_map(|(p, v)| Some((p, v.known_type()?)));
+        let adds = self.add.iter().map(|(p, v)| (p, v.type_name()));
+        sets.chain(adds).filter(|(p, _)| p.0.len() == 1).map(|(p, t)| (p.head(), t)).collect()
+    }
+
     /// Every path the update writes or reads.
     pub fn paths(&self) -> Vec<&Path> {
         fn read<'a>(value: &'a SetValue, out: &mut Vec<&'a Path>) {
@@ -59,6 +68,20 @@ impl Update {
             .chain(&self.remove)
             .chain(self.add.iter().map(|(p, _)| p))
             .chain(self.delete.iter().map(|(p, _)| p))
+    }
+}
+
+impl SetValue {
+    /// The type this value has whatever the item holds, if that is known.
+    fn known_type(&self) -> Option<&'static str> {
+        match self {
+            SetValue::Value(v) => Some(v.type_name()),
+            SetValue::Plus(..) | SetValue::Minus(..) => Some("N"),
+            SetValue::ListAppend(..) => Some("L"),
+            // As AWS judges it: by the fallback.
+            SetValue::IfNotExists(_, fallback) => fallback.known_type(),
+            SetValue::Path(_) => None,
+        }
     }
 }
 
@@ -390,6 +413,15 @@ fn parent_mut<'a>(item: &'a mut Item, path: &Path) -> Result<Option<&'a mut AV>>
     Ok(Some(current))
 }
 
+/// That `path`'s last step could be taken: its parent exists and is a map
+/// (for a name) or a list (for an index).
+fn check_parent(item: &mut Item, path: &Path) -> Result<()> {
+    match (parent_mut(item, path)?, path.0.last()) {
+        (None, _) | (Some(AV::M(_)), Some(PathElem::Name(_))) | (Some(AV::L(_)), Some(PathElem::Index(_))) => Ok(()),
+        _ => Err(validation(BAD_PATH)),
+    }
+}
+
 fn put_at(item: &mut Item, path: &Path, value: AV) -> Result<()> {
     let last = path.0.last().ok_or_else(|| validation(BAD_PATH))?;
     match (parent_mut(item, path)?, last) {
@@ -468,7 +500,11 @@ pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     }
     for (path, value) in &update.delete {
         let remaining = match (resolve(item, path), value) {
-            (None, _) => continue,
+            // Nothing to delete from, but the path must still fit the item.
+            (None, _) => {
+                check_parent(item, path)?;
+                continue;
+            }
             (Some(AV::SS(x)), AV::SS(y)) => difference(x, y).map(AV::SS),
             (Some(AV::NS(x)), AV::NS(y)) => difference(x, y).map(AV::NS),
             (Some(AV::BS(x)), AV::BS(y)) => difference(x, y).map(AV::BS),
