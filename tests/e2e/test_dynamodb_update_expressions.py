@@ -269,3 +269,15 @@ def test_delete_under_a_missing_or_wrong_parent_is_refused(ddb, table, expr):
     key = put(ddb, table, s={"S": "text"}, lst=strings("a"), doc={"M": {}})
     assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression=expr,
                     ExpressionAttributeValues={":set": {"SS": ["a"]}}) == BAD_PATH
+
+
+def test_transact_writes_get_the_same_key_checks(ddb, indexed):
+    key = {"pk": {"S": unique("k")}}
+    one = {":n": {"N": "1"}}
+    assert error_of(ddb.transact_write_items, TransactItems=[{"Update": {
+        "TableName": indexed, "Key": key, "UpdateExpression": "SET gk = :n", "ExpressionAttributeValues": one}}]) == (
+        "ValidationException", "One or more parameter values were invalid: Type mismatch for Index Key gk Expected: S "
+        "Actual: N IndexName: by-gk")
+    assert error_of(ddb.transact_write_items, TransactItems=[{"ConditionCheck": {
+        "TableName": indexed, "Key": key, "ConditionExpression": "pk.x = :n", "ExpressionAttributeValues": one}}]) == \
+        scalar_keys("Key", "pk")

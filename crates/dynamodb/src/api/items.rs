@@ -4,8 +4,8 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::{
-    check_index_key_types, check_no_mixing, check_placeholders_used, check_scalar_keys, envelope, legacy, CapacityMode,
-    Consumed, Req, Validator,
+    check_no_mixing, check_placeholders_used, check_scalar_keys, check_write_expressions, envelope, legacy,
+    CapacityMode, Consumed, Req, Validator,
 };
 use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
@@ -176,7 +176,7 @@ impl DynamoDb {
         };
         let (name, opts, item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-        check_scalar_keys(&table, condition.iter().flat_map(Cond::paths))?;
+        check_write_expressions(&table, None, condition.as_ref())?;
         let key = validate_put(&table, &item)?;
         let wants_old = opts.return_values != "NONE" || opts.capacity != CapacityMode::None || opts.metrics;
         let op = WriteOp {
@@ -209,7 +209,7 @@ impl DynamoDb {
         };
         let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
-        check_scalar_keys(&table, condition.iter().flat_map(Cond::paths))?;
+        check_write_expressions(&table, None, condition.as_ref())?;
         let key = table.key_of(&key_item)?;
         let op = WriteOp {
             table: table.clone(),
@@ -251,8 +251,7 @@ impl DynamoDb {
                 target.head()
             )));
         }
-        check_index_key_types(&table, &update)?;
-        check_scalar_keys(&table, update.paths().into_iter().chain(condition.iter().flat_map(Cond::paths)))?;
+        check_write_expressions(&table, Some(&update), condition.as_ref())?;
         let updated: Vec<Path> = update.targets().cloned().collect();
         let op = WriteOp {
             table: table.clone(),

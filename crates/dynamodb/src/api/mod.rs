@@ -13,7 +13,8 @@ use nimbus_core::AwsError;
 use serde_json::{json, Map, Value};
 
 use crate::error::{serialization, validation, Result};
-use crate::expr::Path;
+use crate::expr::update::Update;
+use crate::expr::{Cond, Path};
 use crate::model::items::IndexUnits;
 use crate::model::table::Table;
 use crate::types::{item_from_json_in, unexpected, Item, Layer};
@@ -388,9 +389,22 @@ pub fn check_scalar_keys<'a>(table: &Table, paths: impl IntoIterator<Item = &'a 
     Ok(())
 }
 
+/// What AWS checks of a write's expressions against the table's keys, once
+/// no key attribute is an update target: the index key types the update
+/// shows, then paths into key attributes.
+pub fn check_write_expressions(table: &Table, update: Option<&Update>, condition: Option<&Cond>) -> Result<()> {
+    if let Some(u) = update {
+        check_index_key_types(table, u)?;
+    }
+    check_scalar_keys(
+        table,
+        update.into_iter().flat_map(Update::paths).chain(condition.into_iter().flat_map(Cond::paths)),
+    )
+}
+
 /// An update that surely gives an index key attribute a value of another
 /// type is refused before the item is read.
-pub fn check_index_key_types(table: &Table, update: &crate::expr::update::Update) -> Result<()> {
+fn check_index_key_types(table: &Table, update: &Update) -> Result<()> {
     for (name, actual) in update.assigned_types() {
         for index in table.indexes() {
             if let Some(attr) = index.key.attrs().find(|a| a.name == name && a.kind.as_str() != actual) {
