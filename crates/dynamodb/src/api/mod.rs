@@ -7,6 +7,7 @@ pub mod items;
 pub mod legacy;
 pub mod query;
 pub mod tables;
+pub mod tags;
 pub mod transact;
 
 use nimbus_core::AwsError;

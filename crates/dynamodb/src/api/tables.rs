@@ -1,13 +1,11 @@
 //! Table operations: CreateTable, DescribeTable, ListTables, UpdateTable,
 //! DeleteTable, tags, TTL, DescribeLimits, DescribeEndpoints.
 
-use std::sync::Arc;
-
 use nimbus_core::time::now_epoch_millis;
 use nimbus_store::{Direction, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::{Req, Validator};
+use super::{tags, Req, Validator};
 use crate::error::{dynamodb, internal, invalid_parameter, serialization, validation, Result};
 use crate::model::items::stats;
 use crate::model::table::{
@@ -35,8 +33,7 @@ fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Valida
         return Ok(None);
     };
     let list = value.as_array().ok_or_else(|| serialization(unexpected(value, "List")))?;
-    v.check(!list.is_empty(), None, field, "Member must have length greater than or equal to 1");
-    v.check(list.len() <= max_len, None, field, &format!("Member must have length less than or equal to {max_len}"));
+    v.check(!list.is_empty(), Some("[]"), field, "Member must have length greater than or equal to 1");
     let mut elems = vec![];
     for (i, e) in list.iter().enumerate() {
         let obj = e.as_object().ok_or_else(|| serialization(unexpected(e, "Structure")))?;
@@ -48,7 +45,7 @@ fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Valida
         v.not_null(kind.is_some(), &format!("{member}.keyType"));
         elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
     }
-    if elems.is_empty() || elems.len() > max_len {
+    if elems.is_empty() {
         return Ok(None);
     }
     if elems[0].1 != "HASH" {
@@ -64,12 +61,60 @@ fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Valida
             ));
         }
     }
+    if elems.len() > max_len {
+        return Err(invalid_parameter("The KeySchema exceeds the maximum allowed number of RANGE key attributes"));
+    }
     let attr = |name: &str| KeyAttr { name: name.to_owned(), kind: ScalarType::S };
     Ok(Some(KeySchema {
         hash: attr(&elems[0].0),
         range: elems.get(1).map(|(n, _)| attr(n)),
         more_range: elems.iter().skip(2).map(|(n, _)| attr(n)).collect(),
     }))
+}
+
+/// CreateTable's AttributeDefinitions must define each key attribute of the
+/// table and its indexes exactly once, and nothing else. AWS words each way
+/// of getting this wrong differently, depending on whether indexes exist.
+fn check_definitions<'a>(
+    defs: &[KeyAttr],
+    table_key: &'a KeySchema,
+    index_keys: impl Iterator<Item = &'a KeySchema>,
+) -> Result<()> {
+    let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    if let Some(dup) = defined.iter().enumerate().find_map(|(i, d)| defined[..i].contains(d).then_some(*d)) {
+        return Err(validation(format!("Attribute Name is duplicated: {dup}")));
+    }
+    let mut used: Vec<&str> = vec![];
+    let mut has_indexes = false;
+    for ks in std::iter::once(table_key).chain(index_keys.inspect(|_| has_indexes = true)) {
+        for attr in ks.attrs() {
+            if !used.contains(&attr.name.as_str()) {
+                used.push(&attr.name);
+            }
+        }
+    }
+    let unused = defined.iter().any(|d| !used.contains(d));
+    let undefined = used.iter().any(|k| !defined.contains(k));
+    if !unused && !undefined {
+        return Ok(());
+    }
+    let list = |names: &[&str]| format!("[{}]", names.join(", "));
+    Err(match (defined.len() > used.len(), has_indexes) {
+        (true, true) => invalid_parameter(format!(
+            "Some AttributeDefinitions are not used. AttributeDefinitions: {}, keys used: {}",
+            list(&defined),
+            list(&used)
+        )),
+        (true, false) => invalid_parameter(
+            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ),
+        (false, true) => invalid_parameter(format!(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: {}, AttributeDefinitions: {}",
+            list(&used),
+            list(&defined)
+        )),
+        (false, false) => validation("Invalid KeySchema: Some index key attribute have no definition"),
+    })
 }
 
 /// Give each key attribute its type from AttributeDefinitions.
@@ -120,12 +165,23 @@ fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     let r = Req::new(obj);
     let kind =
         r.enum_value("ProjectionType", &format!("{field}.projectionType"), &["ALL", "KEYS_ONLY", "INCLUDE"], v)?;
-    let non_key: Option<Vec<String>> =
-        r.array("NonKeyAttributes")?.map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect());
+    let mut non_key: Option<Vec<String>> = None;
+    if let Some(list) = r.array("NonKeyAttributes")? {
+        let mut names: Vec<String> = vec![];
+        for name in list {
+            let name = name.as_str().ok_or_else(|| serialization(unexpected(name, "String")))?;
+            if names.iter().any(|n| n == name) {
+                return Err(invalid_parameter(format!("Duplicate element in NonKeyAttributes: {name}")));
+            }
+            names.push(name.to_owned());
+        }
+        non_key = Some(names);
+    }
     let kind = match kind {
         Some("KEYS_ONLY") => ProjectionType::KeysOnly,
         Some("INCLUDE") => ProjectionType::Include,
-        _ => ProjectionType::All,
+        Some(_) => ProjectionType::All,
+        None => return Err(invalid_parameter("Unknown ProjectionType: null")),
     };
     if kind == ProjectionType::Include && non_key.is_none() {
         return Err(invalid_parameter("ProjectionType is INCLUDE, but NonKeyAttributes is not specified"));
@@ -199,29 +255,139 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
     Ok(defs)
 }
 
-fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
-    let mut out = vec![];
-    for t in list.into_iter().flatten() {
-        let obj = t.as_object().ok_or_else(|| serialization("Expected null"))?;
-        let r = Req::new(obj);
-        let key = r.str("Key")?.unwrap_or_default().to_owned();
-        let value = r.str("Value")?.unwrap_or_default().to_owned();
-        out.push((key, value));
+/// TableClass, which AWS checks with a message of its own rather than the
+/// generic enum constraint.
+fn table_class(r: &Req<'_>) -> Result<Option<String>> {
+    let class = r.str("TableClass")?;
+    if class.is_some_and(|c| !["STANDARD", "STANDARD_INFREQUENT_ACCESS"].contains(&c)) {
+        return Err(validation(
+            "Invalid table-class parameter provided. Please try again with a valid table-class value: [STANDARD, STANDARD_INFREQUENT_ACCESS].",
+        ));
     }
-    Ok(out)
+    Ok(class.map(str::to_owned))
 }
 
-fn stream_spec(obj: Option<&Map<String, Value>>) -> Result<Option<StreamSpec>> {
+/// Which request a StreamSpecification comes with: the wording of its
+/// errors differs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamChange {
+    Create,
+    Update,
+}
+
+fn stream_spec(obj: Option<&Map<String, Value>>, change: StreamChange) -> Result<Option<StreamSpec>> {
     let Some(obj) = obj else { return Ok(None) };
     let r = Req::new(obj);
-    let enabled = r.bool("StreamEnabled")?.unwrap_or(false);
-    let view_type = r.str("StreamViewType")?.map(str::to_owned);
-    if enabled && view_type.is_none() {
-        return Err(validation("Stream view type is required when enabling stream"));
+    let mut v = Validator::default();
+    let enabled = r.bool("StreamEnabled")?;
+    v.not_null(enabled.is_some(), "streamSpecification.streamEnabled");
+    let view_type = r
+        .enum_value(
+            "StreamViewType",
+            "streamSpecification.streamViewType",
+            &["OLD_IMAGE", "KEYS_ONLY", "NEW_AND_OLD_IMAGES", "NEW_IMAGE"],
+            &mut v,
+        )?
+        .map(str::to_owned);
+    v.finish()?;
+    let enabled = enabled.unwrap_or(false);
+    match (change, enabled, view_type.is_some()) {
+        (StreamChange::Create, true, false) => {
+            return Err(invalid_parameter("Table is being created with a stream enabled, UpdateViewType is required"))
+        }
+        (StreamChange::Create, false, true) => {
+            return Err(invalid_parameter(
+                "Table is being created with a stream disabled, UpdateViewType should not be specified",
+            ))
+        }
+        (StreamChange::Update, true, false) => {
+            return Err(invalid_parameter("If stream is being enabled then UpdateViewType is required"))
+        }
+        (StreamChange::Update, false, true) => {
+            return Err(invalid_parameter("If stream is being disabled, then UpdateViewType must not be specified"))
+        }
+        _ => {}
     }
     let label = enabled
         .then(|| nimbus_core::time::format_iso8601_millis(now_epoch_millis() as i64).trim_end_matches('Z').to_owned());
     Ok(Some(StreamSpec { enabled, view_type, label }))
+}
+
+/// One entry of UpdateTable's GlobalSecondaryIndexUpdates.
+enum GsiUpdate {
+    /// A new index, and whether it named a ProvisionedThroughput.
+    Create(Index, bool),
+    Delete(String),
+    Throughput(String, Throughput),
+}
+
+/// GlobalSecondaryIndexUpdates: each entry names exactly one action.
+fn gsi_updates(r: &Req<'_>, v: &mut Validator) -> Result<Vec<GsiUpdate>> {
+    let mut out = vec![];
+    for (i, u) in r.array("GlobalSecondaryIndexUpdates")?.into_iter().flatten().enumerate() {
+        let obj = u.as_object().ok_or_else(|| serialization(unexpected(u, "Structure")))?;
+        let ur = Req::new(obj);
+        let field = format!("globalSecondaryIndexUpdates.{}.member", i + 1);
+        match ["Create", "Update", "Delete"].iter().filter(|a| ur.has(a)).count() {
+            0 => return Err(invalid_parameter(
+                "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
+            )),
+            1 => {}
+            _ => {
+                return Err(invalid_parameter(
+                    "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+                ))
+            }
+        }
+        if let Some(c) = ur.get("Create") {
+            if let Some((index, given)) = parse_index(c, &format!("{field}.create"), true, v)? {
+                out.push(GsiUpdate::Create(index, given));
+            }
+        } else if let Some(d) = ur.object("Delete")? {
+            let name = Req::new(d).str("IndexName")?;
+            v.table_name(name, &format!("{field}.delete.indexName"));
+            out.push(GsiUpdate::Delete(name.unwrap_or_default().to_owned()));
+        } else if let Some(up) = ur.object("Update")? {
+            let upr = Req::new(up);
+            let name = upr.str("IndexName")?;
+            v.table_name(name, &format!("{field}.update.indexName"));
+            let tp =
+                throughput(upr.object("ProvisionedThroughput")?, &format!("{field}.update.provisionedThroughput"), v)?;
+            if let Some(tp) = tp {
+                out.push(GsiUpdate::Throughput(name.unwrap_or_default().to_owned(), tp));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A new index may not give an attribute that is already a key of the
+/// table or one of its indexes another type.
+fn check_redefinition(table: &Table, index: &Index) -> Result<()> {
+    let schema = |ks: &KeySchema| {
+        let elems: Vec<String> = ks
+            .attrs()
+            .enumerate()
+            .map(|(i, a)| {
+                let kind = if i == 0 { "HASH" } else { "RANGE" };
+                format!("SchemaElement: key{{{}:{}:{kind}}}", a.name, a.kind.as_str())
+            })
+            .collect();
+        format!("Schema:[{}]", elems.join(", "))
+    };
+    let existing = std::iter::once(&table.key).chain(table.indexes().map(|i| &i.key));
+    for ks in existing {
+        for attr in index.key.attrs() {
+            if ks.attrs().any(|a| a.name == attr.name && a.kind != attr.kind) {
+                return Err(invalid_parameter(format!(
+                    "Attributes cannot be redefined. Please check that your attribute has the same type as previously defined. Existing schema: {} New schema: {}",
+                    schema(ks),
+                    schema(&index.key)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl DynamoDb {
@@ -233,7 +399,6 @@ impl DynamoDb {
         let ks = key_schema(r.get("KeySchema"), "keySchema", 2, &mut v)?;
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-        r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
         let provisioned = billing != Some("PAY_PER_REQUEST");
         let mut gsis = vec![];
         for (i, g) in r.array("GlobalSecondaryIndexes")?.into_iter().flatten().enumerate() {
@@ -249,6 +414,14 @@ impl DynamoDb {
         let (Some(name), Some(mut ks)) = (name, ks) else {
             return Err(internal("unreachable: validated"));
         };
+        for member in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+            if r.array(member)?.is_some_and(Vec::is_empty) {
+                return Err(invalid_parameter(format!("List of {member} is empty")));
+            }
+        }
+        let table_class = table_class(&r)?;
+        let stream = stream_spec(r.object("StreamSpecification")?, StreamChange::Create)?;
+        let tags = tags::parse(r.array("Tags")?)?;
         let throughput = match (billing, tp) {
             (Some("PAY_PER_REQUEST"), Some(_)) => return Err(invalid_parameter(
                 "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
@@ -262,6 +435,7 @@ impl DynamoDb {
             (None, None) => return Err(validation("No provisioned throughput specified for the table")),
             (_, Some(tp)) => tp,
         };
+        check_definitions(&defs, &ks, gsis.iter().chain(&lsis).map(|(index, _)| &index.key))?;
         resolve_types(&mut ks, &defs)?;
         let resolve = |list: Vec<(Index, bool)>| -> Result<Vec<Index>> {
             list.into_iter()
@@ -269,22 +443,6 @@ impl DynamoDb {
                 .collect()
         };
         let (gsis, lsis) = (resolve(gsis)?, resolve(lsis)?);
-        let mut used: Vec<&str> = ks.attrs().map(|a| a.name.as_str()).collect();
-        for index in gsis.iter().chain(&lsis) {
-            used.extend(index.key.attrs().map(|a| a.name.as_str()));
-        }
-        if defs.iter().any(|d| !used.contains(&d.name.as_str()))
-            || defs.len() < used.iter().collect::<std::collections::BTreeSet<_>>().len()
-        {
-            return Err(invalid_parameter(
-                "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-            ));
-        }
-        for i in 0..defs.len() {
-            if defs[..i].iter().any(|d| d.name == defs[i].name) {
-                return Err(invalid_parameter("Cannot have two attributes with the same name"));
-            }
-        }
         let mut names: Vec<&str> = vec![];
         for index in gsis.iter().chain(&lsis) {
             if names.contains(&index.name.as_str()) {
@@ -312,12 +470,10 @@ impl DynamoDb {
             }
         }
         if gsis.len() > 20 {
-            return Err(validation("One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20"));
+            return Err(invalid_parameter("GlobalSecondaryIndex count exceeds the per-table limit of 20"));
         }
         if lsis.len() > 5 {
-            return Err(validation(
-                "One or more parameter values were invalid: LocalSecondaryIndex count exceeds the per-table limit of 5",
-            ));
+            return Err(invalid_parameter("Number of LocalSecondaryIndexes exceeds per-table limit of 5"));
         }
         let sse = r.object("SSESpecification")?.map(|s| {
             let enabled = s.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
@@ -342,11 +498,12 @@ impl DynamoDb {
             throughput,
             gsis,
             lsis,
-            stream: stream_spec(r.object("StreamSpecification")?)?,
+            stream,
             sse: sse.filter(|s| !s.is_null()),
-            tags: tags(r.array("Tags")?)?,
+            tags,
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
-            table_class: r.str("TableClass")?.map(str::to_owned),
+            table_class,
+            table_class_updated: None,
             ttl: None,
             lineage: Default::default(),
         };
@@ -408,6 +565,18 @@ impl DynamoDb {
         let mut d = self.describe(&table)?;
         self.catalog.delete(region, &table).await?;
         d["TableStatus"] = json!("DELETING");
+        // DeleteTable describes the table without its schema.
+        if let Some(m) = d.as_object_mut() {
+            for member in [
+                "AttributeDefinitions",
+                "KeySchema",
+                "CreationDateTime",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ] {
+                m.remove(member);
+            }
+        }
         Ok(json!({ "TableDescription": d }))
     }
 
@@ -416,22 +585,30 @@ impl DynamoDb {
         let mut v = Validator::default();
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-        r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
+        let given_defs = if r.has("AttributeDefinitions") { Some(attribute_definitions(&r, &mut v)?) } else { None };
+        let index_updates = gsi_updates(&r, &mut v)?;
         v.finish()?;
+        let table_class = table_class(&r)?;
+        let changes_something = billing.is_some()
+            || tp.is_some()
+            || !index_updates.is_empty()
+            || table_class.is_some()
+            || ["StreamSpecification", "SSESpecification", "DeletionProtectionEnabled"].iter().any(|m| r.has(m));
+        if !changes_something {
+            return Err(validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
+            ));
+        }
+        let online = index_updates.iter().filter(|u| !matches!(u, GsiUpdate::Throughput(..))).count();
+        if online > 1 {
+            return Err(dynamodb(
+                "LimitExceededException",
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+            ));
+        }
         let _change = self.catalog.changing().await;
         let current = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let mut table: Table = (*current).clone();
-        let mut changed = false;
-        let mut defs = table.attribute_definitions.clone();
-        if r.has("AttributeDefinitions") {
-            let mut v = Validator::default();
-            for d in attribute_definitions(&r, &mut v)? {
-                if !defs.iter().any(|x| x.name == d.name) {
-                    defs.push(d);
-                }
-            }
-            v.finish()?;
-        }
         if let Some(mode) = billing {
             if mode != table.billing_mode {
                 table.billing_mode = mode.to_owned();
@@ -447,11 +624,12 @@ impl DynamoDb {
                     ));
                 }
             }
-            changed = true;
         }
         if let Some(tp) = tp {
             if table.is_on_demand() {
-                return Err(validation("One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"));
+                return Err(invalid_parameter(
+                    "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
             }
             if tp.read == table.throughput.read && tp.write == table.throughput.write && billing.is_none() {
                 return Err(validation(format!(
@@ -469,19 +647,23 @@ impl DynamoDb {
             }
             table.throughput.read = tp.read;
             table.throughput.write = tp.write;
-            changed = true;
         }
         if let Some(p) = r.bool("DeletionProtectionEnabled")? {
             table.deletion_protection = p;
-            changed = true;
         }
-        if let Some(class) = r.str("TableClass")? {
-            table.table_class = Some(class.to_owned());
-            changed = true;
+        if let Some(class) = table_class {
+            table.table_class = Some(class);
+            table.table_class_updated = Some(now_seconds());
         }
-        if r.has("StreamSpecification") {
-            table.stream = stream_spec(r.object("StreamSpecification")?)?;
-            changed = true;
+        if let Some(spec) = stream_spec(r.object("StreamSpecification")?, StreamChange::Update)? {
+            let active = table.stream.as_ref().is_some_and(|s| s.enabled);
+            if spec.enabled && active {
+                return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
+            }
+            if !spec.enabled && !active {
+                return Err(validation(format!("Table has no stream to disable: TableName: {}", table.name)));
+            }
+            table.stream = Some(spec);
         }
         if let Some(sse) = r.object("SSESpecification")? {
             let enabled = sse.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
@@ -489,54 +671,61 @@ impl DynamoDb {
                 json!({"Status": "ENABLED", "SSEType": "KMS",
                     "KMSMasterKeyArn": format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id)})
             });
-            changed = true;
         }
         let mut created: Vec<Index> = vec![];
         let mut dropped: Vec<Index> = vec![];
-        for (i, u) in r.array("GlobalSecondaryIndexUpdates")?.into_iter().flatten().enumerate() {
-            let obj = u.as_object().ok_or_else(|| serialization("Expected null"))?;
-            let ur = Req::new(obj);
-            let mut v = Validator::default();
-            if let Some(c) = ur.get("Create") {
-                let field = format!("globalSecondaryIndexUpdates.{}.member.create", i + 1);
-                let index = parse_index(c, &field, true, &mut v)?;
-                v.finish()?;
-                if let Some((mut index, given)) = index {
-                    check_index(&mut index, given, &defs, !table.is_on_demand())?;
+        for update in index_updates {
+            match update {
+                GsiUpdate::Create(mut index, throughput_given) => {
+                    let Some(defs) = &given_defs else {
+                        return Err(invalid_parameter(format!(
+                            "AttributeDefinitions is not specified for index: {}",
+                            index.name
+                        )));
+                    };
+                    check_index(&mut index, throughput_given, defs, !table.is_on_demand())?;
+                    check_redefinition(&table, &index)?;
                     if table.index(&index.name).is_some() {
                         return Err(validation(format!(
                             "One or more parameter values were invalid: Attempting to create an index which already exists: {}",
                             index.name
                         )));
                     }
+                    for attr in index.key.attrs() {
+                        if !table.attribute_definitions.iter().any(|d| d.name == attr.name) {
+                            table.attribute_definitions.push(attr.clone());
+                        }
+                    }
                     created.push(index);
                 }
-            } else if let Some(d) = ur.object("Delete")? {
-                let index_name = Req::new(d).str("IndexName")?.unwrap_or_default();
-                let Some(pos) = table.gsis.iter().position(|g| g.name == index_name) else {
-                    return Err(resource_not_found_index(index_name));
-                };
-                dropped.push(table.gsis.remove(pos));
-            } else if let Some(up) = ur.object("Update")? {
-                let ur = Req::new(up);
-                let index_name = ur.str("IndexName")?.unwrap_or_default();
-                let tp = throughput(ur.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-                v.finish()?;
-                let Some(g) = table.gsis.iter_mut().find(|g| g.name == index_name) else {
-                    return Err(resource_not_found_index(index_name));
-                };
-                if let Some(tp) = tp {
+                GsiUpdate::Delete(index_name) => {
+                    let Some(pos) = table.gsis.iter().position(|g| g.name == index_name) else {
+                        if table.lsis.iter().any(|l| l.name == index_name) {
+                            return Err(validation(format!(
+                                "Cannot delete an index that is not a GlobalSecondaryIndex: {index_name}"
+                            )));
+                        }
+                        return Err(resource_not_found_index(&index_name));
+                    };
+                    dropped.push(table.gsis.remove(pos));
+                }
+                GsiUpdate::Throughput(index_name, tp) => {
+                    let on_demand = table.is_on_demand();
+                    let Some(g) = table.gsis.iter_mut().find(|g| g.name == index_name) else {
+                        return Err(dynamodb(
+                            "ResourceNotFoundException",
+                            format!("Requested resource not found: Index {index_name} for table {}", table.name),
+                        ));
+                    };
+                    if on_demand {
+                        return Err(invalid_parameter(format!(
+                            "The only Updates for index: {index_name} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                        )));
+                    }
                     g.throughput = Some(tp);
                 }
             }
-            changed = true;
         }
-        if !changed && !r.has("AttributeDefinitions") {
-            return Err(validation(
-                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
-            ));
-        }
-        table.attribute_definitions = defs;
         let creating = !created.is_empty();
         if creating {
             let first = self.catalog.allocate_ids(created.len() as u64).await?;
@@ -562,68 +751,6 @@ impl DynamoDb {
         Ok(json!({ "TableDescription": d }))
     }
 
-    fn table_by_arn(&self, region: &str, arn: Option<&str>) -> Result<Arc<Table>> {
-        let arn = arn.unwrap_or_default();
-        let name = arn.split_once(":table/").map(|(_, n)| n).filter(|n| !n.contains('/') && arn.starts_with("arn:"));
-        let Some(name) = name else {
-            return Err(validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}")));
-        };
-        match self.catalog.get(region, name)? {
-            Some(t) if t.arn == arn => Ok(t),
-            _ => Err(dynamodb(
-                "ResourceNotFoundException",
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
-            )),
-        }
-    }
-
-    pub(crate) async fn tag_resource(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.not_null(r.has("Tags"), "tags");
-        v.finish()?;
-        let _change = self.catalog.changing().await;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let new_tags = tags(r.array("Tags")?)?;
-        let mut t = (*table).clone();
-        for (k, val) in new_tags {
-            match t.tags.iter_mut().find(|(x, _)| *x == k) {
-                Some(slot) => slot.1 = val,
-                None => t.tags.push((k, val)),
-            }
-        }
-        if t.tags.len() > 50 {
-            return Err(validation(
-                "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
-            ));
-        }
-        self.catalog.replace(region, &table, t).await?;
-        Ok(json!({}))
-    }
-
-    pub(crate) async fn untag_resource(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.not_null(r.has("TagKeys"), "tagKeys");
-        v.finish()?;
-        let _change = self.catalog.changing().await;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let keys: Vec<&str> = r.array("TagKeys")?.into_iter().flatten().filter_map(Value::as_str).collect();
-        let mut t = (*table).clone();
-        t.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
-        self.catalog.replace(region, &table, t).await?;
-        Ok(json!({}))
-    }
-
-    pub(crate) async fn list_tags(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.finish()?;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let tags: Vec<Value> = table.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
-        Ok(json!({ "Tags": tags }))
-    }
-
     pub(crate) async fn update_ttl(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let name = r.table_name()?;
         let spec = r.object("TimeToLiveSpecification")?;
@@ -634,8 +761,13 @@ impl DynamoDb {
                 let sr = Req::new(s);
                 let enabled = sr.bool("Enabled")?;
                 let attr = sr.str("AttributeName")?;
-                v.not_null(enabled.is_some(), "timeToLiveSpecification.enabled");
                 v.not_null(attr.is_some(), "timeToLiveSpecification.attributeName");
+                v.not_null(enabled.is_some(), "timeToLiveSpecification.enabled");
+                if let Some(a) = attr {
+                    let field = "timeToLiveSpecification.attributeName";
+                    v.check(!a.is_empty(), Some(a), field, "Member must have length greater than or equal to 1");
+                    v.check(a.len() <= 255, Some(a), field, "Member must have length less than or equal to 255");
+                }
                 (enabled.unwrap_or(false), attr.unwrap_or_default().to_owned())
             }
             None => (false, String::new()),
@@ -643,12 +775,16 @@ impl DynamoDb {
         v.finish()?;
         let _change = self.catalog.changing().await;
         let table = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
-        let currently = table.ttl.as_ref().is_some_and(|t| t.enabled);
-        if enabled && currently {
-            return Err(validation("TimeToLive is already enabled"));
-        }
-        if !enabled && !currently {
-            return Err(validation("TimeToLive is already disabled"));
+        match table.ttl.as_ref().filter(|t| t.enabled) {
+            Some(current) if current.attribute != attr => {
+                return Err(validation(format!(
+                    "TimeToLive is active on a different AttributeName: current AttributeName is {}",
+                    current.attribute
+                )))
+            }
+            Some(_) if enabled => return Err(validation("TimeToLive is already enabled")),
+            None if !enabled => return Err(validation("TimeToLive is already disabled")),
+            _ => {}
         }
         let mut t = (*table).clone();
         t.ttl = Some(Ttl { attribute: attr.clone(), enabled });
@@ -695,7 +831,7 @@ fn backfill(
     view.scan(ITEMS, (std::ops::Bound::Included(&prefix[..]), upper), Direction::Forward, &mut |_, v| {
         match item_from_stored(v) {
             Ok(item) => {
-                for index in indexes {
+                for index in indexes.iter().filter(|index| index.accepts_key_values(&item)) {
                     if let Some(k) = table.index_entry_key(index, &item) {
                         batch.put(INDEXES, k, item_to_stored(&index.project(table, &item)));
                     }

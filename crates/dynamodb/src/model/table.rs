@@ -151,6 +151,16 @@ impl Index {
         self.projection.kind == ProjectionType::All
     }
 
+    /// Whether `item`'s values of this index's keys are ones a key may
+    /// hold: not empty, and within the key size limits. Items written
+    /// before the index existed may have others; they stay out of it.
+    pub fn accepts_key_values(&self, item: &Item) -> bool {
+        self.key
+            .attrs()
+            .enumerate()
+            .all(|(i, attr)| item.get(&attr.name).is_none_or(|v| check_key_value(v, &attr.name, i == 0).is_ok()))
+    }
+
     /// The index entry for `item`: the table's and index's keys plus the
     /// projected attributes.
     pub fn project(&self, table: &Table, item: &Item) -> Item {
@@ -201,6 +211,9 @@ pub struct Table {
     pub tags: Vec<(String, String)>,
     pub deletion_protection: bool,
     pub table_class: Option<String>,
+    /// When UpdateTable last changed the table class.
+    #[serde(default)]
+    pub table_class_updated: Option<f64>,
     pub ttl: Option<Ttl>,
     /// What replaced this version of the metadata, once something did.
     #[serde(skip)]
@@ -449,7 +462,11 @@ impl Table {
             d.insert("SSEDescription".into(), sse.clone());
         }
         if let Some(class) = &self.table_class {
-            d.insert("TableClassSummary".into(), json!({"TableClass": class}));
+            let mut summary = json!({"TableClass": class});
+            if let Some(t) = self.table_class_updated {
+                summary["LastUpdateDateTime"] = json!(t);
+            }
+            d.insert("TableClassSummary".into(), summary);
         }
         d.insert("DeletionProtectionEnabled".into(), json!(self.deletion_protection));
         Value::Object(d)

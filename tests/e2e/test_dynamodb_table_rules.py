@@ -1,0 +1,271 @@
+"""CreateTable, UpdateTable and DeleteTable: AWS's acceptance rules and error wording.
+
+The unchecked client lets requests through that boto3 would refuse locally,
+so the server's own answer is what gets asserted.
+"""
+
+import pytest
+from botocore.config import Config
+
+from test_dynamodb_helpers import create_table, error_of, unique
+
+INVALID = "One or more parameter values were invalid: "
+
+
+@pytest.fixture
+def unchecked(client):
+    return client("dynamodb", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+
+
+def attr(name, kind="S"):
+    return {"AttributeName": name, "AttributeType": kind}
+
+
+def hash_key(name):
+    return {"AttributeName": name, "KeyType": "HASH"}
+
+
+def range_key(name):
+    return {"AttributeName": name, "KeyType": "RANGE"}
+
+
+def index(name, *key, projection=None):
+    projection = {"ProjectionType": "ALL"} if projection is None else projection
+    return {"IndexName": name, "KeySchema": list(key), "Projection": projection}
+
+
+def create_error(ddb, **request):
+    request.setdefault("BillingMode", "PAY_PER_REQUEST")
+    name = request.pop("TableName", unique())
+    return error_of(ddb.create_table, TableName=name, **request)
+
+
+def test_attribute_definitions_must_match_the_keys(unchecked):
+    assert create_error(unchecked, KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k"), attr("k", "N")]) == (
+        "ValidationException",
+        "Attribute Name is duplicated: k",
+    )
+    assert create_error(unchecked, KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k"), attr("extra")]) == (
+        "ValidationException",
+        INVALID + "Number of attributes in KeySchema does not exactly match number of attributes defined in "
+        "AttributeDefinitions",
+    )
+    assert create_error(unchecked, KeySchema=[hash_key("k")], AttributeDefinitions=[attr("other")]) == (
+        "ValidationException",
+        "Invalid KeySchema: Some index key attribute have no definition",
+    )
+    # With indexes the wording names both sides.
+    assert create_error(
+        unchecked,
+        KeySchema=[hash_key("k")],
+        AttributeDefinitions=[attr("k"), attr("g"), attr("unused")],
+        GlobalSecondaryIndexes=[index("by-g", hash_key("g"))],
+    ) == ("ValidationException", INVALID + "Some AttributeDefinitions are not used. AttributeDefinitions: [k, g, unused], keys used: [k, g]")
+    assert create_error(
+        unchecked,
+        KeySchema=[hash_key("k")],
+        AttributeDefinitions=[attr("k")],
+        GlobalSecondaryIndexes=[index("by-g", hash_key("g"))],
+    ) == ("ValidationException", INVALID + "Some index key attributes are not defined in AttributeDefinitions. Keys: [k, g], AttributeDefinitions: [k]")
+    code, message = create_error(unchecked, KeySchema=[hash_key("k")], AttributeDefinitions=[{"AttributeType": "S"}])
+    assert (code, message) == (
+        "ValidationException",
+        "1 validation error detected: Value null at 'attributeDefinitions.1.member.attributeName' failed to satisfy "
+        "constraint: Member must not be null",
+    )
+
+
+@pytest.mark.parametrize("kind", ["BOOL", "BS", "L", "M", "NS", "NULL", "SS"])
+def test_only_scalar_key_types(unchecked, kind):
+    assert create_error(unchecked, KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k", kind)]) == (
+        "ValidationException",
+        f"1 validation error detected: Value '{kind}' at 'attributeDefinitions.1.member.attributeType' failed to "
+        "satisfy constraint: Member must satisfy enum value set: [B, N, S]",
+    )
+
+
+def test_key_schema_shape(unchecked):
+    defs = [attr("a"), attr("b"), attr("c")]
+    assert create_error(unchecked, KeySchema=[range_key("a")], AttributeDefinitions=defs[:1]) == (
+        "ValidationException",
+        "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+    )
+    assert create_error(unchecked, KeySchema=[hash_key("a"), hash_key("b")], AttributeDefinitions=defs[:2]) == (
+        "ValidationException",
+        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+    )
+    assert create_error(
+        unchecked, KeySchema=[hash_key("a"), range_key("b"), range_key("c")], AttributeDefinitions=defs
+    ) == ("ValidationException", INVALID + "The KeySchema exceeds the maximum allowed number of RANGE key attributes")
+
+
+def test_table_class_streams_and_index_lists(unchecked):
+    schema = {"KeySchema": [hash_key("k")], "AttributeDefinitions": [attr("k")]}
+    for bad in ["standard", "COLD"]:
+        assert create_error(unchecked, TableClass=bad, **schema) == (
+            "ValidationException",
+            "Invalid table-class parameter provided. Please try again with a valid table-class value: "
+            "[STANDARD, STANDARD_INFREQUENT_ACCESS].",
+        )
+    assert create_error(unchecked, StreamSpecification={"StreamEnabled": True}, **schema) == (
+        "ValidationException",
+        INVALID + "Table is being created with a stream enabled, UpdateViewType is required",
+    )
+    assert create_error(unchecked, StreamSpecification={}, **schema) == (
+        "ValidationException",
+        "1 validation error detected: Value null at 'streamSpecification.streamEnabled' failed to satisfy "
+        "constraint: Member must not be null",
+    )
+    assert create_error(unchecked, GlobalSecondaryIndexes=[], **schema) == (
+        "ValidationException",
+        INVALID + "List of GlobalSecondaryIndexes is empty",
+    )
+    # A disabled stream and disabled encryption are plain defaults.
+    name = unique()
+    unchecked.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", StreamSpecification={"StreamEnabled": False},
+                           SSESpecification={"Enabled": False}, **schema)
+    table = unchecked.describe_table(TableName=name)["Table"]
+    assert "StreamSpecification" not in table and "SSEDescription" not in table
+    assert "TableClassSummary" not in table
+
+
+def test_index_projection_rules(unchecked):
+    schema = {"KeySchema": [hash_key("k")], "AttributeDefinitions": [attr("k"), attr("g")]}
+
+    def with_projection(projection):
+        return create_error(unchecked, GlobalSecondaryIndexes=[index("by-g", hash_key("g"), projection=projection)], **schema)
+
+    assert with_projection({}) == ("ValidationException", INVALID + "Unknown ProjectionType: null")
+    assert with_projection({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x", "x"]}) == (
+        "ValidationException",
+        INVALID + "Duplicate element in NonKeyAttributes: x",
+    )
+    assert with_projection({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x", 7]}) == (
+        "SerializationException",
+        "NUMBER_VALUE cannot be converted to String",
+    )
+    assert with_projection({"ProjectionType": "KEYS_ONLY", "NonKeyAttributes": ["x"]}) == (
+        "ValidationException",
+        INVALID + "ProjectionType is KEYS_ONLY, but NonKeyAttributes is specified",
+    )
+    lsis = [index(f"lsi{i}", hash_key("k"), range_key("r")) for i in range(6)]
+    assert create_error(
+        unchecked, KeySchema=[hash_key("k"), range_key("s")], AttributeDefinitions=[attr("k"), attr("s"), attr("r")],
+        LocalSecondaryIndexes=lsis,
+    ) == ("ValidationException", INVALID + "Number of LocalSecondaryIndexes exceeds per-table limit of 5")
+
+
+def test_delete_table_describes_without_schema(ddb):
+    name = create_table(ddb, range_key=("sk", "S"), extra_attributes={"g": "S"},
+                        GlobalSecondaryIndexes=[index("by-g", hash_key("g"))])
+    described = ddb.describe_table(TableName=name)["Table"]
+    deleted = ddb.delete_table(TableName=name)["TableDescription"]
+    assert deleted["TableStatus"] == "DELETING"
+    assert deleted["TableId"] == described["TableId"] and deleted["TableArn"] == described["TableArn"]
+    assert deleted["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert deleted["ProvisionedThroughput"] == {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+    for member in ["KeySchema", "AttributeDefinitions", "CreationDateTime", "GlobalSecondaryIndexes"]:
+        assert member in described
+        assert member not in deleted
+
+
+def test_update_table_needs_a_change(unchecked, ddb):
+    name = create_table(ddb)
+    required = (
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, "
+        "SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, "
+        "DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required"
+    )
+    assert error_of(unchecked.update_table, TableName=name) == ("ValidationException", required)
+    assert error_of(unchecked.update_table, TableName=name, GlobalSecondaryIndexUpdates=[]) == ("ValidationException", required)
+    assert error_of(unchecked.update_table, TableName=name, AttributeDefinitions=[attr("x")]) == ("ValidationException", required)
+
+
+def test_update_table_index_actions(unchecked, ddb):
+    name = create_table(ddb, range_key=("sk", "S"), extra_attributes={"l": "S"},
+                        LocalSecondaryIndexes=[index("by-l", hash_key("pk"), range_key("l"))])
+    create = {"Create": index("by-x", hash_key("x"))}
+    assert error_of(unchecked.update_table, TableName=name, GlobalSecondaryIndexUpdates=[{}]) == (
+        "ValidationException",
+        INVALID + "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+        "GlobalSecondaryIndexUpdate.Delete must not be null",
+    )
+    assert error_of(unchecked.update_table, TableName=name, AttributeDefinitions=[attr("x")],
+                    GlobalSecondaryIndexUpdates=[{**create, "Delete": {"IndexName": "other"}}]) == (
+        "ValidationException",
+        INVALID + "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
+    )
+    two = [create, {"Create": index("by-y", hash_key("x"))}]
+    assert error_of(unchecked.update_table, TableName=name, AttributeDefinitions=[attr("x")],
+                    GlobalSecondaryIndexUpdates=two) == (
+        "LimitExceededException",
+        "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+    )
+    # The new index's key types must be given again, even for known attributes.
+    assert error_of(unchecked.update_table, TableName=name,
+                    GlobalSecondaryIndexUpdates=[{"Create": index("by-l2", hash_key("l"))}]) == (
+        "ValidationException",
+        INVALID + "AttributeDefinitions is not specified for index: by-l2",
+    )
+    code, message = error_of(unchecked.update_table, TableName=name, AttributeDefinitions=[attr("l", "N")],
+                             GlobalSecondaryIndexUpdates=[{"Create": index("by-l2", hash_key("l"))}])
+    assert code == "ValidationException"
+    assert message.startswith(INVALID + "Attributes cannot be redefined.")
+    assert error_of(unchecked.update_table, TableName=name,
+                    GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-l"}}]) == (
+        "ValidationException",
+        "Cannot delete an index that is not a GlobalSecondaryIndex: by-l",
+    )
+    assert error_of(unchecked.update_table, TableName=name, AttributeDefinitions=[attr("x")],
+                    GlobalSecondaryIndexUpdates=[{"Create": index("by-l", hash_key("x"))}])[0] == "ValidationException"
+    # Nothing above changed the table.
+    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName=name)["Table"]
+
+
+def test_gsi_backfill_skips_values_no_key_may_hold(ddb):
+    name = create_table(ddb, range_key=("sk", "S"))
+    items = {
+        "fits": "x" * 1024,
+        "empty": "",
+        "long-for-range": "y" * 1025,
+        "too-long": "z" * 2049,
+        "number": None,
+    }
+    for sk, value in items.items():
+        item = {"pk": {"S": "p"}, "sk": {"S": sk}}
+        item["v"] = {"N": "5"} if value is None else {"S": value}
+        ddb.put_item(TableName=name, Item=item)
+    by_hash = {"Create": index("by-v", hash_key("v"))}
+    ddb.update_table(TableName=name, AttributeDefinitions=[attr("v")], GlobalSecondaryIndexUpdates=[by_hash])
+    hashed = {i["sk"]["S"] for i in ddb.scan(TableName=name, IndexName="by-v")["Items"]}
+    assert hashed == {"fits", "long-for-range"}
+    by_range = {"Create": index("by-sk-v", hash_key("sk"), range_key("v"))}
+    ddb.update_table(TableName=name, AttributeDefinitions=[attr("sk"), attr("v")], GlobalSecondaryIndexUpdates=[by_range])
+    ranged = {i["sk"]["S"] for i in ddb.scan(TableName=name, IndexName="by-sk-v")["Items"]}
+    assert ranged == {"fits"}
+    # Once the index exists, a write with the wrong type for its key is refused.
+    code, message = error_of(ddb.put_item, TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "n"}, "v": {"N": "1"}})
+    assert code == "ValidationException" and "mismatch" in message
+
+
+def test_update_table_streams_and_class(ddb):
+    name = create_table(ddb)
+    assert error_of(ddb.update_table, TableName=name, StreamSpecification={"StreamEnabled": False}) == (
+        "ValidationException",
+        f"Table has no stream to disable: TableName: {name}",
+    )
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    assert error_of(ddb.update_table, TableName=name,
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}) == (
+        "ValidationException",
+        f"Table already has an enabled stream: TableName: {name}",
+    )
+    assert error_of(ddb.update_table, TableName=name,
+                    StreamSpecification={"StreamEnabled": False, "StreamViewType": "KEYS_ONLY"}) == (
+        "ValidationException",
+        INVALID + "If stream is being disabled, then UpdateViewType must not be specified",
+    )
+    ddb.update_table(TableName=name, TableClass="STANDARD_INFREQUENT_ACCESS")
+    summary = ddb.describe_table(TableName=name)["Table"]["TableClassSummary"]
+    assert summary["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+    assert "LastUpdateDateTime" in summary
