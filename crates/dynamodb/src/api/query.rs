@@ -440,6 +440,9 @@ impl DynamoDb {
         check_scalar_keys(&table, filter.iter().flat_map(Cond::paths).chain(projection.iter().flatten()))?;
         let schema = index.as_ref().map_or(&table.key, |i| &i.key);
         let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
+        if query && !r.has("KeyConditionExpression") {
+            legacy::check_key_conditions(r, schema)?;
+        }
         // The encoded partition a Query reads (hash key and leading equalities).
         let mut partition = None;
         let (lower, upper) = match key_cond {
@@ -447,8 +450,9 @@ impl DynamoDb {
                 let (hash, equalities, range) = key_condition(kc, schema)?;
                 if let Some(f) = &filter {
                     if let Some(p) = f.paths().into_iter().find(|p| schema.is_key(p.head())) {
+                        let source = if r.has("QueryFilter") { "QueryFilter" } else { "Filter Expression" };
                         return Err(validation(format!(
-                            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                            "{source} can only contain non-primary key attributes: Primary key attribute: {}",
                             p.head()
                         )));
                     }
