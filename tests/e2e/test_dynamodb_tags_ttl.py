@@ -115,3 +115,41 @@ def test_ttl_state_rules(ddb, unchecked):
     )
     assert error_of(unchecked.update_time_to_live, TableName=name, TimeToLiveSpecification={"AttributeName": "a", "Enabled": "yes"}) == (
         "SerializationException", "STRING_VALUE cannot be converted to Boolean")
+
+
+def test_expired_items_are_deleted_in_the_background(ddb):
+    """AWS deletes expired items eventually (within days); Nimbus sweeps every few seconds."""
+    import time
+
+    name = create_table(ddb, range_key=("sk", "S"), extra_attributes={"g": "S"},
+                        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                                 "Projection": {"ProjectionType": "ALL"}}])
+    now = int(time.time())
+
+    def put(sk, expiry=None):
+        item = {"pk": {"S": "p"}, "sk": {"S": sk}, "g": {"S": "gsi"}}
+        if expiry is not None:
+            item["exp"] = expiry
+        ddb.put_item(TableName=name, Item=item)
+
+    put("before-enabling", {"N": str(now - 60)})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": "exp", "Enabled": True})
+    put("past", {"N": str(now - 60)})
+    put("past-fraction", {"N": f"{now - 60}.25"})
+    put("past-exponent", {"N": f"{(now - 60) // 10}e1"})
+    put("no-expiry")
+    put("string", {"S": str(now - 60)})
+    put("ancient", {"N": str(now - 6 * 365 * 86400)})
+    put("future", {"N": str(now + 3600)})
+    expiring = {"before-enabling", "past", "past-fraction", "past-exponent"}
+    remaining = {"no-expiry", "string", "ancient", "future"}
+
+    def keys(**index):
+        return {i["sk"]["S"] for i in ddb.scan(TableName=name, **index)["Items"]}
+
+    deadline = time.time() + 60
+    while keys() != remaining and time.time() < deadline:
+        time.sleep(0.5)
+    assert keys() == remaining
+    assert keys(IndexName="by-g") == remaining
+    assert not expiring & keys()

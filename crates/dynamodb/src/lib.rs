@@ -3,8 +3,9 @@
 //! Map: `types/` (attribute values, numbers, key encoding, sizes), `expr/`
 //! (expression parser and evaluator), `model/` (tables and items in the
 //! store), `engine` (one conditional write, shared by every write path),
-//! `api/` (one file per operation group: wire in, validation, wire out) and
-//! `metrics` (the `AWS/DynamoDB` CloudWatch metrics).
+//! `api/` (one file per operation group: wire in, validation, wire out),
+//! `ttl` (the background deletion of expired items) and `metrics` (the
+//! `AWS/DynamoDB` CloudWatch metrics).
 
 pub mod api;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod expr;
 pub mod metrics;
 pub mod model;
+pub mod ttl;
 pub mod types;
 
 use std::collections::HashMap;

@@ -191,6 +191,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     events.start();
     let dynamodb = Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()));
     dynamodb.set_metrics(cloudwatch.metric_sink());
+    dynamodb.start_ttl_sweeper();
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
         dynamodb.clone(),
