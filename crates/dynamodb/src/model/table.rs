@@ -319,7 +319,7 @@ impl Table {
             key::encode(v, &mut out);
         }
         for index in self.indexes() {
-            for attr in index.key.attrs() {
+            for (i, attr) in index.key.attrs().enumerate() {
                 let Some(v) = item.get(&attr.name) else {
                     continue;
                 };
@@ -338,6 +338,8 @@ impl Table {
                         index.name, attr.name
                     )));
                 }
+                // Index keys have the table keys' size limits.
+                check_key_value(v, &attr.name, i == 0)?;
             }
         }
         Ok(out)

@@ -1,0 +1,97 @@
+"""Secondary indexes: what writes they refuse, what reads through them return,
+and how DescribeTable shows them."""
+
+import pytest
+
+from test_dynamodb_helpers import create_table, error_of
+
+
+def key(name, kind):
+    return {"AttributeName": name, "KeyType": kind}
+
+
+@pytest.fixture
+def indexed(ddb):
+    """pk/sk table; LSI on 'b' (KEYS_ONLY), GSI on 'x' (ALL), GSI on 'b' (INCLUDE a)."""
+    return create_table(
+        ddb, range_key=("sk", "S"), extra_attributes={"b": "S", "x": "S"},
+        LocalSecondaryIndexes=[{"IndexName": "lsi-b", "KeySchema": [key("pk", "HASH"), key("b", "RANGE")],
+                                "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "gsi-x", "KeySchema": [key("x", "HASH")], "Projection": {"ProjectionType": "ALL"}},
+            {"IndexName": "gsi-b", "KeySchema": [key("b", "HASH")],
+             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a"]}},
+        ],
+    )
+
+
+ITEM = {"pk": {"S": "P"}, "sk": {"S": "1"}, "b": {"S": "B"}, "x": {"S": "X"}, "a": {"S": "A"}, "d": {"S": "D"}}
+
+
+def test_index_key_writes_are_checked(ddb, indexed):
+    ddb.put_item(TableName=indexed, Item=ITEM)
+    base_key = {"pk": {"S": "P"}, "sk": {"S": "1"}}
+    mismatch = ("ValidationException",
+                "One or more parameter values were invalid: Type mismatch for Index Key x Expected: S Actual: N IndexName: gsi-x")
+    assert error_of(ddb.put_item, TableName=indexed, Item={**ITEM, "sk": {"S": "2"}, "x": {"N": "3"}}) == mismatch
+    assert error_of(ddb.update_item, TableName=indexed, Key=base_key,
+                    AttributeUpdates={"x": {"Value": {"N": "3"}, "Action": "PUT"}}) == mismatch
+    # A batch with one bad item writes none of them.
+    good = {**ITEM, "sk": {"S": "3"}}
+    assert error_of(ddb.batch_write_item, RequestItems={indexed: [
+        {"PutRequest": {"Item": good}}, {"PutRequest": {"Item": {**ITEM, "sk": {"S": "4"}, "x": {"N": "1"}}}}]}) == mismatch
+    assert "Item" not in ddb.get_item(TableName=indexed, Key={"pk": {"S": "P"}, "sk": {"S": "3"}})
+    assert error_of(ddb.update_item, TableName=indexed, Key=base_key, UpdateExpression="SET x.y = :v",
+                    ExpressionAttributeValues={":v": {"N": "1"}}) == (
+        "ValidationException",
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: IndexKey: x",
+    )
+    assert error_of(ddb.put_item, TableName=indexed, Item={**ITEM, "x": {"S": "x" * 2049}}) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+    )
+    assert error_of(ddb.put_item, TableName=indexed, Item={**ITEM, "b": {"S": "b" * 1025}})[0] == "ValidationException"
+    code, message = error_of(ddb.put_item, TableName=indexed, Item={**ITEM, "x": {"S": ""}})
+    assert code == "ValidationException" and "empty string" in message
+    # An item without the index key is stored, just not indexed.
+    ddb.put_item(TableName=indexed, Item={"pk": {"S": "P"}, "sk": {"S": "5"}})
+    assert [i["sk"]["S"] for i in ddb.scan(TableName=indexed, IndexName="gsi-x")["Items"]] == ["1"]
+    assert ddb.get_item(TableName=indexed, Key=base_key)["Item"] == ITEM
+
+
+def test_reads_through_indexes(ddb, indexed):
+    ddb.put_item(TableName=indexed, Item=ITEM)
+    on_b = {"KeyConditionExpression": "pk = :p AND b = :b", "ExpressionAttributeValues": {":p": {"S": "P"}, ":b": {"S": "B"}}}
+    keys_only = {k: ITEM[k] for k in ["pk", "sk", "b"]}
+    assert ddb.query(TableName=indexed, IndexName="lsi-b", **on_b)["Items"] == [keys_only]
+    # An LSI reads unprojected attributes from the table when asked to.
+    assert ddb.query(TableName=indexed, IndexName="lsi-b", Select="ALL_ATTRIBUTES", **on_b)["Items"] == [ITEM]
+    assert ddb.query(TableName=indexed, IndexName="lsi-b", ProjectionExpression="d", **on_b)["Items"] == [{"d": ITEM["d"]}]
+    assert ddb.scan(TableName=indexed, IndexName="gsi-b")["Items"] == [{k: ITEM[k] for k in ["pk", "sk", "b", "a"]}]
+    assert error_of(ddb.scan, TableName=indexed, IndexName="gsi-b", Select="ALL_ATTRIBUTES") == (
+        "ValidationException",
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary "
+        "index gsi-b because its projection type is not ALL",
+    )
+    assert error_of(ddb.scan, TableName=indexed, IndexName="gsi-x", ConsistentRead=True) == (
+        "ValidationException", "Consistent reads are not supported on global secondary indexes")
+    assert ddb.query(TableName=indexed, IndexName="lsi-b", ConsistentRead=True, **on_b)["Count"] == 1
+    assert error_of(ddb.scan, TableName=indexed, IndexName="nope") == (
+        "ValidationException", "The table does not have the specified index: nope")
+
+
+def test_describe_shows_indexes(ddb, indexed):
+    ddb.put_item(TableName=indexed, Item=ITEM)
+    table = ddb.describe_table(TableName=indexed)["Table"]
+    gsis = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
+    assert gsis["gsi-x"]["KeySchema"] == [key("x", "HASH")]
+    assert gsis["gsi-x"]["Projection"] == {"ProjectionType": "ALL"}
+    assert gsis["gsi-b"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a"]}
+    for g in gsis.values():
+        assert g["IndexStatus"] == "ACTIVE" and g["ItemCount"] == 1 and g["IndexSizeBytes"] > 0
+        assert g["IndexArn"] == f"{table['TableArn']}/index/{g['IndexName']}"
+    [lsi] = table["LocalSecondaryIndexes"]
+    assert lsi["KeySchema"] == [key("pk", "HASH"), key("b", "RANGE")]
+    assert lsi["IndexArn"] == f"{table['TableArn']}/index/lsi-b"
+    assert "IndexStatus" not in lsi
+    assert {a["AttributeName"] for a in table["AttributeDefinitions"]} == {"pk", "sk", "b", "x"}
