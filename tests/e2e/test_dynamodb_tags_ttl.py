@@ -1,6 +1,7 @@
-"""TagResource/UntagResource/ListTagsOfResource and UpdateTimeToLive/DescribeTimeToLive:
-AWS's validation and state rules."""
+"""TagResource/UntagResource/ListTagsOfResource, UpdateTimeToLive/DescribeTimeToLive
+and DescribeEndpoints: AWS's validation and state rules."""
 
+import boto3
 import pytest
 from botocore.config import Config
 
@@ -153,3 +154,12 @@ def test_expired_items_are_deleted_in_the_background(ddb):
     assert keys() == remaining
     assert keys(IndexName="by-g") == remaining
     assert not expiring & keys()
+
+
+def test_describe_endpoints_names_a_usable_endpoint(ddb, nimbus):
+    [endpoint] = ddb.describe_endpoints()["Endpoints"]
+    assert endpoint["CachePeriodInMinutes"] == 1440
+    # The address has no scheme; a client sent to it reaches the same service
+    # (credentials come from the environment conftest sets).
+    again = boto3.client("dynamodb", endpoint_url=f"http://{endpoint['Address']}", region_name=nimbus.region)
+    assert again.describe_endpoints()["Endpoints"] == [endpoint]

@@ -138,7 +138,7 @@ impl DynamoDb {
             "UpdateTimeToLive" => self.update_ttl(region, r).await?,
             "DescribeTimeToLive" => self.describe_ttl(region, r).await?,
             "DescribeLimits" => self.describe_limits(),
-            "DescribeEndpoints" => self.describe_endpoints(region),
+            "DescribeEndpoints" => self.describe_endpoints(region, caller.and_then(|c| c.header("host"))),
             _ => return Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         };
         let returned = match operation {

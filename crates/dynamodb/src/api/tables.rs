@@ -812,8 +812,12 @@ impl DynamoDb {
         })
     }
 
-    pub(crate) fn describe_endpoints(&self, region: &str) -> Value {
-        json!({"Endpoints": [{"Address": format!("dynamodb.{region}.amazonaws.com"), "CachePeriodInMinutes": 1440}]})
+    /// The endpoint to send DynamoDB requests to: on AWS the regional
+    /// hostname; here the host the caller reached this server by, so that
+    /// clients doing endpoint discovery stay on it.
+    pub(crate) fn describe_endpoints(&self, region: &str, host: Option<&str>) -> Value {
+        let address = host.map_or_else(|| format!("dynamodb.{region}.amazonaws.com"), str::to_owned);
+        json!({"Endpoints": [{"Address": address, "CachePeriodInMinutes": 1440}]})
     }
 }
 
