@@ -269,3 +269,41 @@ def test_update_table_streams_and_class(ddb):
     summary = ddb.describe_table(TableName=name)["Table"]["TableClassSummary"]
     assert summary["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
     assert "LastUpdateDateTime" in summary
+
+
+def test_update_table_changes_that_must_come_alone(ddb):
+    name = create_table(ddb)
+    for extra in [{"TableClass": "STANDARD"}, {"DeletionProtectionEnabled": True}, {"SSESpecification": {"Enabled": True}}]:
+        what = {"TableClass": "TableClass", "DeletionProtectionEnabled": "DeletionProtection",
+                "SSESpecification": "Server-Side Encryption"}[next(iter(extra))]
+        assert error_of(ddb.update_table, TableName=name, BillingMode="PAY_PER_REQUEST", **extra) == (
+            "ValidationException", INVALID + f"{what} modification must be the only operation in the request")
+    assert error_of(ddb.update_table, TableName=name, AttributeDefinitions=[attr("x")],
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+                    GlobalSecondaryIndexUpdates=[{"Create": index("by-x", hash_key("x"))}]) == (
+        "ValidationException", INVALID + "You cannot create or delete index while changing stream status")
+    assert error_of(ddb.update_table, TableName=name, BillingMode="PAY_PER_REQUEST",
+                    ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}) == (
+        "ValidationException", INVALID + "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST")
+    assert error_of(ddb.update_table, TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}) == (
+        "ValidationException",
+        INVALID + "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST")
+    assert error_of(ddb.update_table, TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "ghost"}}]) == (
+        "ResourceNotFoundException", f"Requested resource not found: Index ghost for table {name}")
+    # Each one alone is fine.
+    ddb.update_table(TableName=name, DeletionProtectionEnabled=True)
+    ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
+    ddb.update_table(TableName=name, TableClass="STANDARD")
+
+
+def test_switch_to_provisioned_with_gsi_throughput(ddb):
+    name = create_table(ddb, extra_attributes={"g": "S"}, GlobalSecondaryIndexes=[index("by-g", hash_key("g"))])
+    ddb.update_table(TableName=name, BillingMode="PROVISIONED",
+                     ProvisionedThroughput={"ReadCapacityUnits": 4, "WriteCapacityUnits": 5},
+                     GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": "by-g", "ProvisionedThroughput": {
+                         "ReadCapacityUnits": 2, "WriteCapacityUnits": 3}}}])
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert (table["ProvisionedThroughput"]["ReadCapacityUnits"], table["ProvisionedThroughput"]["WriteCapacityUnits"]) == (4, 5)
+    [gsi] = table["GlobalSecondaryIndexes"]
+    assert (gsi["ProvisionedThroughput"]["ReadCapacityUnits"], gsi["ProvisionedThroughput"]["WriteCapacityUnits"]) == (2, 3)

@@ -115,8 +115,20 @@ def test_update_table_billing_protection_and_gsi_backfill(ddb):
         "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
     )
     ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
-    ddb.update_table(TableName=name, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 3},
-                     GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}])
+    # Switching to PROVISIONED needs throughput for every GSI too, and a GSI
+    # may not be dropped in the same request as a table throughput change.
+    switch = {"BillingMode": "PROVISIONED", "ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 3}}
+    assert error_of(ddb.update_table, TableName=name, **switch) == (
+        "ValidationException",
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: by-color",
+    )
+    assert error_of(ddb.update_table, TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}],
+                    **switch) == (
+        "ValidationException",
+        "One or more parameter values were invalid: You cannot create or delete index while updating table IOPS",
+    )
+    ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}])
+    ddb.update_table(TableName=name, **switch)
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 3

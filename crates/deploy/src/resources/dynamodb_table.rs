@@ -95,18 +95,22 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
 
 pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
     let name = old.physical_id;
-    let mut body = json!({"TableName": name});
-    let mut changed = false;
-    for key in [
-        "BillingMode",
-        "ProvisionedThroughput",
-        "StreamSpecification",
-        "AttributeDefinitions",
-        "TableClass",
-        "DeletionProtectionEnabled",
-    ] {
-        if old.properties.get(key) != props.get(key) {
-            changed = true;
+    // DynamoDB takes some changes only alone (table class, deletion
+    // protection) or not together (throughput and streams): one UpdateTable
+    // per group, as CloudFormation does. AttributeDefinitions travel with
+    // the index creations below.
+    let groups: [&[&str]; 4] = [
+        &["BillingMode", "ProvisionedThroughput"],
+        &["StreamSpecification"],
+        &["TableClass"],
+        &["DeletionProtectionEnabled"],
+    ];
+    for group in groups {
+        let mut body = json!({"TableName": name});
+        for &key in group {
+            if old.properties.get(key) == props.get(key) {
+                continue;
+            }
             match key {
                 "ProvisionedThroughput" => {
                     if let Some(pt) = props.get(key) {
@@ -122,6 +126,9 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
                     }
                 }
             }
+        }
+        if body.as_object().is_some_and(|b| b.len() > 1) {
+            ctx.api.call("dynamodb", call("UpdateTable", body)).await?;
         }
     }
     // Indexes: delete those gone, create those new (by name), as UpdateTable takes one each.
@@ -142,9 +149,6 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
         if !before.iter().any(|(m, _)| m == n) {
             gsi_updates.push(json!({"Create": indexes(&json!([def]))[0]}));
         }
-    }
-    if changed && body.as_object().is_some_and(|b| b.len() > 1) {
-        ctx.api.call("dynamodb", call("UpdateTable", body)).await?;
     }
     for u in gsi_updates {
         let attrs = props.get("AttributeDefinitions").cloned().unwrap_or(Value::Null);

@@ -138,9 +138,10 @@ fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     let r = Req::new(obj);
     let read = r.int("ReadCapacityUnits")?;
     let write = r.int("WriteCapacityUnits")?;
-    v.not_null(read.is_some(), &format!("{field}.readCapacityUnits"));
+    // AWS reports the members in this order.
     v.not_null(write.is_some(), &format!("{field}.writeCapacityUnits"));
-    for (x, name) in [(read, "readCapacityUnits"), (write, "writeCapacityUnits")] {
+    v.not_null(read.is_some(), &format!("{field}.readCapacityUnits"));
+    for (x, name) in [(write, "writeCapacityUnits"), (read, "readCapacityUnits")] {
         if let Some(x) = x {
             v.check(
                 x >= 1,
@@ -246,8 +247,8 @@ fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>>
             &["B", "N", "S"],
             v,
         )?;
-        v.key_attribute_name(name, &format!("attributeDefinitions.{}.member.attributeName", i + 1));
         v.not_null(kind.is_some(), &format!("attributeDefinitions.{}.member.attributeType", i + 1));
+        v.key_attribute_name(name, &format!("attributeDefinitions.{}.member.attributeName", i + 1));
         if let (Some(name), Some(kind)) = (name, kind.and_then(ScalarType::parse)) {
             defs.push(KeyAttr { name: name.to_owned(), kind });
         }
@@ -359,6 +360,33 @@ fn gsi_updates(r: &Req<'_>, v: &mut Validator) -> Result<Vec<GsiUpdate>> {
         }
     }
     Ok(out)
+}
+
+/// Some UpdateTable changes must come alone, and some pairs may not come
+/// together; AWS names the one that must stand alone.
+fn check_update_combination(r: &Req<'_>, table_throughput: bool, others: bool, index_online: bool) -> Result<()> {
+    let stream = r.has("StreamSpecification");
+    let alone = [
+        ("SSESpecification", "Server-Side Encryption"),
+        ("TableClass", "TableClass"),
+        ("DeletionProtectionEnabled", "DeletionProtection"),
+    ];
+    let present = alone.iter().filter(|(member, _)| r.has(member)).count();
+    for (member, what) in alone {
+        if r.has(member) && (present > 1 || table_throughput || stream || others) {
+            return Err(invalid_parameter(format!("{what} modification must be the only operation in the request")));
+        }
+    }
+    if table_throughput && stream {
+        return Err(invalid_parameter("You cannot modify stream status while updating table IOPS"));
+    }
+    if table_throughput && index_online {
+        return Err(invalid_parameter("You cannot create or delete index while updating table IOPS"));
+    }
+    if stream && index_online {
+        return Err(invalid_parameter("You cannot create or delete index while changing stream status"));
+    }
+    Ok(())
 }
 
 /// A new index may not give an attribute that is already a key of the
@@ -600,6 +628,7 @@ impl DynamoDb {
             ));
         }
         let online = index_updates.iter().filter(|u| !matches!(u, GsiUpdate::Throughput(..))).count();
+        check_update_combination(&r, tp.is_some(), billing.is_some() || !index_updates.is_empty(), online > 0)?;
         if online > 1 {
             return Err(dynamodb(
                 "LimitExceededException",
@@ -609,6 +638,11 @@ impl DynamoDb {
         let _change = self.catalog.changing().await;
         let current = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let mut table: Table = (*current).clone();
+        if billing == Some("PAY_PER_REQUEST") && tp.is_some() {
+            return Err(invalid_parameter(
+                "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
         if let Some(mode) = billing {
             if mode != table.billing_mode {
                 table.billing_mode = mode.to_owned();
@@ -618,10 +652,22 @@ impl DynamoDb {
                     for g in &mut table.gsis {
                         g.throughput = Some(Throughput::default());
                     }
-                } else if tp.is_none() {
-                    return Err(invalid_parameter(
-                        "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                    ));
+                } else {
+                    if tp.is_none() {
+                        return Err(invalid_parameter(
+                            "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                        ));
+                    }
+                    // Every existing GSI needs its own throughput in the same request.
+                    let updated = |name: &str| {
+                        index_updates.iter().any(|u| matches!(u, GsiUpdate::Throughput(n, _) if n == name))
+                    };
+                    if let Some(g) = table.gsis.iter().find(|g| !updated(&g.name)) {
+                        return Err(invalid_parameter(format!(
+                            "ProvisionedThroughput must be specified for index: {}",
+                            g.name
+                        )));
+                    }
                 }
             }
         }
@@ -705,17 +751,15 @@ impl DynamoDb {
                                 "Cannot delete an index that is not a GlobalSecondaryIndex: {index_name}"
                             )));
                         }
-                        return Err(resource_not_found_index(&index_name));
+                        return Err(index_not_found(&table.name, &index_name));
                     };
                     dropped.push(table.gsis.remove(pos));
                 }
                 GsiUpdate::Throughput(index_name, tp) => {
+                    // (A switch to PROVISIONED in this request has already been applied.)
                     let on_demand = table.is_on_demand();
                     let Some(g) = table.gsis.iter_mut().find(|g| g.name == index_name) else {
-                        return Err(dynamodb(
-                            "ResourceNotFoundException",
-                            format!("Requested resource not found: Index {index_name} for table {}", table.name),
-                        ));
+                        return Err(index_not_found(&table.name, &index_name));
                     };
                     if on_demand {
                         return Err(invalid_parameter(format!(
@@ -854,6 +898,6 @@ fn backfill(
     }
 }
 
-fn resource_not_found_index(name: &str) -> nimbus_core::AwsError {
-    dynamodb("ResourceNotFoundException", format!("Requested resource not found: Index: {name} not found"))
+fn index_not_found(table: &str, index: &str) -> nimbus_core::AwsError {
+    dynamodb("ResourceNotFoundException", format!("Requested resource not found: Index {index} for table {table}"))
 }

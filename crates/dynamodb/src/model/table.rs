@@ -426,7 +426,10 @@ impl Table {
                 }),
             );
             if index.projection.kind == ProjectionType::Include {
-                p.insert("NonKeyAttributes".into(), json!(index.projection.non_key));
+                // AWS lists them sorted by name.
+                let mut names = index.projection.non_key.clone();
+                names.sort();
+                p.insert("NonKeyAttributes".into(), json!(names));
             }
             m.insert("Projection".into(), Value::Object(p));
             if index.global {
