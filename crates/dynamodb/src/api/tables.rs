@@ -723,6 +723,10 @@ impl DynamoDb {
         for update in index_updates {
             match update {
                 GsiUpdate::Create(mut index, throughput_given) => {
+                    // AWS checks the name before the definition.
+                    if table.index(&index.name).is_some() {
+                        return Err(validation("Attempting to create an index which already exists"));
+                    }
                     let Some(defs) = &given_defs else {
                         return Err(invalid_parameter(format!(
                             "AttributeDefinitions is not specified for index: {}",
@@ -731,12 +735,6 @@ impl DynamoDb {
                     };
                     check_index(&mut index, throughput_given, defs, !table.is_on_demand())?;
                     check_redefinition(&table, &index)?;
-                    if table.index(&index.name).is_some() {
-                        return Err(validation(format!(
-                            "One or more parameter values were invalid: Attempting to create an index which already exists: {}",
-                            index.name
-                        )));
-                    }
                     for attr in index.key.attrs() {
                         if !table.attribute_definitions.iter().any(|d| d.name == attr.name) {
                             table.attribute_definitions.push(attr.clone());
