@@ -309,3 +309,33 @@ def test_switch_to_provisioned_with_gsi_throughput(ddb):
     assert (table["ProvisionedThroughput"]["ReadCapacityUnits"], table["ProvisionedThroughput"]["WriteCapacityUnits"]) == (4, 5)
     [gsi] = table["GlobalSecondaryIndexes"]
     assert (gsi["ProvisionedThroughput"]["ReadCapacityUnits"], gsi["ProvisionedThroughput"]["WriteCapacityUnits"]) == (2, 3)
+
+
+def test_throughput_bounds(unchecked, ddb):
+    too_much = {"ReadCapacityUnits": 1000000000001, "WriteCapacityUnits": 5}
+    assert create_error(unchecked, BillingMode="PROVISIONED", ProvisionedThroughput=too_much,
+                        KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k")]) == (
+        "ValidationException", "Given value 1000000000001 for ReadCapacityUnits is out of bounds")
+    assert create_error(unchecked, BillingMode="PROVISIONED", KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k")],
+                        ProvisionedThroughput={"ReadCapacityUnits": 0}) == (
+        "ValidationException",
+        "2 validation errors detected: Value null at 'provisionedThroughput.writeCapacityUnits' failed to satisfy "
+        "constraint: Member must not be null; Value '0' at 'provisionedThroughput.readCapacityUnits' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 1",
+    )
+    name = create_table(ddb, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    assert error_of(unchecked.update_table, TableName=name,
+                    ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 2000000000000}) == (
+        "ValidationException", "Given value 2000000000000 for WriteCapacityUnits is out of bounds")
+
+
+def test_new_gsi_is_reported_creating_then_active(ddb):
+    name = create_table(ddb)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "g": {"S": "x"}})
+    resp = ddb.update_table(TableName=name, AttributeDefinitions=[attr("g")],
+                            GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}])["TableDescription"]
+    assert resp["TableStatus"] == "UPDATING"
+    assert resp["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
+    [gsi] = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    assert gsi["IndexStatus"] == "ACTIVE" and gsi["ItemCount"] == 1
+    assert "Backfilling" not in gsi

@@ -158,6 +158,18 @@ fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     }))
 }
 
+/// Capacity beyond any account's reach is refused outright.
+fn check_throughput_bounds(tp: Option<&Throughput>) -> Result<()> {
+    const MAX_UNITS: u64 = 1_000_000_000_000;
+    let Some(tp) = tp else { return Ok(()) };
+    for (units, name) in [(tp.read, "ReadCapacityUnits"), (tp.write, "WriteCapacityUnits")] {
+        if units > MAX_UNITS {
+            return Err(validation(format!("Given value {units} for {name} is out of bounds")));
+        }
+    }
+    Ok(())
+}
+
 fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator) -> Result<Projection> {
     let Some(obj) = value else {
         v.not_null(false, field);
@@ -219,6 +231,9 @@ fn parse_index(value: &Value, field: &str, global: bool, v: &mut Validator) -> R
 /// throughput against the billing mode.
 fn check_index(index: &mut Index, throughput_given: bool, defs: &[KeyAttr], provisioned: bool) -> Result<()> {
     resolve_types(&mut index.key, defs)?;
+    if throughput_given {
+        check_throughput_bounds(index.throughput.as_ref())?;
+    }
     let name = &index.name;
     if index.global && provisioned && !throughput_given {
         return Err(invalid_parameter(format!("ProvisionedThroughput must be specified for index: {name}")));
@@ -442,6 +457,7 @@ impl DynamoDb {
         let (Some(name), Some(mut ks)) = (name, ks) else {
             return Err(internal("unreachable: validated"));
         };
+        check_throughput_bounds(tp.as_ref())?;
         for member in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
             if r.array(member)?.is_some_and(Vec::is_empty) {
                 return Err(invalid_parameter(format!("List of {member} is empty")));
@@ -616,6 +632,12 @@ impl DynamoDb {
         let given_defs = if r.has("AttributeDefinitions") { Some(attribute_definitions(&r, &mut v)?) } else { None };
         let index_updates = gsi_updates(&r, &mut v)?;
         v.finish()?;
+        check_throughput_bounds(tp.as_ref())?;
+        for update in &index_updates {
+            if let GsiUpdate::Throughput(_, tp) = update {
+                check_throughput_bounds(Some(tp))?;
+            }
+        }
         let table_class = table_class(&r)?;
         let changes_something = billing.is_some()
             || tp.is_some()
@@ -769,6 +791,7 @@ impl DynamoDb {
             }
         }
         let creating = !created.is_empty();
+        let created_names: Vec<String> = created.iter().map(|i| i.name.clone()).collect();
         if creating {
             let first = self.catalog.allocate_ids(created.len() as u64).await?;
             for (i, index) in created.iter_mut().enumerate() {
@@ -790,6 +813,12 @@ impl DynamoDb {
         let table = self.catalog.update(region, &current, table, stage).await?;
         let mut d = self.describe(&table)?;
         d["TableStatus"] = json!(if creating { "UPDATING" } else { "ACTIVE" });
+        // The response shows a new index as AWS does when it starts building it.
+        for g in d["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+            if created_names.iter().any(|n| g["IndexName"] == json!(n)) {
+                g["IndexStatus"] = json!("CREATING");
+            }
+        }
         Ok(json!({ "TableDescription": d }))
     }
 
