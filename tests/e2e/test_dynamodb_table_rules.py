@@ -339,3 +339,43 @@ def test_new_gsi_is_reported_creating_then_active(ddb):
     [gsi] = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
     assert gsi["IndexStatus"] == "ACTIVE" and gsi["ItemCount"] == 1
     assert "Backfilling" not in gsi
+
+
+def test_encryption_settings(unchecked, ddb):
+    schema = {"KeySchema": [hash_key("k")], "AttributeDefinitions": [attr("k")]}
+    for spec, message in [
+        ({"Enabled": False, "SSEType": "KMS"}, "SSEType can not be specified if Enabled is false"),
+        ({"Enabled": False, "KMSMasterKeyId": "alias/mine"}, "KMSMasterKeyId can not be specified if Enabled is false"),
+        ({"Enabled": True, "SSEType": "AES256"}, "SSEType AES256 is not supported"),
+        ({"Enabled": True, "KMSMasterKeyId": "alias/mine"}, "SSEType KMS is required if KMSMasterKeyId is specified"),
+    ]:
+        assert create_error(unchecked, SSESpecification=spec, **schema) == ("ValidationException", INVALID + message)
+    assert create_error(unchecked, SSESpecification={"SSEType": "kms"}, **schema) == (
+        "ValidationException",
+        "1 validation error detected: Value 'kms' at 'sSESpecification.sSEType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [AES256, KMS]",
+    )
+    # SSEType KMS alone turns customer-visible encryption on.
+    name = unique()
+    unchecked.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", SSESpecification={"SSEType": "KMS"}, **schema)
+    sse = unchecked.describe_table(TableName=name)["Table"]["SSEDescription"]
+    assert sse["Status"] == "ENABLED" and sse["SSEType"] == "KMS" and sse["KMSMasterKeyArn"].startswith("arn:aws:kms:")
+    plain = create_table(ddb)
+    assert error_of(ddb.update_table, TableName=plain, SSESpecification={"Enabled": False}) == (
+        "ValidationException", INVALID + "Table is already encrypted by default")
+
+
+def test_disabled_stream_keeps_its_arn(ddb):
+    name = create_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    first = ddb.describe_table(TableName=name)["Table"]
+    assert first["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    disabled = ddb.describe_table(TableName=name)["Table"]
+    assert "StreamSpecification" not in disabled
+    assert disabled["LatestStreamArn"] == first["LatestStreamArn"]
+    assert error_of(ddb.update_table, TableName=name, StreamSpecification={"StreamEnabled": True}) == (
+        "ValidationException", INVALID + "If stream is being enabled then UpdateViewType is required")
+    assert error_of(ddb.update_table, TableName=name, BillingMode="PROVISIONED",
+                    ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}) == (
+        "ValidationException", INVALID + "You cannot modify stream status while updating table IOPS")

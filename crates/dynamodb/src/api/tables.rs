@@ -379,7 +379,7 @@ fn gsi_updates(r: &Req<'_>, v: &mut Validator) -> Result<Vec<GsiUpdate>> {
 
 /// Some UpdateTable changes must come alone, and some pairs may not come
 /// together; AWS names the one that must stand alone.
-fn check_update_combination(r: &Req<'_>, table_throughput: bool, others: bool, index_online: bool) -> Result<()> {
+fn check_update_combination(r: &Req<'_>, iops: bool, others: bool, index_online: bool) -> Result<()> {
     let stream = r.has("StreamSpecification");
     let alone = [
         ("SSESpecification", "Server-Side Encryption"),
@@ -388,14 +388,14 @@ fn check_update_combination(r: &Req<'_>, table_throughput: bool, others: bool, i
     ];
     let present = alone.iter().filter(|(member, _)| r.has(member)).count();
     for (member, what) in alone {
-        if r.has(member) && (present > 1 || table_throughput || stream || others) {
+        if r.has(member) && (present > 1 || iops || stream || others) {
             return Err(invalid_parameter(format!("{what} modification must be the only operation in the request")));
         }
     }
-    if table_throughput && stream {
+    if iops && stream {
         return Err(invalid_parameter("You cannot modify stream status while updating table IOPS"));
     }
-    if table_throughput && index_online {
+    if iops && index_online {
         return Err(invalid_parameter("You cannot create or delete index while updating table IOPS"));
     }
     if stream && index_online {
@@ -519,15 +519,7 @@ impl DynamoDb {
         if lsis.len() > 5 {
             return Err(invalid_parameter("Number of LocalSecondaryIndexes exceeds per-table limit of 5"));
         }
-        let sse = r.object("SSESpecification")?.map(|s| {
-            let enabled = s.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
-            if enabled {
-                json!({"Status": "ENABLED", "SSEType": "KMS",
-                    "KMSMasterKeyArn": format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id)})
-            } else {
-                Value::Null
-            }
-        });
+        let sse = self.sse_spec(region, r.object("SSESpecification")?)?.flatten();
         let created = now_seconds();
         let table = Table {
             id: 0,
@@ -543,7 +535,7 @@ impl DynamoDb {
             gsis,
             lsis,
             stream,
-            sse: sse.filter(|s| !s.is_null()),
+            sse,
             tags,
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
             table_class,
@@ -555,6 +547,47 @@ impl DynamoDb {
         let mut d = table.describe(0, 0, &[]);
         d["TableStatus"] = json!("CREATING");
         Ok(json!({ "TableDescription": d }))
+    }
+
+    /// An SSESpecification: `None` when absent, else the SSEDescription it
+    /// asks for (`None` inside: encryption with AWS-owned keys, which
+    /// DescribeTable does not show). Without `Enabled`, an SSEType of KMS
+    /// enables it, as on AWS.
+    fn sse_spec(&self, region: &str, obj: Option<&Map<String, Value>>) -> Result<Option<Option<Value>>> {
+        let Some(obj) = obj else { return Ok(None) };
+        let r = Req::new(obj);
+        let mut v = Validator::default();
+        let sse_type = r.enum_value("SSEType", "sSESpecification.sSEType", &["AES256", "KMS"], &mut v)?;
+        let key = r.str("KMSMasterKeyId")?;
+        if let Some(k) = key {
+            let constraint = "Member must have length greater than or equal to 1";
+            v.check(!k.is_empty(), Some(k), "sSESpecification.kMSMasterKeyId", constraint);
+        }
+        v.finish()?;
+        let enabled = r.bool("Enabled")?;
+        if enabled == Some(false) {
+            if sse_type.is_some() {
+                return Err(invalid_parameter("SSEType can not be specified if Enabled is false"));
+            }
+            if key.is_some() {
+                return Err(invalid_parameter("KMSMasterKeyId can not be specified if Enabled is false"));
+            }
+        }
+        if sse_type == Some("AES256") {
+            return Err(invalid_parameter("SSEType AES256 is not supported"));
+        }
+        if key.is_some() && sse_type.is_none() {
+            return Err(invalid_parameter("SSEType KMS is required if KMSMasterKeyId is specified"));
+        }
+        let on = enabled.unwrap_or(sse_type.is_some());
+        let arn = match key {
+            Some(k) if k.starts_with("arn:") => k.to_owned(),
+            Some(k) => {
+                format!("arn:aws:kms:{region}:{}:key/{}", self.context.account_id, k.trim_start_matches("alias/"))
+            }
+            None => format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id),
+        };
+        Ok(Some(on.then(|| json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn}))))
     }
 
     fn describe(&self, table: &Table) -> Result<Value> {
@@ -650,7 +683,8 @@ impl DynamoDb {
             ));
         }
         let online = index_updates.iter().filter(|u| !matches!(u, GsiUpdate::Throughput(..))).count();
-        check_update_combination(&r, tp.is_some(), billing.is_some() || !index_updates.is_empty(), online > 0)?;
+        let iops = tp.is_some() || billing == Some("PROVISIONED");
+        check_update_combination(&r, iops, billing.is_some() || !index_updates.is_empty(), online > 0)?;
         if online > 1 {
             return Err(dynamodb(
                 "LimitExceededException",
@@ -731,14 +765,16 @@ impl DynamoDb {
             if !spec.enabled && !active {
                 return Err(validation(format!("Table has no stream to disable: TableName: {}", table.name)));
             }
-            table.stream = Some(spec);
+            // A disabled stream keeps its last label (and so its ARN).
+            let label =
+                if spec.enabled { spec.label.clone() } else { table.stream.as_ref().and_then(|s| s.label.clone()) };
+            table.stream = Some(StreamSpec { label, ..spec });
         }
-        if let Some(sse) = r.object("SSESpecification")? {
-            let enabled = sse.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
-            table.sse = enabled.then(|| {
-                json!({"Status": "ENABLED", "SSEType": "KMS",
-                    "KMSMasterKeyArn": format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id)})
-            });
+        if let Some(sse) = self.sse_spec(region, r.object("SSESpecification")?)? {
+            if sse.is_none() && table.sse.is_none() {
+                return Err(invalid_parameter("Table is already encrypted by default"));
+            }
+            table.sse = sse;
         }
         let mut created: Vec<Index> = vec![];
         let mut dropped: Vec<Index> = vec![];

@@ -457,10 +457,11 @@ impl Table {
                     spec["StreamViewType"] = json!(v);
                 }
                 d.insert("StreamSpecification".into(), spec);
-                if let Some(label) = &s.label {
-                    d.insert("LatestStreamLabel".into(), json!(label));
-                    d.insert("LatestStreamArn".into(), json!(format!("{}/stream/{label}", self.arn)));
-                }
+            }
+            // The latest stream stays described after it is disabled.
+            if let Some(label) = &s.label {
+                d.insert("LatestStreamLabel".into(), json!(label));
+                d.insert("LatestStreamArn".into(), json!(format!("{}/stream/{label}", self.arn)));
             }
         }
         if let Some(sse) = &self.sse {
