@@ -336,9 +336,16 @@ def test_new_gsi_is_reported_creating_then_active(ddb):
                             GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}])["TableDescription"]
     assert resp["TableStatus"] == "UPDATING"
     assert resp["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
-    [gsi] = ddb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    table = ddb.describe_table(TableName=name)["Table"]
+    [gsi] = table["GlobalSecondaryIndexes"]
     assert gsi["IndexStatus"] == "ACTIVE" and gsi["ItemCount"] == 1
     assert "Backfilling" not in gsi
+    assert {a["AttributeName"] for a in table["AttributeDefinitions"]} == {"pk", "g"}
+    # Dropping the index drops the definition only it used.
+    ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-g"}}])
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert "GlobalSecondaryIndexes" not in table
+    assert table["AttributeDefinitions"] == [attr("pk")]
 
 
 def test_encryption_settings(unchecked, ddb):

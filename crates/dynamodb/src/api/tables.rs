@@ -826,6 +826,17 @@ impl DynamoDb {
                 }
             }
         }
+        if !dropped.is_empty() {
+            // A dropped index's key attributes leave the definitions unless still keys.
+            let still_key = |name: &str| {
+                table.key.is_key(name)
+                    || table.indexes().any(|i| i.key.is_key(name))
+                    || created.iter().any(|i| i.key.is_key(name))
+            };
+            let kept: Vec<KeyAttr> =
+                table.attribute_definitions.iter().filter(|d| still_key(&d.name)).cloned().collect();
+            table.attribute_definitions = kept;
+        }
         let creating = !created.is_empty();
         let created_names: Vec<String> = created.iter().map(|i| i.name.clone()).collect();
         if creating {
