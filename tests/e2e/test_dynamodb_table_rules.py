@@ -386,3 +386,25 @@ def test_disabled_stream_keeps_its_arn(ddb):
                     ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}) == (
         "ValidationException", INVALID + "You cannot modify stream status while updating table IOPS")
+
+
+def test_gsi_throughput_must_match_billing_mode(unchecked, ddb):
+    pt = {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}
+    schema = {"KeySchema": [hash_key("k")], "AttributeDefinitions": [attr("k"), attr("g")]}
+    assert create_error(unchecked, BillingMode="PROVISIONED", ProvisionedThroughput=pt,
+                        GlobalSecondaryIndexes=[index("by-g", hash_key("g"))], **schema) == (
+        "ValidationException", INVALID + "ProvisionedThroughput is not specified for index: by-g")
+    assert create_error(unchecked, GlobalSecondaryIndexes=[{**index("by-g", hash_key("g")), "ProvisionedThroughput": pt}],
+                        **schema) == (
+        "ValidationException",
+        INVALID + "ProvisionedThroughput should not be specified for index: by-g when BillingMode is PAY_PER_REQUEST")
+    on_demand = create_table(ddb)
+    assert error_of(ddb.update_table, TableName=on_demand, AttributeDefinitions=[attr("g")],
+                    GlobalSecondaryIndexUpdates=[{"Create": {**index("by-g", hash_key("g")), "ProvisionedThroughput": pt}}]) == (
+        "ValidationException",
+        INVALID + "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: by-g when BillingMode "
+        "is PAY_PER_REQUEST")
+    provisioned = create_table(ddb, BillingMode="PROVISIONED", ProvisionedThroughput=pt)
+    assert error_of(ddb.update_table, TableName=provisioned, AttributeDefinitions=[attr("g")],
+                    GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}]) == (
+        "ValidationException", INVALID + "ProvisionedThroughput must be specified for index: by-g")

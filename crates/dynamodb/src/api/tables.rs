@@ -229,19 +229,33 @@ fn parse_index(value: &Value, field: &str, global: bool, v: &mut Validator) -> R
 
 /// Type an index's keys from the attribute definitions and check its
 /// throughput against the billing mode.
-fn check_index(index: &mut Index, throughput_given: bool, defs: &[KeyAttr], provisioned: bool) -> Result<()> {
+fn check_index(
+    index: &mut Index,
+    throughput_given: bool,
+    defs: &[KeyAttr],
+    provisioned: bool,
+    request: TableRequest,
+) -> Result<()> {
     resolve_types(&mut index.key, defs)?;
     if throughput_given {
         check_throughput_bounds(index.throughput.as_ref())?;
     }
     let name = &index.name;
     if index.global && provisioned && !throughput_given {
-        return Err(invalid_parameter(format!("ProvisionedThroughput must be specified for index: {name}")));
+        return Err(invalid_parameter(match request {
+            TableRequest::Create => format!("ProvisionedThroughput is not specified for index: {name}"),
+            TableRequest::Update => format!("ProvisionedThroughput must be specified for index: {name}"),
+        }));
     }
     if index.global && !provisioned && throughput_given {
-        return Err(invalid_parameter(format!(
-            "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-        )));
+        return Err(invalid_parameter(match request {
+            TableRequest::Create => {
+                format!("ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST")
+            }
+            TableRequest::Update => format!(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+            ),
+        }));
     }
     Ok(())
 }
@@ -283,15 +297,15 @@ fn table_class(r: &Req<'_>) -> Result<Option<String>> {
     Ok(class.map(str::to_owned))
 }
 
-/// Which request a StreamSpecification comes with: the wording of its
-/// errors differs.
+/// Which request a specification comes with: AWS words some of the same
+/// errors differently in CreateTable and UpdateTable.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum StreamChange {
+enum TableRequest {
     Create,
     Update,
 }
 
-fn stream_spec(obj: Option<&Map<String, Value>>, change: StreamChange) -> Result<Option<StreamSpec>> {
+fn stream_spec(obj: Option<&Map<String, Value>>, request: TableRequest) -> Result<Option<StreamSpec>> {
     let Some(obj) = obj else { return Ok(None) };
     let r = Req::new(obj);
     let mut v = Validator::default();
@@ -307,19 +321,19 @@ fn stream_spec(obj: Option<&Map<String, Value>>, change: StreamChange) -> Result
         .map(str::to_owned);
     v.finish()?;
     let enabled = enabled.unwrap_or(false);
-    match (change, enabled, view_type.is_some()) {
-        (StreamChange::Create, true, false) => {
+    match (request, enabled, view_type.is_some()) {
+        (TableRequest::Create, true, false) => {
             return Err(invalid_parameter("Table is being created with a stream enabled, UpdateViewType is required"))
         }
-        (StreamChange::Create, false, true) => {
+        (TableRequest::Create, false, true) => {
             return Err(invalid_parameter(
                 "Table is being created with a stream disabled, UpdateViewType should not be specified",
             ))
         }
-        (StreamChange::Update, true, false) => {
+        (TableRequest::Update, true, false) => {
             return Err(invalid_parameter("If stream is being enabled then UpdateViewType is required"))
         }
-        (StreamChange::Update, false, true) => {
+        (TableRequest::Update, false, true) => {
             return Err(invalid_parameter("If stream is being disabled, then UpdateViewType must not be specified"))
         }
         _ => {}
@@ -464,7 +478,7 @@ impl DynamoDb {
             }
         }
         let table_class = table_class(&r)?;
-        let stream = stream_spec(r.object("StreamSpecification")?, StreamChange::Create)?;
+        let stream = stream_spec(r.object("StreamSpecification")?, TableRequest::Create)?;
         let tags = tags::parse(r.array("Tags")?)?;
         let throughput = match (billing, tp) {
             (Some("PAY_PER_REQUEST"), Some(_)) => return Err(invalid_parameter(
@@ -483,7 +497,9 @@ impl DynamoDb {
         resolve_types(&mut ks, &defs)?;
         let resolve = |list: Vec<(Index, bool)>| -> Result<Vec<Index>> {
             list.into_iter()
-                .map(|(mut index, given)| check_index(&mut index, given, &defs, provisioned).map(|()| index))
+                .map(|(mut index, given)| {
+                    check_index(&mut index, given, &defs, provisioned, TableRequest::Create).map(|()| index)
+                })
                 .collect()
         };
         let (gsis, lsis) = (resolve(gsis)?, resolve(lsis)?);
@@ -757,7 +773,7 @@ impl DynamoDb {
             table.table_class = Some(class);
             table.table_class_updated = Some(now_seconds());
         }
-        if let Some(spec) = stream_spec(r.object("StreamSpecification")?, StreamChange::Update)? {
+        if let Some(spec) = stream_spec(r.object("StreamSpecification")?, TableRequest::Update)? {
             let active = table.stream.as_ref().is_some_and(|s| s.enabled);
             if spec.enabled && active {
                 return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
@@ -791,7 +807,7 @@ impl DynamoDb {
                             index.name
                         )));
                     };
-                    check_index(&mut index, throughput_given, defs, !table.is_on_demand())?;
+                    check_index(&mut index, throughput_given, defs, !table.is_on_demand(), TableRequest::Update)?;
                     check_redefinition(&table, &index)?;
                     for attr in index.key.attrs() {
                         if !table.attribute_definitions.iter().any(|d| d.name == attr.name) {
