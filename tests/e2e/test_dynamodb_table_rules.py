@@ -144,6 +144,13 @@ def test_index_projection_rules(unchecked):
         "SerializationException",
         "NUMBER_VALUE cannot be converted to String",
     )
+    assert with_projection({"ProjectionType": "INCLUDE", "NonKeyAttributes": []}) == (
+        "ValidationException",
+        "1 validation error detected: Value '[]' at 'globalSecondaryIndexes.1.member.projection.nonKeyAttributes' "
+        "failed to satisfy constraint: Member must have length greater than or equal to 1",
+    )
+    code, message = with_projection({"ProjectionType": "INCLUDE", "NonKeyAttributes": [f"a{i}" for i in range(21)]})
+    assert code == "ValidationException" and message.endswith("Member must have length less than or equal to 20")
     assert with_projection({"ProjectionType": "KEYS_ONLY", "NonKeyAttributes": ["x"]}) == (
         "ValidationException",
         INVALID + "ProjectionType is KEYS_ONLY, but NonKeyAttributes is specified",

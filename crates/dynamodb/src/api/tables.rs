@@ -181,6 +181,13 @@ fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     let mut non_key: Option<Vec<String>> = None;
     if let Some(list) = r.array("NonKeyAttributes")? {
         let mut names: Vec<String> = vec![];
+        let shown = |list: &[Value]| {
+            let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            format!("[{}]", names.join(", "))
+        };
+        let field = format!("{field}.nonKeyAttributes");
+        v.check(!list.is_empty(), Some(&shown(list)), &field, "Member must have length greater than or equal to 1");
+        v.check(list.len() <= 20, Some(&shown(list)), &field, "Member must have length less than or equal to 20");
         for name in list {
             let name = name.as_str().ok_or_else(|| serialization(unexpected(name, "String")))?;
             if names.iter().any(|n| n == name) {
