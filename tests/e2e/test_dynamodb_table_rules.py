@@ -96,7 +96,23 @@ def test_key_schema_shape(unchecked):
     )
     assert create_error(
         unchecked, KeySchema=[hash_key("a"), range_key("b"), range_key("c")], AttributeDefinitions=defs
-    ) == ("ValidationException", INVALID + "The KeySchema exceeds the maximum allowed number of RANGE key attributes")
+    ) == (
+        "ValidationException",
+        "1 validation error detected: Value '[KeySchemaElement(attributeName=a, keyType=HASH), "
+        "KeySchemaElement(attributeName=b, keyType=RANGE), KeySchemaElement(attributeName=c, keyType=RANGE)]' at "
+        "'keySchema' failed to satisfy constraint: Member must have length less than or equal to 2",
+    )
+    # One attribute named twice: first a definition is missing...
+    assert create_error(unchecked, KeySchema=[hash_key("a"), range_key("a")], AttributeDefinitions=defs[:1]) == (
+        "ValidationException", "Invalid KeySchema: Some index key attribute have no definition")
+    # ...and with the definitions right, the repeated name itself.
+    assert create_error(unchecked, KeySchema=[hash_key("a"), range_key("b")], AttributeDefinitions=defs[:2],
+                        LocalSecondaryIndexes=[index("lsi", hash_key("a"), range_key("a"))]) == (
+        "ValidationException",
+        "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name")
+    assert error_of(unchecked.create_table, KeySchema=[hash_key("a")], AttributeDefinitions=defs[:1],
+                    BillingMode="PAY_PER_REQUEST") == (
+        "ValidationException", "The parameter 'TableName' is required but was not present in the request")
 
 
 def test_table_class_streams_and_index_lists(unchecked):

@@ -24,6 +24,21 @@ fn table_uuid() -> String {
     nimbus_core::request::new_request_id()
 }
 
+/// The member name CreateTable's own KeySchema is validated under.
+const TABLE_KEY_SCHEMA: &str = "keySchema";
+
+/// A key may not name one attribute twice; AWS checks this once the
+/// attribute definitions are known to match.
+fn check_distinct_key_names(ks: &KeySchema) -> Result<()> {
+    let names: Vec<&str> = ks.attrs().map(|a| a.name.as_str()).collect();
+    if names.iter().enumerate().any(|(i, n)| names[..i].contains(n)) {
+        return Err(validation(
+            "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        ));
+    }
+    Ok(())
+}
+
 /// A KeySchema list: HASH first, then optionally RANGE (up to `max_len`
 /// elements: a GSI may have a multi-attribute RANGE key). Types are filled
 /// in from the attribute definitions by `resolve_types`.
@@ -45,21 +60,26 @@ fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Valida
         v.not_null(kind.is_some(), &format!("{member}.keyType"));
         elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
     }
+    // A table's key has at most two elements, a limit the service model
+    // does not carry (an index's may have more): AWS reports it as a
+    // constraint on the list, shown as its Java rendering.
+    if field == TABLE_KEY_SCHEMA && elems.len() > 2 {
+        let shown: Vec<String> = elems
+            .iter()
+            .map(|(name, kind)| format!("KeySchemaElement(attributeName={name}, keyType={kind})"))
+            .collect();
+        let shown = format!("[{}]", shown.join(", "));
+        v.check(false, Some(&shown), field, "Member must have length less than or equal to 2");
+        return Ok(None);
+    }
     if elems.is_empty() {
         return Ok(None);
     }
     if elems[0].1 != "HASH" {
         return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
     }
-    for (i, (range, kind)) in elems.iter().enumerate().skip(1) {
-        if *kind != "RANGE" {
-            return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
-        }
-        if elems[..i].iter().any(|(n, _)| n == range) {
-            return Err(validation(
-                "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
-            ));
-        }
+    if elems.iter().skip(1).any(|(_, kind)| *kind != "RANGE") {
+        return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
     }
     if elems.len() > max_len {
         return Err(invalid_parameter("The KeySchema exceeds the maximum allowed number of RANGE key attributes"));
@@ -83,6 +103,10 @@ fn check_definitions<'a>(
     let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
     if let Some(dup) = defined.iter().enumerate().find_map(|(i, d)| defined[..i].contains(d).then_some(*d)) {
         return Err(validation(format!("Attribute Name is duplicated: {dup}")));
+    }
+    // More key elements than definitions (a name given twice) is a missing definition.
+    if table_key.attrs().count() > defined.len() {
+        return Err(validation("Invalid KeySchema: Some index key attribute have no definition"));
     }
     let mut used: Vec<&str> = vec![];
     let mut has_indexes = false;
@@ -458,9 +482,12 @@ impl DynamoDb {
     pub(crate) async fn create_table(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let mut v = Validator::default();
         let name = r.str("TableName")?;
+        if name.is_none() {
+            return Err(validation("The parameter 'TableName' is required but was not present in the request"));
+        }
         v.table_name(name, "tableName");
         let defs = attribute_definitions(&r, &mut v)?;
-        let ks = key_schema(r.get("KeySchema"), "keySchema", 2, &mut v)?;
+        let ks = key_schema(r.get("KeySchema"), TABLE_KEY_SCHEMA, 2, &mut v)?;
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
         let provisioned = billing != Some("PAY_PER_REQUEST");
@@ -501,6 +528,9 @@ impl DynamoDb {
             (_, Some(tp)) => tp,
         };
         check_definitions(&defs, &ks, gsis.iter().chain(&lsis).map(|(index, _)| &index.key))?;
+        for key in std::iter::once(&ks).chain(gsis.iter().chain(&lsis).map(|(index, _)| &index.key)) {
+            check_distinct_key_names(key)?;
+        }
         resolve_types(&mut ks, &defs)?;
         let resolve = |list: Vec<(Index, bool)>| -> Result<Vec<Index>> {
             list.into_iter()
@@ -814,6 +844,7 @@ impl DynamoDb {
                             index.name
                         )));
                     };
+                    check_distinct_key_names(&index.key)?;
                     check_index(&mut index, throughput_given, defs, !table.is_on_demand(), TableRequest::Update)?;
                     check_redefinition(&table, &index)?;
                     for attr in index.key.attrs() {
