@@ -431,3 +431,26 @@ def test_gsi_throughput_must_match_billing_mode(unchecked, ddb):
     assert error_of(ddb.update_table, TableName=provisioned, AttributeDefinitions=[attr("g")],
                     GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}]) == (
         "ValidationException", INVALID + "ProvisionedThroughput must be specified for index: by-g")
+
+
+def test_on_demand_throughput_caps(unchecked, ddb):
+    caps = lambda read, write: {"MaxReadRequestUnits": read, "MaxWriteRequestUnits": write}
+    name = create_table(ddb, OnDemandThroughput=caps(10, 5))
+    assert ddb.describe_table(TableName=name)["Table"]["OnDemandThroughput"] == caps(10, 5)
+    ddb.update_table(TableName=name, OnDemandThroughput=caps(20, 15))
+    assert ddb.describe_table(TableName=name)["Table"]["OnDemandThroughput"] == caps(20, 15)
+    ddb.update_table(TableName=name, OnDemandThroughput=caps(-1, 15))
+    assert ddb.describe_table(TableName=name)["Table"]["OnDemandThroughput"] == caps(-1, 15)
+    assert error_of(ddb.update_table, TableName=name, OnDemandThroughput=caps(0, 15)) == (
+        "ValidationException",
+        INVALID + "Requested MaxReadRequestUnits for OnDemandThroughput for table is outside of valid range")
+    assert error_of(ddb.update_table, TableName=name, OnDemandThroughput=caps(5, 5),
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}) == (
+        "ValidationException", INVALID + "OnDemandThroughput can only be combined with BillingMode in an UpdateTable request")
+    assert create_error(unchecked, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                        OnDemandThroughput=caps(5, 5), KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k")]) == (
+        "ValidationException",
+        INVALID + "MaxReadRequestUnits for OnDemandThroughput cannot be specified when the table BillingMode is PROVISIONED")
+    assert create_error(unchecked, OnDemandThroughput=caps(-1, 5), KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k")]) == (
+        "ValidationException",
+        INVALID + "Requested MaxReadRequestUnits for OnDemandThroughput for table is outside of valid range")

@@ -182,6 +182,29 @@ fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator
     }))
 }
 
+/// OnDemandThroughput's request-unit caps, for a table billed on demand
+/// (`on_demand`); -1 (no cap) may be set only by UpdateTable.
+fn on_demand_limits(r: &Req<'_>, on_demand: bool, request: TableRequest) -> Result<Option<Map<String, Value>>> {
+    let Some(obj) = r.object("OnDemandThroughput")? else { return Ok(None) };
+    let or = Req::new(obj);
+    let mut limits = Map::new();
+    for member in ["MaxReadRequestUnits", "MaxWriteRequestUnits"] {
+        let Some(units) = or.int(member)? else { continue };
+        if !on_demand {
+            return Err(invalid_parameter(format!(
+                "{member} for OnDemandThroughput cannot be specified when the table BillingMode is PROVISIONED"
+            )));
+        }
+        if units < 1 && !(units == -1 && request == TableRequest::Update) {
+            return Err(invalid_parameter(format!(
+                "Requested {member} for OnDemandThroughput for table is outside of valid range"
+            )));
+        }
+        limits.insert(member.to_owned(), json!(units));
+    }
+    Ok(Some(limits))
+}
+
 /// Capacity beyond any account's reach is refused outright.
 fn check_throughput_bounds(tp: Option<&Throughput>) -> Result<()> {
     const MAX_UNITS: u64 = 1_000_000_000_000;
@@ -437,6 +460,11 @@ fn check_update_combination(r: &Req<'_>, iops: bool, others: bool, index_online:
             return Err(invalid_parameter(format!("{what} modification must be the only operation in the request")));
         }
     }
+    if r.has("OnDemandThroughput") && stream {
+        return Err(invalid_parameter(
+            "OnDemandThroughput can only be combined with BillingMode in an UpdateTable request",
+        ));
+    }
     if iops && stream {
         return Err(invalid_parameter("You cannot modify stream status while updating table IOPS"));
     }
@@ -512,6 +540,7 @@ impl DynamoDb {
             }
         }
         let table_class = table_class(&r)?;
+        let on_demand_limits = on_demand_limits(&r, !provisioned, TableRequest::Create)?.unwrap_or_default();
         let stream = stream_spec(r.object("StreamSpecification")?, TableRequest::Create)?;
         let tags = tags::parse(r.array("Tags")?)?;
         let throughput = match (billing, tp) {
@@ -593,6 +622,7 @@ impl DynamoDb {
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
             table_class,
             table_class_updated: None,
+            on_demand_limits,
             ttl: None,
             lineage: Default::default(),
         };
@@ -729,7 +759,9 @@ impl DynamoDb {
             || tp.is_some()
             || !index_updates.is_empty()
             || table_class.is_some()
-            || ["StreamSpecification", "SSESpecification", "DeletionProtectionEnabled"].iter().any(|m| r.has(m));
+            || ["StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "OnDemandThroughput"]
+                .iter()
+                .any(|m| r.has(m));
         if !changes_something {
             return Err(validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
@@ -737,7 +769,8 @@ impl DynamoDb {
         }
         let online = index_updates.iter().filter(|u| !matches!(u, GsiUpdate::Throughput(..))).count();
         let iops = tp.is_some() || billing == Some("PROVISIONED");
-        check_update_combination(&r, iops, billing.is_some() || !index_updates.is_empty(), online > 0)?;
+        let others = billing.is_some() || !index_updates.is_empty() || r.has("OnDemandThroughput");
+        check_update_combination(&r, iops, others, online > 0)?;
         if online > 1 {
             return Err(dynamodb(
                 "LimitExceededException",
@@ -802,6 +835,13 @@ impl DynamoDb {
             }
             table.throughput.read = tp.read;
             table.throughput.write = tp.write;
+        }
+        if billing == Some("PROVISIONED") {
+            // A switch of billing mode drops the on-demand caps.
+            table.on_demand_limits.clear();
+        }
+        if let Some(limits) = on_demand_limits(&r, table.is_on_demand(), TableRequest::Update)? {
+            table.on_demand_limits.extend(limits);
         }
         if let Some(p) = r.bool("DeletionProtectionEnabled")? {
             table.deletion_protection = p;

@@ -214,6 +214,9 @@ pub struct Table {
     /// When UpdateTable last changed the table class.
     #[serde(default)]
     pub table_class_updated: Option<f64>,
+    /// OnDemandThroughput as set: `MaxReadRequestUnits`/`MaxWriteRequestUnits`.
+    #[serde(default)]
+    pub on_demand_limits: Map<String, Value>,
     pub ttl: Option<Ttl>,
     /// What replaced this version of the metadata, once something did.
     #[serde(skip)]
@@ -466,6 +469,9 @@ impl Table {
         }
         if let Some(sse) = &self.sse {
             d.insert("SSEDescription".into(), sse.clone());
+        }
+        if !self.on_demand_limits.is_empty() {
+            d.insert("OnDemandThroughput".into(), Value::Object(self.on_demand_limits.clone()));
         }
         if let Some(class) = &self.table_class {
             let mut summary = json!({"TableClass": class});
