@@ -454,3 +454,16 @@ def test_on_demand_throughput_caps(unchecked, ddb):
     assert create_error(unchecked, OnDemandThroughput=caps(-1, 5), KeySchema=[hash_key("k")], AttributeDefinitions=[attr("k")]) == (
         "ValidationException",
         INVALID + "Requested MaxReadRequestUnits for OnDemandThroughput for table is outside of valid range")
+
+
+def test_gsi_definitions_come_from_the_request(ddb):
+    name = create_table(ddb, range_key=("sk", "S"))
+    # Stored definitions do not count for a new index's keys...
+    code, message = error_of(ddb.update_table, TableName=name, AttributeDefinitions=[attr("g")],
+                             GlobalSecondaryIndexUpdates=[{"Create": index("by-pk-g", hash_key("pk"), range_key("g"))}])
+    assert code == "ValidationException" and "Some index key attributes are not defined in AttributeDefinitions" in message
+    # ...and a conflicting redeclaration of a key the new index does not use is ignored.
+    resp = ddb.update_table(TableName=name, AttributeDefinitions=[attr("pk", "N"), attr("g")],
+                            GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}])["TableDescription"]
+    assert sorted(resp["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [attr("g"), attr("pk"), attr("sk")]
+    ddb.put_item(TableName=name, Item={"pk": {"S": "still-a-string"}, "sk": {"S": "1"}})
