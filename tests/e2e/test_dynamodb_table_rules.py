@@ -467,3 +467,21 @@ def test_gsi_definitions_come_from_the_request(ddb):
                             GlobalSecondaryIndexUpdates=[{"Create": index("by-g", hash_key("g"))}])["TableDescription"]
     assert sorted(resp["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [attr("g"), attr("pk"), attr("sk")]
     ddb.put_item(TableName=name, Item={"pk": {"S": "still-a-string"}, "sk": {"S": "1"}})
+
+
+def test_unchanged_throughput_is_refused(ddb):
+    pt = {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}
+    name = create_table(ddb, BillingMode="PROVISIONED", ProvisionedThroughput=pt)
+    unchanged = (
+        "ValidationException",
+        "The provisioned throughput for the table will not change. The requested value equals the current value. "
+        "Current ReadCapacityUnits provisioned for the table: 3. Requested ReadCapacityUnits: 3. Current "
+        "WriteCapacityUnits provisioned for the table: 4. Requested WriteCapacityUnits: 4. Refer to the Amazon "
+        "DynamoDB Developer Guide for current limits and how to request higher limits.",
+    )
+    assert error_of(ddb.update_table, TableName=name, ProvisionedThroughput=pt) == unchanged
+    # Naming the mode the table already has changes nothing either.
+    assert error_of(ddb.update_table, TableName=name, BillingMode="PROVISIONED", ProvisionedThroughput=pt) == unchanged
+    ddb.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 5})
+    throughput = ddb.describe_table(TableName=name)["Table"]["ProvisionedThroughput"]
+    assert (throughput["WriteCapacityUnits"], "LastIncreaseDateTime" in throughput) == (5, True)

@@ -780,6 +780,7 @@ impl DynamoDb {
         let _change = self.catalog.changing().await;
         let current = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let mut table: Table = (*current).clone();
+        let switching_billing = billing.is_some_and(|mode| mode != table.billing_mode);
         if billing == Some("PAY_PER_REQUEST") && tp.is_some() {
             return Err(invalid_parameter(
                 "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST",
@@ -819,7 +820,7 @@ impl DynamoDb {
                     "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
                 ));
             }
-            if tp.read == table.throughput.read && tp.write == table.throughput.write && billing.is_none() {
+            if tp.read == table.throughput.read && tp.write == table.throughput.write && !switching_billing {
                 return Err(validation(format!(
                     "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
                     table.throughput.read, tp.read, table.throughput.write, tp.write
