@@ -95,3 +95,28 @@ def test_describe_shows_indexes(ddb, indexed):
     assert lsi["IndexArn"] == f"{table['TableArn']}/index/lsi-b"
     assert "IndexStatus" not in lsi
     assert {a["AttributeName"] for a in table["AttributeDefinitions"]} == {"pk", "sk", "b", "x"}
+
+
+def test_resource_api_with_indexes(ddb_resource):
+    from boto3.dynamodb.conditions import Attr, Key
+
+    from test_dynamodb_helpers import unique
+
+    table = ddb_resource.create_table(
+        TableName=unique(), BillingMode="PAY_PER_REQUEST",
+        KeySchema=[key("user", "HASH"), key("ts", "RANGE")],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in [("user", "S"), ("ts", "N"), ("kind", "S")]],
+        GlobalSecondaryIndexes=[{"IndexName": "by-kind", "KeySchema": [key("kind", "HASH"), key("ts", "RANGE")],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )
+    table.wait_until_exists()
+    with table.batch_writer() as batch:
+        for i in range(6):
+            batch.put_item(Item={"user": f"u{i % 2}", "ts": i, "kind": "click" if i % 3 else "view", "n": i})
+    clicks = table.query(IndexName="by-kind", KeyConditionExpression=Key("kind").eq("click") & Key("ts").gte(2),
+                         FilterExpression=Attr("n").lt(5))
+    assert [item["ts"] for item in clicks["Items"]] == [2, 4]
+    table.reload()
+    assert table.item_count == 6
+    assert [g["IndexName"] for g in table.global_secondary_indexes] == ["by-kind"]
+    table.delete()
