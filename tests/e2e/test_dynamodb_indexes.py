@@ -87,8 +87,11 @@ def test_describe_shows_indexes(ddb, indexed):
     assert gsis["gsi-x"]["KeySchema"] == [key("x", "HASH")]
     assert gsis["gsi-x"]["Projection"] == {"ProjectionType": "ALL"}
     assert gsis["gsi-b"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a"]}
+    warm = {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"}
+    assert table["WarmThroughput"] == warm
     for g in gsis.values():
         assert g["IndexStatus"] == "ACTIVE" and g["ItemCount"] == 1 and g["IndexSizeBytes"] > 0
+        assert g["WarmThroughput"] == warm
         assert g["IndexArn"] == f"{table['TableArn']}/index/{g['IndexName']}"
     [lsi] = table["LocalSecondaryIndexes"]
     assert lsi["KeySchema"] == [key("pk", "HASH"), key("b", "RANGE")]

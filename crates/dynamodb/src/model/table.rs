@@ -442,6 +442,9 @@ impl Table {
             m.insert("IndexSizeBytes".into(), json!(stat.1));
             m.insert("ItemCount".into(), json!(stat.0));
             m.insert("IndexArn".into(), json!(format!("{}/index/{}", self.arn, index.name)));
+            if index.global && self.is_on_demand() {
+                m.insert("WarmThroughput".into(), on_demand_warm_throughput());
+            }
             Value::Object(m)
         };
         if !self.gsis.is_empty() {
@@ -481,8 +484,17 @@ impl Table {
             d.insert("TableClassSummary".into(), summary);
         }
         d.insert("DeletionProtectionEnabled".into(), json!(self.deletion_protection));
+        if self.is_on_demand() {
+            d.insert("WarmThroughput".into(), on_demand_warm_throughput());
+        }
         Value::Object(d)
     }
+}
+
+/// The warm throughput AWS reports for an on-demand table or GSI it was
+/// never asked to pre-warm: what a new on-demand table starts with.
+fn on_demand_warm_throughput() -> Value {
+    json!({"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"})
 }
 
 fn is_empty_key(v: &AttributeValue) -> bool {
