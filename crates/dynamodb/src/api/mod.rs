@@ -6,8 +6,10 @@ pub mod batch;
 pub mod items;
 pub mod legacy;
 pub mod query;
+pub mod table_spec;
 pub mod tables;
 pub mod tags;
+pub mod time_to_live;
 pub mod transact;
 
 use nimbus_core::AwsError;
