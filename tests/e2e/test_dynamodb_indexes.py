@@ -80,6 +80,22 @@ def test_reads_through_indexes(ddb, indexed):
         "ValidationException", "The table does not have the specified index: nope")
 
 
+def test_create_response_shows_indexes_being_created(ddb):
+    from test_dynamodb_helpers import unique
+
+    created = ddb.create_table(
+        TableName=unique(), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+        KeySchema=[key("pk", "HASH")],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [key("g", "HASH")], "Projection": {"ProjectionType": "ALL"}}],
+    )["TableDescription"]
+    assert created["TableStatus"] == "CREATING"
+    assert created["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
+    ddb.get_waiter("table_exists").wait(TableName=created["TableName"], WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+    described = ddb.describe_table(TableName=created["TableName"])["Table"]
+    assert described["GlobalSecondaryIndexes"][0]["IndexStatus"] == "ACTIVE"
+
+
 def test_describe_shows_indexes(ddb, indexed):
     ddb.put_item(TableName=indexed, Item=ITEM)
     table = ddb.describe_table(TableName=indexed)["Table"]

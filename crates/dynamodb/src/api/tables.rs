@@ -151,6 +151,10 @@ impl DynamoDb {
         let table = self.catalog.create(region, table).await?;
         let mut d = table.describe(0, 0, &[]);
         d["TableStatus"] = json!("CREATING");
+        // The response describes the table as AWS does when it starts creating it.
+        for g in d["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+            g["IndexStatus"] = json!("CREATING");
+        }
         Ok(json!({ "TableDescription": d }))
     }
 
