@@ -364,8 +364,12 @@ def test_new_gsi_is_reported_creating_then_active(ddb):
     assert gsi["IndexStatus"] == "ACTIVE" and gsi["ItemCount"] == 1
     assert "Backfilling" not in gsi
     assert {a["AttributeName"] for a in table["AttributeDefinitions"]} == {"pk", "g"}
-    # Dropping the index drops the definition only it used.
-    ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-g"}}])
+    # Dropping the index drops the definition only it used; the response
+    # still shows the index, being deleted.
+    resp = ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-g"}}])
+    assert resp["TableDescription"]["TableStatus"] == "UPDATING"
+    assert [(g["IndexName"], g["IndexStatus"]) for g in resp["TableDescription"]["GlobalSecondaryIndexes"]] == [
+        ("by-g", "DELETING")]
     table = ddb.describe_table(TableName=name)["Table"]
     assert "GlobalSecondaryIndexes" not in table
     assert table["AttributeDefinitions"] == [attr("pk")]

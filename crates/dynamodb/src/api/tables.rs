@@ -460,6 +460,15 @@ impl DynamoDb {
         }
         let creating = !created.is_empty();
         let created_names: Vec<String> = created.iter().map(|i| i.name.clone()).collect();
+        // The response still lists a dropped index, as being deleted.
+        let dropping: Vec<Value> = dropped
+            .iter()
+            .map(|index| {
+                let mut g = current.describe_index(index, (0, 0));
+                g["IndexStatus"] = json!("DELETING");
+                g
+            })
+            .collect();
         if creating {
             let first = self.catalog.allocate_ids(created.len() as u64).await?;
             for (i, index) in created.iter_mut().enumerate() {
@@ -480,7 +489,11 @@ impl DynamoDb {
         });
         let table = self.catalog.update(region, &current, table, stage).await?;
         let mut d = self.describe(&table)?;
-        d["TableStatus"] = json!(if creating { "UPDATING" } else { "ACTIVE" });
+        d["TableStatus"] = json!(if creating || !dropping.is_empty() { "UPDATING" } else { "ACTIVE" });
+        if !dropping.is_empty() {
+            let gsis = d["GlobalSecondaryIndexes"].as_array().cloned().unwrap_or_default();
+            d["GlobalSecondaryIndexes"] = Value::Array(gsis.into_iter().chain(dropping).collect());
+        }
         // The response shows a new index as AWS does when it starts building it.
         for g in d["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
             if created_names.iter().any(|n| g["IndexName"] == json!(n)) {

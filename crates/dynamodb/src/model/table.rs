@@ -388,6 +388,40 @@ impl Table {
         Some(out)
     }
 
+    /// One index as DescribeTable shows it; `stat` is its item count and size.
+    pub fn describe_index(&self, index: &Index, stat: (u64, u64)) -> Value {
+        let mut m = Map::new();
+        m.insert("IndexName".into(), json!(index.name));
+        m.insert("KeySchema".into(), index.key.to_json());
+        let mut p = Map::new();
+        p.insert(
+            "ProjectionType".into(),
+            json!(match index.projection.kind {
+                ProjectionType::All => "ALL",
+                ProjectionType::KeysOnly => "KEYS_ONLY",
+                ProjectionType::Include => "INCLUDE",
+            }),
+        );
+        if index.projection.kind == ProjectionType::Include {
+            // AWS lists them sorted by name.
+            let mut names = index.projection.non_key.clone();
+            names.sort();
+            p.insert("NonKeyAttributes".into(), json!(names));
+        }
+        m.insert("Projection".into(), Value::Object(p));
+        if index.global {
+            m.insert("IndexStatus".into(), json!("ACTIVE"));
+            m.insert("ProvisionedThroughput".into(), index.throughput.clone().unwrap_or_default().to_json());
+        }
+        m.insert("IndexSizeBytes".into(), json!(stat.1));
+        m.insert("ItemCount".into(), json!(stat.0));
+        m.insert("IndexArn".into(), json!(format!("{}/index/{}", self.arn, index.name)));
+        if index.global && self.is_on_demand() {
+            m.insert("WarmThroughput".into(), on_demand_warm_throughput());
+        }
+        Value::Object(m)
+    }
+
     pub fn describe(&self, item_count: u64, size_bytes: u64, index_stats: &[(u64, u64)]) -> Value {
         let mut attr_defs: Vec<Value> = self
             .attribute_definitions
@@ -415,45 +449,15 @@ impl Table {
             d.insert("BillingModeSummary".into(), Value::Object(b));
         }
         let stats = |i: usize| index_stats.get(i).copied().unwrap_or((0, 0));
-        let describe_index = |index: &Index, stat: (u64, u64)| {
-            let mut m = Map::new();
-            m.insert("IndexName".into(), json!(index.name));
-            m.insert("KeySchema".into(), index.key.to_json());
-            let mut p = Map::new();
-            p.insert(
-                "ProjectionType".into(),
-                json!(match index.projection.kind {
-                    ProjectionType::All => "ALL",
-                    ProjectionType::KeysOnly => "KEYS_ONLY",
-                    ProjectionType::Include => "INCLUDE",
-                }),
-            );
-            if index.projection.kind == ProjectionType::Include {
-                // AWS lists them sorted by name.
-                let mut names = index.projection.non_key.clone();
-                names.sort();
-                p.insert("NonKeyAttributes".into(), json!(names));
-            }
-            m.insert("Projection".into(), Value::Object(p));
-            if index.global {
-                m.insert("IndexStatus".into(), json!("ACTIVE"));
-                m.insert("ProvisionedThroughput".into(), index.throughput.clone().unwrap_or_default().to_json());
-            }
-            m.insert("IndexSizeBytes".into(), json!(stat.1));
-            m.insert("ItemCount".into(), json!(stat.0));
-            m.insert("IndexArn".into(), json!(format!("{}/index/{}", self.arn, index.name)));
-            if index.global && self.is_on_demand() {
-                m.insert("WarmThroughput".into(), on_demand_warm_throughput());
-            }
-            Value::Object(m)
-        };
         if !self.gsis.is_empty() {
-            let list: Vec<Value> = self.gsis.iter().enumerate().map(|(i, g)| describe_index(g, stats(i))).collect();
+            let list: Vec<Value> =
+                self.gsis.iter().enumerate().map(|(i, g)| self.describe_index(g, stats(i))).collect();
             d.insert("GlobalSecondaryIndexes".into(), Value::Array(list));
         }
         if !self.lsis.is_empty() {
             let n = self.gsis.len();
-            let list: Vec<Value> = self.lsis.iter().enumerate().map(|(i, l)| describe_index(l, stats(n + i))).collect();
+            let list: Vec<Value> =
+                self.lsis.iter().enumerate().map(|(i, l)| self.describe_index(l, stats(n + i))).collect();
             d.insert("LocalSecondaryIndexes".into(), Value::Array(list));
         }
         if let Some(s) = &self.stream {
