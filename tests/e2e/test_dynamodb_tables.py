@@ -172,3 +172,16 @@ def test_resource_api_creates_and_waits(ddb_resource):
     assert table.table_status == "ACTIVE"
     assert table.key_schema == [{"AttributeName": "id", "KeyType": "HASH"}]
     table.delete()
+
+
+def test_control_plane_operations_take_the_table_arn(ddb):
+    name = create_table(ddb)
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == name
+    ddb.update_time_to_live(TableName=arn, TimeToLiveSpecification={"AttributeName": "exp", "Enabled": True})
+    assert ddb.describe_time_to_live(TableName=arn)["TimeToLiveDescription"]["AttributeName"] == "exp"
+    ddb.update_table(TableName=arn, TableClass="STANDARD_INFREQUENT_ACCESS")
+    other_region = arn.replace(":us-east-1:", ":us-west-2:")
+    assert error_of(ddb.describe_table, TableName=other_region)[0] == "ResourceNotFoundException"
+    assert ddb.delete_table(TableName=arn)["TableDescription"]["TableName"] == name
+    assert name not in ddb.list_tables()["TableNames"]

@@ -86,11 +86,15 @@ impl<'a> Req<'a> {
         self.get(name).map(|v| item_from_json_in(v, self.layer)).transpose()
     }
 
-    /// TableName of a control-plane operation: required, 3–255 of `[a-zA-Z0-9_.-]`.
+    /// TableName of a control-plane operation: required, 3–255 of `[a-zA-Z0-9_.-]`, or the table's ARN.
     pub fn table_name(&self) -> Result<&'a str> {
         let name = self.str("TableName")?;
         let mut v = Validator::default();
-        v.table_name(name, "tableName");
+        match name.filter(|n| n.starts_with("arn:")) {
+            // The table's ARN may stand for its name (up to 1024 characters).
+            Some(arn) => v.item_table_name(Some(arn)),
+            None => v.table_name(name, "tableName"),
+        }
         v.finish()?;
         Ok(name.unwrap_or_default())
     }
