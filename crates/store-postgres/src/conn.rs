@@ -22,11 +22,23 @@ pub(crate) fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// `e` and its causes: tokio-postgres keeps the useful part (connection
+/// refused, invalid port…) in the source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
 /// The database error's own message (tokio-postgres's Display says only "db error").
 pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => StoreError(format!("PostgreSQL: {} ({})", db.message(), db.code().code())),
-        None => err(e),
+        None => StoreError(with_causes(&e)),
     }
 }
 
@@ -38,7 +50,7 @@ pub(crate) struct Link {
 
 impl Link {
     pub fn new(url: &str, runtime: Handle) -> Result<Self> {
-        let mut config: Config = url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config: Config = url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL: {}", with_causes(&e))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -57,7 +69,7 @@ impl Link {
     pub async fn connect(config: Config) -> Result<Conn> {
         let (client, connection) = config.connect(NoTls).await.map_err(|e| match e.as_db_error() {
             Some(_) => db_err(e),
-            None => StoreError(format!("cannot connect to PostgreSQL: {e}")),
+            None => StoreError(format!("cannot connect to PostgreSQL: {}", with_causes(&e))),
         })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
