@@ -50,7 +50,8 @@ pub(crate) struct Link {
 
 impl Link {
     pub fn new(url: &str, runtime: Handle) -> Result<Self> {
-        let mut config: Config = url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL: {}", with_causes(&e))))?;
+        let mut config: Config =
+            url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL: {}", with_causes(&e))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }

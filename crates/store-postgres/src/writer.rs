@@ -6,6 +6,7 @@
 //! they see everything committed before and everything earlier in the
 //! group), commits, and only then acknowledges each caller.
 
+use std::cell::Cell;
 use std::ops::Bound;
 use std::sync::{mpsc, Arc};
 
@@ -59,36 +60,41 @@ fn commit_group(link: &Link, conn: &Conn, group: Vec<Job>) {
         return fail_all(group, e);
     }
     let mut acks: Vec<(Ack, Result<()>)> = Vec::with_capacity(group.len());
+    // Writes not yet sent: consecutive batches go out together in one
+    // pipeline, flushed before a transaction body reads and before COMMIT.
+    let mut unsent = WriteBatch::new();
     for job in group {
-        let (batch, ack) = match job {
-            Job::Write(batch, ack) => (batch, ack),
+        match job {
+            Job::Write(batch, ack) => {
+                unsent.ops.extend(batch.ops);
+                acks.push((ack, Ok(())));
+            }
             Job::Transact(body, ack) => {
-                let view = TxnView { link, conn };
+                if let Err(e) = flush(link, conn, &mut unsent) {
+                    return abort(link, conn, acks, Some(ack), e);
+                }
+                let view = TxnView { link, conn, failed: Cell::new(None) };
                 // A body that panics fails its own caller, not the writer.
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&view)))
                     .unwrap_or_else(|panic| Err(StoreError(format!("transaction body panicked: {}", message(&panic)))));
+                // A failed read has aborted the database transaction, and
+                // COMMIT would then roll back without an error: stop here.
+                if let Some(e) = view.failed.take() {
+                    return abort(link, conn, acks, Some(ack), e);
+                }
                 match outcome {
-                    Ok(batch) => (batch, ack),
-                    Err(e) => {
-                        acks.push((ack, Err(e)));
-                        continue;
+                    Ok(batch) => {
+                        unsent.ops.extend(batch.ops);
+                        acks.push((ack, Ok(())));
                     }
+                    Err(e) => acks.push((ack, Err(e))),
                 }
             }
-            Job::Close => continue,
-        };
-        let applied = {
-            let conn = conn.clone();
-            link.block(async move { sql::apply(&conn, batch).await }).and_then(|r| r)
-        };
-        if let Err(e) = applied {
-            // PostgreSQL has aborted the transaction: nothing of the group
-            // is written, and every caller hears so.
-            let _ = execute(link, conn, "ROLLBACK");
-            let _ = ack.send(Err(e.clone()));
-            return acks.into_iter().for_each(|(ack, _)| drop(ack.send(Err(e.clone()))));
+            Job::Close => {}
         }
-        acks.push((ack, Ok(())));
+    }
+    if let Err(e) = flush(link, conn, &mut unsent) {
+        return abort(link, conn, acks, None, e);
     }
     let committed = execute(link, conn, "COMMIT");
     for (ack, outcome) in acks {
@@ -97,6 +103,24 @@ fn commit_group(link: &Link, conn: &Conn, group: Vec<Job>) {
             (Err(e), Ok(())) => Err(e.clone()),
             (Err(_), Err(own)) => Err(own),
         });
+    }
+}
+
+fn flush(link: &Link, conn: &Conn, unsent: &mut WriteBatch) -> Result<()> {
+    if unsent.is_empty() {
+        return Ok(());
+    }
+    let batch = std::mem::take(unsent);
+    let conn = conn.clone();
+    link.block(async move { sql::apply(&conn, batch).await })?
+}
+
+/// A statement failed, so PostgreSQL has aborted the transaction: nothing
+/// of the group is written, and every caller in it hears so.
+fn abort(link: &Link, conn: &Conn, acks: Vec<(Ack, Result<()>)>, current: Option<Ack>, cause: StoreError) {
+    let _ = execute(link, conn, "ROLLBACK");
+    for ack in acks.into_iter().map(|(ack, _)| ack).chain(current) {
+        let _ = ack.send(Err(cause.clone()));
     }
 }
 
@@ -125,11 +149,23 @@ fn message(panic: &Box<dyn std::any::Any + Send>) -> &str {
 struct TxnView<'a> {
     link: &'a Link,
     conn: &'a Conn,
+    /// The first read that failed, whatever the body made of it.
+    failed: Cell<Option<StoreError>>,
+}
+
+impl TxnView<'_> {
+    fn note<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            let first = self.failed.take().unwrap_or_else(|| e.clone());
+            self.failed.set(Some(first));
+        }
+        result
+    }
 }
 
 impl ReadView for TxnView<'_> {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        sql::get(self.link, self.conn, ks, key)
+        self.note(sql::get(self.link, self.conn, ks, key))
     }
 
     fn scan(
@@ -139,6 +175,6 @@ impl ReadView for TxnView<'_> {
         direction: Direction,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        sql::scan(self.link, self.conn, ks, range, direction, visit)
+        self.note(sql::scan(self.link, self.conn, ks, range, direction, visit))
     }
 }

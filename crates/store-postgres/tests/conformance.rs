@@ -68,6 +68,13 @@ async fn two_nodes_share_one_database_serializably() {
     nodes[1].write(batch).await.unwrap();
     assert_eq!(snapshot.get(KS, b"from-node-1").unwrap(), None, "node 0's snapshot predates node 1's write");
     assert_eq!(nodes[0].get(KS, b"from-node-1").unwrap().as_deref(), Some(&b"x"[..]), "node 0 reads node 1's write");
+
+    let panicked = nodes[1].transact_raw(Box::new(|_view: &dyn ReadView| panic!("a buggy body"))).await;
+    assert!(panicked.unwrap_err().0.contains("a buggy body"), "a panicking body fails its own caller");
+    let mut batch = WriteBatch::new();
+    batch.put(KS, b"after-panic".to_vec(), b"y".to_vec());
+    nodes[1].write(batch).await.expect("the writer survives a panicking body");
+    assert_eq!(nodes[0].get(KS, b"after-panic").unwrap().as_deref(), Some(&b"y"[..]));
 }
 
 #[test]
