@@ -5,7 +5,10 @@
 //! Every keyspace lives in one table, keyed by (keyspace, key); `bytea`
 //! compares bytewise (then by length), which is exactly the store's key order.
 
+use std::future::Future;
 use std::ops::{Bound, ControlFlow};
+use std::pin::Pin;
+use std::task::Poll;
 
 use nimbus_store::{Direction, Keyspace, Result, Visitor, WriteBatch, WriteOp};
 use tokio_postgres::types::ToSql;
@@ -132,9 +135,15 @@ fn scan_query(
     (sql, params)
 }
 
-/// Apply `batch` in `conn`'s open transaction. The statements are pipelined
-/// (sent without waiting for each answer) and run in batch order.
-pub(crate) async fn apply(conn: &Conn, batch: WriteBatch) -> Result<()> {
+/// Send `before` (simple statements, e.g. BEGIN), the writes of `batch` and
+/// `after` (e.g. COMMIT) as one pipeline: all go out without waiting for an
+/// answer, and the server runs them in this order. The first error wins.
+pub(crate) async fn apply(
+    conn: &Conn,
+    before: Option<&'static str>,
+    batch: WriteBatch,
+    after: Option<&'static str>,
+) -> Result<()> {
     let mut statements = Vec::with_capacity(batch.ops.len());
     for op in &batch.ops {
         let sql = match op {
@@ -146,36 +155,44 @@ pub(crate) async fn apply(conn: &Conn, batch: WriteBatch) -> Result<()> {
         statements.push(conn.statement(sql).await?);
     }
     let client = conn.client();
-    let pending = batch.ops.iter().zip(&statements).map(|(op, statement)| async move {
-        match op {
-            WriteOp::Put { ks, key, value } => client.execute(statement, &[ks, key, value]).await,
-            WriteOp::Delete { ks, key } | WriteOp::DeleteRange { ks, start: key, end: None } => {
-                client.execute(statement, &[ks, key]).await
-            }
-            WriteOp::DeleteRange { ks, start, end: Some(end) } => client.execute(statement, &[ks, start, end]).await,
-        }
-    });
-    in_order(pending.collect()).await.map_err(db_err)
+    let simple = |sql: &'static str| -> Step<'_> { Box::pin(client.batch_execute(sql)) };
+    let mut steps: Vec<Step<'_>> = Vec::with_capacity(batch.ops.len() + 2);
+    steps.extend(before.map(simple));
+    for (op, statement) in batch.ops.iter().zip(&statements) {
+        steps.push(Box::pin(async move {
+            let done = match op {
+                WriteOp::Put { ks, key, value } => client.execute(statement, &[ks, key, value]).await,
+                WriteOp::Delete { ks, key } | WriteOp::DeleteRange { ks, start: key, end: None } => {
+                    client.execute(statement, &[ks, key]).await
+                }
+                WriteOp::DeleteRange { ks, start, end: Some(end) } => {
+                    client.execute(statement, &[ks, start, end]).await
+                }
+            };
+            done.map(drop)
+        }));
+    }
+    steps.extend(after.map(simple));
+    in_order(steps).await.map_err(db_err)
 }
 
-/// Await every future, first polling each in order: tokio-postgres sends a
+type Step<'a> = Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send + 'a>>;
+
+/// Await every step, first polling each in order: tokio-postgres sends a
 /// request when its future is first polled, so the server sees them in this
 /// order while none waits for the previous answer.
-async fn in_order<F, E>(futures: Vec<F>) -> std::result::Result<(), E>
-where
-    F: std::future::Future<Output = std::result::Result<u64, E>>,
-{
-    use std::task::Poll;
-    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+async fn in_order(mut steps: Vec<Step<'_>>) -> std::result::Result<(), tokio_postgres::Error> {
+    let mut done = vec![false; steps.len()];
     std::future::poll_fn(|cx| {
         let mut waiting = false;
-        for slot in pending.iter_mut() {
-            if let Some(future) = slot {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(Ok(_)) => *slot = None,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => waiting = true,
-                }
+        for (step, done) in steps.iter_mut().zip(done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            match step.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => *done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => waiting = true,
             }
         }
         if waiting {

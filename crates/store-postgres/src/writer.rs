@@ -56,13 +56,13 @@ pub(crate) fn run(link: Arc<Link>, mut conn: Conn, jobs: mpsc::Receiver<Job>) {
 }
 
 fn commit_group(link: &Link, conn: &Conn, group: Vec<Job>) {
-    if let Err(e) = execute(link, conn, sql::BEGIN_WRITE) {
-        return fail_all(group, e);
-    }
     let mut acks: Vec<(Ack, Result<()>)> = Vec::with_capacity(group.len());
     // Writes not yet sent: consecutive batches go out together in one
-    // pipeline, flushed before a transaction body reads and before COMMIT.
+    // pipeline, sent before a transaction body reads and with the COMMIT.
+    // The BEGIN rides along with the first pipeline, so a group of plain
+    // writes costs one round trip.
     let mut unsent = WriteBatch::new();
+    let mut begun = false;
     for job in group {
         match job {
             Job::Write(batch, ack) => {
@@ -70,7 +70,9 @@ fn commit_group(link: &Link, conn: &Conn, group: Vec<Job>) {
                 acks.push((ack, Ok(())));
             }
             Job::Transact(body, ack) => {
-                if let Err(e) = flush(link, conn, &mut unsent) {
+                let begin = (!begun).then_some(sql::BEGIN_WRITE);
+                begun = true;
+                if let Err(e) = send(link, conn, begin, &mut unsent, None) {
                     return abort(link, conn, acks, Some(ack), e);
                 }
                 let view = TxnView { link, conn, failed: Cell::new(None) };
@@ -93,30 +95,36 @@ fn commit_group(link: &Link, conn: &Conn, group: Vec<Job>) {
             Job::Close => {}
         }
     }
-    if let Err(e) = flush(link, conn, &mut unsent) {
+    if acks.is_empty() {
+        return;
+    }
+    let begin = (!begun).then_some(sql::BEGIN_WRITE);
+    if let Err(e) = send(link, conn, begin, &mut unsent, Some("COMMIT")) {
         return abort(link, conn, acks, None, e);
     }
-    let committed = execute(link, conn, "COMMIT");
     for (ack, outcome) in acks {
-        let _ = ack.send(match (&committed, outcome) {
-            (Ok(()), outcome) => outcome,
-            (Err(e), Ok(())) => Err(e.clone()),
-            (Err(_), Err(own)) => Err(own),
-        });
+        let _ = ack.send(outcome);
     }
 }
 
-fn flush(link: &Link, conn: &Conn, unsent: &mut WriteBatch) -> Result<()> {
-    if unsent.is_empty() {
+fn send(
+    link: &Link,
+    conn: &Conn,
+    before: Option<&'static str>,
+    unsent: &mut WriteBatch,
+    after: Option<&'static str>,
+) -> Result<()> {
+    if before.is_none() && after.is_none() && unsent.is_empty() {
         return Ok(());
     }
     let batch = std::mem::take(unsent);
     let conn = conn.clone();
-    link.block(async move { sql::apply(&conn, batch).await })?
+    link.block(async move { sql::apply(&conn, before, batch, after).await })?
 }
 
-/// A statement failed, so PostgreSQL has aborted the transaction: nothing
-/// of the group is written, and every caller in it hears so.
+/// A statement (or COMMIT) failed: nothing of the group is written, and
+/// every caller in it hears so. The ROLLBACK ends the transaction if the
+/// failure came before COMMIT was sent (after it, it is a harmless no-op).
 fn abort(link: &Link, conn: &Conn, acks: Vec<(Ack, Result<()>)>, current: Option<Ack>, cause: StoreError) {
     let _ = execute(link, conn, "ROLLBACK");
     for ack in acks.into_iter().map(|(ack, _)| ack).chain(current) {

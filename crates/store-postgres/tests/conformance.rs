@@ -75,6 +75,16 @@ async fn two_nodes_share_one_database_serializably() {
     batch.put(KS, b"after-panic".to_vec(), b"y".to_vec());
     nodes[1].write(batch).await.expect("the writer survives a panicking body");
     assert_eq!(nodes[0].get(KS, b"after-panic").unwrap().as_deref(), Some(&b"y"[..]));
+
+    // PostgreSQL text cannot hold NUL: the database rejects this batch.
+    let mut batch = WriteBatch::new();
+    batch.put(KS, b"half".to_vec(), b"1".to_vec()).put("bad\0keyspace", b"k".to_vec(), b"v".to_vec());
+    assert!(nodes[0].write(batch).await.is_err(), "a batch the database rejects fails");
+    assert_eq!(nodes[0].get(KS, b"half").unwrap(), None, "and writes nothing of itself");
+    let mut batch = WriteBatch::new();
+    batch.put(KS, b"after-error".to_vec(), b"z".to_vec());
+    nodes[0].write(batch).await.expect("the writer recovers from a failed group");
+    assert_eq!(nodes[1].get(KS, b"after-error").unwrap().as_deref(), Some(&b"z"[..]));
 }
 
 #[test]
