@@ -23,9 +23,10 @@ pub fn open(spec: Option<&str>, data_dir: &Path) -> Result<(Arc<dyn Store>, Stri
         }
         Some(url) if nimbus_store_postgres::is_postgres_url(url) => {
             let shown = nimbus_store_postgres::redact(url);
-            // Opening connects and may wait for the network: off the async workers.
-            let store = tokio::task::block_in_place(|| PgStore::open(url))
-                .map_err(|e| format!("cannot open the PostgreSQL store at {shown}: {}", e.0))?;
+            // Opening blocks this start-up thread on the network, within the URL's
+            // connect_timeout (5 s by default).
+            let store =
+                PgStore::open(url).map_err(|e| format!("cannot open the PostgreSQL store at {shown}: {}", e.0))?;
             Ok((store, format!("postgres at {shown}")))
         }
         Some(other) => Err(format!(
