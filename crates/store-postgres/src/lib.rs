@@ -10,7 +10,9 @@
 //! - **Writes** (batches and transactions) queue to one writer thread per
 //!   process, which commits whatever is queued in one database transaction
 //!   (group commit) and acknowledges after `COMMIT` returns. The writer sets
-//!   `synchronous_commit = on`, so an acknowledged write is durable.
+//!   `synchronous_commit = on`, so an acknowledged write is durable. A group
+//!   of plain writes is one pipeline (BEGIN, lock, writes, COMMIT): one
+//!   round trip.
 //! - **Serializability across processes**: each write transaction first
 //!   locks the single row of `nimbus_writer_lock` (`SELECT … FOR UPDATE`),
 //!   so write groups of all processes run one after another. Transaction
@@ -90,21 +92,7 @@ impl PgStore {
         let link = Arc::new(Link::new(url, runtime.handle().clone())?);
         let reader = link.connect_blocking()?;
         create_schema(&link, &reader)?;
-        let writer_conn = link.connect_blocking()?;
-        let durable = writer_conn.clone();
-        link.block(async move {
-            // Acknowledged means durable, whatever the server's default.
-            // Engines without the setting are durable at commit anyway.
-            if let Err(e) = durable.client().batch_execute("SET synchronous_commit = on").await {
-                tracing::debug!("synchronous_commit not set: {e}");
-            }
-        })?;
-        let (queue, jobs) = mpsc::channel();
-        let writer_link = link.clone();
-        let writer = thread::Builder::new()
-            .name("nimbus-pg-writer".into())
-            .spawn(move || writer::run(writer_link, writer_conn, jobs))
-            .map_err(conn::err)?;
+        let (queue, writer) = writer::start(link.clone())?;
         Ok(Arc::new(PgStore {
             link,
             pool: Arc::new(Pool::new()),

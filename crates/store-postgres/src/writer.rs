@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::ops::Bound;
 use std::sync::{mpsc, Arc};
+use std::thread;
 
 use nimbus_store::{Direction, Keyspace, ReadView, Result, StoreError, TxnFn, Visitor, WriteBatch};
 use tokio::sync::oneshot;
@@ -28,7 +29,31 @@ pub(crate) enum Job {
     Close,
 }
 
-pub(crate) fn run(link: Arc<Link>, mut conn: Conn, jobs: mpsc::Receiver<Job>) {
+/// Connect the writer and start its thread; jobs go to the returned queue.
+pub(crate) fn start(link: Arc<Link>) -> Result<(mpsc::Sender<Job>, thread::JoinHandle<()>)> {
+    let conn = connect(&link)?;
+    let (queue, jobs) = mpsc::channel();
+    let writer = thread::Builder::new()
+        .name("nimbus-pg-writer".into())
+        .spawn(move || run(link, conn, jobs))
+        .map_err(crate::conn::err)?;
+    Ok((queue, writer))
+}
+
+/// A connection whose commits are durable when they return, whatever the
+/// server's default (engines without the setting always are).
+fn connect(link: &Link) -> Result<Conn> {
+    let conn = link.connect_blocking()?;
+    let session = conn.clone();
+    link.block(async move {
+        if let Err(e) = session.client().batch_execute("SET synchronous_commit = on").await {
+            tracing::debug!("synchronous_commit not set: {e}");
+        }
+    })?;
+    Ok(conn)
+}
+
+fn run(link: Arc<Link>, mut conn: Conn, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -40,7 +65,7 @@ pub(crate) fn run(link: Arc<Link>, mut conn: Conn, jobs: mpsc::Receiver<Job>) {
         let closing = group.iter().any(|job| matches!(job, Job::Close));
         if conn.is_closed() {
             // The server went away; a fresh connection serves this group.
-            match link.connect_blocking() {
+            match connect(&link) {
                 Ok(fresh) => conn = fresh,
                 Err(e) => {
                     fail_all(group, e);
