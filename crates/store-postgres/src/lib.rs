@@ -73,7 +73,7 @@ pub struct PgStore {
     link: Arc<Link>,
     pool: Arc<Pool>,
     /// Autocommit connection for single-key reads of the latest state.
-    reader: Conn,
+    reader: Mutex<Conn>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -96,11 +96,20 @@ impl PgStore {
         Ok(Arc::new(PgStore {
             link,
             pool: Arc::new(Pool::new()),
-            reader,
+            reader: Mutex::new(reader),
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             runtime: Mutex::new(Some(runtime)),
         }))
+    }
+
+    /// The shared autocommit connection, reconnected if the server dropped it.
+    fn reader(&self) -> Result<Conn> {
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if reader.is_closed() {
+            *reader = self.link.connect_blocking()?;
+        }
+        Ok(reader.clone())
     }
 
     fn submit(&self, make: impl FnOnce(writer::Ack) -> Job) -> BoxFuture<'_, Result<()>> {
@@ -135,7 +144,7 @@ fn create_schema(link: &Link, conn: &Conn) -> Result<()> {
 
 impl ReadView for PgStore {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        sql::get(&self.link, &self.reader, ks, key)
+        sql::get(&self.link, &self.reader()?, ks, key)
     }
 
     fn scan(

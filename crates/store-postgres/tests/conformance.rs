@@ -95,3 +95,30 @@ fn a_bad_url_or_unreachable_database_is_a_clear_error() {
     let down = PgStore::open(&format!("postgres://u@127.0.0.1:{port}/db")).err().expect("nothing listens there");
     assert!(down.0.contains("cannot connect to PostgreSQL"), "{down}");
 }
+
+/// A database restart or failover drops every connection: the store
+/// reconnects instead of failing forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_the_server_drops_its_connections() {
+    let Some(cluster) = start_or_skip("reconnects_after_the_server_drops_its_connections") else { return };
+    let store: Arc<dyn Store> = PgStore::open(cluster.url()).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put(KS, b"before".to_vec(), b"1".to_vec());
+    store.write(batch).await.unwrap();
+    drop(store.snapshot().unwrap()); // one pooled connection too
+
+    let (admin, connection) = tokio_postgres::connect(cluster.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let dropped = admin
+        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'", &[])
+        .await
+        .unwrap();
+    assert!(dropped >= 2, "the store's connections were dropped ({dropped})");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut batch = WriteBatch::new();
+    batch.put(KS, b"after".to_vec(), b"2".to_vec());
+    store.write(batch).await.expect("the writer reconnects");
+    assert_eq!(store.get(KS, b"before").unwrap().as_deref(), Some(&b"1"[..]), "the reader reconnects");
+    assert_eq!(store.snapshot().unwrap().get(KS, b"after").unwrap().as_deref(), Some(&b"2"[..]), "snapshots reconnect");
+}
