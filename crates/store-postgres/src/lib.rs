@@ -76,20 +76,23 @@ pub struct PgStore {
     reader: Mutex<Conn>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Declared last: dropped after the writer has stopped.
+    _runtime: EngineRuntime,
 }
 
 impl PgStore {
     /// Connect to the database at `url` (`postgres://user:pass@host:port/db`),
     /// create the schema if missing and start the writer.
     pub fn open(url: &str) -> Result<Arc<Self>> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("nimbus-postgres")
-            .enable_all()
-            .build()
-            .map_err(conn::err)?;
-        let link = Arc::new(Link::new(url, runtime.handle().clone())?);
+        let runtime = EngineRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("nimbus-postgres")
+                .enable_all()
+                .build()
+                .map_err(conn::err)?,
+        ));
+        let link = Arc::new(Link::new(url, runtime.handle())?);
         let reader = link.connect_blocking()?;
         create_schema(&link, &reader)?;
         let (queue, writer) = writer::start(link.clone())?;
@@ -99,7 +102,7 @@ impl PgStore {
             reader: Mutex::new(reader),
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
-            runtime: Mutex::new(Some(runtime)),
+            _runtime: runtime,
         }))
     }
 
@@ -192,8 +195,23 @@ impl Store for PgStore {
 impl Drop for PgStore {
     fn drop(&mut self) {
         let _ = self.close();
-        // Allowed inside a caller's async context, unlike dropping a runtime.
-        if let Some(runtime) = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    }
+}
+
+/// The runtime driving the engine's connections. Dropping a tokio runtime
+/// inside a caller's async context panics (and a failed `open` drops it
+/// there), so it is shut down in the background instead.
+struct EngineRuntime(Option<tokio::runtime::Runtime>);
+
+impl EngineRuntime {
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle().clone()
+    }
+}
+
+impl Drop for EngineRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }

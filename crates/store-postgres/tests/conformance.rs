@@ -87,8 +87,10 @@ async fn two_nodes_share_one_database_serializably() {
     assert_eq!(nodes[1].get(KS, b"after-error").unwrap().as_deref(), Some(&b"z"[..]));
 }
 
-#[test]
-fn a_bad_url_or_unreachable_database_is_a_clear_error() {
+/// Inside an async context, as `nimbus serve` opens it (a failed open must
+/// not panic there either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_or_unreachable_database_is_a_clear_error() {
     let bad = PgStore::open("postgres://u@h:notaport/db").err().expect("a bad URL must fail");
     assert!(bad.0.contains("invalid PostgreSQL URL"), "{bad}");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
