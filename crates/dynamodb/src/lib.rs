@@ -4,8 +4,9 @@
 //! (expression parser and evaluator), `model/` (tables and items in the
 //! store), `engine` (one conditional write, shared by every write path),
 //! `api/` (one file per operation group: wire in, validation, wire out),
-//! `ttl` (the background deletion of expired items) and `metrics` (the
-//! `AWS/DynamoDB` CloudWatch metrics).
+//! `ttl` (the background deletion of expired items), `streams` (DynamoDB
+//! Streams: the change records writes leave, and the service reading them)
+//! and `metrics` (the `AWS/DynamoDB` CloudWatch metrics).
 
 pub mod api;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod expr;
 pub mod metrics;
 pub mod model;
+pub mod streams;
 pub mod ttl;
 pub mod types;
 
@@ -150,7 +152,7 @@ impl DynamoDb {
 }
 
 /// A request body: a JSON object (an empty body is an empty object).
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
     if body.is_empty() {
         return Ok(Map::new());
     }
