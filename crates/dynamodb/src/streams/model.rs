@@ -154,6 +154,17 @@ pub fn next_seq() -> u64 {
     previous.saturating_add(1).max(floor)
 }
 
+/// Never hand out a number at or below one already stored (the clock may
+/// have gone back since they were written): called once at startup.
+pub fn seed_sequence(view: &dyn ReadView) -> std::result::Result<(), StoreError> {
+    for (_, bytes) in view.scan_prefix(STREAMS, b"", usize::MAX)? {
+        let Ok(meta) = serde_json::from_slice::<StreamMeta>(&bytes) else { continue };
+        let highest = meta.last_seq(view)?.unwrap_or(0).max(meta.start_seq);
+        LAST_SEQ.fetch_max(highest, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
 /// Sequence numbers are shown as zero-padded 21-digit decimal strings, as
 /// AWS's are (e.g. `000000000000000075450`).
 pub fn render_seq(seq: u64) -> String {
