@@ -6,7 +6,8 @@
 //!
 //! Each deletion goes through the write engine, so index entries go with
 //! the item, and is conditional on the attribute still holding the value
-//! the sweep saw: an update that pushes the expiry back wins.
+//! the sweep saw: an update that pushes the expiry back wins. Its stream
+//! record names DynamoDB itself as the user, as AWS's do.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::engine::{Action, WriteOp};
 use crate::error::{internal, Result};
 use crate::expr::{Cmp, Cond, Operand, Path, PathElem};
 use crate::model::{Table, ITEMS};
+use crate::streams::Origin;
 use crate::types::{item_from_stored, number::Number, AttributeValue};
 use crate::DynamoDb;
 
@@ -65,7 +67,7 @@ impl DynamoDb {
                     statement_sized: false,
                 };
                 // A failed condition means the item changed since: keep it.
-                if self.run_write(op, false).await.is_ok() {
+                if self.run_write_as(op, false, Origin::TimeToLive).await.is_ok() {
                     deleted += 1;
                 }
             }

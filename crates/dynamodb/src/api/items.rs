@@ -7,13 +7,14 @@ use super::{
     check_no_mixing, check_placeholders_used, check_scalar_keys, check_write_expressions, envelope, legacy,
     CapacityMode, Consumed, Req, Validator,
 };
-use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
+use crate::engine::{apply_as, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::{parser, update, Attrs, Cond, Kind, Path};
 use crate::metrics::Capacity;
 use crate::model::items::{read, read_raw, read_units};
 use crate::model::Table;
+use crate::streams::Origin;
 use crate::types::{item_size, Item};
 use crate::DynamoDb;
 
@@ -122,9 +123,14 @@ pub fn condition_failed(old: Option<Item>, with_item: bool) -> nimbus_core::AwsE
 impl DynamoDb {
     /// Run one conditional write serializably.
     pub(crate) async fn run_write(&self, op: WriteOp, old_on_failure: bool) -> Result<Applied> {
+        self.run_write_as(op, old_on_failure, Origin::Caller).await
+    }
+
+    /// As `run_write`, for a change made by `origin` (see `engine::apply_as`).
+    pub(crate) async fn run_write_as(&self, op: WriteOp, old_on_failure: bool, origin: Origin) -> Result<Applied> {
         transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
             let mut batch = WriteBatch::new();
-            match apply(view, &op, &mut batch) {
+            match apply_as(view, &op, &mut batch, origin) {
                 Ok(applied) => Ok((batch, applied)),
                 Err(Failure::Condition(old)) => Err(TxnError::Aborted(condition_failed(old, old_on_failure))),
                 Err(Failure::Error(e)) => Err(TxnError::Aborted(e)),
