@@ -184,7 +184,7 @@ pub async fn delete(ty: &str, ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
 pub fn needs_replacement(ty: &str, old: &Value, new: &Value) -> bool {
     let changed = |keys: &[&str]| keys.iter().any(|k| old.get(*k) != new.get(*k));
     match ty {
-        "AWS::DynamoDB::Table" => changed(&["TableName", "KeySchema"]),
+        "AWS::DynamoDB::Table" => dynamodb_table::needs_replacement(old, new),
         "AWS::IAM::Role" => changed(&["RoleName", "Path"]),
         "AWS::IAM::Policy" => changed(&["PolicyName"]),
         "AWS::Lambda::Function" => changed(&["FunctionName", "PackageType"]),
