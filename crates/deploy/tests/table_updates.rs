@@ -80,9 +80,9 @@ impl Harness {
     }
 }
 
-#[tokio::test]
-async fn table_updates_follow_cloudformation() {
-    let dir = std::env::temp_dir().join(format!("nimbus-deploy-table-updates-{}", std::process::id()));
+/// The engine against a real DynamoDB on a fresh store.
+fn harness(stack: &str) -> (Harness, Arc<nimbus_store_redb::RedbStore>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("nimbus-deploy-{stack}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = nimbus_store_redb::RedbStore::open(&dir.join("store.redb")).unwrap();
     let context = Context { region: "us-east-1".into(), account_id: "000000000000".into() };
@@ -90,12 +90,17 @@ async fn table_updates_follow_cloudformation() {
     let api = Arc::new(InProcessApi::new(services, "us-east-1", "000000000000"));
     let engine = Engine::new(api.clone(), Arc::new(MemoryStates::default()), "us-east-1", "000000000000");
     let options = DeployOptions {
-        stack_name: "tbl".into(),
+        stack_name: stack.into(),
         base_dir: Path::new(".").to_path_buf(),
         parameter_overrides: BTreeMap::new(),
         progress: None,
     };
-    let h = Harness { api, engine, options };
+    (Harness { api, engine, options }, store, dir)
+}
+
+#[tokio::test]
+async fn table_updates_follow_cloudformation() {
+    let (h, store, dir) = harness("tbl");
     let on_demand = "      BillingMode: PAY_PER_REQUEST\n";
     let by_owner = gsi("byOwner", "owner", "");
     let pk_owner = attrs(&[("pk", "S"), ("owner", "S")]);
@@ -210,6 +215,31 @@ async fn table_updates_follow_cloudformation() {
 
     h.engine.delete("tbl", None).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(h.ddb("ListTables", json!({})).await["TableNames"], json!([]));
+    store.close().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A replacement that would keep a custom table name is refused before
+/// anything changes: the table and its items stay.
+#[tokio::test]
+async fn a_custom_named_table_is_not_replaced() {
+    let (h, store, dir) = harness("named");
+    let named = "      TableName: orders\n      BillingMode: PAY_PER_REQUEST\n";
+    h.deploy(&format!("{}{named}", attrs(&[("pk", "S")]))).await.unwrap_or_else(|e| panic!("{e}"));
+    h.ddb("PutItem", json!({"TableName": "orders", "Item": {"pk": {"S": "kept"}}})).await;
+    let err = h.deploy(&format!("{}{named}", attrs(&[("pk", "N")]))).await.unwrap_err();
+    assert!(
+        err.contains("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename orders and update the stack again."),
+        "{err}"
+    );
+    let item = h.ddb("GetItem", json!({"TableName": "orders", "Key": {"pk": {"S": "kept"}}})).await;
+    assert_eq!(item["Item"]["pk"], json!({"S": "kept"}));
+    // A new name is a replacement CloudFormation makes.
+    let renamed = named.replace("orders", "orders2");
+    let out = h.deploy(&format!("{}{renamed}", attrs(&[("pk", "N")]))).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stack.resources["Table"].physical_id, "orders2");
+    assert_eq!(h.ddb("ListTables", json!({})).await["TableNames"], json!(["orders2"]));
+    h.engine.delete("named", None).await.unwrap_or_else(|e| panic!("{e}"));
     store.close().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }

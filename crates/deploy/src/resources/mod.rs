@@ -212,6 +212,21 @@ pub fn needs_replacement(ty: &str, old: &Value, new: &Value) -> bool {
     }
 }
 
+/// The physical name a template gives a resource that must be replaced,
+/// when the replacement would keep it: the new resource cannot be made
+/// beside the old one, so CloudFormation refuses the update.
+pub fn kept_custom_name(ty: &str, old: &Value, new: &Value) -> Option<String> {
+    let property = match ty {
+        "AWS::DynamoDB::Table" => "TableName",
+        "AWS::IAM::Role" => "RoleName",
+        "AWS::Lambda::Function" => "FunctionName",
+        "AWS::Logs::LogGroup" => "LogGroupName",
+        "AWS::Events::Rule" => "Name",
+        _ => return None,
+    };
+    optional_str(new, property).filter(|name| optional_str(old, property).as_ref() == Some(name))
+}
+
 /// A validation failure before any call is made.
 pub fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(400, "ValidationError", message)
