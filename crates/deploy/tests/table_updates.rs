@@ -243,3 +243,35 @@ async fn a_custom_named_table_is_not_replaced() {
     store.close().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// SAM's SimpleTable is a table too: given throughput, it switches from on
+/// demand to PROVISIONED in place; a new primary key replaces it.
+#[tokio::test]
+async fn simple_table_updates() {
+    let (h, store, dir) = harness("simple");
+    let sam = |properties: &str| {
+        format!("Transform: AWS::Serverless-2016-10-31\nResources:\n  Notes:\n    Type: AWS::Serverless::SimpleTable\n    Properties:\n{properties}")
+    };
+    let out =
+        h.deploy_text(&sam("      PrimaryKey: {Name: id, Type: String}\n")).await.unwrap_or_else(|e| panic!("{e}"));
+    let name = out.stack.resources["Notes"].physical_id.clone();
+    assert_eq!(h.describe(&name).await["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
+    let throughput = "      ProvisionedThroughput: {ReadCapacityUnits: 2, WriteCapacityUnits: 3}\n";
+    let out = h
+        .deploy_text(&sam(&format!("      PrimaryKey: {{Name: id, Type: String}}\n{throughput}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stack.resources["Notes"].physical_id, name);
+    let table = h.describe(&name).await;
+    assert_eq!(table["BillingModeSummary"]["BillingMode"], "PROVISIONED");
+    assert_eq!(table["ProvisionedThroughput"]["WriteCapacityUnits"], 3);
+    let out = h
+        .deploy_text(&sam(&format!("      PrimaryKey: {{Name: id, Type: Number}}\n{throughput}")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(out.stack.resources["Notes"].physical_id, name);
+    h.engine.delete("simple", None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.ddb("ListTables", json!({})).await["TableNames"], json!([]));
+    store.close().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
