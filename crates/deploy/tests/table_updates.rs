@@ -185,6 +185,14 @@ async fn table_updates_follow_cloudformation() {
     assert!(table.get("StreamSpecification").is_none_or(|s| s["StreamEnabled"] == false), "{table}");
     assert_eq!(h.ddb("ListTagsOfResource", json!({"ResourceArn": arn})).await["Tags"], json!([]));
 
+    // On-demand caps set, then lifted when taken out of the template.
+    let capped = format!("{v6}      OnDemandThroughput: {{MaxReadRequestUnits: 50}}\n");
+    h.deploy(&capped).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.describe(&name).await["OnDemandThroughput"]["MaxReadRequestUnits"], 50);
+    h.deploy(&v6).await.unwrap_or_else(|e| panic!("{e}"));
+    let caps = h.describe(&name).await["OnDemandThroughput"].take();
+    assert_ne!(caps["MaxReadRequestUnits"], 50, "{caps}");
+
     // A sort key, then a local secondary index, then a new type for the
     // key: each replaces the table, the old one deleted once the new exists.
     let composite = |properties: &str| {

@@ -16,14 +16,24 @@ fn call(op: &str, body: Value) -> ApiCall {
     ApiCall::aws_json("1.0", &format!("{TARGET}.{op}"), body)
 }
 
-/// `"5"` from a Number parameter is the number 5 on the wire.
-fn throughput(v: &Value) -> Value {
-    let num = |k: &str| match v.get(k) {
-        Some(Value::String(s)) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(s.as_str())),
-        Some(other) => other.clone(),
-        None => Value::Null,
+/// Capacity units as numbers: `"5"` from a Number parameter is 5 on the wire.
+fn units(v: &Value, members: &[&str]) -> Value {
+    let num = |value: &Value| match value {
+        Value::String(s) => s.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(s.as_str())),
+        other => other.clone(),
     };
-    json!({"ReadCapacityUnits": num("ReadCapacityUnits"), "WriteCapacityUnits": num("WriteCapacityUnits")})
+    Value::Object(members.iter().filter_map(|&m| Some((m.to_owned(), num(v.get(m)?)))).collect())
+}
+
+fn throughput(v: &Value) -> Value {
+    let pt = units(v, &["ReadCapacityUnits", "WriteCapacityUnits"]);
+    let member = |m: &str| pt.get(m).cloned().unwrap_or(Value::Null);
+    json!({"ReadCapacityUnits": member("ReadCapacityUnits"), "WriteCapacityUnits": member("WriteCapacityUnits")})
+}
+
+/// The table's on-demand caps (`OnDemandThroughput`), when the template sets them.
+fn on_demand_caps(props: &Value) -> Option<Value> {
+    props.get("OnDemandThroughput").map(|v| units(v, &["MaxReadRequestUnits", "MaxWriteRequestUnits"]))
 }
 
 /// One index definition as the API takes it.
@@ -92,6 +102,9 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
     if let Some(pt) = props.get("ProvisionedThroughput") {
         body["ProvisionedThroughput"] = throughput(pt);
     }
+    if let Some(caps) = on_demand_caps(props) {
+        body["OnDemandThroughput"] = caps;
+    }
     for key in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
         if let Some(v) = props.get(key) {
             body[key] = indexes(v);
@@ -138,7 +151,9 @@ async fn set_time_to_live(ctx: &Ctx<'_>, name: &str, wanted: Option<&Value>) -> 
         .clone();
     let current = (described["TimeToLiveStatus"] == "ENABLED").then(|| described["AttributeName"].clone());
     // A template parameter gives the flag as the string "true".
-    let enabled = |w: &&Value| optional_bool(w, "Enabled") == Some(true);
+    let enabled = |w: &&Value| {
+        w["Enabled"] == json!(true) || w["Enabled"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+    };
     let wanted_attr = wanted.filter(enabled).map(|w| w["AttributeName"].clone());
     let ttl = |attr: &Value, enabled: bool| {
         call(

@@ -116,3 +116,14 @@ fn key_changes_and_local_indexes_replace_the_table() {
     assert!(needs_replacement(&old, &lsi));
     assert!(needs_replacement(&old, &table(json!({"TableName": "t"}))));
 }
+
+#[test]
+fn on_demand_caps_follow_the_template_and_are_lifted_when_removed() {
+    let old = table(json!({"BillingMode": "PAY_PER_REQUEST"}));
+    let capped = table(json!({"BillingMode": "PAY_PER_REQUEST", "OnDemandThroughput": {"MaxReadRequestUnits": "100"}}));
+    assert_eq!(plan(&old, &capped).unwrap(), [json!({"OnDemandThroughput": {"MaxReadRequestUnits": 100}})]);
+    assert_eq!(
+        plan(&capped, &old).unwrap(),
+        [json!({"OnDemandThroughput": {"MaxReadRequestUnits": -1, "MaxWriteRequestUnits": -1}})]
+    );
+}

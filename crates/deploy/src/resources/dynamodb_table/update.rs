@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use super::{
-    billing_mode, call, index, outcome, set_time_to_live, sse_spec, stream_spec, stream_view, throughput, Ctx,
-    Existing, Provisioned, Result,
+    billing_mode, call, index, on_demand_caps, outcome, set_time_to_live, sse_spec, stream_spec, stream_view,
+    throughput, Ctx, Existing, Provisioned, Result,
 };
 use crate::api::ApiError;
 use crate::resources::{invalid, optional_bool, tags_map};
@@ -101,14 +101,23 @@ pub(super) fn plan(old: &Value, new: &Value) -> Result<Vec<Value>> {
 
 /// The billing and throughput request, if anything changed. A switch to
 /// PROVISIONED must give every remaining index its throughput in the same
-/// request; a switch to PAY_PER_REQUEST gives none.
+/// request; a switch to PAY_PER_REQUEST gives none, only the on-demand caps.
 fn capacity(old: &Value, new: &Value, kept: &[(&str, &Value, &Value)]) -> Option<Value> {
     let switching = billing_mode(old) != billing_mode(new);
+    let mut body = Map::new();
     if billing_mode(new) == "PAY_PER_REQUEST" {
-        return switching.then(|| json!({"BillingMode": "PAY_PER_REQUEST"}));
+        if switching {
+            body.insert("BillingMode".into(), json!("PAY_PER_REQUEST"));
+        }
+        // Caps taken out of the template are lifted: -1 is "no maximum".
+        let caps = on_demand_caps(new);
+        if caps != on_demand_caps(old) {
+            let uncapped = json!({"MaxReadRequestUnits": -1, "MaxWriteRequestUnits": -1});
+            body.insert("OnDemandThroughput".into(), caps.unwrap_or(uncapped));
+        }
+        return (!body.is_empty()).then_some(Value::Object(body));
     }
     let pt = |p: &Value| p.get("ProvisionedThroughput").map(throughput);
-    let mut body = Map::new();
     if switching {
         body.insert("BillingMode".into(), json!("PROVISIONED"));
     }
