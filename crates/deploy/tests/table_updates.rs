@@ -136,6 +136,11 @@ async fn table_updates_follow_cloudformation() {
         gsi("byOwner", "owner", index_pt),
         stream("NEW_AND_OLD_IMAGES")
     );
+    // A later resource failing rolls the table back to on demand.
+    let broken = template(&v3).replace("Key: stream", "Key: 'aws:stream'");
+    let err = h.deploy_text(&broken).await.unwrap_err();
+    assert!(err.contains("Tag Key cannot be prefixed with aws:"), "{err}");
+    assert_eq!(h.describe(&name).await["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST");
     h.deploy(&v3).await.unwrap_or_else(|e| panic!("{e}"));
     let table = h.describe(&name).await;
     assert_eq!(table["BillingModeSummary"]["BillingMode"], "PROVISIONED");
