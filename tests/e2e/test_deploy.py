@@ -149,3 +149,71 @@ def test_stack_updates_move_table_settings_one_change_at_a_time(nimbus, client, 
     deploy(cf.update_stack, "expires", "true")
     cf.delete_stack(StackName="e2e-ttl")
     assert name not in ddb.list_tables()["TableNames"]
+
+
+STREAM_TEMPLATE = """
+Parameters:
+  View:
+    Type: String
+  Billing:
+    Type: String
+Conditions:
+  Provisioned: !Equals [!Ref Billing, PROVISIONED]
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: !Ref Billing
+      ProvisionedThroughput: !If [Provisioned, {ReadCapacityUnits: 4, WriteCapacityUnits: 2}, !Ref AWS::NoValue]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}, {AttributeName: owner, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      GlobalSecondaryIndexes:
+        - IndexName: byOwner
+          KeySchema: [{AttributeName: owner, KeyType: HASH}]
+          Projection: {ProjectionType: KEYS_ONLY}
+          ProvisionedThroughput: !If [Provisioned, {ReadCapacityUnits: 3, WriteCapacityUnits: 1}, !Ref AWS::NoValue]
+      StreamSpecification: {StreamViewType: !Ref View}
+Outputs:
+  TableName:
+    Value: !Ref Table
+  StreamArn:
+    Value: !GetAtt Table.StreamArn
+"""
+
+
+def test_stack_updates_change_stream_view_and_billing_in_place(nimbus, client, ddb):
+    """A new stream view type is a new stream (new ARN in the outputs) on the
+    same table; switching billing with an index gives the index its
+    throughput, and switching back drops it."""
+    need(nimbus, "cloudformation", "dynamodb")
+    cf = client("cloudformation")
+
+    def deploy(action, view, billing):
+        params = [{"ParameterKey": "View", "ParameterValue": view},
+                  {"ParameterKey": "Billing", "ParameterValue": billing}]
+        action(StackName="e2e-stream", TemplateBody=STREAM_TEMPLATE, Parameters=params)
+        waiter = "stack_create_complete" if action == cf.create_stack else "stack_update_complete"
+        cf.get_waiter(waiter).wait(StackName="e2e-stream", WaiterConfig={"Delay": 1})
+        stack = cf.describe_stacks(StackName="e2e-stream")["Stacks"][0]
+        assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), stack
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        return outputs, ddb.describe_table(TableName=outputs["TableName"])["Table"]
+
+    first, table = deploy(cf.create_stack, "NEW_IMAGE", "PAY_PER_REQUEST")
+    second, table = deploy(cf.update_stack, "NEW_AND_OLD_IMAGES", "PAY_PER_REQUEST")
+    assert second["TableName"] == first["TableName"]
+    assert second["StreamArn"] != first["StreamArn"]
+    assert table["LatestStreamArn"] == second["StreamArn"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+    _, table = deploy(cf.update_stack, "NEW_AND_OLD_IMAGES", "PROVISIONED")
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 4
+    index = table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]
+    assert (index["ReadCapacityUnits"], index["WriteCapacityUnits"]) == (3, 1)
+
+    _, table = deploy(cf.update_stack, "NEW_AND_OLD_IMAGES", "PAY_PER_REQUEST")
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TableName"] == first["TableName"]
+    cf.delete_stack(StackName="e2e-stream")
+    assert first["TableName"] not in ddb.list_tables()["TableNames"]

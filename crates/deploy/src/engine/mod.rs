@@ -377,6 +377,13 @@ impl Engine {
                     _ if old.contains_key(id) => Action::Replace,
                     _ => Action::Create,
                 };
+                if let (Action::Replace, Some(b)) = (action, old.get(id).filter(|b| b.resource_type == ty)) {
+                    if let Some(custom) = resources::kept_custom_name(&ty, &b.properties, &properties) {
+                        let reason = format!("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {custom} and update the stack again.");
+                        let failure = resource_failure(template, id, &ty, action, reason);
+                        return Err(self.roll_back(name, previous.as_ref(), undo, failure, &report).await);
+                    }
+                }
                 let before = old.get(id).cloned();
                 steps.push(Step { id: id.clone(), ty, properties, depends_on, retain, before, action });
             }

@@ -184,7 +184,7 @@ pub async fn delete(ty: &str, ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
 pub fn needs_replacement(ty: &str, old: &Value, new: &Value) -> bool {
     let changed = |keys: &[&str]| keys.iter().any(|k| old.get(*k) != new.get(*k));
     match ty {
-        "AWS::DynamoDB::Table" => changed(&["TableName", "KeySchema"]),
+        "AWS::DynamoDB::Table" => dynamodb_table::needs_replacement(old, new),
         "AWS::IAM::Role" => changed(&["RoleName", "Path"]),
         "AWS::IAM::Policy" => changed(&["PolicyName"]),
         "AWS::Lambda::Function" => changed(&["FunctionName", "PackageType"]),
@@ -210,6 +210,21 @@ pub fn needs_replacement(ty: &str, old: &Value, new: &Value) -> bool {
         // resources and REST APIs are immutable here: any change replaces them.
         _ => old != new,
     }
+}
+
+/// The physical name a template gives a resource that must be replaced,
+/// when the replacement would keep it: the new resource cannot be made
+/// beside the old one, so CloudFormation refuses the update.
+pub fn kept_custom_name(ty: &str, old: &Value, new: &Value) -> Option<String> {
+    let property = match ty {
+        "AWS::DynamoDB::Table" => "TableName",
+        "AWS::IAM::Role" => "RoleName",
+        "AWS::Lambda::Function" => "FunctionName",
+        "AWS::Logs::LogGroup" => "LogGroupName",
+        "AWS::Events::Rule" => "Name",
+        _ => return None,
+    };
+    optional_str(new, property).filter(|name| optional_str(old, property).as_ref() == Some(name))
 }
 
 /// A validation failure before any call is made.
