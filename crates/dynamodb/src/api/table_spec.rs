@@ -398,9 +398,30 @@ pub(super) fn stream_spec(obj: Option<&Map<String, Value>>, request: TableReques
         }
         _ => {}
     }
-    let label = enabled
-        .then(|| nimbus_core::time::format_iso8601_millis(now_epoch_millis() as i64).trim_end_matches('Z').to_owned());
+    let label = enabled.then(|| new_stream_label(None));
     Ok(Some(StreamSpec { enabled, view_type, label }))
+}
+
+/// The label of a stream enabled now: its creation time to the millisecond,
+/// as AWS writes it. A stream ARN ends with its label, so a stream re-enabled
+/// within the millisecond of the `previous` one's label takes the next
+/// millisecond rather than that stream's ARN (and records).
+pub(super) fn new_stream_label(previous: Option<&str>) -> String {
+    let label = |millis: i64| nimbus_core::time::format_iso8601_millis(millis).trim_end_matches('Z').to_owned();
+    let now = now_epoch_millis() as i64;
+    match previous.and_then(label_millis) {
+        Some(last) if last >= now => label(last + 1),
+        _ => label(now),
+    }
+}
+
+/// The epoch milliseconds of a label `new_stream_label` wrote
+/// (`YYYY-MM-DDTHH:MM:SS.mmm`).
+fn label_millis(label: &str) -> Option<i64> {
+    let num = |range: std::ops::Range<usize>| label.get(range)?.parse::<i64>().ok();
+    let days = nimbus_core::time::days_from_civil(num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
+    let seconds = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    Some(seconds * 1000 + num(20..23)?)
 }
 
 /// One entry of UpdateTable's GlobalSecondaryIndexUpdates.
@@ -510,4 +531,26 @@ pub(super) fn check_redefinition(table: &Table, index: &Index) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod stream_label_tests {
+    use super::*;
+
+    #[test]
+    fn a_label_reads_back_as_its_millisecond() {
+        let label = new_stream_label(None);
+        let millis = label_millis(&label).expect("a label we wrote parses");
+        assert_eq!(nimbus_core::time::format_iso8601_millis(millis).trim_end_matches('Z'), label);
+    }
+
+    #[test]
+    fn a_stream_re_enabled_within_the_millisecond_gets_the_next_one() {
+        // A previous label from the future stands for "this very millisecond or later".
+        let ahead = nimbus_core::time::format_iso8601_millis(now_epoch_millis() as i64 + 60_000);
+        let previous = ahead.trim_end_matches('Z');
+        let label = new_stream_label(Some(previous));
+        assert!(label.as_str() > previous, "{label} must come after {previous}");
+        assert_eq!(label_millis(&label), label_millis(previous).map(|m| m + 1));
+    }
 }

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use super::table_spec::{
     attribute_definitions, check_definitions, check_distinct_key_names, check_index, check_redefinition,
-    check_throughput_bounds, check_update_combination, gsi_updates, key_schema, on_demand_limits, parse_index,
-    resolve_types, stream_spec, table_class, throughput, GsiUpdate, TableRequest, TABLE_KEY_SCHEMA,
+    check_throughput_bounds, check_update_combination, gsi_updates, key_schema, new_stream_label, on_demand_limits,
+    parse_index, resolve_types, stream_spec, table_class, throughput, GsiUpdate, TableRequest, TABLE_KEY_SCHEMA,
 };
 use super::{tags, Req, Validator};
 use crate::error::{dynamodb, internal, invalid_parameter, validation, Result};
@@ -385,9 +385,9 @@ impl DynamoDb {
             if !spec.enabled && !active {
                 return Err(validation(format!("Table has no stream to disable: TableName: {}", table.name)));
             }
-            // A disabled stream keeps its last label (and so its ARN).
-            let label =
-                if spec.enabled { spec.label.clone() } else { table.stream.as_ref().and_then(|s| s.label.clone()) };
+            // A disabled stream keeps its last label (and so its ARN); a new one gets a new label.
+            let previous = table.stream.as_ref().and_then(|s| s.label.clone());
+            let label = if spec.enabled { Some(new_stream_label(previous.as_deref())) } else { previous };
             table.stream = Some(StreamSpec { label, ..spec });
         }
         if let Some(sse) = self.sse_spec(region, r.object("SSESpecification")?)? {
