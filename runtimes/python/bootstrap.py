@@ -11,10 +11,12 @@ invocation needs: the interpreter runs with -S (the host's site hooks, .pth
 files included, are not part of Lambda's runtime; its site-packages
 directories come as --site-packages arguments and are appended to sys.path
 where AWS has them, after the standard library), the Runtime API client sits
-on _socket (socket.py pulls in enum), JSON goes through _json, the C
-accelerator the json package wraps (json.decoder compiles regular
-expressions at import, pulling in re and enum), traceback is imported when
-an error needs it, and logging is configured the moment anything imports it.
+on _socket (socket.py pulls in enum) and uses the Unix socket Nimbus names
+with --runtime-api-socket when there is one (else AWS_LAMBDA_RUNTIME_API),
+JSON goes through _json, the C accelerator the json package wraps
+(json.decoder compiles regular expressions at import, pulling in re and
+enum), traceback is imported when an error needs it, and logging is
+configured the moment anything imports it.
 """
 
 import _json
@@ -69,15 +71,19 @@ def to_json(value):
     return "".join(_encode(value, 0))
 
 
-def add_site_packages(argv):
-    """Take `--site-packages DIR` pairs off argv (the handler sees AWS's
-    argv: just the bootstrap) and append each DIR to sys.path; define
+def take_arguments(argv):
+    """Take Nimbus's arguments off argv (the handler sees AWS's argv: just
+    the bootstrap): append each `--site-packages DIR` to sys.path, note the
+    `--runtime-api-socket NAME` to reach the Runtime API through; define
     exit()/quit() as site would."""
+    global RUNTIME_API_SOCKET
     rest = [argv[0]]
     args = iter(argv[1:])
     for arg in args:
         if arg == "--site-packages":
             sys.path.append(next(args))
+        elif arg == "--runtime-api-socket":
+            RUNTIME_API_SOCKET = next(args)
         else:
             rest.append(arg)
     argv[:] = rest
@@ -88,6 +94,11 @@ def add_site_packages(argv):
     builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
 
 
+# Nimbus's abstract Unix socket for the same Runtime API as
+# AWS_LAMBDA_RUNTIME_API, cheaper per request than loopback TCP.
+RUNTIME_API_SOCKET = None
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection to the Runtime API.
 
@@ -96,15 +107,18 @@ class Connection:
     """
 
     def __init__(self):
-        host, port = API.rsplit(":", 1)
-        self.address = (host, int(port))
         self.sock = None
         self.buf = b""
 
     def _connect(self):
-        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        sock.connect(self.address)
+        if RUNTIME_API_SOCKET:
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            sock.connect("\0" + RUNTIME_API_SOCKET)
+        else:
+            host, port = API.rsplit(":", 1)
+            sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            sock.connect((host, int(port)))
         self.sock = sock
         self.buf = b""
 
@@ -317,7 +331,7 @@ def raise_init(error_type, message):
 
 
 def main():
-    add_site_packages(sys.argv)
+    take_arguments(sys.argv)
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
     if "logging" in sys.modules:
         setup_logging(sys.modules["logging"])

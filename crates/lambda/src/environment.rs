@@ -244,6 +244,7 @@ impl Launcher {
             argv.push("-S".into());
             argv.push("-u".into());
             argv.push(runtime_dir.join("python").join("bootstrap.py").into());
+            argv.extend(["--runtime-api-socket".into(), api.unix_name.clone().into()]);
             for dir in &python.site_packages {
                 // Inside the sandbox the prefix is mounted at /var/lang.
                 let seen = match (sandbox, &python.prefix) {
