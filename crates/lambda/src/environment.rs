@@ -76,8 +76,6 @@ pub struct Launcher {
     node: OnceCell<Option<PathBuf>>,
     node_sdk: NodeSdk,
     cgroups: Option<crate::cgroup::Cgroups>,
-    /// Where the environments' Runtime APIs are served.
-    io: crate::io_thread::IoThreads,
     sandbox: Option<crate::sandbox::Sandbox>,
 }
 
@@ -118,7 +116,6 @@ impl Launcher {
                 }
                 found
             },
-            io: crate::io_thread::IoThreads::start()?,
             sandbox: if sandbox {
                 match crate::sandbox::Sandbox::detect(data_dir) {
                     Ok(s) => Some(s),
@@ -216,8 +213,7 @@ impl Launcher {
         let started = Instant::now();
         let f = &spec.function;
         let uid = self.sandbox.as_ref().map(|s| s.next_uid());
-        let (api, init) =
-            RuntimeApi::start(uid, self.io.pick()).map_err(|e| format!("starting the Runtime API: {e}"))?;
+        let (api, init) = RuntimeApi::start(uid).await.map_err(|e| format!("starting the Runtime API: {e}"))?;
         let now = nimbus_core::time::now_epoch_millis();
         let (y, m, d) = nimbus_core::time::civil_from_days((now / 86_400_000) as i64);
         let log_stream = format!("{y:04}/{m:02}/{d:02}/[{}]{}", spec.key.version, crate::util::random_hex(16));

@@ -14,7 +14,6 @@
 //! - `metrics`: the AWS/Lambda metrics, summed up per second;
 //! - `to_completion`: invocations that finish even when their caller goes;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
-//! - `io_thread`: the threads the Runtime APIs are served on, one per core;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
 //! - `prewarm`: proactive initialization of a function's first environment (for `nimbus up`);
@@ -30,7 +29,6 @@ mod code;
 mod engine;
 mod environment;
 mod iam;
-mod io_thread;
 mod log_writer;
 mod metrics;
 mod model;

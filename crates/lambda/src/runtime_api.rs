@@ -68,20 +68,14 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Start the listeners, served on `io` (see `io_thread`); the receiver
-    /// resolves when init finishes or fails. With `runtime_uid`, connections
-    /// from sockets of any other user are refused: functions share the
-    /// host's loopback (and abstract socket namespace), and one must not
-    /// read or answer another's events.
-    pub fn start(
+    /// Start the listeners; the receiver resolves when init finishes or fails.
+    /// With `runtime_uid`, connections from sockets of any other user are
+    /// refused: functions share the host's loopback (and abstract socket
+    /// namespace), and one must not read or answer another's events.
+    pub async fn start(
         runtime_uid: Option<u32>,
-        io: &tokio::runtime::Handle,
     ) -> std::io::Result<(RuntimeApi, oneshot::Receiver<Result<(), Reply>>)> {
-        // Sockets belong to the reactor of the runtime entered when they are made.
-        let _io = io.enter();
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        tcp.set_nonblocking(true)?;
-        let tcp = tokio::net::TcpListener::from_std(tcp)?;
+        let tcp = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = tcp.local_addr()?;
         let unix_name = format!("nimbus-runtime-api-{}", crate::util::random_hex(16));
         let unix = bind_abstract(&unix_name)?;
@@ -94,7 +88,7 @@ impl RuntimeApi {
         });
         let (shutdown_tx, mut shutdown_rx) = oneshot::channel::<()>();
         let serving = shared.clone();
-        io.spawn(async move {
+        tokio::spawn(async move {
             loop {
                 tokio::select! {
                     accepted = tcp.accept() => match accepted {
