@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,6 +108,9 @@ class Nimbus:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
+        # Each server's data dir holds its store and function code (tens to
+        # hundreds of MB): a bench that starts dozens must not fill the disk.
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class ServerlessOffline:

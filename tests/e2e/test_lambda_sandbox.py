@@ -105,3 +105,43 @@ def test_a_function_cannot_reach_another_functions_runtime_api(client):
     # (A timeout would mean the long poll was accepted.)
     assert body in ("read: b''", "failed: ConnectionResetError"), body
     assert json.loads(lam.invoke(FunctionName=victim)["Payload"].read()) == "victim"
+
+
+UNIX_ATTACKER = """import socket, sys
+def lambda_handler(event, context):
+    # Abstract Unix sockets are visible to every process of the network
+    # namespace; the runtime's own one is named on its command line.
+    own = sys.modules['__main__'].RUNTIME_API_SOCKET
+    names = {line.split()[-1][1:] for line in open('/proc/net/unix').read().splitlines()[1:]
+             if line.split()[-1].startswith('@nimbus-runtime-api-')}
+    results = {}
+    for name in sorted(names - {own}):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(3)
+        try:
+            s.connect('\\0' + name)
+            s.sendall(b'GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')
+            results[name] = 'read: ' + repr(s.recv(4096))
+        except Exception as e:
+            results[name] = 'failed: ' + type(e).__name__
+        finally:
+            s.close()
+    return {'own': own, 'results': results}
+"""
+
+
+def test_a_function_cannot_reach_another_functions_runtime_api_socket(client):
+    """Nimbus's Python runtime talks to the Runtime API over an abstract Unix
+    socket: another function can see its name but is refused by uid."""
+    lam = client("lambda")
+    victim = create_python(lam, "def lambda_handler(e, c):\n    return 'victim'\n")
+    assert json.loads(lam.invoke(FunctionName=victim)["Payload"].read()) == "victim"
+    attacker = create_python(lam, UNIX_ATTACKER, Timeout=30)
+    body = json.loads(lam.invoke(FunctionName=attacker, Payload=b"{}")["Payload"].read())
+    assert body["own"], "the Python runtime should reach the Runtime API over its Unix socket"
+    assert body["results"], "the victim's Runtime API socket should be visible"
+    for name, result in body["results"].items():
+        # Closed unanswered, maybe before the request was even sent: no event
+        # to steal (a timeout would mean the long poll was accepted).
+        assert result in ("read: b''", "failed: ConnectionResetError", "failed: BrokenPipeError"), (name, result)
+    assert json.loads(lam.invoke(FunctionName=victim)["Payload"].read()) == "victim"

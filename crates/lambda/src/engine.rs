@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nimbus_core::{AwsError, Context, LogEvent, LogSink, MetricDatum, MetricSink};
+use nimbus_core::{AwsError, Context, LogEvent, LogSink};
 use serde_json::json;
 
 use crate::code::CodeStore;
@@ -14,6 +14,7 @@ use crate::environment::{EnvSpec, Environment, Launcher, PoolKey};
 use crate::model::{FunctionRecord, Functions};
 use crate::pool::Pool;
 use crate::runtime_api::{Invocation, Reply};
+use crate::to_completion::ToCompletion;
 use crate::util::{base64_encode, trace_id};
 
 /// How long an on-demand runtime may take to initialise (Lambda's init phase limit).
@@ -32,7 +33,7 @@ pub struct Engine {
     pub pool: Pool,
     pub launcher: Launcher,
     pub logs: Arc<dyn LogSink>,
-    pub metrics: Arc<dyn MetricSink>,
+    pub metrics: crate::metrics::Metrics,
     pub keep_alive: Duration,
     pub endpoint_url: String,
     pub store: Arc<dyn nimbus_store::Store>,
@@ -87,10 +88,13 @@ pub(crate) enum Outcome {
 
 impl Engine {
     /// Invoke `function` (the configuration of `version`) and wait for its
-    /// result. The invocation runs in a task of its own: as on Lambda, a
-    /// caller that goes away (closed connection, client timeout) does not
-    /// cancel it, so the environment finishes its work (or its init) and
-    /// goes back to the pool warm instead of being killed halfway.
+    /// result. As on Lambda, a caller that goes away (closed connection,
+    /// client timeout) does not cancel the invocation: the environment
+    /// finishes its work (or its init) and goes back to the pool warm
+    /// instead of being killed halfway. A warm invocation runs where it is
+    /// awaited (see `to_completion`); one that needs a cold start runs in a
+    /// task of its own, keeping the start's blocking work (cgroup files,
+    /// fork and exec) off the thread that serves the caller's connection.
     pub async fn invoke(
         &self,
         function: &FunctionRecord,
@@ -101,9 +105,15 @@ impl Engine {
             // Shutting down: nothing outlives the engine anyway.
             return self.run_invocation(function, version, input).await;
         };
+        let warm = self.pool.has_idle(&PoolKey::of(function, version));
         let (function, version) = (function.clone(), version.to_owned());
-        let task = tokio::spawn(async move { engine.run_invocation(&function, &version, input).await });
-        task.await.unwrap_or_else(|e| Err(crate::util::internal(format!("the invocation task failed: {e}"))))
+        let invocation = async move { engine.run_invocation(&function, &version, input).await };
+        if warm {
+            return ToCompletion::new(invocation).await;
+        }
+        tokio::spawn(invocation)
+            .await
+            .unwrap_or_else(|e| Err(crate::util::internal(format!("the invocation task failed: {e}"))))
     }
 
     /// One invocation, start to finish; see `invoke`.
@@ -116,16 +126,12 @@ impl Engine {
         let slot = match self.pool.acquire(&function.name) {
             Ok(slot) => slot,
             Err(err) => {
-                self.metric(function, "Throttles", 1.0, "Count");
+                self.metrics.throttle(&function.name);
                 return Err(err);
             }
         };
         let started = Instant::now();
-        let key = PoolKey {
-            function: function.name.clone(),
-            version: version.to_owned(),
-            revision: function.revision_id.clone(),
-        };
+        let key = PoolKey::of(function, version);
         let mut lines: Vec<LogEvent> = Vec::new();
         let warm = match self.pool.take(&key) {
             Some(env) => Some(env),
@@ -329,19 +335,7 @@ impl Engine {
             cold: init.is_some(),
             error: failed,
         });
-        // One hand-over to the metric sink per invocation, not one per datum.
-        let mut data = vec![
-            datum(function, "Invocations", 1.0, "Count"),
-            datum(function, "Duration", elapsed, "Milliseconds"),
-            MetricDatum {
-                dimensions: vec![],
-                ..datum(function, "ConcurrentExecutions", self.pool.in_flight() as f64, "Count")
-            },
-        ];
-        if failed {
-            data.push(datum(function, "Errors", 1.0, "Count"));
-        }
-        self.metrics.put_metrics(data);
+        self.metrics.invocation(&function.name, duration, failed, self.pool.in_flight());
         if let Some(env) = env {
             self.log_writer.push(function.log_group(), env.log_stream.clone(), lines);
         }
@@ -351,22 +345,6 @@ impl Engine {
             log_tail,
             executed_version: version.to_owned(),
         }
-    }
-
-    fn metric(&self, function: &FunctionRecord, name: &str, value: f64, unit: &str) {
-        self.metrics.put_metrics(vec![datum(function, name, value, unit)]);
-    }
-}
-
-/// One `AWS/Lambda` datum with the FunctionName dimension.
-fn datum(function: &FunctionRecord, name: &str, value: f64, unit: &str) -> MetricDatum {
-    MetricDatum {
-        namespace: "AWS/Lambda".into(),
-        name: name.into(),
-        dimensions: vec![("FunctionName".into(), function.name.clone())],
-        value,
-        unit: unit.into(),
-        timestamp_ms: nimbus_core::time::now_epoch_millis() as i64,
     }
 }
 

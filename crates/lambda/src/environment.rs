@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nimbus_core::LogEvent;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch, OnceCell};
 
 use crate::model::FunctionRecord;
 use crate::node_sdk::NodeSdk;
+use crate::output::Output;
 use crate::python_probe::{self, Interpreter};
 use crate::runtime_api::{Reply, RuntimeApi};
 use crate::sandbox;
@@ -20,6 +19,9 @@ use crate::sandbox;
 /// The bootstraps, embedded in the binary and written out at startup.
 const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
+
+/// How long the output pipes must stay quiet for a settling drain to end.
+const QUIET: Duration = Duration::from_micros(200);
 
 /// Never used: a sandbox always hands out a uid.
 const FALLBACK_UID: u32 = 993;
@@ -31,6 +33,13 @@ pub struct PoolKey {
     pub function: String,
     pub version: String,
     pub revision: String,
+}
+
+impl PoolKey {
+    /// The key of `function`'s current code and configuration as `version`.
+    pub fn of(function: &FunctionRecord, version: &str) -> Self {
+        PoolKey { function: function.name.clone(), version: version.to_owned(), revision: function.revision_id.clone() }
+    }
 }
 
 /// What starting an environment needs.
@@ -235,6 +244,7 @@ impl Launcher {
             argv.push("-S".into());
             argv.push("-u".into());
             argv.push(runtime_dir.join("python").join("bootstrap.py").into());
+            argv.extend(["--runtime-api-socket".into(), api.unix_name.clone().into()]);
             for dir in &python.site_packages {
                 // Inside the sandbox the prefix is mounted at /var/lang.
                 let seen = match (sandbox, &python.prefix) {
@@ -364,23 +374,18 @@ impl Launcher {
         }
         let mut child = command.spawn().map_err(|e| format!("starting the runtime: {e}"))?;
         let pid = child.id();
-        let output = Arc::new(Output::default());
         // Lambda logs INIT_START as each environment begins its init phase.
         let bootstrap = match f.runtime.as_str() {
             r if r.starts_with("python") => PYTHON_BOOTSTRAP,
             r if r.starts_with("nodejs") => NODE_BOOTSTRAP,
             _ => "",
         };
-        output.push(crate::runtime_version::init_start_line(&f.runtime, bootstrap, &self.region));
-        if let Some(note) = node_sdk.note {
-            output.push(note);
-        }
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(read_lines(out, output.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(read_lines(err, output.clone()));
-        }
+        // Platform lines come first, before anything the runtime prints.
+        let mut platform = vec![crate::runtime_version::init_start_line(&f.runtime, bootstrap, &self.region)];
+        platform.extend(node_sdk.note);
+        let stdout = child.stdout.take().map(|pipe| pipe.into_owned_fd());
+        let stderr = child.stderr.take().map(|pipe| pipe.into_owned_fd());
+        let output = Output::start(platform, [stdout, stderr].into_iter().flatten().flatten().collect());
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -448,36 +453,6 @@ fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
-/// Lines a runtime printed, waiting to be attributed to an invocation.
-#[derive(Default)]
-pub struct Output {
-    lines: Mutex<Vec<LogEvent>>,
-    /// Bytes read so far: lets an invocation wait for the pipes to go quiet.
-    seen: AtomicU64,
-}
-
-impl Output {
-    fn push(&self, message: String) {
-        let event = LogEvent { timestamp_ms: nimbus_core::time::now_epoch_millis() as i64, message };
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(event);
-    }
-}
-
-async fn read_lines(stream: impl AsyncRead + Unpin, output: Arc<Output>) {
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                output.push(String::from_utf8_lossy(&line).into_owned());
-                output.seen.fetch_add(n as u64, Ordering::Release);
-            }
-        }
-    }
-}
-
 pub struct Environment {
     pub key: PoolKey,
     pub log_stream: String,
@@ -541,27 +516,22 @@ impl Environment {
         self.output.push(line);
     }
 
-    /// Everything printed so far, after letting the pipe readers catch up
-    /// with what the runtime wrote before its last Runtime API call.
+    /// Everything printed so far. What the runtime wrote before its last
+    /// Runtime API call is already in the pipes; with `settle`, output that
+    /// may still be on its way (from processes the handler started) gets
+    /// until the pipes stay quiet for a moment, at most `settle`.
     pub async fn drain_output(&self, settle: Duration) -> Vec<LogEvent> {
+        let mut lines = self.output.collect();
         let deadline = Instant::now() + settle;
-        // Bounded: a runtime that never stops printing must not hold us here.
-        for _ in 0..64 {
-            let before = self.output.seen.load(Ordering::Acquire);
-            for _ in 0..4 {
-                tokio::task::yield_now().await;
-            }
-            if self.output.seen.load(Ordering::Acquire) == before {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_micros(200)).await;
-                if self.output.seen.load(Ordering::Acquire) == before {
-                    break;
-                }
+        while Instant::now() < deadline {
+            let before = self.output.seen();
+            tokio::time::sleep(QUIET.min(deadline.saturating_duration_since(Instant::now()))).await;
+            lines.extend(self.output.collect());
+            if self.output.seen() == before {
+                break;
             }
         }
-        std::mem::take(&mut *self.output.lines.lock().unwrap_or_else(|e| e.into_inner()))
+        lines
     }
 
     /// Peak resident memory of the runtime process, in MB.

@@ -7,9 +7,12 @@
 //! - `engine`: the invoke path (concurrency, environments, failures, logs);
 //! - `pool`: warm environments and concurrency accounting;
 //! - `environment`: starting a runtime process with Lambda's environment;
+//! - `output`: a runtime's stdout and stderr, gathered into log lines;
 //! - `python_probe`: finding the host's Python installation, cached in the data dir;
 //! - `node_sdk`: the AWS SDK for JavaScript v3 the nodejs runtimes include, installed once per package set;
 //! - `log_writer`: function log lines batched per stream into the LogSink;
+//! - `metrics`: the AWS/Lambda metrics, summed up per second;
+//! - `to_completion`: invocations that finish even when their caller goes;
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
@@ -27,8 +30,10 @@ mod engine;
 mod environment;
 mod iam;
 mod log_writer;
+mod metrics;
 mod model;
 mod node_sdk;
+mod output;
 mod pool;
 mod prewarm;
 mod provisioned;
@@ -36,6 +41,7 @@ mod python_probe;
 mod runtime_api;
 mod runtime_version;
 mod sandbox;
+mod to_completion;
 mod usage;
 mod util;
 mod zip;
@@ -165,7 +171,7 @@ impl Lambda {
             pool,
             launcher,
             logs,
-            metrics,
+            metrics: metrics::Metrics::start(metrics),
             keep_alive: config.keep_alive,
             endpoint_url: config.endpoint_url.trim_end_matches('/').to_owned(),
             store,
@@ -224,6 +230,7 @@ impl Lambda {
     pub async fn shutdown(&self) {
         self.engine.usage.flush(self.engine.store.as_ref()).await;
         self.engine.log_writer.flush(self.engine.logs.as_ref()).await;
+        self.engine.metrics.flush();
         let envs = self.engine.pool.drain();
         for env in &envs {
             env.kill();

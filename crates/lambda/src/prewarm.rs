@@ -30,11 +30,7 @@ impl Engine {
     /// Start one environment for `function` in the background unless one is
     /// idle or already starting for the same revision.
     pub fn prewarm(self: &Arc<Self>, function: FunctionRecord) {
-        let key = PoolKey {
-            function: function.name.clone(),
-            version: function.version(),
-            revision: function.revision_id.clone(),
-        };
+        let key = PoolKey::of(&function, &function.version());
         // Reserved concurrency 0: it can never be invoked, so nothing to warm.
         if function.reserved_concurrency == Some(0) || self.pool.has_idle(&key) {
             return;

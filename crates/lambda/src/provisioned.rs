@@ -139,11 +139,7 @@ impl Engine {
                     return;
                 }
             };
-            let pool_key = PoolKey {
-                function: function.name.clone(),
-                version: function.version(),
-                revision: function.revision_id.clone(),
-            };
+            let pool_key = PoolKey::of(&function, &function.version());
             for _ in 0..config.requested {
                 if progress.generation.load(Ordering::Acquire) != generation {
                     return;

@@ -1,8 +1,14 @@
-//! The Lambda Runtime API, one listener per execution environment.
+//! The Lambda Runtime API, one server per execution environment.
 //!
 //! Each environment gets its own `127.0.0.1:<ephemeral>` listener, so
 //! `AWS_LAMBDA_RUNTIME_API` stays plain host:port (as on AWS) and a runtime
-//! can only ever see its own invocations. Routes (2018-06-01):
+//! can only ever see its own invocations. Nimbus's own Python bootstrap
+//! reaches the same server over a Unix socket instead (named in its command
+//! line): the same HTTP, without loopback TCP's cost on every invocation
+//! (Node's http client cannot connect to abstract sockets, so the Node
+//! bootstrap stays on TCP). The socket is in the abstract namespace, so it needs no
+//! file the sandbox would have to mount; like the TCP listener it accepts
+//! only the environment's own uid. Routes (2018-06-01):
 //! `GET invocation/next`, `POST invocation/{id}/response`,
 //! `POST invocation/{id}/error`, `POST init/error`.
 
@@ -54,21 +60,25 @@ struct Shared {
 /// The environment's side of its Runtime API.
 pub struct RuntimeApi {
     pub addr: SocketAddr,
+    /// The abstract Unix socket name our own bootstraps connect to.
+    pub unix_name: String,
     events: mpsc::Sender<Invocation>,
     shared: Arc<Shared>,
     _shutdown: oneshot::Sender<()>,
 }
 
 impl RuntimeApi {
-    /// Start a listener; the receiver resolves when init finishes or fails.
+    /// Start the listeners; the receiver resolves when init finishes or fails.
     /// With `runtime_uid`, connections from sockets of any other user are
-    /// refused: functions share the host's loopback, and one must not read
-    /// or answer another's events.
+    /// refused: functions share the host's loopback (and abstract socket
+    /// namespace), and one must not read or answer another's events.
     pub async fn start(
         runtime_uid: Option<u32>,
     ) -> std::io::Result<(RuntimeApi, oneshot::Receiver<Result<(), Reply>>)> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let tcp = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = tcp.local_addr()?;
+        let unix_name = format!("nimbus-runtime-api-{}", crate::util::random_hex(16));
+        let unix = bind_abstract(&unix_name)?;
         let (events, next) = mpsc::channel(1);
         let (init_tx, init_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
@@ -80,39 +90,34 @@ impl RuntimeApi {
         let serving = shared.clone();
         tokio::spawn(async move {
             loop {
-                let stream = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        // Out of descriptors and the like: back off, keep serving.
-                        Err(_) => {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
+                tokio::select! {
+                    accepted = tcp.accept() => match accepted {
+                        Ok((stream, peer)) => {
+                            if runtime_uid.is_some() && socket_uid(peer, addr) != runtime_uid {
+                                tracing::warn!(?peer, "lambda: refused a Runtime API connection from another user");
+                                continue;
+                            }
+                            let _ = stream.set_nodelay(true);
+                            serve(serving.clone(), stream);
                         }
+                        Err(_) => back_off().await,
+                    },
+                    accepted = unix.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            let uid = stream.peer_cred().ok().map(|c| c.uid());
+                            if runtime_uid.is_some() && uid != runtime_uid {
+                                tracing::warn!(?uid, "lambda: refused a Runtime API connection from another user");
+                                continue;
+                            }
+                            serve(serving.clone(), stream);
+                        }
+                        Err(_) => back_off().await,
                     },
                     _ = &mut shutdown_rx => break,
-                };
-                if let Some(uid) = runtime_uid {
-                    let peer = stream.peer_addr().ok();
-                    if peer.and_then(|p| socket_uid(p, addr)) != Some(uid) {
-                        tracing::warn!(?peer, "lambda: refused a Runtime API connection from another user");
-                        continue;
-                    }
                 }
-                let _ = stream.set_nodelay(true);
-                let shared = serving.clone();
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(route(&shared, request).await) }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
             }
         });
-        Ok((RuntimeApi { addr, events, shared, _shutdown: shutdown_tx }, init_rx))
+        Ok((RuntimeApi { addr, unix_name, events, shared, _shutdown: shutdown_tx }, init_rx))
     }
 
     /// Queue `invocation` for the runtime's next `invocation/next`; the
@@ -127,6 +132,38 @@ impl RuntimeApi {
         }
         Some(rx)
     }
+}
+
+/// A listener on the abstract Unix socket `name` (Linux: no file, gone
+/// with the listener).
+fn bind_abstract(name: &str) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr)?;
+    listener.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(listener)
+}
+
+/// Out of descriptors and the like: pause, then keep serving.
+async fn back_off() {
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+}
+
+/// Serve one runtime connection (HTTP/1.1, keep-alive) in a task of its own.
+fn serve<S>(shared: Arc<Shared>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+    });
+    tokio::spawn(async move {
+        let _ = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    });
 }
 
 /// The owner of the local TCP socket `peer` connected to `ours`, from
