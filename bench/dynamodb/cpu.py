@@ -2,7 +2,7 @@
 
 For each run of nimbus-loadgen against one build it reports, per request: the
 server's CPU time (sum of its threads' /proc schedstat run time, ns precision),
-its context switches (voluntary + involuntary, all threads), the load
+its context switches (voluntary, i.e. it slept, and involuntary, all threads), the load
 generator's own CPU time (its threads' schedstat too), all sampled inside
 the measured window only, and the run's ops/s and
 p50/p99. After each run it also measures the server's CPU while idle, so a
@@ -35,19 +35,21 @@ def threads(pid):
 
 
 def server_cost(pid):
-    """(CPU seconds, context switches) summed over the process's threads."""
-    cpu, switches = 0, 0
+    """(CPU seconds, (voluntary, involuntary) context switches) summed over the process's threads."""
+    cpu, voluntary, involuntary = 0, 0, 0
     for tid in threads(pid):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 cpu += int(f.read().split()[0])
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        switches += int(line.split()[1])
+                    if line.startswith("voluntary_ctxt_switches"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        involuntary += int(line.split()[1])
         except FileNotFoundError:  # a thread that ended meanwhile
             pass
-    return cpu / 1e9, switches
+    return cpu / 1e9, (voluntary, involuntary)
 
 
 class Server:
@@ -93,7 +95,8 @@ def run(server, loadgen, workload, conns, secs, table):
     idle = (server_cost(server.proc.pid)[0] - idle0) / IDLE_SECONDS
     return {
         "cpu_us": (cpu1 - cpu0) / requests * 1e6,
-        "switches": (sw1 - sw0) / requests,
+        "switches": (sw1[0] - sw0[0]) / requests,
+        "preempted": (sw1[1] - sw0[1]) / requests,
         "client_us": (client1 - client0) / requests * 1e6,
         "ops": r["ops_per_sec"], "p50": r["p50_us"], "p99": r["p99_us"], "errors": r["errors"],
         "idle_cpu_pct": idle * 100,
@@ -120,10 +123,10 @@ def main():
     finally:
         for server in servers.values():
             server.stop()
-    print("medians (server CPU µs/req, switches/req, client CPU µs/req, ops/s, p50 µs, p99 µs, idle CPU %):")
+    print("medians (server CPU µs/req, switches/req voluntary/involuntary, client CPU µs/req, ops/s, p50 µs, p99 µs, idle CPU %):")
     for (w, c, name), rs in sorted(results.items()):
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-        print(f"{w:7} {c:3} {name:6} cpu {med['cpu_us']:6.1f}  sw {med['switches']:5.2f}  "
+        print(f"{w:7} {c:3} {name:6} cpu {med['cpu_us']:6.1f}  sw {med['switches']:5.2f}/{med['preempted']:5.2f}  "
               f"client {med['client_us']:6.1f}  ops {med['ops']:9.0f}  p50 {med['p50']:7.1f}  "
               f"p99 {med['p99']:7.1f}  idle {med['idle_cpu_pct']:5.2f}%  errors {sum(r['errors'] for r in rs)}")
 
