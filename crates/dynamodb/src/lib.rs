@@ -123,8 +123,8 @@ impl DynamoDb {
             "PutItem" => self.put_item(region, r).await?,
             "UpdateItem" => self.update_item(region, r).await?,
             "DeleteItem" => self.delete_item(region, r).await?,
-            "Query" => self.query(region, r).await?,
-            "Scan" => self.scan(region, r).await?,
+            "Query" => return self.query(region, r).await.map(|(body, count)| (body, Some(count))),
+            "Scan" => return self.scan(region, r).await.map(|(body, count)| (body, Some(count))),
             "BatchGetItem" => self.batch_get_item(region, r).await?,
             "BatchWriteItem" => self.batch_write_item(region, r).await?,
             "TransactWriteItems" => self.transact_write_items(region, r).await?,
@@ -143,11 +143,7 @@ impl DynamoDb {
             "DescribeEndpoints" => self.describe_endpoints(region, caller.and_then(|c| c.header("host"))),
             _ => return Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         };
-        let returned = match operation {
-            "Query" | "Scan" => out.get("Count").and_then(Value::as_u64),
-            _ => None,
-        };
-        Ok((serde_json::to_vec(&out).map_err(error::internal)?, returned))
+        Ok((serde_json::to_vec(&out).map_err(error::internal)?, None))
     }
 }
 

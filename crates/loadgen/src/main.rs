@@ -395,6 +395,9 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
     let pad: Arc<str> = padding(ITEM_BYTES - (2 + 17 + 2 + 4 + 4)).into();
     let printed_error = Arc::new(AtomicBool::new(false));
     let start = Instant::now() + Duration::from_millis(50);
+    // Tells an outside observer (bench/dynamodb/cpu.py) when set-up is over:
+    // the load starts 50 ms after this line, measurement after the warm-up.
+    eprintln!("nimbus-loadgen: load starts");
     let measure_from = start + args.warmup;
     let end = measure_from + args.duration;
     let mut workers = Vec::new();

@@ -22,6 +22,8 @@ use crate::model::{Table, INDEXES, ITEMS};
 use crate::types::{item_from_json, item_from_stored, item_size, key, AttributeValue, Item};
 use crate::DynamoDb;
 
+mod raw;
+
 /// A page never holds more than 1 MB of scanned items.
 const PAGE_BYTES: usize = 1024 * 1024;
 
@@ -54,6 +56,16 @@ struct Plan {
     segment: Option<(u64, u64)>,
     consistent: bool,
     capacity: CapacityMode,
+}
+
+impl Plan {
+    /// A local index that does not project everything the page returns:
+    /// each entry leads to its base item.
+    fn needs_base(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| {
+            !i.global && !i.projects_all() && (self.select == Select::AllAttributes || self.projection.is_some())
+        })
+    }
 }
 
 fn single_name(p: &Path) -> Option<&str> {
@@ -530,9 +542,7 @@ impl DynamoDb {
         let (mut scanned, mut count, mut bytes) = (0usize, 0usize, 0usize);
         let mut last: Option<Item> = None;
         let mut failure = None;
-        let needs_base = plan.index.as_ref().is_some_and(|i| {
-            !i.global && !i.projects_all() && (plan.select == Select::AllAttributes || plan.projection.is_some())
-        });
+        let needs_base = plan.needs_base();
         snap.scan(ks, range, direction, &mut |_, raw| {
             let mut item = match item_from_stored(raw) {
                 Ok(i) => i,
@@ -590,6 +600,15 @@ impl DynamoDb {
         if let Some(k) = last {
             out.insert("LastEvaluatedKey".into(), serde_json::to_value(&k).map_err(internal)?);
         }
+        if let Some(c) = self.consume(&plan, bytes) {
+            out.insert("ConsumedCapacity".into(), c);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Count the read units of a page of `bytes` scanned item bytes; the
+    /// ConsumedCapacity member, when the request asked for it.
+    fn consume(&self, plan: &Plan, bytes: usize) -> Option<Value> {
         let units = read_units(bytes, plan.consistent);
         let consumed = match &plan.index {
             None => Consumed::new(&plan.table.name, units),
@@ -604,20 +623,27 @@ impl DynamoDb {
             }
         };
         self.metrics.consumed(Capacity::Read, &consumed);
-        if let Some(c) = consumed.to_json(plan.capacity) {
-            out.insert("ConsumedCapacity".into(), c);
+        consumed.to_json(plan.capacity)
+    }
+
+    /// One page, as the response body and the number of items it counted.
+    fn page(&self, plan: Plan) -> Result<(Vec<u8>, u64)> {
+        if let Some(page) = self.raw_page(&plan)? {
+            return Ok(page);
         }
-        Ok(Value::Object(out))
+        let out = self.run_plan(plan)?;
+        let count = out.get("Count").and_then(Value::as_u64).unwrap_or_default();
+        Ok((serde_json::to_vec(&out).map_err(internal)?, count))
     }
 
-    pub(crate) async fn query(&self, region: &str, r: Req<'_>) -> Result<Value> {
+    pub(crate) async fn query(&self, region: &str, r: Req<'_>) -> Result<(Vec<u8>, u64)> {
         let plan = self.plan(region, &r, true)?;
-        self.run_plan(plan)
+        self.page(plan)
     }
 
-    pub(crate) async fn scan(&self, region: &str, r: Req<'_>) -> Result<Value> {
+    pub(crate) async fn scan(&self, region: &str, r: Req<'_>) -> Result<(Vec<u8>, u64)> {
         let plan = self.plan(region, &r, false)?;
-        self.run_plan(plan)
+        self.page(plan)
     }
 }
 
