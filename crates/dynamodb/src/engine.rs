@@ -15,6 +15,7 @@ use crate::expr::update::{self, Update};
 use crate::expr::Cond;
 use crate::model::items::{read_in_txn, stage, write_units};
 use crate::model::Table;
+use crate::streams::capture::{capture, Origin};
 use crate::types::{item_size, too_deep, Item, MAX_ITEM_SIZE, NESTING_TOO_DEEP};
 
 #[derive(Clone, Debug)]
@@ -72,6 +73,17 @@ impl From<AwsError> for Failure {
 
 /// Evaluate `op` against `view` and stage its writes into `batch`.
 pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::result::Result<Applied, Failure> {
+    apply_as(view, op, batch, Origin::Caller)
+}
+
+/// As `apply`, for a change made by `origin` (Time to Live deletions say so
+/// in their stream records).
+pub fn apply_as(
+    view: &dyn ReadView,
+    op: &WriteOp,
+    batch: &mut WriteBatch,
+    origin: Origin,
+) -> std::result::Result<Applied, Failure> {
     // The table may have changed (a GSI added) or gone since the request
     // resolved it: write against the metadata in force in this transaction.
     let table = op.table.current().ok_or_else(resource_not_found)?;
@@ -83,7 +95,9 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
         && op.condition.is_none()
         && !op.wants_old
         && table.gsis.is_empty()
-        && table.lsis.is_empty();
+        && table.lsis.is_empty()
+        // A stream record says whether the put inserted or modified.
+        && crate::streams::model::enabled_label(table).is_none();
     let old = if blind { None } else { read_in_txn(view, &op.key)? };
     if let Some(cond) = &op.condition {
         let empty = Item::new();
@@ -128,6 +142,7 @@ pub fn apply(view: &dyn ReadView, op: &WriteOp, batch: &mut WriteBatch) -> std::
     if old.is_some() || new.is_some() {
         let units = stage(batch, table, &op.key, old.as_ref(), new.as_ref());
         consumed.add_indexes(&units);
+        capture(batch, table, old.as_ref(), new.as_ref(), origin);
     }
     Ok(Applied { old, new, consumed })
 }

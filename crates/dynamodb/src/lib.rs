@@ -4,7 +4,8 @@
 //! (expression parser and evaluator), `model/` (tables and items in the
 //! store), `engine` (one conditional write, shared by every write path),
 //! `api/` (one file per operation group: wire in, validation, wire out) and
-//! `metrics` (the `AWS/DynamoDB` CloudWatch metrics).
+//! `metrics` (the `AWS/DynamoDB` CloudWatch metrics); `streams` is the
+//! DynamoDB Streams service and the change records writes leave for it.
 
 pub mod api;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod expr;
 pub mod metrics;
 pub mod model;
+pub mod streams;
 pub mod types;
 
 use std::collections::HashMap;
@@ -148,7 +150,7 @@ impl DynamoDb {
 }
 
 /// A request body: a JSON object (an empty body is an empty object).
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
     if body.is_empty() {
         return Ok(Map::new());
     }

@@ -191,9 +191,13 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     events.start();
     let dynamodb = Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()));
     dynamodb.set_metrics(cloudwatch.metric_sink());
+    let streams_settings = nimbus_dynamodb::streams::api::Settings::from_env();
+    let dynamodb_streams =
+        Arc::new(nimbus_dynamodb::streams::DynamoDbStreams::new(store.clone(), context.clone(), streams_settings));
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
         dynamodb.clone(),
+        dynamodb_streams,
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),

@@ -319,6 +319,8 @@ impl DynamoDb {
                 "One or more parameter values were invalid: LocalSecondaryIndex count exceeds the per-table limit of 5",
             ));
         }
+        let stream = stream_spec(r.object("StreamSpecification")?)?;
+        crate::streams::model::check_spec(stream.as_ref())?;
         let sse = r.object("SSESpecification")?.map(|s| {
             let enabled = s.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
             if enabled {
@@ -342,7 +344,7 @@ impl DynamoDb {
             throughput,
             gsis,
             lsis,
-            stream: stream_spec(r.object("StreamSpecification")?)?,
+            stream,
             sse: sse.filter(|s| !s.is_null()),
             tags: tags(r.array("Tags")?)?,
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
@@ -480,7 +482,11 @@ impl DynamoDb {
             changed = true;
         }
         if r.has("StreamSpecification") {
-            table.stream = stream_spec(r.object("StreamSpecification")?)?;
+            let mut spec = stream_spec(r.object("StreamSpecification")?)?;
+            if let Some(spec) = &mut spec {
+                crate::streams::model::check_change(&table, spec)?;
+            }
+            table.stream = spec;
             changed = true;
         }
         if let Some(sse) = r.object("SSESpecification")? {

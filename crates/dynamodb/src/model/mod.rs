@@ -19,6 +19,7 @@ use nimbus_core::AwsError;
 use nimbus_store::{transact, Keyspace, ReadView, ReadViewExt, Store, TxnError, WriteBatch};
 
 use crate::error::{dynamodb, internal, Result};
+use crate::streams::model as streams;
 pub use table::Table;
 
 pub const TABLES: Keyspace = "dynamodb.tables";
@@ -119,7 +120,7 @@ impl Catalog {
     /// Persist a new table, assigning ids to it and its indexes.
     pub async fn create(&self, region: &str, mut table: Table) -> Result<Arc<Table>> {
         let key = table_key(region, &table.name);
-        let k = key.clone();
+        let (k, region) = (key.clone(), region.to_owned());
         let created = transact(self.store.as_ref(), move |view: &dyn ReadView| {
             if view.get(TABLES, &k)?.is_some() {
                 return Err(TxnError::Aborted(dynamodb(
@@ -135,6 +136,7 @@ impl Catalog {
                 next += 1;
             }
             let mut batch = WriteBatch::new();
+            streams::on_table_change(view, &region, None, Some(&table), &mut batch)?;
             batch.put(META, NEXT_ID, next.to_be_bytes().to_vec());
             batch.put(TABLES, k, serde_json::to_vec(&table).unwrap_or_default());
             Ok((batch, table))
@@ -170,10 +172,12 @@ impl Catalog {
         let key = table_key(region, &table.name);
         let new = Arc::new(table);
         let (k, retired, next) = (key.clone(), old.clone(), new.clone());
+        let region = region.to_owned();
         let committed = transact(self.store.as_ref(), move |view: &dyn ReadView| {
             check_current(&retired)?;
             let mut batch = WriteBatch::new();
             stage(view, &next, &mut batch)?;
+            streams::on_table_change(view, &region, Some(&retired), Some(&next), &mut batch)?;
             batch.put(TABLES, k, serde_json::to_vec(&*next).unwrap_or_default());
             retired.retire(Some(next));
             Ok((batch, ()))
@@ -187,9 +191,12 @@ impl Catalog {
     pub async fn delete(&self, region: &str, table: &Arc<Table>) -> Result<()> {
         let key = table_key(region, &table.name);
         let (k, retired) = (key.clone(), table.clone());
-        let committed = transact(self.store.as_ref(), move |_: &dyn ReadView| {
+        let region = region.to_owned();
+        let committed = transact(self.store.as_ref(), move |view: &dyn ReadView| {
             check_current(&retired)?;
             let mut batch = WriteBatch::new();
+            // The stream outlives its table for as long as its records do.
+            streams::on_table_change(view, &region, Some(&retired), None, &mut batch)?;
             batch.delete(TABLES, k);
             batch.delete_prefix(ITEMS, &retired.id.to_be_bytes());
             for index in retired.indexes() {
