@@ -18,3 +18,6 @@ pub mod model;
 
 pub use api::DynamoDbStreams;
 pub use capture::Origin;
+
+#[cfg(test)]
+mod tests;
