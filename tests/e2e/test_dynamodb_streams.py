@@ -411,15 +411,15 @@ def test_errors(ddb, streams, nimbus):
 
 @pytest.fixture
 def short_lived_server():
-    """A server whose records are trimmed after 2 s and iterators expire after 1 s."""
+    """A server whose records are trimmed after 2 s and iterators expire after 4 s."""
     server = Server(
-        env={"NIMBUS_DYNAMODB_STREAM_RETENTION_SECONDS": "2", "NIMBUS_DYNAMODB_SHARD_ITERATOR_SECONDS": "1"}
+        env={"NIMBUS_DYNAMODB_STREAM_RETENTION_SECONDS": "2", "NIMBUS_DYNAMODB_SHARD_ITERATOR_SECONDS": "4"}
     )
     yield server
     server.stop()
 
 
-def test_expired_iterators_and_trimmed_records(short_lived_server):
+def test_trimmed_records_and_expired_iterators(short_lived_server):
     ddb = make_client(short_lived_server, "dynamodb")
     streams = make_client(short_lived_server, "dynamodbstreams")
     name, arn = stream_table(ddb, "KEYS_ONLY")
@@ -428,19 +428,32 @@ def test_expired_iterators_and_trimmed_records(short_lived_server):
     [record] = streams.get_records(ShardIterator=it)["Records"]
     old_seq = record["dynamodb"]["SequenceNumber"]
     time.sleep(2.5)
-    code, message = error_of(streams.get_records, ShardIterator=it)
-    assert code == "ExpiredIteratorException" and "Iterator expired" in message
-    # The record is now older than the retention period: trimmed.
-    assert error_of(
-        streams.get_shard_iterator,
-        StreamArn=arn,
-        ShardId=shard_of(streams, arn),
-        ShardIteratorType="AT_SEQUENCE_NUMBER",
-        SequenceNumber=old_seq,
-    )[0] == "TrimmedDataAccessException"
+    # The record is now older than the retention period: trimmed, both for
+    # an iterator handed out before and for a new one at its number.
+    trimmed = ("TrimmedDataAccessException", "The data you are trying to access has been trimmed")
+    assert error_of(streams.get_records, ShardIterator=it) == trimmed
+    shard = shard_of(streams, arn)
+    assert (
+        error_of(
+            streams.get_shard_iterator,
+            StreamArn=arn,
+            ShardId=shard,
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=old_seq,
+        )
+        == trimmed
+    )
     ddb.put_item(TableName=name, Item={"pk": {"S": "new"}, "sk": {"N": "1"}})
     fresh = read(streams, iterator(streams, arn, "TRIM_HORIZON"))
     assert [plain(r["dynamodb"]["Keys"])["pk"] for r in fresh] == ["new"]
+    # The shard's range now starts after the trimmed record.
+    start = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["SequenceNumberRange"]
+    assert int(start["StartingSequenceNumber"]) > int(old_seq)
+    time.sleep(2)
+    assert error_of(streams.get_records, ShardIterator=it) == (
+        "ExpiredIteratorException",
+        "The provided iterator exceeds the maximum age allowed.",
+    )
 
 
 def test_records_survive_kill_and_restart():

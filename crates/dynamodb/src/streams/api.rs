@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, Response};
-use nimbus_core::time::{format_iso8601_millis, now_epoch_millis};
+use nimbus_core::time::now_epoch_millis;
 use nimbus_core::{AwsError, AwsRequest, AwsResponse, BoxFuture, Context, Protocol, Service, ServiceSpec};
 use nimbus_store::{Direction, ReadView, ReadViewExt, Store};
 use serde_json::{json, Map, Value};
@@ -311,15 +311,8 @@ impl DynamoDbStreams {
         authorize(caller, "dynamodb:GetRecords", &iterator.stream_arn)?;
         let now = self.now();
         if now.saturating_sub(iterator.issued_ms) > self.settings.iterator_lifetime_ms {
-            return Err(dynamodb(
-                "ExpiredIteratorException",
-                format!(
-                    "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
-                    format_iso8601_millis(iterator.issued_ms as i64),
-                    format_iso8601_millis(now as i64),
-                    self.settings.iterator_lifetime_ms
-                ),
-            ));
+            // botocore's model documents this message for the error.
+            return Err(dynamodb("ExpiredIteratorException", "The provided iterator exceeds the maximum age allowed."));
         }
         let snap = self.store.snapshot().map_err(internal)?;
         let meta = self.stream(snap.as_ref(), region, &iterator.stream_arn)?;
@@ -381,7 +374,8 @@ fn record_json(meta: &StreamMeta, seq: u64, record: StoredRecord) -> Value {
 }
 
 fn trimmed() -> AwsError {
-    dynamodb("TrimmedDataAccessException", "The operation attempted to read past the oldest stream record in a shard.")
+    // The message DynamoDB answers with, as clients have reported it.
+    dynamodb("TrimmedDataAccessException", "The data you are trying to access has been trimmed")
 }
 
 fn authorize(caller: Option<&AwsRequest>, action: &str, resource: &str) -> Result<()> {

@@ -151,19 +151,17 @@ pub fn next_seq() -> u64 {
     previous.saturating_add(1).max(floor)
 }
 
-/// Sequence numbers are shown as 21-digit decimal strings, as AWS's are.
-const SEQ_BASE: u128 = 100_000_000_000_000_000_000;
-
+/// Sequence numbers are shown as zero-padded 21-digit decimal strings, as
+/// AWS's are (e.g. `000000000000000075450`).
 pub fn render_seq(seq: u64) -> String {
-    (SEQ_BASE + seq as u128).to_string()
+    format!("{seq:021}")
 }
 
 pub fn parse_seq(text: &str) -> Option<u64> {
     if !(21..=40).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u128 = text.parse().ok()?;
-    n.checked_sub(SEQ_BASE).and_then(|s| u64::try_from(s).ok())
+    text.parse::<u128>().ok().and_then(|n| u64::try_from(n).ok())
 }
 
 pub fn stream_arn(table_arn: &str, label: &str) -> String {
