@@ -1,6 +1,7 @@
 """DynamoDB Streams against Nimbus: boto3's `dynamodbstreams` client and
 `aws dynamodbstreams`, reading the records that item writes leave."""
 
+import json
 import signal
 import time
 
@@ -500,3 +501,35 @@ def test_aws_cli(ddb, aws_cli):
     assert records[0]["dynamodb"]["NewImage"] == {"pk": {"S": "cli"}, "sk": {"N": "7"}, "v": {"BOOL": True}}
     failed = aws_cli("dynamodbstreams", "get-records", "--shard-iterator", "not-an-iterator", check=False)
     assert failed.returncode != 0 and "ValidationException" in failed.stderr
+
+
+def test_iam_actions_on_the_stream_arn(ddb, streams, client, nimbus):
+    name, arn = stream_table(ddb, "KEYS_ONLY")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}})
+    iam = client("iam")
+    user = unique("reader")
+    iam.create_user(UserName=user)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetShardIterator"],
+                "Resource": f"{ddb.describe_table(TableName=name)['Table']['TableArn']}/stream/*",
+            },
+        ],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = make_client(
+        nimbus, "dynamodbstreams", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    assert arn in [s["StreamArn"] for s in as_user.list_streams(TableName=name)["Streams"]]
+    shard = as_user.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = as_user.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    code, message = error_of(as_user.get_records, ShardIterator=it)
+    assert code == "AccessDeniedException"
+    assert f"is not authorized to perform: dynamodb:GetRecords on resource: {arn}" in message
+    # The root key reads the same iterator.
+    assert len(streams.get_records(ShardIterator=it)["Records"]) == 1
