@@ -194,6 +194,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     let streams_settings = nimbus_dynamodb::streams::api::Settings::from_env();
     let dynamodb_streams =
         Arc::new(nimbus_dynamodb::streams::DynamoDbStreams::new(store.clone(), context.clone(), streams_settings));
+    dynamodb_streams.start_trimming();
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
         dynamodb.clone(),

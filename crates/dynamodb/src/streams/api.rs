@@ -17,6 +17,7 @@ use super::iterator::ShardIterator;
 use super::model::{
     load, meta_key, parse_seq, parse_stream_arn, render_seq, stream_not_found, StoredRecord, StreamMeta, STREAMS,
 };
+use super::trim::{self, horizon, Horizon};
 use crate::api::{Req, Validator};
 use crate::error::{dynamodb, internal, table_not_found, validation, Result};
 use crate::model::{table_key, TABLES};
@@ -68,14 +69,6 @@ pub struct DynamoDbStreams {
     settings: Settings,
 }
 
-/// Where a shard's readable records start, given what has been trimmed.
-struct Horizon {
-    /// Sequence numbers up to this one were trimmed (0: nothing was).
-    trimmed_through: u64,
-    /// The first position a TRIM_HORIZON iterator reads from.
-    first: u64,
-}
-
 impl DynamoDbStreams {
     pub fn new(store: Arc<dyn Store>, context: Context, settings: Settings) -> Self {
         DynamoDbStreams { store, context, settings }
@@ -118,22 +111,12 @@ impl DynamoDbStreams {
 
     fn horizon(&self, view: &dyn ReadView, meta: &StreamMeta) -> Result<Horizon> {
         let cutoff = self.now().saturating_sub(self.settings.retention_ms);
-        let mut horizon = Horizon { trimmed_through: 0, first: meta.start_seq + 1 };
-        // Records are in time order: the expired ones come first.
-        let mut from = 0;
-        loop {
-            let rows = meta.scan(view, from, Direction::Forward, 256).map_err(internal)?;
-            let Some((last, _)) = rows.last() else { return Ok(horizon) };
-            let last = *last;
-            for (seq, bytes) in rows {
-                let record: StoredRecord = serde_json::from_slice(&bytes).map_err(internal)?;
-                if record.at >= cutoff {
-                    return Ok(horizon);
-                }
-                horizon = Horizon { trimmed_through: seq, first: seq + 1 };
-            }
-            from = last + 1;
-        }
+        horizon(view, meta, cutoff).map_err(internal)
+    }
+
+    /// Delete trimmed records and long-disabled streams in the background.
+    pub fn start_trimming(&self) {
+        trim::start(self.store.clone(), self.settings.retention_ms);
     }
 
     fn list_streams(&self, caller: Option<&AwsRequest>, region: &str, r: Req<'_>) -> Result<Value> {

@@ -4,7 +4,8 @@
 //! Map: `model` (streams and their records in the store, sequence numbers,
 //! ARNs and shard ids), `capture` (the record a write adds, staged into the
 //! write's own transaction), `iterator` (opaque shard iterators) and `api`
-//! (ListStreams, DescribeStream, GetShardIterator, GetRecords).
+//! (ListStreams, DescribeStream, GetShardIterator, GetRecords) and `trim`
+//! (records older than the retention period go).
 //!
 //! Each stream has one shard. A record is staged in the same store batch as
 //! the item change it describes, so neither commits without the other, and
@@ -15,6 +16,7 @@ pub mod api;
 pub mod capture;
 pub mod iterator;
 pub mod model;
+pub mod trim;
 
 pub use api::DynamoDbStreams;
 pub use capture::Origin;

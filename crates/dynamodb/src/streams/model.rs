@@ -40,6 +40,9 @@ pub struct StreamMeta {
     pub start_seq: u64,
     /// Epoch seconds when the stream was disabled (or its table deleted).
     pub disabled_at: Option<f64>,
+    /// Records up to this sequence number were trimmed (0: none were).
+    #[serde(default)]
+    pub trimmed_through: u64,
 }
 
 impl StreamMeta {
@@ -296,6 +299,7 @@ pub fn on_table_change(
             created: now,
             start_seq: next_seq(),
             disabled_at: None,
+            trimmed_through: 0,
         };
         batch.put(STREAMS, meta_key(region, &table.name, label), serde_json::to_vec(&meta).unwrap_or_default());
     }

@@ -1,22 +1,40 @@
-//! Records a Time to Live deletion leaves, read back through the Streams
-//! API: the deletion goes through the same engine as a caller's, marked as
-//! DynamoDB's own (there is no TTL sweeper to drive it end to end yet).
+//! The Streams service over a real redb store: records of Time to Live
+//! deletions (driven through the engine, as a TTL sweeper would), and the
+//! trimming pass.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use nimbus_core::Context;
-use nimbus_store::{transact, ReadView, Store, WriteBatch};
+use nimbus_core::{AwsError, Context};
+use nimbus_store::{transact, ReadView, ReadViewExt, Store, WriteBatch};
 use nimbus_store_redb::RedbStore;
 use serde_json::{json, Value};
 
-use super::{DynamoDbStreams, Origin};
+use super::model::RECORDS;
+use super::{trim, DynamoDbStreams, Origin};
 use crate::engine::{apply_as, Action, WriteOp};
 use crate::types::{AttributeValue, Item};
 use crate::DynamoDb;
 
-#[test]
-fn time_to_live_deletions_name_dynamodb_as_the_user() {
-    let dir = std::env::temp_dir().join(format!("nimbus-ddb-streams-test-{}", std::process::id()));
+struct Harness {
+    store: Arc<dyn Store>,
+    ddb: DynamoDb,
+    streams: DynamoDbStreams,
+    rt: tokio::runtime::Runtime,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn harness() -> Harness {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("nimbus-ddb-streams-test-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let store: Arc<dyn Store> = RedbStore::open(&dir.join("store.redb")).unwrap();
@@ -24,66 +42,112 @@ fn time_to_live_deletions_name_dynamodb_as_the_user() {
     let ddb = DynamoDb::new(store.clone(), context.clone());
     let streams = DynamoDbStreams::new(store.clone(), context, Default::default());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let created_arn = rt.block_on(async {
-        let call = |op: &'static str, body: Value| {
-            let ddb = &ddb;
-            async move {
-                serde_json::from_slice::<Value>(&ddb.call(op, "us-east-1", body.to_string().as_bytes()).await.unwrap())
-                    .unwrap()
-            }
-        };
-        let created = call(
+    Harness { store, ddb, streams, rt, dir }
+}
+
+impl Harness {
+    fn ddb(&self, op: &str, body: Value) -> Value {
+        let out = self.rt.block_on(self.ddb.call(op, "us-east-1", body.to_string().as_bytes())).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    fn streams(&self, op: &str, body: Value) -> Result<Value, AwsError> {
+        let out = self.streams.call(None, op, "us-east-1", body.to_string().as_bytes())?;
+        Ok(serde_json::from_slice(&out).unwrap())
+    }
+
+    /// A table `name` (hash key pk) with a stream; the stream's ARN.
+    fn stream_table(&self, name: &str, view_type: &str) -> String {
+        let created = self.ddb(
             "CreateTable",
-            json!({"TableName": "ttl", "BillingMode": "PAY_PER_REQUEST",
+            json!({"TableName": name, "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "OLD_IMAGE"}}),
-        )
-        .await;
-        let arn = created["TableDescription"]["LatestStreamArn"].as_str().unwrap().to_owned();
-        call("PutItem", json!({"TableName": "ttl", "Item": {"pk": {"S": "a"}, "exp": {"N": "1"}}})).await;
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": view_type}}),
+        );
+        created["TableDescription"]["LatestStreamArn"].as_str().unwrap().to_owned()
+    }
 
-        let table = ddb.catalog.require("us-east-1", "ttl").unwrap();
-        let key_item: Item = [("pk".to_owned(), AttributeValue::S("a".into()))].into_iter().collect();
-        let op = WriteOp {
-            key: table.key_of(&key_item).unwrap(),
-            table,
-            key_item,
-            action: Action::Delete,
-            condition: None,
-            wants_old: true,
-            statement_sized: false,
-        };
-        transact(store.as_ref(), move |view: &dyn ReadView| {
-            let mut batch = WriteBatch::new();
-            apply_as(view, &op, &mut batch, Origin::TimeToLive).map_err(|_| nimbus_store::TxnError::Aborted(()))?;
-            Ok((batch, ()))
-        })
-        .await
-        .unwrap();
-        arn
-    });
-    let streams_call = |op: &str, body: Value| -> Value {
-        serde_json::from_slice(&streams.call(None, op, "us-east-1", body.to_string().as_bytes()).unwrap()).unwrap()
+    fn iterator(&self, arn: &str, kind: &str, seq: Option<&str>) -> Result<Value, AwsError> {
+        let description = self.streams("DescribeStream", json!({"StreamArn": arn}))?;
+        let shard = description["StreamDescription"]["Shards"][0]["ShardId"].clone();
+        let mut body = json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": kind});
+        if let Some(seq) = seq {
+            body["SequenceNumber"] = json!(seq);
+        }
+        Ok(self.streams("GetShardIterator", body)?["ShardIterator"].clone())
+    }
+
+    fn records(&self, arn: &str) -> Vec<Value> {
+        let it = self.iterator(arn, "TRIM_HORIZON", None).unwrap();
+        let out = self.streams("GetRecords", json!({"ShardIterator": it})).unwrap();
+        out["Records"].as_array().unwrap().clone()
+    }
+
+    fn stored_records(&self) -> usize {
+        self.store.scan_prefix(RECORDS, b"", usize::MAX).unwrap().len()
+    }
+}
+
+#[test]
+fn time_to_live_deletions_name_dynamodb_as_the_user() {
+    let h = harness();
+    let arn = h.stream_table("ttl", "OLD_IMAGE");
+    h.ddb("PutItem", json!({"TableName": "ttl", "Item": {"pk": {"S": "a"}, "exp": {"N": "1"}}}));
+    let table = h.ddb.catalog.require("us-east-1", "ttl").unwrap();
+    let key_item: Item = [("pk".to_owned(), AttributeValue::S("a".into()))].into_iter().collect();
+    let op = WriteOp {
+        key: table.key_of(&key_item).unwrap(),
+        table,
+        key_item,
+        action: Action::Delete,
+        condition: None,
+        wants_old: true,
+        statement_sized: false,
     };
-    let listed = streams_call("ListStreams", json!({"TableName": "ttl"}));
-    let arn = listed["Streams"][0]["StreamArn"].as_str().unwrap().to_owned();
-    assert_eq!(arn, created_arn);
-    let shard =
-        streams_call("DescribeStream", json!({"StreamArn": arn}))["StreamDescription"]["Shards"][0]["ShardId"].clone();
-    let it = streams_call(
-        "GetShardIterator",
-        json!({"StreamArn": arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
-    )["ShardIterator"]
-        .clone();
-    let records = streams_call("GetRecords", json!({"ShardIterator": it}))["Records"].clone();
-    let records = records.as_array().unwrap();
+    h.rt.block_on(transact(h.store.as_ref(), move |view: &dyn ReadView| {
+        let mut batch = WriteBatch::new();
+        apply_as(view, &op, &mut batch, Origin::TimeToLive).map_err(|_| nimbus_store::TxnError::Aborted(()))?;
+        Ok((batch, ()))
+    }))
+    .unwrap();
+    let records = h.records(&arn);
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["eventName"], "INSERT");
     assert!(records[0].get("userIdentity").is_none());
     assert_eq!(records[1]["eventName"], "REMOVE");
     assert_eq!(records[1]["userIdentity"], json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}));
     assert_eq!(records[1]["dynamodb"]["OldImage"], json!({"pk": {"S": "a"}, "exp": {"N": "1"}}));
-    drop(streams);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trimming_deletes_expired_records_and_forgets_old_disabled_streams() {
+    let h = harness();
+    let arn = h.stream_table("trim", "KEYS_ONLY");
+    for pk in ["a", "b"] {
+        h.ddb("PutItem", json!({"TableName": "trim", "Item": {"pk": {"S": pk}}}));
+    }
+    let old = h.records(&arn);
+    assert_eq!((old.len(), h.stored_records()), (2, 2));
+    // A generous retention keeps everything.
+    h.rt.block_on(trim::trim_all(h.store.as_ref(), 3_600_000)).unwrap();
+    assert_eq!(h.stored_records(), 2);
+    // With none, both records go, and stay trimmed once deleted.
+    h.rt.block_on(trim::trim_all(h.store.as_ref(), 0)).unwrap();
+    assert_eq!(h.stored_records(), 0);
+    let seq = old[1]["dynamodb"]["SequenceNumber"].as_str().unwrap();
+    let err = h.iterator(&arn, "AT_SEQUENCE_NUMBER", Some(seq)).unwrap_err();
+    assert_eq!(err.code, "TrimmedDataAccessException");
+    h.ddb("PutItem", json!({"TableName": "trim", "Item": {"pk": {"S": "c"}}}));
+    let fresh = h.records(&arn);
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0]["dynamodb"]["Keys"], json!({"pk": {"S": "c"}}));
+    // A disabled stream lasts as long as its records would, then goes.
+    h.ddb("UpdateTable", json!({"TableName": "trim", "StreamSpecification": {"StreamEnabled": false}}));
+    h.rt.block_on(trim::trim_all(h.store.as_ref(), 3_600_000)).unwrap();
+    assert_eq!(h.streams("ListStreams", json!({})).unwrap()["Streams"].as_array().unwrap().len(), 1);
+    h.rt.block_on(trim::trim_all(h.store.as_ref(), 0)).unwrap();
+    assert_eq!(h.stored_records(), 0);
+    assert_eq!(h.streams("ListStreams", json!({})).unwrap()["Streams"], json!([]));
+    assert_eq!(h.streams("DescribeStream", json!({"StreamArn": arn})).unwrap_err().code, "ResourceNotFoundException");
 }
