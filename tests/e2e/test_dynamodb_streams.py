@@ -309,6 +309,8 @@ def test_disable_and_reenable(ddb, streams):
     assert code == "ValidationException" and "already has an enabled stream" in message
 
     ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["LatestStreamArn"] == first
     ddb.put_item(TableName=name, Item={"pk": {"S": "while-off"}, "sk": {"N": "1"}})
     code, _ = error_of(ddb.update_table, TableName=name, StreamSpecification={"StreamEnabled": False})
     assert code == "ValidationException"

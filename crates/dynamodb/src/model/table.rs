@@ -439,10 +439,11 @@ impl Table {
                     spec["StreamViewType"] = json!(v);
                 }
                 d.insert("StreamSpecification".into(), spec);
-                if let Some(label) = &s.label {
-                    d.insert("LatestStreamLabel".into(), json!(label));
-                    d.insert("LatestStreamArn".into(), json!(format!("{}/stream/{label}", self.arn)));
-                }
+            }
+            // A disabled stream is still the latest one, readable for 24 hours.
+            if let Some(label) = &s.label {
+                d.insert("LatestStreamLabel".into(), json!(label));
+                d.insert("LatestStreamArn".into(), json!(format!("{}/stream/{label}", self.arn)));
             }
         }
         if let Some(sse) = &self.sse {
