@@ -85,6 +85,10 @@ struct Args {
     /// Client runtime threads (1 = a single-threaded runtime).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Create the table with a DynamoDB stream of this view type (e.g.
+    /// NEW_AND_OLD_IMAGES), to measure what capturing changes costs writes.
+    #[arg(long)]
+    stream_view_type: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -238,7 +242,7 @@ fn error_type(bytes: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-async fn recreate_table(client: &mut Client, table: &str) -> Result<(), String> {
+async fn recreate_table(client: &mut Client, table: &str, stream_view_type: Option<&str>) -> Result<(), String> {
     let (status, bytes) = client.call("DeleteTable", json!({ "TableName": table }).to_string()).await?;
     if status != 200 && !error_type(&bytes).ends_with("ResourceNotFoundException") {
         return Err(format!("DeleteTable: HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
@@ -255,24 +259,22 @@ async fn recreate_table(client: &mut Client, table: &str) -> Result<(), String> 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    client
-        .must(
-            "CreateTable",
-            json!({
-                "TableName": table,
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    { "AttributeName": "pk", "AttributeType": "S" },
-                    { "AttributeName": "sk", "AttributeType": "S" }
-                ],
-                "KeySchema": [
-                    { "AttributeName": "pk", "KeyType": "HASH" },
-                    { "AttributeName": "sk", "KeyType": "RANGE" }
-                ]
-            })
-            .to_string(),
-        )
-        .await?;
+    let mut create = json!({
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            { "AttributeName": "pk", "AttributeType": "S" },
+            { "AttributeName": "sk", "AttributeType": "S" }
+        ],
+        "KeySchema": [
+            { "AttributeName": "pk", "KeyType": "HASH" },
+            { "AttributeName": "sk", "KeyType": "RANGE" }
+        ]
+    });
+    if let Some(view_type) = stream_view_type {
+        create["StreamSpecification"] = json!({ "StreamEnabled": true, "StreamViewType": view_type });
+    }
+    client.must("CreateTable", create.to_string()).await?;
     loop {
         let answer = client.must("DescribeTable", json!({ "TableName": table }).to_string()).await?;
         if answer.pointer("/Table/TableStatus").and_then(Value::as_str) == Some("ACTIVE") {
@@ -363,7 +365,7 @@ struct WorkerResult {
 
 async fn setup(endpoint: &Arc<Endpoint>, args: &Args) -> Result<(), String> {
     let mut client = Client::new(endpoint.clone(), args);
-    recreate_table(&mut client, &args.table).await?;
+    recreate_table(&mut client, &args.table, args.stream_view_type.as_deref()).await?;
     let items: Vec<String> = match args.workload {
         Workload::Put => Vec::new(),
         Workload::Get | Workload::Update => (0..args.items).map(|i| preload_item(&get_pk(i), &sort_key(0))).collect(),
