@@ -251,6 +251,18 @@ def test_limit_and_next_shard_iterator_paging(ddb, streams):
     assert len(streams.get_records(ShardIterator=it)["Records"]) == 1
 
 
+def test_get_records_returns_at_most_one_megabyte(ddb, streams):
+    name, arn = stream_table(ddb, "NEW_IMAGE")
+    # Four 300 KB items: three records fit in 1 MB, the fourth waits for the next call.
+    for i in range(4):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"big{i}"}, "sk": {"N": "0"}, "blob": {"S": "x" * 300_000}})
+    first = streams.get_records(ShardIterator=iterator(streams, arn))
+    assert len(first["Records"]) == 3
+    assert sum(r["dynamodb"]["SizeBytes"] for r in first["Records"]) <= 1024 * 1024
+    rest = streams.get_records(ShardIterator=first["NextShardIterator"])
+    assert [plain(r["dynamodb"]["Keys"])["pk"] for r in rest["Records"]] == ["big3"]
+
+
 def test_list_and_describe_streams(ddb, streams, nimbus):
     name, arn = stream_table(ddb, "NEW_AND_OLD_IMAGES")
     other, other_arn = stream_table(ddb, "KEYS_ONLY")
