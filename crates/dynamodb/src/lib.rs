@@ -5,7 +5,8 @@
 //! store), `engine` (one conditional write, shared by every write path),
 //! `api/` (one file per operation group: wire in, validation, wire out) and
 //! `metrics` (the `AWS/DynamoDB` CloudWatch metrics); `streams` is the
-//! DynamoDB Streams service and the change records writes leave for it.
+//! DynamoDB Streams service and the change records writes leave for it;
+//! `stream_reader` opens it to Lambda's event source mappings.
 
 pub mod api;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod expr;
 pub mod metrics;
 pub mod model;
+pub mod stream_reader;
 pub mod streams;
 pub mod types;
 

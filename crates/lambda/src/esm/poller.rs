@@ -1,0 +1,279 @@
+//! One poller per mapping: it reads the stream in order from the mapping's
+//! checkpoint, hands batches to the function synchronously, and moves the
+//! checkpoint (durably) only past records the function handled or that the
+//! retry policy gave up on, so a restart resumes without skipping a record.
+//!
+//! A failed batch is retried, with growing pauses, until it succeeds, its
+//! retries (`MaximumRetryAttempts`) run out or its oldest record gets older
+//! than `MaximumRecordAgeInSeconds`; with `BisectBatchOnFunctionError` a
+//! failed batch is split in two first, which isolates a poison record. With
+//! `ReportBatchItemFailures` the function names the first record it failed
+//! on, and processing resumes from there.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use nimbus_core::time::now_epoch_millis;
+use nimbus_core::{InvokeRequest, StreamReader, StreamRecord};
+use serde_json::{json, Value};
+
+use super::filter::{passes, Pattern};
+use super::model::{MappingRecord, FUNCTION_FAILED, OK};
+use super::Mappings;
+use crate::engine::Engine;
+
+/// How often an idle stream is looked at: short, so a write reaches the
+/// function within tens of milliseconds (the streams module has no wake-up).
+const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How often a disabled mapping checks whether it was enabled again.
+const DISABLED_POLL: Duration = Duration::from_millis(100);
+/// Pauses between retries of a failed batch: doubling up to the cap.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
+
+/// A batch still to deliver and how often it has failed.
+struct Pending {
+    records: Vec<StreamRecord>,
+    attempts: i64,
+}
+
+/// How one invocation went.
+enum Delivery {
+    Handled,
+    /// The function reported a failure from this record (by index) on.
+    FailedFrom(usize),
+    Failed,
+}
+
+pub async fn run(
+    mappings: Arc<Mappings>,
+    engine: std::sync::Weak<Engine>,
+    reader: Arc<dyn StreamReader>,
+    uuid: String,
+) {
+    loop {
+        let Some(engine) = engine.upgrade() else { break };
+        let mapping = match mappings.store.get(&uuid) {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(%uuid, "event source mapping: {}", e.message);
+                tokio::time::sleep(DISABLED_POLL).await;
+                continue;
+            }
+        };
+        mappings.settle_state(&mapping).await;
+        if !mapping.enabled {
+            tokio::time::sleep(DISABLED_POLL).await;
+            continue;
+        }
+        match poll_once(&mappings, &engine, reader.as_ref(), &mapping).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(IDLE_POLL).await,
+            Err(message) => {
+                tracing::warn!(%uuid, "event source mapping: {message}");
+                tokio::time::sleep(DISABLED_POLL).await;
+            }
+        }
+    }
+    mappings.poller_stopped(&uuid);
+}
+
+/// Read one batch and deliver it; `Ok(false)` when there was nothing new.
+async fn poll_once(
+    mappings: &Mappings,
+    engine: &Engine,
+    reader: &dyn StreamReader,
+    mapping: &MappingRecord,
+) -> Result<bool, String> {
+    let Some(position) = mappings.store.position(&mapping.uuid).map_err(|e| e.message)? else {
+        return Ok(false);
+    };
+    let mut batch =
+        reader.read(&mapping.event_source_arn, &position, mapping.batch_size as usize).map_err(|e| e.message)?;
+    if batch.records.is_empty() {
+        return Ok(false);
+    }
+    if !window_elapsed(mapping, &batch.records) {
+        return Ok(false);
+    }
+    for record in &mut batch.records {
+        record.event["eventSourceARN"] = json!(mapping.event_source_arn);
+    }
+    let patterns: Vec<Pattern> = mapping.filters.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+    // Records no filter matches are dropped, as Lambda drops them.
+    let wanted: Vec<StreamRecord> = batch.records.into_iter().filter(|r| passes(&patterns, &r.event)).collect();
+    let mut queue = VecDeque::from([Pending { records: wanted, attempts: 0 }]);
+    while let Some(mut pending) = queue.pop_front() {
+        if pending.records.is_empty() {
+            continue;
+        }
+        if !still_enabled(mappings, &mapping.uuid) {
+            // Disabled or deleted midway: the checkpoint says where to resume.
+            return Ok(true);
+        }
+        let delivery = deliver(engine, mapping, &pending.records).await;
+        let result = if matches!(delivery, Delivery::Handled) { OK } else { FUNCTION_FAILED };
+        mappings.record_result(&mapping.uuid, result).await;
+        let failed_from = match delivery {
+            Delivery::Handled => {
+                let last = pending.records.last().map(|r| r.next_position.clone()).unwrap_or_default();
+                checkpoint(mappings, &mapping.uuid, &last).await?;
+                continue;
+            }
+            Delivery::FailedFrom(index) => index,
+            Delivery::Failed => 0,
+        };
+        if failed_from > 0 {
+            // The records before the reported one are done.
+            checkpoint(mappings, &mapping.uuid, &pending.records[failed_from].position).await?;
+            pending.records.drain(..failed_from);
+        }
+        if mapping.bisect_on_error && failed_from == 0 && pending.records.len() > 1 {
+            let second = pending.records.split_off(pending.records.len() / 2);
+            queue.push_front(Pending { records: second, attempts: pending.attempts });
+            queue.push_front(Pending { records: pending.records, attempts: pending.attempts });
+            continue;
+        }
+        pending.attempts += 1;
+        if gives_up(mapping, &pending) {
+            let first = &pending.records[0].sequence_number;
+            tracing::warn!(
+                uuid = %mapping.uuid,
+                "event source mapping: dropping {} record(s) from {first} after {} failed attempt(s)",
+                pending.records.len(),
+                pending.attempts
+            );
+            let last = pending.records.last().map(|r| r.next_position.clone()).unwrap_or_default();
+            checkpoint(mappings, &mapping.uuid, &last).await?;
+            continue;
+        }
+        tokio::time::sleep(retry_pause(pending.attempts)).await;
+        queue.push_front(pending);
+    }
+    checkpoint(mappings, &mapping.uuid, &batch.next_position).await?;
+    Ok(true)
+}
+
+async fn checkpoint(mappings: &Mappings, uuid: &str, position: &str) -> Result<(), String> {
+    mappings.store.checkpoint(uuid, position).await.map_err(|e| e.message)
+}
+
+fn still_enabled(mappings: &Mappings, uuid: &str) -> bool {
+    matches!(mappings.store.get(uuid), Ok(Some(m)) if m.enabled)
+}
+
+/// With a batching window, a batch short of BatchSize waits until its oldest
+/// record is as old as the window.
+fn window_elapsed(mapping: &MappingRecord, records: &[StreamRecord]) -> bool {
+    if mapping.batching_window_seconds == 0 || records.len() >= mapping.batch_size as usize {
+        return true;
+    }
+    let oldest = records.first().map_or(0, |r| r.created_ms);
+    now_epoch_millis().saturating_sub(oldest) >= mapping.batching_window_seconds as u64 * 1000
+}
+
+fn gives_up(mapping: &MappingRecord, pending: &Pending) -> bool {
+    let retries_spent = mapping.maximum_retry_attempts >= 0 && pending.attempts > mapping.maximum_retry_attempts;
+    let oldest = pending.records.first().map_or(0, |r| r.created_ms);
+    let too_old = mapping.maximum_record_age_seconds >= 0
+        && now_epoch_millis().saturating_sub(oldest) > mapping.maximum_record_age_seconds as u64 * 1000;
+    retries_spent || too_old
+}
+
+fn retry_pause(attempts: i64) -> Duration {
+    let doublings = attempts.clamp(1, 16) as u32 - 1;
+    FIRST_RETRY_PAUSE.saturating_mul(1 << doublings).min(MAX_RETRY_PAUSE)
+}
+
+/// Invoke the function with `{"Records": [...]}` and read its verdict.
+async fn deliver(engine: &Engine, mapping: &MappingRecord, records: &[StreamRecord]) -> Delivery {
+    let events: Vec<&Value> = records.iter().map(|r| &r.event).collect();
+    let payload = Bytes::from(json!({ "Records": events }).to_string());
+    let request = InvokeRequest {
+        function: mapping.function_name.clone(),
+        qualifier: mapping.qualifier.clone(),
+        payload,
+        client_context: None,
+    };
+    let outcome = match crate::invoke_function(engine, request).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(uuid = %mapping.uuid, "event source mapping: invoke failed: {}", e.message);
+            return Delivery::Failed;
+        }
+    };
+    if outcome.function_error.is_some() {
+        return Delivery::Failed;
+    }
+    if !mapping.reports_item_failures() {
+        return Delivery::Handled;
+    }
+    item_failures(&outcome.payload, records)
+}
+
+/// Read a `{"batchItemFailures": [{"itemIdentifier": seq}]}` response: the
+/// earliest failed record is where to resume. An empty or absent list is
+/// success; an identifier that names no record of the batch fails it whole.
+fn item_failures(payload: &[u8], records: &[StreamRecord]) -> Delivery {
+    let Ok(response) = serde_json::from_slice::<Value>(payload) else {
+        return Delivery::Handled;
+    };
+    let Some(failures) = response.get("batchItemFailures").and_then(Value::as_array) else {
+        return Delivery::Handled;
+    };
+    let mut earliest: Option<usize> = None;
+    for failure in failures {
+        let id = failure.get("itemIdentifier").and_then(Value::as_str);
+        let Some(index) = id.and_then(|id| records.iter().position(|r| r.sequence_number == id)) else {
+            return Delivery::Failed;
+        };
+        earliest = Some(earliest.map_or(index, |e| e.min(index)));
+    }
+    match earliest {
+        None => Delivery::Handled,
+        Some(0) => Delivery::Failed,
+        Some(index) => Delivery::FailedFrom(index),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(n: usize) -> Vec<StreamRecord> {
+        (0..n)
+            .map(|i| StreamRecord {
+                sequence_number: format!("{i:021}"),
+                position: i.to_string(),
+                next_position: (i + 1).to_string(),
+                created_ms: 0,
+                event: json!({}),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn item_failures_resume_from_the_earliest() {
+        let batch = records(4);
+        let response = |ids: &[&str]| {
+            let failures: Vec<Value> = ids.iter().map(|id| json!({ "itemIdentifier": id })).collect();
+            json!({ "batchItemFailures": failures }).to_string().into_bytes()
+        };
+        assert!(matches!(item_failures(&response(&[]), &batch), Delivery::Handled));
+        assert!(matches!(item_failures(b"null", &batch), Delivery::Handled));
+        let (two, three) = (format!("{:021}", 2), format!("{:021}", 3));
+        assert!(matches!(item_failures(&response(&[&three, &two]), &batch), Delivery::FailedFrom(2)));
+        assert!(matches!(item_failures(&response(&[&format!("{:021}", 0)]), &batch), Delivery::Failed));
+        assert!(matches!(item_failures(&response(&["nope"]), &batch), Delivery::Failed));
+    }
+
+    #[test]
+    fn retry_pauses_double_up_to_a_cap() {
+        assert_eq!(retry_pause(1), FIRST_RETRY_PAUSE);
+        assert_eq!(retry_pause(2), FIRST_RETRY_PAUSE * 2);
+        assert_eq!(retry_pause(40), MAX_RETRY_PAUSE);
+    }
+}
