@@ -386,3 +386,76 @@ def test_position_survives_a_restart():
         assert [k for b in batches(ddb, sink) for k in keys_of(b)] == ["before", "while-down-1", "while-down-2"], got
     finally:
         server.stop()
+
+
+SAM_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Seen:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: pk, Type: String}
+  OnOrder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Policies:
+        - DynamoDBCrudPolicy: {TableName: !Ref Seen}
+      Environment:
+        Variables:
+          SEEN: !Ref Seen
+      InlineCode: |
+        import os, boto3
+        ddb = boto3.client("dynamodb")
+        def handler(event, context):
+            for r in event["Records"]:
+                ddb.put_item(TableName=os.environ["SEEN"], Item={"pk": r["dynamodb"]["Keys"]["pk"]})
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"eventName": ["INSERT"]}'
+Outputs:
+  Orders:
+    Value: !Ref Orders
+  Seen:
+    Value: !Ref Seen
+  Mapping:
+    Value: !Ref OnOrderChanges
+"""
+
+
+def test_sam_dynamodb_event_deploys_and_triggers(client, lam, ddb):
+    cf = client("cloudformation")
+    stack = unique("esm-stack")
+    cf.create_stack(StackName=stack, TemplateBody=SAM_TEMPLATE, Capabilities=["CAPABILITY_IAM"])
+    cf.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cf.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+    mapping = lam.get_event_source_mapping(UUID=outputs["Mapping"])
+    assert mapping["BatchSize"] == 10
+    assert mapping["EventSourceArn"] == ddb.describe_table(TableName=outputs["Orders"])["Table"]["LatestStreamArn"]
+    put(ddb, outputs["Orders"], "order-1")
+    deadline = time.time() + WAIT_SECONDS
+    while time.time() < deadline:
+        if ddb.get_item(TableName=outputs["Seen"], Key={"pk": {"S": "order-1"}}).get("Item"):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the stack's function never saw the order")
+    cf.delete_stack(StackName=stack)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    code, _ = error_of(lam.get_event_source_mapping, UUID=outputs["Mapping"])
+    assert code == "ResourceNotFoundException"
