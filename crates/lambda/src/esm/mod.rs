@@ -88,7 +88,11 @@ impl Mappings {
         }
     }
 
+    /// Set LastProcessingResult (a store write only when it changes).
     async fn record_result(&self, uuid: &str, result: &'static str) {
+        if matches!(self.store.get(uuid), Ok(Some(m)) if m.last_processing_result == result) {
+            return;
+        }
         let _ = self
             .store
             .update(uuid, move |m| {

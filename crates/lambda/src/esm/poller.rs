@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use nimbus_core::time::now_epoch_millis;
-use nimbus_core::{InvokeRequest, StreamReader, StreamRecord};
+use nimbus_core::{InvokeRequest, StartingPosition, StreamReader, StreamRecord};
 use serde_json::{json, Value};
 
 use super::filter::{passes, Pattern};
@@ -29,6 +29,8 @@ use crate::engine::Engine;
 const IDLE_POLL: Duration = Duration::from_millis(20);
 /// How often a disabled mapping checks whether it was enabled again.
 const DISABLED_POLL: Duration = Duration::from_millis(100);
+/// How long a poller whose stream cannot be read waits before trying again.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// Pauses between retries of a failed batch: doubling up to the cap.
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
@@ -74,7 +76,7 @@ pub async fn run(
             Ok(false) => tokio::time::sleep(IDLE_POLL).await,
             Err(message) => {
                 tracing::warn!(%uuid, "event source mapping: {message}");
-                tokio::time::sleep(DISABLED_POLL).await;
+                tokio::time::sleep(ERROR_PAUSE).await;
             }
         }
     }
@@ -91,8 +93,20 @@ async fn poll_once(
     let Some(position) = mappings.store.position(&mapping.uuid).map_err(|e| e.message)? else {
         return Ok(false);
     };
-    let mut batch =
-        reader.read(&mapping.event_source_arn, &position, mapping.batch_size as usize).map_err(|e| e.message)?;
+    let mut batch = match reader.read(&mapping.event_source_arn, &position, mapping.batch_size as usize) {
+        Ok(batch) => batch,
+        Err(e) if e.code == "TrimmedDataAccessException" => {
+            // Records expired before they were read (the mapping was off for
+            // longer than the stream keeps them): go on from the oldest left.
+            let oldest = reader
+                .starting_position(&mapping.event_source_arn, StartingPosition::TrimHorizon)
+                .map_err(|e| e.message)?;
+            tracing::warn!(uuid = %mapping.uuid, "event source mapping: records expired unread; resuming at the trim horizon");
+            checkpoint(mappings, &mapping.uuid, &oldest).await?;
+            return Ok(true);
+        }
+        Err(e) => return Err(e.message),
+    };
     if batch.records.is_empty() {
         return Ok(false);
     }
