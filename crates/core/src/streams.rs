@@ -45,4 +45,11 @@ pub trait StreamReader: Send + Sync {
 
     /// Up to `limit` records from `position` on, oldest first.
     fn read(&self, stream_arn: &str, position: &str, limit: usize) -> Result<StreamBatch, AwsError>;
+
+    /// A counter that moves when records may have been added to some stream:
+    /// readers wait on it instead of polling often. A hint only (`None`:
+    /// no hints), so readers still look now and then.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -23,11 +23,17 @@ const MAX_READ: usize = 1000;
 pub struct DynamoDbStreamReader {
     streams: Arc<DynamoDbStreams>,
     store: Arc<dyn Store>,
+    /// `DynamoDb::writes`: moves after every write.
+    writes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl DynamoDbStreamReader {
-    pub fn new(streams: Arc<DynamoDbStreams>, store: Arc<dyn Store>) -> Self {
-        DynamoDbStreamReader { streams, store }
+    pub fn new(
+        streams: Arc<DynamoDbStreams>,
+        store: Arc<dyn Store>,
+        writes: tokio::sync::watch::Receiver<u64>,
+    ) -> Self {
+        DynamoDbStreamReader { streams, store, writes }
     }
 
     fn call(&self, region: &str, operation: &str, body: Value) -> Result<Value, AwsError> {
@@ -87,5 +93,9 @@ impl StreamReader for DynamoDbStreamReader {
             });
         }
         Ok(batch)
+    }
+
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.writes.clone())
     }
 }

@@ -196,8 +196,11 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
         Arc::new(nimbus_dynamodb::streams::DynamoDbStreams::new(store.clone(), context.clone(), streams_settings));
     dynamodb_streams.start_trimming();
     // Event source mappings read streams through core's StreamReader door.
-    let stream_reader =
-        nimbus_dynamodb::stream_reader::DynamoDbStreamReader::new(dynamodb_streams.clone(), store.clone());
+    let stream_reader = nimbus_dynamodb::stream_reader::DynamoDbStreamReader::new(
+        dynamodb_streams.clone(),
+        store.clone(),
+        dynamodb.writes(),
+    );
     lambda.connect_streams(Arc::new(stream_reader))?;
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![

@@ -24,9 +24,12 @@ use super::model::{MappingRecord, FUNCTION_FAILED, OK};
 use super::Mappings;
 use crate::engine::Engine;
 
-/// How often an idle stream is looked at: short, so a write reaches the
-/// function within tens of milliseconds (the streams module has no wake-up).
-const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How long an idle poller sleeps: it wakes sooner when the reader signals
+/// a write; without signals (or for writes that send none, such as Time to
+/// Live deletions) this bounds the delay.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// Without change signals, poll this often so writes arrive within tens of ms.
+const IDLE_POLL_UNSIGNALLED: Duration = Duration::from_millis(20);
 /// How often a disabled mapping checks whether it was enabled again.
 const DISABLED_POLL: Duration = Duration::from_millis(100);
 /// How long a poller whose stream cannot be read waits before trying again.
@@ -55,7 +58,12 @@ pub async fn run(
     reader: Arc<dyn StreamReader>,
     uuid: String,
 ) {
+    let mut changes = reader.changes();
     loop {
+        // Marked seen before reading, so a write during the read still ends the wait below.
+        if let Some(rx) = changes.as_mut() {
+            rx.borrow_and_update();
+        }
         let Some(engine) = engine.upgrade() else { break };
         let mapping = match mappings.store.get(&uuid) {
             Ok(Some(m)) => m,
@@ -73,7 +81,7 @@ pub async fn run(
         }
         match poll_once(&mappings, &engine, reader.as_ref(), &mapping).await {
             Ok(true) => {}
-            Ok(false) => tokio::time::sleep(IDLE_POLL).await,
+            Ok(false) => idle(changes.as_mut()).await,
             Err(message) => {
                 tracing::warn!(%uuid, "event source mapping: {message}");
                 tokio::time::sleep(ERROR_PAUSE).await;
@@ -81,6 +89,19 @@ pub async fn run(
         }
     }
     mappings.poller_stopped(&uuid);
+}
+
+/// Wait for a write signal (or the idle bound).
+async fn idle(changes: Option<&mut tokio::sync::watch::Receiver<u64>>) {
+    match changes {
+        Some(rx) => {
+            if let Ok(Err(_)) = tokio::time::timeout(IDLE_POLL, rx.changed()).await {
+                // The writer is gone (shutting down): no more signals.
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+        None => tokio::time::sleep(IDLE_POLL_UNSIGNALLED).await,
+    }
 }
 
 /// Read one batch and deliver it; `Ok(false)` when there was nothing new.
