@@ -4,7 +4,10 @@ handler starts (its first line reads the same wall clock), one write at a
 time. For reference, in the same run: PutItem alone, and a synchronous
 Invoke of the same warm function.
 
-    python bench/lambda/esm_latency.py --nimbus target/debug/nimbus [-n 200]
+    python bench/lambda/esm_latency.py --nimbus target/debug/nimbus [--nimbus other/nimbus] [-n 200] [--rounds 2]
+
+Several binaries (say, before and after a change) run in turn, round after
+round, so they share the machine's load.
 """
 
 import argparse
@@ -46,11 +49,27 @@ def summary(name, samples_ms):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nimbus", required=True)
+    ap.add_argument("--nimbus", action="append", required=True)
     ap.add_argument("-n", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
-    print(f"machine: {machine()}; load average before: {os.getloadavg()}")
-    server = Nimbus(args.nimbus)
+    print(f"machine: {machine()}")
+    results = {binary: ([], [], []) for binary in args.nimbus}
+    for _ in range(args.rounds):
+        for binary in args.nimbus:
+            print(f"load average: {os.getloadavg()}")
+            for mine, new in zip(results[binary], measure(binary, args.n)):
+                mine.extend(new)
+    for binary, (to_handler, put_only, invoke) in results.items():
+        print(binary)
+        print(summary("write -> handler start (mapping)", to_handler))
+        print(summary("PutItem alone (no stream)", put_only))
+        print(summary("Invoke round trip (warm)", invoke))
+    print(f"load average after: {os.getloadavg()}")
+
+
+def measure(binary, n):
+    server = Nimbus(binary)
     try:
         kw = dict(endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id="test",
                   aws_secret_access_key="test")
@@ -67,7 +86,7 @@ def main():
             time.sleep(0.05)
 
         to_handler, put_only, invoke = [], [], []
-        for i in range(args.n):
+        for i in range(n):
             key = f"k{i}"
             sent = time.time_ns()
             ddb.put_item(TableName="esm-source", Item={"pk": {"S": key}})
@@ -84,10 +103,7 @@ def main():
             t = time.perf_counter()
             server.lam.invoke(FunctionName="esm-fn", Payload=json.dumps({"Records": []}))
             invoke.append((time.perf_counter() - t) * 1e3)
-        print(summary("write -> handler start (mapping)", to_handler))
-        print(summary("PutItem alone (no stream)", put_only))
-        print(summary("Invoke round trip (warm)", invoke))
-        print(f"load average after: {os.getloadavg()}")
+        return to_handler, put_only, invoke
     finally:
         server.stop()
 
