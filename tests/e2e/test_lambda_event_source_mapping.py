@@ -321,6 +321,10 @@ def test_validation_errors(lam, ddb):
     fn, _ = recorder(lam, ddb)
     code, message = error_of(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName=fn)
     assert code == "InvalidParameterValueException"
+    assert message == ("1 validation error detected: Value null at 'startingPosition' failed to satisfy "
+                       "constraint: Member must not be null.")
+    code, message = error_of(lam.create_event_source_mapping, FunctionName=fn, StartingPosition="LATEST")
+    assert (code, message) == ("InvalidParameterValueException", "Unrecognized event source.")
     code, message = error_of(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName=fn,
                              StartingPosition="LATEST", BatchSize=10001)
     assert code == "ValidationException"

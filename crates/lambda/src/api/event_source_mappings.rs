@@ -168,7 +168,7 @@ pub async fn create(engine: &Arc<Engine>, mappings: &Mappings, request: &AwsRequ
     let (name, qualifier) = target_function(engine, &body)?;
     let arn = body.get("EventSourceArn").and_then(Value::as_str).unwrap_or_default().to_owned();
     if !is_dynamodb_stream(&arn) {
-        return Err(invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs."));
+        return Err(invalid("Unrecognized event source."));
     }
     let start = match body.get("StartingPosition").and_then(Value::as_str) {
         Some("TRIM_HORIZON") => StartingPosition::TrimHorizon,
@@ -176,7 +176,12 @@ pub async fn create(engine: &Arc<Engine>, mappings: &Mappings, request: &AwsRequ
         Some(other) => {
             return Err(invalid(format!("Unsupported starting position for DynamoDB streams: {other}")));
         }
-        None => return Err(invalid("StartingPosition is required for DynamoDB stream event sources.")),
+        None => {
+            // AWS words this one as a validation error, with Lambda's error type.
+            return Err(invalid(
+                "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.",
+            ));
+        }
     };
     let existing = mappings.store.list()?;
     if let Some(m) =
