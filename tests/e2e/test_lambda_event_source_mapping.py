@@ -463,3 +463,15 @@ def test_sam_dynamodb_event_deploys_and_triggers(client, lam, ddb):
     cf.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     code, _ = error_of(lam.get_event_source_mapping, UUID=outputs["Mapping"])
     assert code == "ResourceNotFoundException"
+
+
+def test_batching_window_gathers_records(lam, ddb):
+    table, arn = stream_table(ddb)
+    fn, sink = recorder(lam, ddb)
+    uuid, created = map_stream(lam, fn, arn, MaximumBatchingWindowInSeconds=2)
+    assert created["MaximumBatchingWindowInSeconds"] == 2
+    wait_state(lam, uuid, "Enabled")
+    for key in ["w1", "w2", "w3"]:
+        put(ddb, table, key)
+    got = delivered(ddb, sink, 3)
+    assert [keys_of(b) for b in got] == [["w1", "w2", "w3"]]

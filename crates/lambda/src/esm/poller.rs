@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nimbus_core::time::now_epoch_millis;
@@ -59,6 +59,8 @@ pub async fn run(
     uuid: String,
 ) {
     let mut changes = reader.changes();
+    // When the batch now waiting for its batching window was first seen.
+    let mut window: Option<Instant> = None;
     loop {
         // Marked seen before reading, so a write during the read still ends the wait below.
         if let Some(rx) = changes.as_mut() {
@@ -79,7 +81,7 @@ pub async fn run(
             tokio::time::sleep(DISABLED_POLL).await;
             continue;
         }
-        match poll_once(&mappings, &engine, reader.as_ref(), &mapping).await {
+        match poll_once(&mappings, &engine, reader.as_ref(), &mapping, &mut window).await {
             Ok(true) => {}
             Ok(false) => idle(changes.as_mut()).await,
             Err(message) => {
@@ -110,6 +112,7 @@ async fn poll_once(
     engine: &Engine,
     reader: &dyn StreamReader,
     mapping: &MappingRecord,
+    window: &mut Option<Instant>,
 ) -> Result<bool, String> {
     let Some(position) = mappings.store.position(&mapping.uuid).map_err(|e| e.message)? else {
         return Ok(false);
@@ -131,7 +134,7 @@ async fn poll_once(
     if batch.records.is_empty() {
         return Ok(false);
     }
-    if !window_elapsed(mapping, &batch.records) {
+    if !window_elapsed(mapping, batch.records.len(), window) {
         return Ok(false);
     }
     for record in &mut batch.records {
@@ -200,14 +203,19 @@ fn still_enabled(mappings: &Mappings, uuid: &str) -> bool {
     matches!(mappings.store.get(uuid), Ok(Some(m)) if m.enabled)
 }
 
-/// With a batching window, a batch short of BatchSize waits until its oldest
-/// record is as old as the window.
-fn window_elapsed(mapping: &MappingRecord, records: &[StreamRecord]) -> bool {
-    if mapping.batching_window_seconds == 0 || records.len() >= mapping.batch_size as usize {
+/// With a batching window, a batch short of BatchSize waits until the
+/// window has passed since its first record was seen.
+fn window_elapsed(mapping: &MappingRecord, count: usize, first_seen: &mut Option<Instant>) -> bool {
+    if mapping.batching_window_seconds == 0 || count >= mapping.batch_size as usize {
+        *first_seen = None;
         return true;
     }
-    let oldest = records.first().map_or(0, |r| r.created_ms);
-    now_epoch_millis().saturating_sub(oldest) >= mapping.batching_window_seconds as u64 * 1000
+    let since = *first_seen.get_or_insert_with(Instant::now);
+    if since.elapsed() >= Duration::from_secs(mapping.batching_window_seconds as u64) {
+        *first_seen = None;
+        return true;
+    }
+    false
 }
 
 fn gives_up(mapping: &MappingRecord, pending: &Pending) -> bool {
