@@ -12,13 +12,11 @@ use serde_json::{json, Value};
 use super::{body_json, json_response, parse_function_ref, query_param};
 use crate::engine::Engine;
 use crate::esm::filter::Pattern;
-use crate::esm::model::{not_found, MappingRecord, NO_RECORDS, USER_ACTION};
+use crate::esm::model::{not_found, MappingRecord, USER_ACTION};
 use crate::esm::Mappings;
 use crate::model::function_arn;
 use crate::util::Violations;
 
-/// Lambda's defaults for stream sources.
-const DEFAULT_BATCH_SIZE: i64 = 100;
 const DEFAULT_LIST_ITEMS: usize = 100;
 /// What the role needs on the stream.
 const STREAM_ACTIONS: [&str; 4] =
@@ -194,28 +192,9 @@ pub async fn create(engine: &Arc<Engine>, mappings: &Mappings, request: &AwsRequ
             format!("The event source arn (\" {arn} \") and function (\" {function} \") provided mapping already exists. Please update or delete the existing mapping with UUID {}", m.uuid),
         ));
     }
-    let mut record = MappingRecord {
-        uuid: nimbus_core::request::new_request_id(),
-        event_source_arn: arn.clone(),
-        function_name: name.clone(),
-        qualifier,
-        enabled: body.get("Enabled").and_then(Value::as_bool).unwrap_or(true),
-        starting_position: body["StartingPosition"].as_str().unwrap_or_default().to_owned(),
-        batch_size: DEFAULT_BATCH_SIZE as u32,
-        batching_window_seconds: 0,
-        parallelization_factor: 1,
-        maximum_retry_attempts: -1,
-        maximum_record_age_seconds: -1,
-        bisect_on_error: false,
-        tumbling_window_seconds: 0,
-        on_failure: None,
-        filters: vec![],
-        function_response_types: vec![],
-        last_modified: 0.0,
-        state: "Creating".into(),
-        state_transition_reason: USER_ACTION.into(),
-        last_processing_result: NO_RECORDS.into(),
-    };
+    let enabled = body.get("Enabled").and_then(Value::as_bool).unwrap_or(true);
+    let starting = body["StartingPosition"].as_str().unwrap_or_default();
+    let mut record = MappingRecord::for_stream(&arn, &name, qualifier, enabled, starting);
     apply_settings(&body, &mut record)?;
     let Some(reader) = mappings.reader() else {
         return Err(invalid("Nimbus has no DynamoDB Streams connected to read the stream from."));

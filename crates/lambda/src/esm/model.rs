@@ -55,6 +55,26 @@ pub struct MappingRecord {
 }
 
 impl MappingRecord {
+    /// A new mapping of a stream with Lambda's defaults for stream sources.
+    pub fn for_stream(arn: &str, function: &str, qualifier: Option<String>, enabled: bool, starting: &str) -> Self {
+        MappingRecord {
+            uuid: nimbus_core::request::new_request_id(),
+            event_source_arn: arn.to_owned(),
+            function_name: function.to_owned(),
+            qualifier,
+            enabled,
+            starting_position: starting.to_owned(),
+            batch_size: 100,
+            parallelization_factor: 1,
+            maximum_retry_attempts: -1,
+            maximum_record_age_seconds: -1,
+            state: "Creating".into(),
+            state_transition_reason: USER_ACTION.into(),
+            last_processing_result: NO_RECORDS.into(),
+            ..Default::default()
+        }
+    }
+
     pub fn function_arn(&self, ctx: &Context) -> String {
         qualified_arn(ctx, &self.function_name, self.qualifier.as_deref())
     }
