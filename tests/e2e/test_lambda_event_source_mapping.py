@@ -480,3 +480,24 @@ def test_batching_window_gathers_records(lam, ddb):
         put(ddb, table, key)
     got = delivered(ddb, sink, 3)
     assert [keys_of(b) for b in got] == [["w1", "w2", "w3"]]
+
+
+def test_aws_cli_manages_mappings(lam, ddb, aws_cli):
+    table, arn = stream_table(ddb)
+    fn, sink = recorder(lam, ddb)
+    created = aws_cli("lambda", "create-event-source-mapping", "--function-name", fn, "--event-source-arn", arn,
+                      "--starting-position", "LATEST", "--batch-size", "5", "--maximum-retry-attempts", "3",
+                      "--bisect-batch-on-function-error",
+                      "--destination-config", "OnFailure={Destination=arn:aws:sqs:us-east-1:000000000000:dlq}")
+    assert created["BatchSize"] == 5 and created["MaximumRetryAttempts"] == 3
+    assert created["BisectBatchOnFunctionError"] is True
+    assert created["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:sqs:us-east-1:000000000000:dlq"
+    listed = aws_cli("lambda", "list-event-source-mappings", "--function-name", fn)["EventSourceMappings"]
+    assert [m["UUID"] for m in listed] == [created["UUID"]]
+    wait_state(lam, created["UUID"], "Enabled")
+    put(ddb, table, "via-cli")
+    assert keys_of(delivered(ddb, sink, 1)[0]) == ["via-cli"]
+    updated = aws_cli("lambda", "update-event-source-mapping", "--uuid", created["UUID"], "--no-enabled")
+    assert updated["State"] == "Disabling"
+    aws_cli("lambda", "delete-event-source-mapping", "--uuid", created["UUID"])
+    assert aws_cli("lambda", "list-event-source-mappings", "--function-name", fn)["EventSourceMappings"] == []

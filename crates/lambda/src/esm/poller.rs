@@ -177,10 +177,13 @@ async fn poll_once(
         }
         pending.attempts += 1;
         if gives_up(mapping, &pending) {
+            // On AWS the OnFailure destination (SQS, SNS, S3) would get a
+            // description of the batch; Nimbus has none, so the server log does.
             let first = &pending.records[0].sequence_number;
+            let destination = mapping.on_failure.as_deref().unwrap_or("none");
             tracing::warn!(
                 uuid = %mapping.uuid,
-                "event source mapping: dropping {} record(s) from {first} after {} failed attempt(s)",
+                "event source mapping: dropping {} record(s) from sequence number {first} after {} failed attempt(s); OnFailure destination {destination} is not delivered to",
                 pending.records.len(),
                 pending.attempts
             );
