@@ -96,3 +96,56 @@ def test_schedule_rules(nimbus, client):
     events.remove_targets(Rule="e2e-tick", Ids=["fn"])
     events.delete_rule(Name="e2e-tick")
     assert "e2e-tick" not in [r["Name"] for r in events.list_rules()["Rules"]]
+
+
+TTL_TEMPLATE = """
+Parameters:
+  TtlAttribute:
+    Type: String
+  TtlOn:
+    Type: String
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      DeletionProtectionEnabled: false
+      TimeToLiveSpecification: {AttributeName: !Ref TtlAttribute, Enabled: !Ref TtlOn}
+Outputs:
+  TableName:
+    Value: !Ref Table
+"""
+
+
+def test_stack_updates_move_table_settings_one_change_at_a_time(nimbus, client, ddb):
+    """DynamoDB takes a TTL attribute change only from the disabled state, and
+    deletion protection only alone: stack updates that change them succeed."""
+    need(nimbus, "cloudformation", "dynamodb")
+    cf = client("cloudformation")
+
+    def deploy(action, attribute, on, template=TTL_TEMPLATE):
+        params = [{"ParameterKey": "TtlAttribute", "ParameterValue": attribute},
+                  {"ParameterKey": "TtlOn", "ParameterValue": on}]
+        action(StackName="e2e-ttl", TemplateBody=template, Parameters=params)
+        waiter = "stack_create_complete" if action == cf.create_stack else "stack_update_complete"
+        cf.get_waiter(waiter).wait(StackName="e2e-ttl", WaiterConfig={"Delay": 1})
+        outputs = cf.describe_stacks(StackName="e2e-ttl")["Stacks"][0]["Outputs"]
+        name = outputs[0]["OutputValue"]
+        return name, ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+
+    name, ttl = deploy(cf.create_stack, "expires", "true")
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    _, ttl = deploy(cf.update_stack, "deadline", "true")
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "deadline"}
+    _, ttl = deploy(cf.update_stack, "deadline", "false")
+    assert ttl == {"TimeToLiveStatus": "DISABLED"}
+    # Deletion protection and TTL changed together.
+    protected = TTL_TEMPLATE.replace("DeletionProtectionEnabled: false", "DeletionProtectionEnabled: true")
+    _, ttl = deploy(cf.update_stack, "expires", "true", template=protected)
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    assert ddb.describe_table(TableName=name)["Table"]["DeletionProtectionEnabled"] is True
+    deploy(cf.update_stack, "expires", "true")
+    cf.delete_stack(StackName="e2e-ttl")
+    assert name not in ddb.list_tables()["TableNames"]

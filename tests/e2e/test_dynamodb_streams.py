@@ -263,6 +263,26 @@ def test_get_records_returns_at_most_one_megabyte(ddb, streams):
     assert [plain(r["dynamodb"]["Keys"])["pk"] for r in rest["Records"]] == ["big3"]
 
 
+def test_time_to_live_deletions_name_dynamodb_as_the_user(ddb, streams):
+    name, arn = stream_table(ddb, "NEW_AND_OLD_IMAGES")
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    expired = str(int(time.time()) - 60)
+    item = {"pk": {"S": "ttl"}, "sk": {"N": "1"}, "expires": {"N": expired}}
+    ddb.put_item(TableName=name, Item=item)
+    it = iterator(streams, arn, "LATEST")
+    deadline = time.time() + 30
+    records = []
+    while not records and time.time() < deadline:
+        page = streams.get_records(ShardIterator=it)
+        records, it = page["Records"], page["NextShardIterator"]
+        time.sleep(0.5)
+    [record] = records
+    assert record["eventName"] == "REMOVE"
+    assert record["userIdentity"] == {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+    assert plain(record["dynamodb"]["OldImage"]) == {"pk": "ttl", "sk": 1, "expires": int(expired)}
+    assert "NewImage" not in record["dynamodb"]
+
+
 def test_list_and_describe_streams(ddb, streams, nimbus):
     name, arn = stream_table(ddb, "NEW_AND_OLD_IMAGES")
     other, other_arn = stream_table(ddb, "KEYS_ONLY")

@@ -115,8 +115,20 @@ def test_update_table_billing_protection_and_gsi_backfill(ddb):
         "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
     )
     ddb.update_table(TableName=name, DeletionProtectionEnabled=False)
-    ddb.update_table(TableName=name, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 3, "WriteCapacityUnits": 3},
-                     GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}])
+    # Switching to PROVISIONED needs throughput for every GSI too, and a GSI
+    # may not be dropped in the same request as a table throughput change.
+    switch = {"BillingMode": "PROVISIONED", "ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 3}}
+    assert error_of(ddb.update_table, TableName=name, **switch) == (
+        "ValidationException",
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: by-color",
+    )
+    assert error_of(ddb.update_table, TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}],
+                    **switch) == (
+        "ValidationException",
+        "One or more parameter values were invalid: You cannot create or delete index while updating table IOPS",
+    )
+    ddb.update_table(TableName=name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-color"}}])
+    ddb.update_table(TableName=name, **switch)
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
     assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
@@ -160,3 +172,16 @@ def test_resource_api_creates_and_waits(ddb_resource):
     assert table.table_status == "ACTIVE"
     assert table.key_schema == [{"AttributeName": "id", "KeyType": "HASH"}]
     table.delete()
+
+
+def test_control_plane_operations_take_the_table_arn(ddb):
+    name = create_table(ddb)
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == name
+    ddb.update_time_to_live(TableName=arn, TimeToLiveSpecification={"AttributeName": "exp", "Enabled": True})
+    assert ddb.describe_time_to_live(TableName=arn)["TimeToLiveDescription"]["AttributeName"] == "exp"
+    ddb.update_table(TableName=arn, TableClass="STANDARD_INFREQUENT_ACCESS")
+    other_region = arn.replace(":us-east-1:", ":us-west-2:")
+    assert error_of(ddb.describe_table, TableName=other_region)[0] == "ResourceNotFoundException"
+    assert ddb.delete_table(TableName=arn)["TableDescription"]["TableName"] == name
+    assert name not in ddb.list_tables()["TableNames"]

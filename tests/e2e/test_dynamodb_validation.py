@@ -254,7 +254,7 @@ def test_conditional_operator_needs_two_conditions(nimbus, table):
     _, reply = call(nimbus, "Scan", {"TableName": table, "ConditionalOperator": "AND",
                                      "ScanFilter": {"a": {"ComparisonOperator": "NULL"}}})
     assert reply["message"] == "ConditionalOperator can only be used when Filter or Expected has two or more elements"
-    _, reply = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "x"}, "n": {"N": "0e126"}}})
+    _, reply = call(nimbus, "PutItem", {"TableName": table, "Item": {"pk": {"S": "x"}, "n": {"N": "10e125"}}})
     assert reply["message"] == (
         "1 validation error detected: Number overflow. Attempting to store a number with magnitude larger than "
         "supported range")

@@ -3,10 +3,11 @@
 //! Map: `types/` (attribute values, numbers, key encoding, sizes), `expr/`
 //! (expression parser and evaluator), `model/` (tables and items in the
 //! store), `engine` (one conditional write, shared by every write path),
-//! `api/` (one file per operation group: wire in, validation, wire out) and
-//! `metrics` (the `AWS/DynamoDB` CloudWatch metrics); `streams` is the
-//! DynamoDB Streams service and the change records writes leave for it;
-//! `stream_reader` opens it to Lambda's event source mappings.
+//! `api/` (one file per operation group: wire in, validation, wire out),
+//! `ttl` (the background deletion of expired items), `streams` (DynamoDB
+//! Streams: the change records writes leave, and the service reading them)
+//! and `metrics` (the `AWS/DynamoDB` CloudWatch metrics); `stream_reader`
+//! opens the streams to Lambda's event source mappings.
 
 pub mod api;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod stream_reader;
 pub mod streams;
+pub mod ttl;
 pub mod types;
 
 use std::collections::HashMap;
@@ -163,7 +165,7 @@ impl DynamoDb {
             "UpdateTimeToLive" => self.update_ttl(region, r).await?,
             "DescribeTimeToLive" => self.describe_ttl(region, r).await?,
             "DescribeLimits" => self.describe_limits(),
-            "DescribeEndpoints" => self.describe_endpoints(region),
+            "DescribeEndpoints" => self.describe_endpoints(region, caller.and_then(|c| c.header("host"))),
             _ => return Err(AwsError::unknown_operation(Protocol::AwsJson1_0)),
         };
         let returned = match operation {

@@ -521,3 +521,40 @@ fn metrics_cost_side_by_side() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn ttl_sweep_deletes_only_expired_numbers() {
+    rt().block_on(async {
+        let h = harness();
+        h.table("ttl1").await;
+        let now: i64 = 2_000_000_000;
+        let put = |sk: u32, exp: Option<Value>| {
+            let mut item = json!({"pk": {"S": "p"}, "sk": {"N": sk.to_string()}, "g": {"S": "g"}});
+            if let Some(e) = exp {
+                item["exp"] = e;
+            }
+            json!({"TableName": "ttl1", "Item": item})
+        };
+        // Nothing is swept before TTL is enabled.
+        h.ok("PutItem", put(1, Some(json!({"N": (now - 60).to_string()})))).await;
+        assert_eq!(h.ddb.sweep_expired(now).await.unwrap(), 0);
+        h.ok(
+            "UpdateTimeToLive",
+            json!({"TableName": "ttl1", "TimeToLiveSpecification": {"AttributeName": "exp", "Enabled": true}}),
+        )
+        .await;
+        h.ok("PutItem", put(2, Some(json!({"N": format!("{}.5", now - 1)})))).await;
+        h.ok("PutItem", put(3, Some(json!({"N": (now + 60).to_string()})))).await;
+        h.ok("PutItem", put(4, Some(json!({"S": (now - 60).to_string()})))).await;
+        h.ok("PutItem", put(5, Some(json!({"N": (now - 6 * 365 * 86_400).to_string()})))).await;
+        h.ok("PutItem", put(6, None)).await;
+        assert_eq!(h.ddb.sweep_expired(now).await.unwrap(), 2);
+        let keys = |resp: Value| -> Vec<String> {
+            resp["Items"].as_array().unwrap().iter().map(|i| i["sk"]["N"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(keys(h.ok("Scan", json!({"TableName": "ttl1"})).await), ["3", "4", "5", "6"]);
+        assert_eq!(keys(h.ok("Scan", json!({"TableName": "ttl1", "IndexName": "gsi"})).await), ["3", "4", "5", "6"]);
+        // A second sweep finds nothing more.
+        assert_eq!(h.ddb.sweep_expired(now).await.unwrap(), 0);
+    });
+}

@@ -5,6 +5,7 @@ mod logs_cli;
 mod serve;
 mod server_client;
 mod stack_cli;
+mod storage;
 
 use clap::{Parser, Subcommand, ValueEnum};
 

@@ -8,11 +8,6 @@ use nimbus_core::{Context, Service};
 use nimbus_edge::{AuthMode, Edge};
 use nimbus_iam::model::Model;
 use nimbus_iam::{Iam, IamAuthorizer, IamCredentials, StaticCredentials, Sts, Verifier};
-use nimbus_store::Store;
-use nimbus_store_redb::RedbStore;
-
-/// The embedded store's file inside the data dir.
-pub const STORE_FILE: &str = "store.redb";
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -25,6 +20,10 @@ pub struct ServeArgs {
     /// Where the embedded store keeps its data.
     #[arg(long, default_value = ".nimbus", env = "NIMBUS_DATA_DIR")]
     data_dir: PathBuf,
+    /// Keep state in PostgreSQL (or CockroachDB, YugabyteDB) instead of the
+    /// embedded store: postgres://user:password@host:port/database.
+    #[arg(long, env = "NIMBUS_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Where runtime packages installed from registries (the AWS SDK for
     /// JavaScript of the nodejs runtimes) are kept and shared between
     /// servers [default: $HOME/.cache/nimbus, else DATA_DIR/cache].
@@ -133,9 +132,7 @@ fn home_cache_dir() -> Option<PathBuf> {
 async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", args.data_dir.display()))?;
-    let store_path = args.data_dir.join(STORE_FILE);
-    let store: Arc<dyn Store> =
-        RedbStore::open(&store_path).map_err(|e| format!("cannot open the store at {}: {e}", store_path.display()))?;
+    let (store, store_banner) = crate::storage::open(args.store.as_deref(), &args.data_dir)?;
     let context = Context { region: args.region.clone(), account_id: args.account_id.clone() };
 
     // Bound before the services are built: Lambda hands functions this address.
@@ -191,6 +188,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     events.start();
     let dynamodb = Arc::new(nimbus_dynamodb::DynamoDb::new(store.clone(), context.clone()));
     dynamodb.set_metrics(cloudwatch.metric_sink());
+    dynamodb.start_ttl_sweeper();
     let streams_settings = nimbus_dynamodb::streams::api::Settings::from_env();
     let dynamodb_streams =
         Arc::new(nimbus_dynamodb::streams::DynamoDbStreams::new(store.clone(), context.clone(), streams_settings));
@@ -233,6 +231,7 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
 
     println!("Nimbus {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
     println!("  data dir:    {}", args.data_dir.display());
+    println!("  store:       {store_banner}");
     println!("  region:      {}   account: {}", args.region, args.account_id);
     if args.auth == Auth::On {
         // The default secret is public knowledge; a chosen one stays off the screen.

@@ -42,7 +42,7 @@ impl Remote {
         };
         // Records kept away from the server's own would be invisible to it
         // and to `nimbus up`: say so rather than quietly diverge.
-        if !self.data_dir.join(crate::serve::STORE_FILE).is_file() {
+        if !self.data_dir.join(crate::storage::STORE_FILE).is_file() {
             eprintln!(
                 "nimbus: note: {} is not a Nimbus data dir; stack records will be kept there (pass the server's --data-dir to share them)",
                 self.data_dir.display()

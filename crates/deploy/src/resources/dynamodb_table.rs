@@ -85,28 +85,30 @@ pub async fn create(ctx: &Ctx<'_>, props: &Value) -> Result<Provisioned> {
         body["StreamSpecification"] = spec;
     }
     let response = ctx.api.call("dynamodb", call("CreateTable", body)).await?;
-    if let Some(ttl) = props.get("TimeToLiveSpecification") {
-        ctx.api
-            .call("dynamodb", call("UpdateTimeToLive", json!({"TableName": name, "TimeToLiveSpecification": ttl})))
-            .await?;
+    if props.get("TimeToLiveSpecification").is_some() {
+        set_time_to_live(ctx, &name, props.get("TimeToLiveSpecification")).await?;
     }
     Ok(outcome(&name, &response["TableDescription"]))
 }
 
 pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<Provisioned> {
     let name = old.physical_id;
-    let mut body = json!({"TableName": name});
-    let mut changed = false;
-    for key in [
-        "BillingMode",
-        "ProvisionedThroughput",
-        "StreamSpecification",
-        "AttributeDefinitions",
-        "TableClass",
-        "DeletionProtectionEnabled",
-    ] {
-        if old.properties.get(key) != props.get(key) {
-            changed = true;
+    // DynamoDB takes some changes only alone (table class, deletion
+    // protection) or not together (throughput and streams): one UpdateTable
+    // per group, as CloudFormation does. AttributeDefinitions travel with
+    // the index creations below.
+    let groups: [&[&str]; 4] = [
+        &["BillingMode", "ProvisionedThroughput"],
+        &["StreamSpecification"],
+        &["TableClass"],
+        &["DeletionProtectionEnabled"],
+    ];
+    for group in groups {
+        let mut body = json!({"TableName": name});
+        for &key in group {
+            if old.properties.get(key) == props.get(key) {
+                continue;
+            }
             match key {
                 "ProvisionedThroughput" => {
                     if let Some(pt) = props.get(key) {
@@ -122,6 +124,9 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
                     }
                 }
             }
+        }
+        if body.as_object().is_some_and(|b| b.len() > 1) {
+            ctx.api.call("dynamodb", call("UpdateTable", body)).await?;
         }
     }
     // Indexes: delete those gone, create those new (by name), as UpdateTable takes one each.
@@ -143,9 +148,6 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
             gsi_updates.push(json!({"Create": indexes(&json!([def]))[0]}));
         }
     }
-    if changed && body.as_object().is_some_and(|b| b.len() > 1) {
-        ctx.api.call("dynamodb", call("UpdateTable", body)).await?;
-    }
     for u in gsi_updates {
         let attrs = props.get("AttributeDefinitions").cloned().unwrap_or(Value::Null);
         ctx.api
@@ -159,19 +161,38 @@ pub async fn update(ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) -> Result<
             .await?;
     }
     if old.properties.get("TimeToLiveSpecification") != props.get("TimeToLiveSpecification") {
-        let spec = match props.get("TimeToLiveSpecification") {
-            Some(s) => s.clone(),
-            None => {
-                let attr = old.properties["TimeToLiveSpecification"]["AttributeName"].clone();
-                json!({"AttributeName": attr, "Enabled": false})
-            }
-        };
-        ctx.api
-            .call("dynamodb", call("UpdateTimeToLive", json!({"TableName": name, "TimeToLiveSpecification": spec})))
-            .await?;
+        set_time_to_live(ctx, name, props.get("TimeToLiveSpecification")).await?;
     }
     let described = ctx.api.call("dynamodb", call("DescribeTable", json!({"TableName": name}))).await?;
     Ok(outcome(name, &described["Table"]))
+}
+
+/// Bring the table's TTL to `wanted` (absent: off). DynamoDB changes the
+/// attribute only from the disabled state and refuses no-op changes, so
+/// this goes from what DescribeTimeToLive reports.
+async fn set_time_to_live(ctx: &Ctx<'_>, name: &str, wanted: Option<&Value>) -> Result<()> {
+    let described = ctx.api.call("dynamodb", call("DescribeTimeToLive", json!({"TableName": name}))).await?
+        ["TimeToLiveDescription"]
+        .clone();
+    let current = (described["TimeToLiveStatus"] == "ENABLED").then(|| described["AttributeName"].clone());
+    // A template parameter gives the flag as the string "true".
+    let enabled = |w: &&Value| {
+        w["Enabled"] == json!(true) || w["Enabled"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+    };
+    let wanted_attr = wanted.filter(enabled).map(|w| w["AttributeName"].clone());
+    let ttl = |attr: &Value, enabled: bool| {
+        call(
+            "UpdateTimeToLive",
+            json!({"TableName": name, "TimeToLiveSpecification": {"AttributeName": attr, "Enabled": enabled}}),
+        )
+    };
+    if let Some(attr) = current.as_ref().filter(|attr| wanted_attr.as_ref() != Some(*attr)) {
+        ctx.api.call("dynamodb", ttl(attr, false)).await?;
+    }
+    if let Some(attr) = wanted_attr.as_ref().filter(|attr| current.as_ref() != Some(*attr)) {
+        ctx.api.call("dynamodb", ttl(attr, true)).await?;
+    }
+    Ok(())
 }
 
 pub async fn delete(ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {

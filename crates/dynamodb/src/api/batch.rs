@@ -7,7 +7,7 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::items::{collection_metrics_by_table, parse_projection};
-use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use super::{check_placeholders_used, check_scalar_keys, CapacityMode, Consumed, Req, Validator};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{internal, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
@@ -100,6 +100,7 @@ impl DynamoDb {
             check_placeholders_used(&sr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            check_scalar_keys(&table, projection.iter().flatten())?;
             let mut encoded: Vec<(&Value, Vec<u8>)> = vec![];
             for k in keys {
                 let key = table.key_of(&item_from_json_in(k, sr.layer)?)?;

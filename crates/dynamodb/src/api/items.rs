@@ -3,14 +3,18 @@
 use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::{check_no_mixing, check_placeholders_used, envelope, legacy, CapacityMode, Consumed, Req, Validator};
-use crate::engine::{apply, validate_put, Action, Applied, Failure, WriteOp};
+use super::{
+    check_no_mixing, check_placeholders_used, check_scalar_keys, check_write_expressions, envelope, legacy,
+    CapacityMode, Consumed, Req, Validator,
+};
+use crate::engine::{apply_as, validate_put, Action, Applied, Failure, WriteOp};
 use crate::error::{conditional_check_failed, internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::project;
 use crate::expr::{parser, update, Attrs, Cond, Kind, Path};
 use crate::metrics::Capacity;
 use crate::model::items::{read, read_raw, read_units};
 use crate::model::Table;
+use crate::streams::Origin;
 use crate::types::{item_size, Item};
 use crate::DynamoDb;
 
@@ -119,9 +123,14 @@ pub fn condition_failed(old: Option<Item>, with_item: bool) -> nimbus_core::AwsE
 impl DynamoDb {
     /// Run one conditional write serializably.
     pub(crate) async fn run_write(&self, op: WriteOp, old_on_failure: bool) -> Result<Applied> {
+        self.run_write_as(op, old_on_failure, Origin::Caller).await
+    }
+
+    /// As `run_write`, for a change made by `origin` (see `engine::apply_as`).
+    pub(crate) async fn run_write_as(&self, op: WriteOp, old_on_failure: bool, origin: Origin) -> Result<Applied> {
         transact(self.catalog.store().as_ref(), move |view: &dyn ReadView| {
             let mut batch = WriteBatch::new();
-            match apply(view, &op, &mut batch) {
+            match apply_as(view, &op, &mut batch, origin) {
                 Ok(applied) => Ok((batch, applied)),
                 Err(Failure::Condition(old)) => Err(TxnError::Aborted(condition_failed(old, old_on_failure))),
                 Err(Failure::Error(e)) => Err(TxnError::Aborted(e)),
@@ -173,6 +182,7 @@ impl DynamoDb {
         };
         let (name, opts, item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        check_write_expressions(&table, None, condition.as_ref())?;
         let key = validate_put(&table, &item)?;
         let wants_old = opts.return_values != "NONE" || opts.capacity != CapacityMode::None || opts.metrics;
         let op = WriteOp {
@@ -205,6 +215,7 @@ impl DynamoDb {
         };
         let (name, opts, key_item, condition) = parse().map_err(envelope)?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+        check_write_expressions(&table, None, condition.as_ref())?;
         let key = table.key_of(&key_item)?;
         let op = WriteOp {
             table: table.clone(),
@@ -246,6 +257,7 @@ impl DynamoDb {
                 target.head()
             )));
         }
+        check_write_expressions(&table, Some(&update), condition.as_ref())?;
         let updated: Vec<Path> = update.targets().cloned().collect();
         let op = WriteOp {
             table: table.clone(),
@@ -258,7 +270,7 @@ impl DynamoDb {
         };
         let applied = self.run_write(op, opts.old_on_failure).await.map_err(|e| match legacy_update {
             true => legacy_type_mismatch(e),
-            false => e,
+            false => expression_index_mismatch(e),
         })?;
         Ok(self.write_response(&table, applied, &opts, Some(&updated)))
     }
@@ -277,6 +289,7 @@ impl DynamoDb {
         attrs.check_unused()?;
         let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
         let (_, key) = parse_key(&r, &table)?;
+        check_scalar_keys(&table, projection.iter().flatten())?;
         let store = self.catalog.store();
         // Fast path: hand back the stored JSON as it is.
         if projection.is_none() && capacity == CapacityMode::None {
@@ -319,6 +332,15 @@ impl DynamoDb {
 fn legacy_type_mismatch(mut err: nimbus_core::AwsError) -> nimbus_core::AwsError {
     if err.message == update::BAD_TYPE {
         err.message = "One or more parameter values were invalid: Type mismatch for attribute to update".into();
+    }
+    err
+}
+
+/// An index key given the wrong type by a value read from the item (`SET
+/// k = other`): the types the expression alone shows were checked earlier.
+fn expression_index_mismatch(mut err: nimbus_core::AwsError) -> nimbus_core::AwsError {
+    if err.message.starts_with("One or more parameter values were invalid: Type mismatch for Index Key ") {
+        err = validation("The update expression attempted to update the secondary index key to unsupported type");
     }
     err
 }

@@ -5,9 +5,10 @@
 use serde_json::Value;
 
 use super::Req;
-use crate::error::{invalid_parameter, serialization, validation, Result};
+use crate::error::{internal, invalid_parameter, serialization, validation, Result};
 use crate::expr::update::{SetValue, Update};
 use crate::expr::{Cmp, Cond, Operand, Path, PathElem};
+use crate::model::table::{KeyAttr, KeySchema};
 use crate::types::{check_attribute_name, unexpected, AttributeValue};
 
 fn path(name: &str) -> Path {
@@ -22,8 +23,59 @@ fn values(r: &Req<'_>) -> Result<Vec<AttributeValue>> {
     }
 }
 
+/// The AttributeValue types each operator takes, as AWS checks them
+/// (EQ and NE take any type).
+fn allowed_types(op: &str) -> &'static [&'static str] {
+    match op {
+        "EQ" | "NE" => &["S", "N", "B", "SS", "NS", "BS", "BOOL", "NULL", "L", "M"],
+        "CONTAINS" | "NOT_CONTAINS" => &["S", "N", "B", "BOOL", "NULL"],
+        "LE" | "LT" | "GE" | "GT" | "IN" | "BETWEEN" => &["S", "N", "B"],
+        "BEGINS_WITH" => &["S", "B"],
+        _ => &[],
+    }
+}
+
+/// AWS's checks of a condition's values, in its order: how many, all of
+/// one type, a type the operator takes, and BETWEEN's bounds in order.
+fn check_arguments(op: &str, args: &[AttributeValue]) -> Result<()> {
+    let count_ok = match op {
+        "NULL" | "NOT_NULL" => args.is_empty(),
+        "IN" => !args.is_empty(),
+        "BETWEEN" => args.len() == 2,
+        _ => args.len() == 1,
+    };
+    if !count_ok {
+        return Err(invalid_parameter(format!("Invalid number of argument(s) for the {op} ComparisonOperator")));
+    }
+    if let Some(first) = args.first() {
+        if args.iter().any(|a| a.type_name() != first.type_name()) {
+            return Err(invalid_parameter("AttributeValues inside AttributeValueList must be of same type"));
+        }
+        if let Some(bad) = args.iter().find(|a| !allowed_types(op).contains(&a.type_name())) {
+            return Err(invalid_parameter(format!(
+                "ComparisonOperator {op} is not valid for {} AttributeValue type",
+                bad.type_name()
+            )));
+        }
+    }
+    if let [low, high] = args {
+        if op == "BETWEEN" && crate::expr::eval::compare(low, high) == Some(std::cmp::Ordering::Greater) {
+            return Err(validation(
+                "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One `{ComparisonOperator, AttributeValueList}` condition on attribute `name`.
 fn comparison(name: &str, op: &str, args: Vec<AttributeValue>) -> Result<Cond> {
+    if !COMPARISON_OPERATORS.contains(&op) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{op}' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]"
+        )));
+    }
+    check_arguments(op, &args)?;
     let wrong = || invalid_parameter(format!("Invalid number of argument(s) for the {op} ComparisonOperator"));
     let p = || Operand::Path(path(name));
     let one = |args: Vec<AttributeValue>| -> Result<Operand> {
@@ -47,7 +99,10 @@ fn comparison(name: &str, op: &str, args: Vec<AttributeValue>) -> Result<Cond> {
             Ok(if op == "NULL" { Cond::NotExists(path(name)) } else { Cond::Exists(path(name)) })
         }
         "CONTAINS" => Ok(Cond::Contains(p(), one(args)?)),
-        "NOT_CONTAINS" => Ok(Cond::And(Box::new(Cond::Exists(path(name))), Box::new(Cond::Not(Box::new(Cond::Contains(p(), one(args)?)))))),
+        "NOT_CONTAINS" => Ok(Cond::And(
+            Box::new(Cond::Exists(path(name))),
+            Box::new(Cond::Not(Box::new(Cond::Contains(p(), one(args)?)))),
+        )),
         "BEGINS_WITH" => Ok(Cond::BeginsWith(p(), one(args)?)),
         "IN" => {
             if args.is_empty() {
@@ -59,10 +114,55 @@ fn comparison(name: &str, op: &str, args: Vec<AttributeValue>) -> Result<Cond> {
             Ok([low, high]) => Ok(Cond::Between(p(), Operand::Value(low), Operand::Value(high))),
             Err(_) => Err(wrong()),
         },
-        _ => Err(validation(format!(
-            "1 validation error detected: Value '{op}' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]"
-        ))),
+        _ => Err(internal("unreachable: operator checked")),
     }
+}
+
+const COMPARISON_OPERATORS: [&str; 13] = [
+    "IN",
+    "NULL",
+    "BETWEEN",
+    "LT",
+    "NOT_CONTAINS",
+    "EQ",
+    "GT",
+    "NOT_NULL",
+    "NE",
+    "LE",
+    "BEGINS_WITH",
+    "GE",
+    "CONTAINS",
+];
+
+/// KeyConditions against the key schema being queried, with the checks
+/// (and wording) AWS applies to them rather than to expressions.
+pub fn check_key_conditions(r: &Req<'_>, schema: &KeySchema) -> Result<()> {
+    let Some(map) = r.object("KeyConditions")? else { return Ok(()) };
+    let attrs: Vec<&KeyAttr> = schema.attrs().collect();
+    if attrs.len() == 1 && map.len() > 1 {
+        return Err(validation("Query key condition not supported"));
+    }
+    for (i, attr) in attrs.iter().enumerate() {
+        let is_hash = i == 0;
+        let Some(spec) = map.get(&attr.name).and_then(Value::as_object) else {
+            if is_hash || map.len() > 1 {
+                return Err(validation(format!("Query condition missed key schema element: {}", attr.name)));
+            }
+            continue;
+        };
+        let cr = r.child(spec);
+        let op = cr.str("ComparisonOperator")?.unwrap_or_default();
+        if ["NULL", "NOT_NULL", "NE", "CONTAINS", "NOT_CONTAINS", "IN"].contains(&op) {
+            return Err(validation("Attempted conditional constraint is not an indexable operation"));
+        }
+        if values(&cr)?.iter().any(|v| !attr.kind.matches(v)) {
+            return Err(invalid_parameter("Condition parameter type does not match schema type"));
+        }
+        if is_hash && op != "EQ" {
+            return Err(validation("Query key condition not supported"));
+        }
+    }
+    Ok(())
 }
 
 fn combine(conds: Vec<Cond>, or: bool) -> Option<Cond> {

@@ -6,14 +6,20 @@ pub mod batch;
 pub mod items;
 pub mod legacy;
 pub mod query;
+pub mod table_spec;
 pub mod tables;
+pub mod tags;
+pub mod time_to_live;
 pub mod transact;
 
 use nimbus_core::AwsError;
 use serde_json::{json, Map, Value};
 
 use crate::error::{serialization, validation, Result};
+use crate::expr::update::Update;
+use crate::expr::{Cond, Path};
 use crate::model::items::IndexUnits;
+use crate::model::table::Table;
 use crate::types::{item_from_json_in, unexpected, Item, Layer};
 
 /// A request body: a JSON object with typed accessors that answer wrong
@@ -80,11 +86,15 @@ impl<'a> Req<'a> {
         self.get(name).map(|v| item_from_json_in(v, self.layer)).transpose()
     }
 
-    /// TableName of a control-plane operation: required, 3–255 of `[a-zA-Z0-9_.-]`.
+    /// TableName of a control-plane operation: required, 3–255 of `[a-zA-Z0-9_.-]`, or the table's ARN.
     pub fn table_name(&self) -> Result<&'a str> {
         let name = self.str("TableName")?;
         let mut v = Validator::default();
-        v.table_name(name, "tableName");
+        match name.filter(|n| n.starts_with("arn:")) {
+            // The table's ARN may stand for its name (up to 1024 characters).
+            Some(arn) => v.item_table_name(Some(arn)),
+            None => v.table_name(name, "tableName"),
+        }
         v.finish()?;
         Ok(name.unwrap_or_default())
     }
@@ -362,6 +372,58 @@ pub fn envelope(mut err: AwsError) -> AwsError {
         err.message = format!("1 validation error detected: {}", err.message);
     }
     err
+}
+
+/// Key attributes hold scalars: AWS refuses an expression path that steps
+/// into one (`k.x`, `k[0]`), naming the table's key before the indexes'.
+pub fn check_scalar_keys<'a>(table: &Table, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let nested: Vec<&str> = paths.into_iter().filter(|p| p.0.len() > 1).map(Path::head).collect();
+    if nested.is_empty() {
+        return Ok(());
+    }
+    let refuse = |kind: &str, name: &str| {
+        Err(validation(format!(
+            "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: {kind}: {name}"
+        )))
+    };
+    let stepped_into = |a: &&crate::model::table::KeyAttr| nested.contains(&a.name.as_str());
+    if let Some(a) = table.key.attrs().find(stepped_into) {
+        return refuse("Key", &a.name);
+    }
+    if let Some(a) = table.lsis.iter().chain(&table.gsis).flat_map(|i| i.key.attrs()).find(stepped_into) {
+        return refuse("IndexKey", &a.name);
+    }
+    Ok(())
+}
+
+/// What AWS checks of a write's expressions against the table's keys, once
+/// no key attribute is an update target: the index key types the update
+/// shows, then paths into key attributes.
+pub fn check_write_expressions(table: &Table, update: Option<&Update>, condition: Option<&Cond>) -> Result<()> {
+    if let Some(u) = update {
+        check_index_key_types(table, u)?;
+    }
+    check_scalar_keys(
+        table,
+        update.into_iter().flat_map(Update::paths).chain(condition.into_iter().flat_map(Cond::paths)),
+    )
+}
+
+/// An update that surely gives an index key attribute a value of another
+/// type is refused before the item is read.
+fn check_index_key_types(table: &Table, update: &Update) -> Result<()> {
+    for (name, actual) in update.assigned_types() {
+        for index in table.indexes() {
+            if let Some(attr) = index.key.attrs().find(|a| a.name == name && a.kind.as_str() != actual) {
+                return Err(crate::error::invalid_parameter(format!(
+                    "Type mismatch for Index Key {name} Expected: {} Actual: {actual} IndexName: {}",
+                    attr.kind.as_str(),
+                    index.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// "Can not use both expression and non-expression parameters in the same request".

@@ -9,10 +9,12 @@ use nimbus_store::{prefix_end, Direction, Keyspace};
 use serde_json::{json, Map, Value};
 
 use super::items::parse_projection;
-use super::{check_no_mixing, check_placeholders_used, legacy, CapacityMode, Consumed, Req, Validator};
+use super::{
+    check_no_mixing, check_placeholders_used, check_scalar_keys, legacy, CapacityMode, Consumed, Req, Validator,
+};
 use crate::error::{internal, invalid_parameter, resource_not_found, validation, Result};
 use crate::expr::eval::{eval, project};
-use crate::expr::{parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
+use crate::expr::{key_shape, parser, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::metrics::Capacity;
 use crate::model::items::{read, read_units};
 use crate::model::table::{check_key_not_empty, Index, KeyAttr, KeySchema};
@@ -52,40 +54,6 @@ struct Plan {
     segment: Option<(u64, u64)>,
     consistent: bool,
     capacity: CapacityMode,
-}
-
-/// Every path a condition reads.
-fn cond_paths<'a>(cond: &'a Cond, out: &mut Vec<&'a Path>) {
-    let op = |o: &'a Operand, out: &mut Vec<&'a Path>| {
-        if let Operand::Path(p) | Operand::Size(p) = o {
-            out.push(p);
-        }
-    };
-    match cond {
-        Cond::Or(a, b) | Cond::And(a, b) => {
-            cond_paths(a, out);
-            cond_paths(b, out);
-        }
-        Cond::Not(a) => cond_paths(a, out),
-        Cond::Compare(_, a, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => {
-            op(a, out);
-            op(b, out);
-        }
-        Cond::Between(a, b, c) => {
-            op(a, out);
-            op(b, out);
-            op(c, out);
-        }
-        Cond::In(a, list) => {
-            op(a, out);
-            list.iter().for_each(|x| op(x, out));
-        }
-        Cond::Exists(p) | Cond::NotExists(p) => out.push(p),
-        Cond::Type(p, t) => {
-            out.push(p);
-            op(t, out);
-        }
-    }
 }
 
 fn single_name(p: &Path) -> Option<&str> {
@@ -389,17 +357,20 @@ impl DynamoDb {
             }
             (Some(s), Some(t)) => Some((s as u64, t as u64)),
         };
+        // Any legacy parameter rules out every expression, whichever pair.
         let filter_member = if query { "QueryFilter" } else { "ScanFilter" };
-        check_no_mixing(r, &[filter_member, "ConditionalOperator"], &["FilterExpression"])?;
-        check_no_mixing(r, &["AttributesToGet"], &["ProjectionExpression"])?;
-        if query {
-            check_no_mixing(r, &["KeyConditions"], &["KeyConditionExpression"])?;
-        }
+        check_no_mixing(
+            r,
+            &["AttributesToGet", "ConditionalOperator", "KeyConditions", filter_member],
+            &["FilterExpression", "KeyConditionExpression", "ProjectionExpression"],
+        )?;
         let mut attrs = Attrs::from_request(r)?;
         let key_cond = if !query {
             None
         } else if let Some(src) = r.str("KeyConditionExpression")? {
-            Some(parser::condition(src, Kind::KeyCondition, &mut attrs)?)
+            let cond = parser::condition(src, Kind::KeyCondition, &mut attrs)?;
+            key_shape::check(&cond)?;
+            Some(cond)
         } else if r.has("KeyConditions") {
             legacy::filter(r, "KeyConditions", false)?
         } else {
@@ -466,19 +437,22 @@ impl DynamoDb {
                 )));
             }
         }
+        check_scalar_keys(&table, filter.iter().flat_map(Cond::paths).chain(projection.iter().flatten()))?;
         let schema = index.as_ref().map_or(&table.key, |i| &i.key);
         let id = index.as_ref().map_or(table.id, |i| i.id).to_be_bytes();
+        if query && !r.has("KeyConditionExpression") {
+            legacy::check_key_conditions(r, schema)?;
+        }
         // The encoded partition a Query reads (hash key and leading equalities).
         let mut partition = None;
         let (lower, upper) = match key_cond {
             Some(kc) => {
                 let (hash, equalities, range) = key_condition(kc, schema)?;
                 if let Some(f) = &filter {
-                    let mut paths = vec![];
-                    cond_paths(f, &mut paths);
-                    if let Some(p) = paths.iter().find(|p| schema.is_key(p.head())) {
+                    if let Some(p) = f.paths().into_iter().find(|p| schema.is_key(p.head())) {
+                        let source = if r.has("QueryFilter") { "QueryFilter" } else { "Filter Expression" };
                         return Err(validation(format!(
-                            "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                            "{source} can only contain non-primary key attributes: Primary key attribute: {}",
                             p.head()
                         )));
                     }

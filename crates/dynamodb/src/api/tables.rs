@@ -1,20 +1,22 @@
 //! Table operations: CreateTable, DescribeTable, ListTables, UpdateTable,
-//! DeleteTable, tags, TTL, DescribeLimits, DescribeEndpoints.
-
-use std::sync::Arc;
+//! DeleteTable, DescribeLimits, DescribeEndpoints. The specifications they
+//! take are parsed in `table_spec`; tags and TTL have modules of their own.
 
 use nimbus_core::time::now_epoch_millis;
 use nimbus_store::{Direction, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
-use super::{Req, Validator};
-use crate::error::{dynamodb, internal, invalid_parameter, serialization, validation, Result};
-use crate::model::items::stats;
-use crate::model::table::{
-    Index, KeyAttr, KeySchema, Projection, ProjectionType, ScalarType, StreamSpec, Table, Throughput, Ttl,
+use super::table_spec::{
+    attribute_definitions, check_definitions, check_distinct_key_names, check_index, check_redefinition,
+    check_throughput_bounds, check_update_combination, gsi_updates, key_schema, on_demand_limits, parse_index,
+    resolve_types, stream_spec, table_class, throughput, GsiUpdate, TableRequest, TABLE_KEY_SCHEMA,
 };
+use super::{tags, Req, Validator};
+use crate::error::{dynamodb, internal, invalid_parameter, validation, Result};
+use crate::model::items::stats;
+use crate::model::table::{Index, KeyAttr, StreamSpec, Table, Throughput};
 use crate::model::{Stage, INDEXES, ITEMS};
-use crate::types::{item_from_stored, item_to_stored, unexpected};
+use crate::types::{item_from_stored, item_to_stored};
 use crate::DynamoDb;
 
 fn now_seconds() -> f64 {
@@ -26,214 +28,18 @@ fn table_uuid() -> String {
     nimbus_core::request::new_request_id()
 }
 
-/// A KeySchema list: HASH first, then optionally RANGE (up to `max_len`
-/// elements: a GSI may have a multi-attribute RANGE key). Types are filled
-/// in from the attribute definitions by `resolve_types`.
-fn key_schema(value: Option<&Value>, field: &str, max_len: usize, v: &mut Validator) -> Result<Option<KeySchema>> {
-    let Some(value) = value else {
-        v.not_null(false, field);
-        return Ok(None);
-    };
-    let list = value.as_array().ok_or_else(|| serialization(unexpected(value, "List")))?;
-    v.check(!list.is_empty(), None, field, "Member must have length greater than or equal to 1");
-    v.check(list.len() <= max_len, None, field, &format!("Member must have length less than or equal to {max_len}"));
-    let mut elems = vec![];
-    for (i, e) in list.iter().enumerate() {
-        let obj = e.as_object().ok_or_else(|| serialization(unexpected(e, "Structure")))?;
-        let r = Req::new(obj);
-        let member = format!("{field}.{}.member", i + 1);
-        let name = r.str("AttributeName")?;
-        let kind = r.enum_value("KeyType", &format!("{member}.keyType"), &["HASH", "RANGE"], v)?;
-        v.key_attribute_name(name, &format!("{member}.attributeName"));
-        v.not_null(kind.is_some(), &format!("{member}.keyType"));
-        elems.push((name.unwrap_or_default().to_owned(), kind.unwrap_or_default()));
-    }
-    if elems.is_empty() || elems.len() > max_len {
-        return Ok(None);
-    }
-    if elems[0].1 != "HASH" {
-        return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
-    }
-    for (i, (range, kind)) in elems.iter().enumerate().skip(1) {
-        if *kind != "RANGE" {
-            return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
-        }
-        if elems[..i].iter().any(|(n, _)| n == range) {
-            return Err(validation(
-                "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema have the same name",
-            ));
-        }
-    }
-    let attr = |name: &str| KeyAttr { name: name.to_owned(), kind: ScalarType::S };
-    Ok(Some(KeySchema {
-        hash: attr(&elems[0].0),
-        range: elems.get(1).map(|(n, _)| attr(n)),
-        more_range: elems.iter().skip(2).map(|(n, _)| attr(n)).collect(),
-    }))
-}
-
-/// Give each key attribute its type from AttributeDefinitions.
-fn resolve_types(ks: &mut KeySchema, defs: &[KeyAttr]) -> Result<()> {
-    for attr in std::iter::once(&mut ks.hash).chain(ks.range.as_mut()).chain(ks.more_range.iter_mut()) {
-        let Some(d) = defs.iter().find(|d| d.name == attr.name) else {
-            let defined: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-            return Err(invalid_parameter(format!(
-                "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-                attr.name,
-                defined.join(", ")
-            )));
-        };
-        attr.kind = d.kind;
-    }
-    Ok(())
-}
-
-fn throughput(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator) -> Result<Option<Throughput>> {
-    let Some(obj) = value else { return Ok(None) };
-    let r = Req::new(obj);
-    let read = r.int("ReadCapacityUnits")?;
-    let write = r.int("WriteCapacityUnits")?;
-    v.not_null(read.is_some(), &format!("{field}.readCapacityUnits"));
-    v.not_null(write.is_some(), &format!("{field}.writeCapacityUnits"));
-    for (x, name) in [(read, "readCapacityUnits"), (write, "writeCapacityUnits")] {
-        if let Some(x) = x {
-            v.check(
-                x >= 1,
-                Some(&x.to_string()),
-                &format!("{field}.{name}"),
-                "Member must have value greater than or equal to 1",
-            );
-        }
-    }
-    Ok(Some(Throughput {
-        read: read.unwrap_or(0).max(0) as u64,
-        write: write.unwrap_or(0).max(0) as u64,
-        ..Default::default()
-    }))
-}
-
-fn projection(value: Option<&Map<String, Value>>, field: &str, v: &mut Validator) -> Result<Projection> {
-    let Some(obj) = value else {
-        v.not_null(false, field);
-        return Ok(Projection { kind: ProjectionType::All, non_key: vec![] });
-    };
-    let r = Req::new(obj);
-    let kind =
-        r.enum_value("ProjectionType", &format!("{field}.projectionType"), &["ALL", "KEYS_ONLY", "INCLUDE"], v)?;
-    let non_key: Option<Vec<String>> =
-        r.array("NonKeyAttributes")?.map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect());
-    let kind = match kind {
-        Some("KEYS_ONLY") => ProjectionType::KeysOnly,
-        Some("INCLUDE") => ProjectionType::Include,
-        _ => ProjectionType::All,
-    };
-    if kind == ProjectionType::Include && non_key.is_none() {
-        return Err(invalid_parameter("ProjectionType is INCLUDE, but NonKeyAttributes is not specified"));
-    }
-    if kind != ProjectionType::Include && non_key.is_some() {
-        let name = if kind == ProjectionType::All { "ALL" } else { "KEYS_ONLY" };
-        return Err(invalid_parameter(format!("ProjectionType is {name}, but NonKeyAttributes is specified")));
-    }
-    Ok(Projection { kind, non_key: non_key.unwrap_or_default() })
-}
-
-/// An index definition as written; `check_index` resolves it against the
-/// table once every syntactic problem has been reported. The flag says
-/// whether it named a ProvisionedThroughput.
-fn parse_index(value: &Value, field: &str, global: bool, v: &mut Validator) -> Result<Option<(Index, bool)>> {
-    let obj = value.as_object().ok_or_else(|| serialization("Expected null"))?;
-    let r = Req::new(obj);
-    let name = r.str("IndexName")?;
-    v.table_name(name, &format!("{field}.indexName"));
-    // A GSI key may have up to four RANGE attributes.
-    let max_len = if global { 5 } else { 2 };
-    let ks = key_schema(r.get("KeySchema"), &format!("{field}.keySchema"), max_len, v)?;
-    let proj = projection(r.object("Projection")?, &format!("{field}.projection"), v)?;
-    let tp = throughput(r.object("ProvisionedThroughput")?, &format!("{field}.provisionedThroughput"), v)?;
-    let Some(ks) = ks else { return Ok(None) };
-    let given = tp.is_some();
-    let throughput = global.then(|| tp.unwrap_or_default());
-    let index =
-        Index { id: 0, name: name.unwrap_or_default().to_owned(), key: ks, projection: proj, throughput, global };
-    Ok(Some((index, given)))
-}
-
-/// Type an index's keys from the attribute definitions and check its
-/// throughput against the billing mode.
-fn check_index(index: &mut Index, throughput_given: bool, defs: &[KeyAttr], provisioned: bool) -> Result<()> {
-    resolve_types(&mut index.key, defs)?;
-    let name = &index.name;
-    if index.global && provisioned && !throughput_given {
-        return Err(invalid_parameter(format!("ProvisionedThroughput must be specified for index: {name}")));
-    }
-    if index.global && !provisioned && throughput_given {
-        return Err(invalid_parameter(format!(
-            "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-        )));
-    }
-    Ok(())
-}
-
-fn attribute_definitions(r: &Req<'_>, v: &mut Validator) -> Result<Vec<KeyAttr>> {
-    let Some(list) = r.array("AttributeDefinitions")? else {
-        v.not_null(false, "attributeDefinitions");
-        return Ok(vec![]);
-    };
-    let mut defs = vec![];
-    for (i, d) in list.iter().enumerate() {
-        let obj = d.as_object().ok_or_else(|| serialization("Expected null"))?;
-        let dr = Req::new(obj);
-        let name = dr.str("AttributeName")?;
-        let kind = dr.enum_value(
-            "AttributeType",
-            &format!("attributeDefinitions.{}.member.attributeType", i + 1),
-            &["B", "N", "S"],
-            v,
-        )?;
-        v.key_attribute_name(name, &format!("attributeDefinitions.{}.member.attributeName", i + 1));
-        v.not_null(kind.is_some(), &format!("attributeDefinitions.{}.member.attributeType", i + 1));
-        if let (Some(name), Some(kind)) = (name, kind.and_then(ScalarType::parse)) {
-            defs.push(KeyAttr { name: name.to_owned(), kind });
-        }
-    }
-    Ok(defs)
-}
-
-fn tags(list: Option<&Vec<Value>>) -> Result<Vec<(String, String)>> {
-    let mut out = vec![];
-    for t in list.into_iter().flatten() {
-        let obj = t.as_object().ok_or_else(|| serialization("Expected null"))?;
-        let r = Req::new(obj);
-        let key = r.str("Key")?.unwrap_or_default().to_owned();
-        let value = r.str("Value")?.unwrap_or_default().to_owned();
-        out.push((key, value));
-    }
-    Ok(out)
-}
-
-fn stream_spec(obj: Option<&Map<String, Value>>) -> Result<Option<StreamSpec>> {
-    let Some(obj) = obj else { return Ok(None) };
-    let r = Req::new(obj);
-    let enabled = r.bool("StreamEnabled")?.unwrap_or(false);
-    let view_type = r.str("StreamViewType")?.map(str::to_owned);
-    if enabled && view_type.is_none() {
-        return Err(validation("Stream view type is required when enabling stream"));
-    }
-    let label = enabled
-        .then(|| nimbus_core::time::format_iso8601_millis(now_epoch_millis() as i64).trim_end_matches('Z').to_owned());
-    Ok(Some(StreamSpec { enabled, view_type, label }))
-}
-
 impl DynamoDb {
     pub(crate) async fn create_table(&self, region: &str, r: Req<'_>) -> Result<Value> {
         let mut v = Validator::default();
         let name = r.str("TableName")?;
+        if name.is_none() {
+            return Err(validation("The parameter 'TableName' is required but was not present in the request"));
+        }
         v.table_name(name, "tableName");
         let defs = attribute_definitions(&r, &mut v)?;
-        let ks = key_schema(r.get("KeySchema"), "keySchema", 2, &mut v)?;
+        let ks = key_schema(r.get("KeySchema"), TABLE_KEY_SCHEMA, 2, &mut v)?;
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-        r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
         let provisioned = billing != Some("PAY_PER_REQUEST");
         let mut gsis = vec![];
         for (i, g) in r.array("GlobalSecondaryIndexes")?.into_iter().flatten().enumerate() {
@@ -249,6 +55,16 @@ impl DynamoDb {
         let (Some(name), Some(mut ks)) = (name, ks) else {
             return Err(internal("unreachable: validated"));
         };
+        check_throughput_bounds(tp.as_ref())?;
+        for member in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+            if r.array(member)?.is_some_and(Vec::is_empty) {
+                return Err(invalid_parameter(format!("List of {member} is empty")));
+            }
+        }
+        let table_class = table_class(&r)?;
+        let on_demand_limits = on_demand_limits(&r, !provisioned, TableRequest::Create)?.unwrap_or_default();
+        let stream = stream_spec(r.object("StreamSpecification")?, TableRequest::Create)?;
+        let tags = tags::parse(r.array("Tags")?)?;
         let throughput = match (billing, tp) {
             (Some("PAY_PER_REQUEST"), Some(_)) => return Err(invalid_parameter(
                 "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
@@ -262,29 +78,19 @@ impl DynamoDb {
             (None, None) => return Err(validation("No provisioned throughput specified for the table")),
             (_, Some(tp)) => tp,
         };
+        check_definitions(&defs, &ks, gsis.iter().chain(&lsis).map(|(index, _)| &index.key))?;
+        for key in std::iter::once(&ks).chain(gsis.iter().chain(&lsis).map(|(index, _)| &index.key)) {
+            check_distinct_key_names(key)?;
+        }
         resolve_types(&mut ks, &defs)?;
         let resolve = |list: Vec<(Index, bool)>| -> Result<Vec<Index>> {
             list.into_iter()
-                .map(|(mut index, given)| check_index(&mut index, given, &defs, provisioned).map(|()| index))
+                .map(|(mut index, given)| {
+                    check_index(&mut index, given, &defs, provisioned, TableRequest::Create).map(|()| index)
+                })
                 .collect()
         };
         let (gsis, lsis) = (resolve(gsis)?, resolve(lsis)?);
-        let mut used: Vec<&str> = ks.attrs().map(|a| a.name.as_str()).collect();
-        for index in gsis.iter().chain(&lsis) {
-            used.extend(index.key.attrs().map(|a| a.name.as_str()));
-        }
-        if defs.iter().any(|d| !used.contains(&d.name.as_str()))
-            || defs.len() < used.iter().collect::<std::collections::BTreeSet<_>>().len()
-        {
-            return Err(invalid_parameter(
-                "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-            ));
-        }
-        for i in 0..defs.len() {
-            if defs[..i].iter().any(|d| d.name == defs[i].name) {
-                return Err(invalid_parameter("Cannot have two attributes with the same name"));
-            }
-        }
         let mut names: Vec<&str> = vec![];
         for index in gsis.iter().chain(&lsis) {
             if names.contains(&index.name.as_str()) {
@@ -312,24 +118,12 @@ impl DynamoDb {
             }
         }
         if gsis.len() > 20 {
-            return Err(validation("One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20"));
+            return Err(invalid_parameter("GlobalSecondaryIndex count exceeds the per-table limit of 20"));
         }
         if lsis.len() > 5 {
-            return Err(validation(
-                "One or more parameter values were invalid: LocalSecondaryIndex count exceeds the per-table limit of 5",
-            ));
+            return Err(invalid_parameter("Number of LocalSecondaryIndexes exceeds per-table limit of 5"));
         }
-        let stream = stream_spec(r.object("StreamSpecification")?)?;
-        crate::streams::model::check_spec(stream.as_ref())?;
-        let sse = r.object("SSESpecification")?.map(|s| {
-            let enabled = s.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
-            if enabled {
-                json!({"Status": "ENABLED", "SSEType": "KMS",
-                    "KMSMasterKeyArn": format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id)})
-            } else {
-                Value::Null
-            }
-        });
+        let sse = self.sse_spec(region, r.object("SSESpecification")?)?.flatten();
         let created = now_seconds();
         let table = Table {
             id: 0,
@@ -345,17 +139,64 @@ impl DynamoDb {
             gsis,
             lsis,
             stream,
-            sse: sse.filter(|s| !s.is_null()),
-            tags: tags(r.array("Tags")?)?,
+            sse,
+            tags,
             deletion_protection: r.bool("DeletionProtectionEnabled")?.unwrap_or(false),
-            table_class: r.str("TableClass")?.map(str::to_owned),
+            table_class,
+            table_class_updated: None,
+            on_demand_limits,
             ttl: None,
             lineage: Default::default(),
         };
         let table = self.catalog.create(region, table).await?;
         let mut d = table.describe(0, 0, &[]);
         d["TableStatus"] = json!("CREATING");
+        // The response describes the table as AWS does when it starts creating it.
+        for g in d["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+            g["IndexStatus"] = json!("CREATING");
+        }
         Ok(json!({ "TableDescription": d }))
+    }
+
+    /// An SSESpecification: `None` when absent, else the SSEDescription it
+    /// asks for (`None` inside: encryption with AWS-owned keys, which
+    /// DescribeTable does not show). Without `Enabled`, an SSEType of KMS
+    /// enables it, as on AWS.
+    fn sse_spec(&self, region: &str, obj: Option<&Map<String, Value>>) -> Result<Option<Option<Value>>> {
+        let Some(obj) = obj else { return Ok(None) };
+        let r = Req::new(obj);
+        let mut v = Validator::default();
+        let sse_type = r.enum_value("SSEType", "sSESpecification.sSEType", &["AES256", "KMS"], &mut v)?;
+        let key = r.str("KMSMasterKeyId")?;
+        if let Some(k) = key {
+            let constraint = "Member must have length greater than or equal to 1";
+            v.check(!k.is_empty(), Some(k), "sSESpecification.kMSMasterKeyId", constraint);
+        }
+        v.finish()?;
+        let enabled = r.bool("Enabled")?;
+        if enabled == Some(false) {
+            if sse_type.is_some() {
+                return Err(invalid_parameter("SSEType can not be specified if Enabled is false"));
+            }
+            if key.is_some() {
+                return Err(invalid_parameter("KMSMasterKeyId can not be specified if Enabled is false"));
+            }
+        }
+        if sse_type == Some("AES256") {
+            return Err(invalid_parameter("SSEType AES256 is not supported"));
+        }
+        if key.is_some() && sse_type.is_none() {
+            return Err(invalid_parameter("SSEType KMS is required if KMSMasterKeyId is specified"));
+        }
+        let on = enabled.unwrap_or(sse_type.is_some());
+        let arn = match key {
+            Some(k) if k.starts_with("arn:") => k.to_owned(),
+            Some(k) => {
+                format!("arn:aws:kms:{region}:{}:key/{}", self.context.account_id, k.trim_start_matches("alias/"))
+            }
+            None => format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id),
+        };
+        Ok(Some(on.then(|| json!({"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": arn}))))
     }
 
     fn describe(&self, table: &Table) -> Result<Value> {
@@ -410,6 +251,18 @@ impl DynamoDb {
         let mut d = self.describe(&table)?;
         self.catalog.delete(region, &table).await?;
         d["TableStatus"] = json!("DELETING");
+        // DeleteTable describes the table without its schema.
+        if let Some(m) = d.as_object_mut() {
+            for member in [
+                "AttributeDefinitions",
+                "KeySchema",
+                "CreationDateTime",
+                "GlobalSecondaryIndexes",
+                "LocalSecondaryIndexes",
+            ] {
+                m.remove(member);
+            }
+        }
         Ok(json!({ "TableDescription": d }))
     }
 
@@ -418,21 +271,46 @@ impl DynamoDb {
         let mut v = Validator::default();
         let billing = r.enum_value("BillingMode", "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"], &mut v)?;
         let tp = throughput(r.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-        r.enum_value("TableClass", "tableClass", &["STANDARD", "STANDARD_INFREQUENT_ACCESS"], &mut v)?;
+        let given_defs = if r.has("AttributeDefinitions") { Some(attribute_definitions(&r, &mut v)?) } else { None };
+        let index_updates = gsi_updates(&r, &mut v)?;
         v.finish()?;
+        check_throughput_bounds(tp.as_ref())?;
+        for update in &index_updates {
+            if let GsiUpdate::Throughput(_, tp) = update {
+                check_throughput_bounds(Some(tp))?;
+            }
+        }
+        let table_class = table_class(&r)?;
+        let changes_something = billing.is_some()
+            || tp.is_some()
+            || !index_updates.is_empty()
+            || table_class.is_some()
+            || ["StreamSpecification", "SSESpecification", "DeletionProtectionEnabled", "OnDemandThroughput"]
+                .iter()
+                .any(|m| r.has(m));
+        if !changes_something {
+            return Err(validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
+            ));
+        }
+        let online = index_updates.iter().filter(|u| !matches!(u, GsiUpdate::Throughput(..))).count();
+        let iops = tp.is_some() || billing == Some("PROVISIONED");
+        let others = billing.is_some() || !index_updates.is_empty() || r.has("OnDemandThroughput");
+        check_update_combination(&r, iops, others, online > 0)?;
+        if online > 1 {
+            return Err(dynamodb(
+                "LimitExceededException",
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+            ));
+        }
         let _change = self.catalog.changing().await;
         let current = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
         let mut table: Table = (*current).clone();
-        let mut changed = false;
-        let mut defs = table.attribute_definitions.clone();
-        if r.has("AttributeDefinitions") {
-            let mut v = Validator::default();
-            for d in attribute_definitions(&r, &mut v)? {
-                if !defs.iter().any(|x| x.name == d.name) {
-                    defs.push(d);
-                }
-            }
-            v.finish()?;
+        let switching_billing = billing.is_some_and(|mode| mode != table.billing_mode);
+        if billing == Some("PAY_PER_REQUEST") && tp.is_some() {
+            return Err(invalid_parameter(
+                "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST",
+            ));
         }
         if let Some(mode) = billing {
             if mode != table.billing_mode {
@@ -443,19 +321,32 @@ impl DynamoDb {
                     for g in &mut table.gsis {
                         g.throughput = Some(Throughput::default());
                     }
-                } else if tp.is_none() {
-                    return Err(invalid_parameter(
-                        "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                    ));
+                } else {
+                    if tp.is_none() {
+                        return Err(invalid_parameter(
+                            "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                        ));
+                    }
+                    // Every existing GSI needs its own throughput in the same request.
+                    let updated = |name: &str| {
+                        index_updates.iter().any(|u| matches!(u, GsiUpdate::Throughput(n, _) if n == name))
+                    };
+                    if let Some(g) = table.gsis.iter().find(|g| !updated(&g.name)) {
+                        return Err(invalid_parameter(format!(
+                            "ProvisionedThroughput must be specified for index: {}",
+                            g.name
+                        )));
+                    }
                 }
             }
-            changed = true;
         }
         if let Some(tp) = tp {
             if table.is_on_demand() {
-                return Err(validation("One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"));
+                return Err(invalid_parameter(
+                    "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
             }
-            if tp.read == table.throughput.read && tp.write == table.throughput.write && billing.is_none() {
+            if tp.read == table.throughput.read && tp.write == table.throughput.write && !switching_billing {
                 return Err(validation(format!(
                     "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
                     table.throughput.read, tp.read, table.throughput.write, tp.write
@@ -471,79 +362,113 @@ impl DynamoDb {
             }
             table.throughput.read = tp.read;
             table.throughput.write = tp.write;
-            changed = true;
+        }
+        if billing == Some("PROVISIONED") {
+            // A switch of billing mode drops the on-demand caps.
+            table.on_demand_limits.clear();
+        }
+        if let Some(limits) = on_demand_limits(&r, table.is_on_demand(), TableRequest::Update)? {
+            table.on_demand_limits.extend(limits);
         }
         if let Some(p) = r.bool("DeletionProtectionEnabled")? {
             table.deletion_protection = p;
-            changed = true;
         }
-        if let Some(class) = r.str("TableClass")? {
-            table.table_class = Some(class.to_owned());
-            changed = true;
+        if let Some(class) = table_class {
+            table.table_class = Some(class);
+            table.table_class_updated = Some(now_seconds());
         }
-        if r.has("StreamSpecification") {
-            let mut spec = stream_spec(r.object("StreamSpecification")?)?;
-            if let Some(spec) = &mut spec {
-                crate::streams::model::check_change(&table, spec)?;
+        if let Some(spec) = stream_spec(r.object("StreamSpecification")?, TableRequest::Update)? {
+            let active = table.stream.as_ref().is_some_and(|s| s.enabled);
+            if spec.enabled && active {
+                return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
             }
-            table.stream = spec;
-            changed = true;
+            if !spec.enabled && !active {
+                return Err(validation(format!("Table has no stream to disable: TableName: {}", table.name)));
+            }
+            // A disabled stream keeps its last label (and so its ARN).
+            let label =
+                if spec.enabled { spec.label.clone() } else { table.stream.as_ref().and_then(|s| s.label.clone()) };
+            table.stream = Some(StreamSpec { label, ..spec });
         }
-        if let Some(sse) = r.object("SSESpecification")? {
-            let enabled = sse.get("Enabled").and_then(Value::as_bool).unwrap_or(false);
-            table.sse = enabled.then(|| {
-                json!({"Status": "ENABLED", "SSEType": "KMS",
-                    "KMSMasterKeyArn": format!("arn:aws:kms:{region}:{}:key/nimbus-default", self.context.account_id)})
-            });
-            changed = true;
+        if let Some(sse) = self.sse_spec(region, r.object("SSESpecification")?)? {
+            if sse.is_none() && table.sse.is_none() {
+                return Err(invalid_parameter("Table is already encrypted by default"));
+            }
+            table.sse = sse;
         }
         let mut created: Vec<Index> = vec![];
         let mut dropped: Vec<Index> = vec![];
-        for (i, u) in r.array("GlobalSecondaryIndexUpdates")?.into_iter().flatten().enumerate() {
-            let obj = u.as_object().ok_or_else(|| serialization("Expected null"))?;
-            let ur = Req::new(obj);
-            let mut v = Validator::default();
-            if let Some(c) = ur.get("Create") {
-                let field = format!("globalSecondaryIndexUpdates.{}.member.create", i + 1);
-                let index = parse_index(c, &field, true, &mut v)?;
-                v.finish()?;
-                if let Some((mut index, given)) = index {
-                    check_index(&mut index, given, &defs, !table.is_on_demand())?;
+        for update in index_updates {
+            match update {
+                GsiUpdate::Create(mut index, throughput_given) => {
+                    // AWS checks the name before the definition.
                     if table.index(&index.name).is_some() {
-                        return Err(validation(format!(
-                            "One or more parameter values were invalid: Attempting to create an index which already exists: {}",
+                        return Err(validation("Attempting to create an index which already exists"));
+                    }
+                    let Some(defs) = &given_defs else {
+                        return Err(invalid_parameter(format!(
+                            "AttributeDefinitions is not specified for index: {}",
                             index.name
                         )));
+                    };
+                    check_distinct_key_names(&index.key)?;
+                    check_index(&mut index, throughput_given, defs, !table.is_on_demand(), TableRequest::Update)?;
+                    check_redefinition(&table, &index)?;
+                    for attr in index.key.attrs() {
+                        if !table.attribute_definitions.iter().any(|d| d.name == attr.name) {
+                            table.attribute_definitions.push(attr.clone());
+                        }
                     }
                     created.push(index);
                 }
-            } else if let Some(d) = ur.object("Delete")? {
-                let index_name = Req::new(d).str("IndexName")?.unwrap_or_default();
-                let Some(pos) = table.gsis.iter().position(|g| g.name == index_name) else {
-                    return Err(resource_not_found_index(index_name));
-                };
-                dropped.push(table.gsis.remove(pos));
-            } else if let Some(up) = ur.object("Update")? {
-                let ur = Req::new(up);
-                let index_name = ur.str("IndexName")?.unwrap_or_default();
-                let tp = throughput(ur.object("ProvisionedThroughput")?, "provisionedThroughput", &mut v)?;
-                v.finish()?;
-                let Some(g) = table.gsis.iter_mut().find(|g| g.name == index_name) else {
-                    return Err(resource_not_found_index(index_name));
-                };
-                if let Some(tp) = tp {
+                GsiUpdate::Delete(index_name) => {
+                    let Some(pos) = table.gsis.iter().position(|g| g.name == index_name) else {
+                        if table.lsis.iter().any(|l| l.name == index_name) {
+                            return Err(validation(format!(
+                                "Cannot delete an index that is not a GlobalSecondaryIndex: {index_name}"
+                            )));
+                        }
+                        return Err(index_not_found(&table.name, &index_name));
+                    };
+                    dropped.push(table.gsis.remove(pos));
+                }
+                GsiUpdate::Throughput(index_name, tp) => {
+                    // (A switch to PROVISIONED in this request has already been applied.)
+                    let on_demand = table.is_on_demand();
+                    let Some(g) = table.gsis.iter_mut().find(|g| g.name == index_name) else {
+                        return Err(index_not_found(&table.name, &index_name));
+                    };
+                    if on_demand {
+                        return Err(invalid_parameter(format!(
+                            "The only Updates for index: {index_name} when TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                        )));
+                    }
                     g.throughput = Some(tp);
                 }
             }
-            changed = true;
         }
-        if !changed && !r.has("AttributeDefinitions") {
-            return Err(validation(
-                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
-            ));
+        if !dropped.is_empty() {
+            // A dropped index's key attributes leave the definitions unless still keys.
+            let still_key = |name: &str| {
+                table.key.is_key(name)
+                    || table.indexes().any(|i| i.key.is_key(name))
+                    || created.iter().any(|i| i.key.is_key(name))
+            };
+            let kept: Vec<KeyAttr> =
+                table.attribute_definitions.iter().filter(|d| still_key(&d.name)).cloned().collect();
+            table.attribute_definitions = kept;
         }
-        table.attribute_definitions = defs;
         let creating = !created.is_empty();
+        let created_names: Vec<String> = created.iter().map(|i| i.name.clone()).collect();
+        // The response still lists a dropped index, as being deleted.
+        let dropping: Vec<Value> = dropped
+            .iter()
+            .map(|index| {
+                let mut g = current.describe_index(index, (0, 0));
+                g["IndexStatus"] = json!("DELETING");
+                g
+            })
+            .collect();
         if creating {
             let first = self.catalog.allocate_ids(created.len() as u64).await?;
             for (i, index) in created.iter_mut().enumerate() {
@@ -564,113 +489,18 @@ impl DynamoDb {
         });
         let table = self.catalog.update(region, &current, table, stage).await?;
         let mut d = self.describe(&table)?;
-        d["TableStatus"] = json!(if creating { "UPDATING" } else { "ACTIVE" });
+        d["TableStatus"] = json!(if creating || !dropping.is_empty() { "UPDATING" } else { "ACTIVE" });
+        if !dropping.is_empty() {
+            let gsis = d["GlobalSecondaryIndexes"].as_array().cloned().unwrap_or_default();
+            d["GlobalSecondaryIndexes"] = Value::Array(gsis.into_iter().chain(dropping).collect());
+        }
+        // The response shows a new index as AWS does when it starts building it.
+        for g in d["GlobalSecondaryIndexes"].as_array_mut().into_iter().flatten() {
+            if created_names.iter().any(|n| g["IndexName"] == json!(n)) {
+                g["IndexStatus"] = json!("CREATING");
+            }
+        }
         Ok(json!({ "TableDescription": d }))
-    }
-
-    fn table_by_arn(&self, region: &str, arn: Option<&str>) -> Result<Arc<Table>> {
-        let arn = arn.unwrap_or_default();
-        let name = arn.split_once(":table/").map(|(_, n)| n).filter(|n| !n.contains('/') && arn.starts_with("arn:"));
-        let Some(name) = name else {
-            return Err(validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}")));
-        };
-        match self.catalog.get(region, name)? {
-            Some(t) if t.arn == arn => Ok(t),
-            _ => Err(dynamodb(
-                "ResourceNotFoundException",
-                format!("Requested resource not found: ResourcArn: {arn} not found"),
-            )),
-        }
-    }
-
-    pub(crate) async fn tag_resource(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.not_null(r.has("Tags"), "tags");
-        v.finish()?;
-        let _change = self.catalog.changing().await;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let new_tags = tags(r.array("Tags")?)?;
-        let mut t = (*table).clone();
-        for (k, val) in new_tags {
-            match t.tags.iter_mut().find(|(x, _)| *x == k) {
-                Some(slot) => slot.1 = val,
-                None => t.tags.push((k, val)),
-            }
-        }
-        if t.tags.len() > 50 {
-            return Err(validation(
-                "One or more parameter values were invalid: The number of tags exceeds the limit of 50",
-            ));
-        }
-        self.catalog.replace(region, &table, t).await?;
-        Ok(json!({}))
-    }
-
-    pub(crate) async fn untag_resource(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.not_null(r.has("TagKeys"), "tagKeys");
-        v.finish()?;
-        let _change = self.catalog.changing().await;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let keys: Vec<&str> = r.array("TagKeys")?.into_iter().flatten().filter_map(Value::as_str).collect();
-        let mut t = (*table).clone();
-        t.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
-        self.catalog.replace(region, &table, t).await?;
-        Ok(json!({}))
-    }
-
-    pub(crate) async fn list_tags(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let mut v = Validator::default();
-        v.not_null(r.has("ResourceArn"), "resourceArn");
-        v.finish()?;
-        let table = self.table_by_arn(region, r.str("ResourceArn")?)?;
-        let tags: Vec<Value> = table.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
-        Ok(json!({ "Tags": tags }))
-    }
-
-    pub(crate) async fn update_ttl(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let name = r.table_name()?;
-        let spec = r.object("TimeToLiveSpecification")?;
-        let mut v = Validator::default();
-        v.not_null(spec.is_some(), "timeToLiveSpecification");
-        let (enabled, attr) = match spec {
-            Some(s) => {
-                let sr = Req::new(s);
-                let enabled = sr.bool("Enabled")?;
-                let attr = sr.str("AttributeName")?;
-                v.not_null(enabled.is_some(), "timeToLiveSpecification.enabled");
-                v.not_null(attr.is_some(), "timeToLiveSpecification.attributeName");
-                (enabled.unwrap_or(false), attr.unwrap_or_default().to_owned())
-            }
-            None => (false, String::new()),
-        };
-        v.finish()?;
-        let _change = self.catalog.changing().await;
-        let table = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
-        let currently = table.ttl.as_ref().is_some_and(|t| t.enabled);
-        if enabled && currently {
-            return Err(validation("TimeToLive is already enabled"));
-        }
-        if !enabled && !currently {
-            return Err(validation("TimeToLive is already disabled"));
-        }
-        let mut t = (*table).clone();
-        t.ttl = Some(Ttl { attribute: attr.clone(), enabled });
-        self.catalog.replace(region, &table, t).await?;
-        Ok(json!({ "TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr} }))
-    }
-
-    pub(crate) async fn describe_ttl(&self, region: &str, r: Req<'_>) -> Result<Value> {
-        let name = r.table_name()?;
-        let table = self.catalog.get(region, name)?.ok_or_else(|| crate::error::table_not_found(name))?;
-        Ok(match &table.ttl {
-            Some(t) if t.enabled => {
-                json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": t.attribute}})
-            }
-            _ => json!({"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}),
-        })
     }
 
     pub(crate) fn describe_limits(&self) -> Value {
@@ -682,8 +512,12 @@ impl DynamoDb {
         })
     }
 
-    pub(crate) fn describe_endpoints(&self, region: &str) -> Value {
-        json!({"Endpoints": [{"Address": format!("dynamodb.{region}.amazonaws.com"), "CachePeriodInMinutes": 1440}]})
+    /// The endpoint to send DynamoDB requests to: on AWS the regional
+    /// hostname; here the host the caller reached this server by, so that
+    /// clients doing endpoint discovery stay on it.
+    pub(crate) fn describe_endpoints(&self, region: &str, host: Option<&str>) -> Value {
+        let address = host.map_or_else(|| format!("dynamodb.{region}.amazonaws.com"), str::to_owned);
+        json!({"Endpoints": [{"Address": address, "CachePeriodInMinutes": 1440}]})
     }
 }
 
@@ -701,7 +535,7 @@ fn backfill(
     view.scan(ITEMS, (std::ops::Bound::Included(&prefix[..]), upper), Direction::Forward, &mut |_, v| {
         match item_from_stored(v) {
             Ok(item) => {
-                for index in indexes {
+                for index in indexes.iter().filter(|index| index.accepts_key_values(&item)) {
                     if let Some(k) = table.index_entry_key(index, &item) {
                         batch.put(INDEXES, k, item_to_stored(&index.project(table, &item)));
                     }
@@ -720,6 +554,6 @@ fn backfill(
     }
 }
 
-fn resource_not_found_index(name: &str) -> nimbus_core::AwsError {
-    dynamodb("ResourceNotFoundException", format!("Requested resource not found: Index: {name} not found"))
+fn index_not_found(table: &str, index: &str) -> nimbus_core::AwsError {
+    dynamodb("ResourceNotFoundException", format!("Requested resource not found: Index {index} for table {table}"))
 }

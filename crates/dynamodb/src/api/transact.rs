@@ -9,7 +9,9 @@ use nimbus_store::{transact, ReadView, TxnError, WriteBatch};
 use serde_json::{json, Map, Value};
 
 use super::items::{collection_metrics_by_table, parse_condition, parse_projection};
-use super::{check_placeholders_used, CapacityMode, Consumed, Req, Validator};
+use super::{
+    check_placeholders_used, check_scalar_keys, check_write_expressions, CapacityMode, Consumed, Req, Validator,
+};
 use crate::engine::{apply, validate_put, Action, Failure, WriteOp};
 use crate::error::{dynamodb, internal, invalid_parameter, resource_not_found, serialization, validation, Result};
 use crate::expr::eval::project;
@@ -162,6 +164,7 @@ impl DynamoDb {
         let (key_item, key, action) = match action {
             "Put" => {
                 let key = checked(validate_put(&table, &item))?;
+                check_write_expressions(&table, None, condition.as_ref())?;
                 (Item::new(), key, Action::Put(item))
             }
             _ => {
@@ -174,10 +177,17 @@ impl DynamoDb {
                                 t.head()
                             )));
                         }
+                        check_write_expressions(&table, Some(&u), condition.as_ref())?;
                         Action::Update(u)
                     }
-                    None if action == "Delete" => Action::Delete,
-                    None => Action::Check,
+                    None => {
+                        check_write_expressions(&table, None, condition.as_ref())?;
+                        if action == "Delete" {
+                            Action::Delete
+                        } else {
+                            Action::Check
+                        }
+                    }
                 };
                 (key_item, key, action)
             }
@@ -335,6 +345,7 @@ impl DynamoDb {
             check_placeholders_used(&gr, &["ProjectionExpression"])?;
             attrs.check_unused()?;
             let table = self.catalog.get(region, name)?.ok_or_else(resource_not_found)?;
+            check_scalar_keys(&table, projection.iter().flatten())?;
             // A key that does not fit the schema cancels the transaction.
             let key = match table.key_of(&gr.item("Key")?.unwrap_or_default()) {
                 Ok(key) => Ok(key),

@@ -35,7 +35,7 @@ pub fn resolve<'a>(item: &'a Item, path: &Path) -> Option<&'a AV> {
 }
 
 /// `size()` of a value; `None` for types without a size.
-fn size_of(v: &AV) -> Option<usize> {
+pub(crate) fn size_of(v: &AV) -> Option<usize> {
     Some(match v {
         AV::S(s) => s.chars().count(),
         AV::B(b) => b.len(),
@@ -95,7 +95,7 @@ pub fn eval(cond: &Cond, item: &Item) -> bool {
         }
         Cond::Exists(p) => resolve(item, p).is_some(),
         Cond::NotExists(p) => resolve(item, p).is_none(),
-        Cond::Type(p, t) => match (resolve(item, p), operand(item, t)) {
+        Cond::Type(v, t) => match (operand(item, v), operand(item, t)) {
             (Some(v), Some(t)) => matches!(&*t, AV::S(name) if name == v.type_name()),
             _ => false,
         },

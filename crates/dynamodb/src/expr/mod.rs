@@ -3,6 +3,7 @@
 //! applies to them, and their evaluation against items.
 
 pub mod eval;
+pub mod key_shape;
 mod lexer;
 pub mod parser;
 pub mod update;
@@ -123,9 +124,45 @@ pub enum Cond {
     In(Operand, Vec<Operand>),
     Exists(Path),
     NotExists(Path),
-    Type(Path, Operand),
+    Type(Operand, Operand),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
+}
+
+impl Operand {
+    /// The path this operand reads, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Operand::Path(p) | Operand::Size(p) => Some(p),
+            Operand::Value(_) => None,
+        }
+    }
+}
+
+impl Cond {
+    /// Every path the condition reads, as a new list.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut out = vec![];
+        self.collect_paths(&mut out);
+        out
+    }
+
+    /// Every path the condition reads, in the order written.
+    pub fn collect_paths<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        let operands: Vec<&Operand> = match self {
+            Cond::Or(a, b) | Cond::And(a, b) => {
+                a.collect_paths(out);
+                b.collect_paths(out);
+                return;
+            }
+            Cond::Not(a) => return a.collect_paths(out),
+            Cond::Exists(p) | Cond::NotExists(p) => return out.push(p),
+            Cond::Compare(_, a, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) | Cond::Type(a, b) => vec![a, b],
+            Cond::Between(a, b, c) => vec![a, b, c],
+            Cond::In(a, list) => std::iter::once(a).chain(list).collect(),
+        };
+        out.extend(operands.into_iter().filter_map(Operand::path));
+    }
 }
 
 /// `ExpressionAttributeNames` and `ExpressionAttributeValues` of a request,

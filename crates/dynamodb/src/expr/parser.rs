@@ -11,22 +11,50 @@ use nimbus_core::AwsError;
 use super::lexer::{lex, Tok, Token};
 use super::{is_reserved, Attrs, Cmp, Cond, Kind, Operand, Path, PathElem};
 use crate::error::Result;
-use crate::types::AttributeValue;
+use crate::types::{AttributeValue, Number};
 
-/// Semantic error classes, highest priority first.
-#[derive(Clone, Copy)]
+/// Semantic error classes. Each keeps the first error of its class; which
+/// class AWS reports first depends on the expression kind (see `finish`).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
     Parens = 0,
     UnknownFunction,
     MisusedFunction,
     Reserved,
-    Undefined,
+    /// A SET, REMOVE, ADD or DELETE section given twice.
+    Section,
+    UndefinedName,
+    UndefinedValue,
+    /// Update targets that overlap or conflict.
+    Paths,
     Operands,
     Distinct,
+    /// An ADD or DELETE value of the wrong type.
+    UpdateOperand,
     Function,
 }
 
-const SLOTS: usize = 8;
+const SLOTS: usize = 12;
+
+/// Conditions, filters, key conditions and projections: the last six
+/// classes share one place, so the first of them written is reported.
+const CONDITION_ORDER: [Slot; 5] =
+    [Slot::Parens, Slot::UnknownFunction, Slot::MisusedFunction, Slot::Reserved, Slot::UndefinedName];
+/// Update expressions: reserved words come first, and names, values, paths,
+/// ADD/DELETE operands and functions each have their own rank.
+const UPDATE_ORDER: [Slot; 11] = [
+    Slot::Reserved,
+    Slot::UnknownFunction,
+    Slot::MisusedFunction,
+    Slot::Parens,
+    Slot::Section,
+    Slot::UndefinedName,
+    Slot::UndefinedValue,
+    Slot::Paths,
+    Slot::UpdateOperand,
+    Slot::Operands,
+    Slot::Function,
+];
 
 /// Expressions are at most 4 KB, as sent (placeholders not substituted).
 const MAX_EXPRESSION_BYTES: usize = 4096;
@@ -38,8 +66,16 @@ const MAX_OPERATORS: usize = 300;
 /// 2 MB thread stack holds about twice this).
 const MAX_NESTING: usize = MAX_OPERATORS / 2;
 
-/// The keywords that can never start a path.
-const KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+/// A document path reaches at most 32 levels, its first name included.
+const MAX_PATH_DEPTH: usize = 32;
+
+/// The functions that make a condition (all but `size`).
+const CONDITION_FUNCTIONS: [&str; 5] =
+    ["attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"];
+
+/// The keywords that can never be a path's name, by expression kind.
+const CONDITION_KEYWORDS: [&str; 5] = ["AND", "OR", "NOT", "BETWEEN", "IN"];
+const UPDATE_KEYWORDS: [&str; 4] = ["SET", "REMOVE", "ADD", "DELETE"];
 
 pub(crate) struct Parser<'a> {
     src: &'a str,
@@ -130,10 +166,22 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn defer(&mut self, slot: Slot, message: impl FnOnce() -> String) {
-        // Undefined placeholders, operand counts, distinctness and operand
-        // types are reported in the order they are written: they share a slot.
-        let index = (slot as usize).min(Slot::Undefined as usize);
-        let entry = &mut self.errors[index];
+        let shared = if self.kind == Kind::Update {
+            // Operand counts, operand types and document-path demands share
+            // a rank in updates, in the order written.
+            if slot == Slot::Operands {
+                Slot::Function
+            } else {
+                slot
+            }
+        } else if slot as usize >= Slot::UndefinedName as usize {
+            // Undefined placeholders, operand counts, distinctness and operand
+            // types are reported in the order they are written.
+            Slot::UndefinedName
+        } else {
+            slot
+        };
+        let entry = &mut self.errors[shared as usize];
         if entry.is_none() {
             *entry = Some(message());
         }
@@ -174,9 +222,19 @@ impl<'a> Parser<'a> {
         if self.operators > MAX_OPERATORS {
             return Err(self.too_many_operators());
         }
-        match self.errors.into_iter().flatten().next() {
+        let order: &[Slot] = if self.kind == Kind::Update { &UPDATE_ORDER } else { &CONDITION_ORDER };
+        let mut errors = self.errors;
+        match order.iter().find_map(|&slot| errors[slot as usize].take()) {
             Some(message) => Err(self.kind.error(message)),
             None => Ok(()),
+        }
+    }
+
+    fn keywords(&self) -> &'static [&'static str] {
+        if self.kind == Kind::Update {
+            &UPDATE_KEYWORDS
+        } else {
+            &CONDITION_KEYWORDS
         }
     }
 
@@ -184,7 +242,7 @@ impl<'a> Parser<'a> {
     fn path_name(&mut self) -> Result<String> {
         let t = self.peek().clone();
         match &t.tok {
-            Tok::Ident(word) if !KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k)) => {
+            Tok::Ident(word) if !self.keywords().iter().any(|k| word.eq_ignore_ascii_case(k)) => {
                 if !word.starts_with(|c: char| c.is_ascii_alphabetic()) {
                     return Err(self.syntax_error());
                 }
@@ -199,7 +257,7 @@ impl<'a> Parser<'a> {
             Tok::Name(key) => {
                 self.advance();
                 Ok(self.attrs.name(key).unwrap_or_else(|| {
-                    self.defer(Slot::Undefined, || {
+                    self.defer(Slot::UndefinedName, || {
                         format!("An expression attribute name used in the document path is not defined; attribute name: {key}")
                     });
                     key.clone()
@@ -211,7 +269,12 @@ impl<'a> Parser<'a> {
 
     /// `a.b[3].#c`
     pub(crate) fn path(&mut self) -> Result<Path> {
-        let mut elems = vec![PathElem::Name(self.path_name()?)];
+        let first = PathElem::Name(self.path_name()?);
+        self.path_steps(vec![first])
+    }
+
+    /// The `.name` and `[index]` steps after the start of a path.
+    fn path_steps(&mut self, mut elems: Vec<PathElem>) -> Result<Path> {
         loop {
             if self.at_punct(".") {
                 self.advance();
@@ -229,6 +292,12 @@ impl<'a> Parser<'a> {
                 self.expect_punct("]")?;
                 elems.push(PathElem::Index(index));
             } else {
+                if elems.len() > MAX_PATH_DEPTH {
+                    return Err(self.kind.error(format!(
+                        "The document path has too many nesting levels; nesting levels: {}",
+                        elems.len()
+                    )));
+                }
                 return Ok(Path(elems));
             }
         }
@@ -237,7 +306,7 @@ impl<'a> Parser<'a> {
     /// Resolve a `:value` placeholder token.
     pub(crate) fn value(&mut self, key: &str) -> AttributeValue {
         self.attrs.value(key).unwrap_or_else(|| {
-            self.defer(Slot::Undefined, || {
+            self.defer(Slot::UndefinedValue, || {
                 format!("An expression attribute value used in expression is not defined; attribute value: {key}")
             });
             AttributeValue::Null
@@ -245,9 +314,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether the next tokens are `word (`: a function call.
+    /// Like attribute names, function names start with a letter: `_f(` is a
+    /// syntax error on `_f`, not an unknown function.
     pub(crate) fn at_function(&self) -> Option<String> {
         match (&self.peek().tok, &self.peek_at(1).tok) {
-            (Tok::Ident(name), Tok::Punct("(")) => Some(name.clone()),
+            (Tok::Ident(name), Tok::Punct("(")) if name.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                Some(name.clone())
+            }
             _ => None,
         }
     }
@@ -292,19 +365,49 @@ impl<'a> Parser<'a> {
         Ok(cond)
     }
 
+    /// Whether the `(` here encloses an operand, as in `(a) = :v` or
+    /// `(a.b).c < :v`, rather than a condition: what follows its `)` says.
+    fn at_operand_group(&self) -> bool {
+        let mut depth = 0usize;
+        for (i, t) in self.toks[self.pos..].iter().enumerate() {
+            match t.tok {
+                Tok::Punct("(") => depth += 1,
+                Tok::Punct(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let after = &self.toks[(self.pos + i + 1).min(self.toks.len() - 1)];
+                        return matches!(after.tok, Tok::Punct("=" | "<>" | "<" | "<=" | ">" | ">=" | "." | "["))
+                            || after.is_keyword("BETWEEN")
+                            || after.is_keyword("IN");
+                    }
+                }
+                Tok::Eof => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Close a parenthesised group opened at token `open`; a group directly
+    /// inside another is redundant.
+    fn close_group(&mut self, open: usize) -> Result<()> {
+        let close = self.pos;
+        self.expect_punct(")")?;
+        if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
+            self.defer(Slot::Parens, || "The expression has redundant parentheses;".into());
+        }
+        self.groups.push((open, close));
+        Ok(())
+    }
+
     fn primary(&mut self) -> Result<Cond> {
-        if self.at_punct("(") {
+        if self.at_punct("(") && !self.at_operand_group() {
             let open = self.pos;
             self.advance();
             self.enter()?;
             let inner = self.or()?;
             self.leave();
-            let close = self.pos;
-            self.expect_punct(")")?;
-            if self.groups.iter().any(|&(o, c)| o == open + 1 && c == close - 1) {
-                self.defer(Slot::Parens, || "The expression has redundant parentheses;".into());
-            }
-            self.groups.push((open, close));
+            self.close_group(open)?;
             return Ok(inner);
         }
         let first = self.term()?;
@@ -374,6 +477,21 @@ impl<'a> Parser<'a> {
 
     /// A path, a `:value`, or a function call (validated by the caller).
     fn term(&mut self) -> Result<Term> {
+        if self.at_punct("(") {
+            // An operand in parentheses; a path in them may go on: `(a.b).c`.
+            let open = self.pos;
+            self.advance();
+            self.enter()?;
+            let inner = self.term()?;
+            self.leave();
+            self.close_group(open)?;
+            return match inner {
+                Term::Operand(Operand::Path(p)) if self.at_punct(".") || self.at_punct("[") => {
+                    Ok(Term::Operand(Operand::Path(self.path_steps(p.0)?)))
+                }
+                other => Ok(other),
+            };
+        }
         if let Some(name) = self.at_function() {
             self.advance();
             self.advance();
@@ -404,6 +522,12 @@ impl<'a> Parser<'a> {
         let arity = match name {
             "attribute_exists" | "attribute_not_exists" | "size" => 1,
             "attribute_type" | "begins_with" | "contains" => 2,
+            "if_not_exists" | "list_append" => {
+                self.defer(Slot::MisusedFunction, || {
+                    format!("The function is not allowed in a condition expression; function: {name}")
+                });
+                return false;
+            }
             _ => {
                 self.defer(Slot::UnknownFunction, || format!("Invalid function name; function: {name}"));
                 return false;
@@ -423,8 +547,10 @@ impl<'a> Parser<'a> {
         match term {
             Term::Operand(op) => op,
             Term::Func(name, args) => {
+                let known = self.known_function(&name, args.len());
                 if name != "size" {
-                    if self.known_function(&name, args.len()) {
+                    // Misuse outranks a wrong operand count: checked whatever the count.
+                    if CONDITION_FUNCTIONS.contains(&name.as_str()) {
                         self.defer(Slot::MisusedFunction, || {
                             format!(
                                 "The function is not allowed to be used this way in an expression; function: {name}"
@@ -433,26 +559,36 @@ impl<'a> Parser<'a> {
                     }
                     return Operand::Value(AttributeValue::Null);
                 }
-                if !self.known_function(&name, args.len()) {
+                if !known {
                     return Operand::Value(AttributeValue::Null);
                 }
                 let arg = args.into_iter().next().map(|a| self.operand(a));
                 match arg {
                     Some(Operand::Path(p)) => Operand::Size(p),
-                    Some(Operand::Value(v)) => {
-                        let t = v.type_name();
-                        if matches!(t, "N" | "BOOL" | "NULL") {
-                            self.bad_operand_type("size", t);
-                        } else {
-                            self.defer(Slot::Function, || {
-                                "Operator or function requires a document path; operator or function: size".into()
-                            });
+                    // The size of a constant is known now.
+                    Some(Operand::Value(v)) => match super::eval::size_of(&v) {
+                        Some(n) => Operand::Value(AttributeValue::N(Number::from_i64(n as i64))),
+                        None => {
+                            self.bad_operand_type("size", v.type_name());
+                            Operand::Value(AttributeValue::Null)
                         }
+                    },
+                    Some(Operand::Size(_)) => {
+                        self.bad_operand_type("size", "N");
                         Operand::Value(AttributeValue::Null)
                     }
-                    _ => Operand::Value(AttributeValue::Null),
+                    None => Operand::Value(AttributeValue::Null),
                 }
             }
+        }
+    }
+
+    /// The type an operand is known to have before any item is read.
+    fn known_type(op: &Operand) -> Option<&'static str> {
+        match op {
+            Operand::Value(v) => Some(v.type_name()),
+            Operand::Size(_) => Some("N"),
+            Operand::Path(_) => None,
         }
     }
 
@@ -496,6 +632,7 @@ impl<'a> Parser<'a> {
             ("attribute_type", Some(t)) => {
                 self.check_distinct(&name, &first, &t);
                 match &t {
+                    Operand::Size(_) => self.bad_operand_type(&name, "N"),
                     Operand::Value(AttributeValue::S(s)) => {
                         if !["S", "N", "B", "NULL", "SS", "BOOL", "L", "BS", "NS", "M"].contains(&s.as_str()) {
                             self.defer(Slot::Function, || {
@@ -506,16 +643,14 @@ impl<'a> Parser<'a> {
                     Operand::Value(v) => self.bad_operand_type(&name, v.type_name()),
                     _ => self.bad_operand_type(&name, "{NS,SS,L,BS,N,M,B,BOOL,NULL,S}"),
                 }
-                let path = self.require_path(&name, first);
-                Cond::Type(path, t)
+                // Unlike attribute_exists(), the first operand may be a value.
+                Cond::Type(first, t)
             }
             ("begins_with", Some(prefix)) => {
                 self.check_distinct(&name, &first, &prefix);
                 for op in [&first, &prefix] {
-                    if let Operand::Value(v) = op {
-                        if !matches!(v, AttributeValue::S(_) | AttributeValue::B(_)) {
-                            self.bad_operand_type(&name, v.type_name());
-                        }
+                    if let Some(t) = Self::known_type(op).filter(|t| !matches!(*t, "S" | "B")) {
+                        self.bad_operand_type(&name, t);
                     }
                 }
                 Cond::BeginsWith(first, prefix)
@@ -528,12 +663,10 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Key conditions order only numbers, strings and binaries: any other
-    /// value in an ordering comparison is an operand type error.
+    /// Only numbers, strings and binaries are ordered: any other constant in
+    /// an ordering comparison is an operand type error. (An item attribute
+    /// of another type only makes the comparison false.)
     fn check_orderable(&mut self, operator: &str, operands: &[&Operand]) {
-        if self.kind != Kind::KeyCondition {
-            return;
-        }
         for op in operands {
             if let Operand::Value(v) = op {
                 if !matches!(v, AttributeValue::N(_) | AttributeValue::S(_) | AttributeValue::B(_)) {
@@ -602,24 +735,34 @@ pub fn projection(src: &str, attrs: &mut Attrs) -> Result<Vec<Path>> {
 /// AWS rejects two paths where one contains the other (overlap) or where
 /// they treat the same step as both map key and list index (conflict).
 pub fn check_overlaps(paths: &[Path], kind: Kind) -> Result<()> {
+    match path_problem(paths) {
+        Some(problem) => Err(kind.error(problem)),
+        None => Ok(()),
+    }
+}
+
+/// The first overlap among `paths` (in the order written), or failing
+/// that the first conflict: AWS reports an overlap before any conflict.
+pub(crate) fn path_problem(paths: &[Path]) -> Option<String> {
+    let mut conflict = None;
     for (i, p) in paths.iter().enumerate() {
         for q in &paths[..i] {
             let common = p.0.iter().zip(&q.0).take_while(|(a, b)| a == b).count();
             if common == p.0.len().min(q.0.len()) {
-                return Err(kind.error(format!(
+                return Some(format!(
                     "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
-                )));
+                ));
             }
             let kinds_differ = matches!(
                 (&p.0[common], &q.0[common]),
                 (PathElem::Name(_), PathElem::Index(_)) | (PathElem::Index(_), PathElem::Name(_))
             );
-            if kinds_differ {
-                return Err(kind.error(format!(
+            if kinds_differ && conflict.is_none() {
+                conflict = Some(format!(
                     "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {q}, path two: {p}"
-                )));
+                ));
             }
         }
     }
-    Ok(())
+    conflict
 }

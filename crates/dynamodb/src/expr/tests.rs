@@ -219,3 +219,83 @@ fn condition_problems_report_in_written_order() {
     assert!(cond_err("pk = :missing AND begins_with(sk, :n)", v.clone()).contains("attribute value: :missing"));
     assert!(cond_err("begins_with(sk, :n) AND pk = :missing", v).contains("operand type: N"));
 }
+
+#[test]
+fn conditions_checked_against_the_alternator_suite() {
+    let v = json!({"ExpressionAttributeValues": {":l": {"L": []}, ":n": {"N": "0"}, ":t": {"S": "N"}}});
+    assert_eq!(
+        cond_err("a < :l", v.clone()),
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: <, operand type: L"
+    );
+    assert_eq!(
+        cond_err("if_not_exists(a, :n) = :n", v.clone()),
+        "Invalid ConditionExpression: The function is not allowed in a condition expression; function: if_not_exists"
+    );
+    assert_eq!(cond_err("_f(a)", v.clone()), "Invalid ConditionExpression: Syntax error; token: \"_f\", near: \"_f(\"");
+    assert!(check("attribute_type(:n, :t)", v.clone(), json!({})));
+    let deep = format!("attribute_exists(a{})", ".b".repeat(32));
+    assert_eq!(
+        cond_err(&deep, v),
+        "Invalid ConditionExpression: The document path has too many nesting levels; nesting levels: 33"
+    );
+}
+
+#[test]
+fn updates_checked_against_the_alternator_suite() {
+    let l = |items: &[&str]| json!({"L": items.iter().map(|s| json!({"S": s})).collect::<Vec<_>>()});
+    let v = json!({"ExpressionAttributeValues": {":a": l(&["a"]), ":b": l(&["b"]), ":c": l(&["c"])}});
+    let err = update::parse("SET x = list_append(list_append(:a, :b), :c)", &mut attrs(v)).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append"
+    );
+    // Appends past the end land in index order.
+    let item = json!({"l": l(&["x"])});
+    let words = json!({"ExpressionAttributeValues": {":a": {"S": "a"}, ":b": {"S": "b"}, ":c": {"S": "c"}}});
+    let out = updated("SET l[9] = :c, l[3] = :a, l[5] = :b", words, item).unwrap();
+    assert_eq!(out["l"], l(&["x", "a", "b", "c"]));
+    // REMOVE under a missing or wrong-typed parent is refused; a missing leaf is not.
+    let mut item = item_from_json(&json!({"s": {"S": "v"}, "m": {"M": {}}})).unwrap();
+    for bad in ["REMOVE q.r", "REMOVE s.r", "REMOVE m[0]"] {
+        let u = update::parse(bad, &mut attrs(json!({}))).unwrap();
+        assert!(update::apply(&u, &mut item).is_err(), "{bad}");
+    }
+    let u = update::parse("REMOVE m.r", &mut attrs(json!({}))).unwrap();
+    assert!(update::apply(&u, &mut item).is_ok());
+}
+
+#[test]
+fn operands_may_stand_in_parentheses() {
+    let v = json!({"ExpressionAttributeValues": {":one": {"N": "1"}, ":two": {"N": "2"}}});
+    let item = json!({"a": {"N": "1"}, "m": {"M": {"b": {"N": "2"}}}, "l": {"L": [{"N": "2"}]}});
+    assert!(check("(a) = :one AND (m).b = (:two) AND (l)[0] IN ((m.b), :one)", v.clone(), item.clone()));
+    assert!(check("(a) BETWEEN (:one) AND :two AND size((m)) = (:one)", v.clone(), item));
+    assert_eq!(
+        cond_err("((a)) = :one", v.clone()),
+        "Invalid ConditionExpression: The expression has redundant parentheses;"
+    );
+    // A function result or a value cannot be followed by path steps.
+    assert!(cond_err("(size(a)).b = :one", v.clone()).contains("Syntax error"));
+    assert!(cond_err("(:one).b = :one", v).contains("Syntax error"));
+}
+
+#[test]
+fn key_condition_shapes() {
+    let v = json!({"ExpressionAttributeValues": {":v": {"N": "1"}, ":s": {"S": "x"}}});
+    let shape = |src: &str| {
+        let c = parser::condition(src, Kind::KeyCondition, &mut attrs(v.clone())).unwrap();
+        key_shape::check(&c).err().map(|e| e.message)
+    };
+    assert_eq!(shape("pk = :s AND sk BETWEEN :v AND :v"), None);
+    assert_eq!(shape(":v < sk AND begins_with(pk, :s)"), None);
+    assert_eq!(shape("pk = :s OR pk = :v").unwrap(), "Invalid operator used in KeyConditionExpression: OR");
+    // The first problem written wins.
+    assert_eq!(
+        shape("pk = :s AND :v = :v AND sk.x = :v").unwrap(),
+        "Invalid condition in KeyConditionExpression: No key attribute specified"
+    );
+    assert_eq!(
+        shape("size(pk) = :v AND pk = sk AND :s = :s").unwrap(),
+        "Invalid KeyConditionExpression: KeyConditionExpressions cannot contain nested operations"
+    );
+}

@@ -3,7 +3,7 @@
 
 use super::eval::resolve;
 use super::lexer::Tok;
-use super::parser::{check_overlaps, Parser, Slot};
+use super::parser::{path_problem, Parser, Slot};
 use super::{Attrs, Kind, Path, PathElem};
 use crate::error::{validation, Result};
 use crate::types::{AttributeValue as AV, Item};
@@ -28,6 +28,38 @@ pub struct Update {
 }
 
 impl Update {
+    /// The top-level attributes the update assigns, with the type each will
+    /// surely have, as far as the expression alone tells (AWS checks these
+    /// against index key types before it reads the item).
+    pub fn assigned_types(&self) -> Vec<(&str, &'static str)> {
+        let sets = self.set.iter().filter_map(|(p, v)| Some((p, v.known_type()?)));
+        let adds = self.add.iter().map(|(p, v)| (p, v.type_name()));
+        sets.chain(adds).filter(|(p, _)| p.0.len() == 1).map(|(p, t)| (p.head(), t)).collect()
+    }
+
+    /// Every path the update writes or reads.
+    pub fn paths(&self) -> Vec<&Path> {
+        fn read<'a>(value: &'a SetValue, out: &mut Vec<&'a Path>) {
+            match value {
+                SetValue::Value(_) => {}
+                SetValue::Path(p) => out.push(p),
+                SetValue::IfNotExists(p, v) => {
+                    out.push(p);
+                    read(v, out);
+                }
+                SetValue::ListAppend(a, b) | SetValue::Plus(a, b) | SetValue::Minus(a, b) => {
+                    read(a, out);
+                    read(b, out);
+                }
+            }
+        }
+        let mut out: Vec<&Path> = self.targets().collect();
+        for (_, value) in &self.set {
+            read(value, &mut out);
+        }
+        out
+    }
+
     /// Every path the update writes, in expression order.
     pub fn targets(&self) -> impl Iterator<Item = &Path> {
         self.set
@@ -36,6 +68,20 @@ impl Update {
             .chain(&self.remove)
             .chain(self.add.iter().map(|(p, _)| p))
             .chain(self.delete.iter().map(|(p, _)| p))
+    }
+}
+
+impl SetValue {
+    /// The type this value has whatever the item holds, if that is known.
+    fn known_type(&self) -> Option<&'static str> {
+        match self {
+            SetValue::Value(v) => Some(v.type_name()),
+            SetValue::Plus(..) | SetValue::Minus(..) => Some("N"),
+            SetValue::ListAppend(..) => Some("L"),
+            // As AWS judges it: by the fallback.
+            SetValue::IfNotExists(_, fallback) => fallback.known_type(),
+            SetValue::Path(_) => None,
+        }
     }
 }
 
@@ -144,6 +190,8 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
     let mut p = Parser::new(src, Kind::Update, attrs)?;
     let mut update = Update::default();
     let mut seen: Vec<&'static str> = Vec::new();
+    // Targets in the order written, as AWS names them in path errors.
+    let mut written: Vec<Path> = Vec::new();
     if p.at_eof() {
         return Err(p.syntax_error());
     }
@@ -154,13 +202,14 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
         };
         p.advance();
         if seen.contains(&clause) {
-            p.defer(Slot::Parens, || {
+            p.defer(Slot::Section, || {
                 format!("The \"{clause}\" section can only be used once in an update expression;")
             });
         }
         seen.push(clause);
         loop {
             let path = p.path()?;
+            written.push(path.clone());
             match clause {
                 "SET" => {
                     p.expect_punct("=")?;
@@ -173,14 +222,16 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
                         return Err(p.syntax_error());
                     };
                     p.advance();
+                    // An undefined placeholder reads as NULL here, but its own
+                    // error outranks the type error this would raise.
                     let v = p.value(&key);
                     let ok = match clause {
                         "ADD" => matches!(v, AV::N(_) | AV::SS(_) | AV::NS(_) | AV::BS(_)),
                         _ => matches!(v, AV::SS(_) | AV::NS(_) | AV::BS(_)),
                     };
-                    if !ok && !matches!(v, AV::Null) {
+                    if !ok {
                         let t = long_type(&v);
-                        p.defer(Slot::Function, || {
+                        p.defer(Slot::UpdateOperand, || {
                             format!("Incorrect operand type for operator or function; operator: {clause}, operand type: {t}")
                         });
                     }
@@ -198,9 +249,10 @@ pub fn parse(src: &str, attrs: &mut Attrs) -> Result<Update> {
             }
         }
     }
+    if let Some(problem) = path_problem(&written) {
+        p.defer(Slot::Paths, || problem);
+    }
     p.finish()?;
-    let targets: Vec<Path> = update.targets().cloned().collect();
-    check_overlaps(&targets, Kind::Update)?;
     Ok(update)
 }
 
@@ -216,7 +268,7 @@ fn set_value(p: &mut Parser<'_>) -> Result<SetValue> {
     let right = set_operand(p)?;
     for side in [&left, &right] {
         if let SetValue::Value(v) = side {
-            if !matches!(v, AV::N(_) | AV::Null) {
+            if !matches!(v, AV::N(_)) {
                 let t = v.type_name();
                 p.defer(Slot::Function, || {
                     format!("Incorrect operand type for operator or function; operator or function: {op}, operand type: {t}")
@@ -276,8 +328,14 @@ fn set_operand(p: &mut Parser<'_>) -> Result<SetValue> {
             SetValue::IfNotExists(path, Box::new(second))
         } else {
             for side in [&first, &second] {
+                // AWS refuses list_append(list_append(…), …).
+                if let SetValue::ListAppend(..) = side {
+                    p.defer(Slot::MisusedFunction, || {
+                        "The function is not allowed to be used this way in an expression; function: list_append".into()
+                    });
+                }
                 if let SetValue::Value(v) = side {
-                    if !matches!(v, AV::L(_) | AV::Null) {
+                    if !matches!(v, AV::L(_)) {
                         let t = v.type_name();
                         p.defer(Slot::Function, || {
                             format!("Incorrect operand type for operator or function; operator or function: list_append, operand type: {t}")
@@ -355,6 +413,15 @@ fn parent_mut<'a>(item: &'a mut Item, path: &Path) -> Result<Option<&'a mut AV>>
     Ok(Some(current))
 }
 
+/// That `path`'s last step could be taken: its parent exists and is a map
+/// (for a name) or a list (for an index).
+fn check_parent(item: &mut Item, path: &Path) -> Result<()> {
+    match (parent_mut(item, path)?, path.0.last()) {
+        (None, _) | (Some(AV::M(_)), Some(PathElem::Name(_))) | (Some(AV::L(_)), Some(PathElem::Index(_))) => Ok(()),
+        _ => Err(validation(BAD_PATH)),
+    }
+}
+
 fn put_at(item: &mut Item, path: &Path, value: AV) -> Result<()> {
     let last = path.0.last().ok_or_else(|| validation(BAD_PATH))?;
     match (parent_mut(item, path)?, last) {
@@ -377,24 +444,25 @@ fn put_at(item: &mut Item, path: &Path, value: AV) -> Result<()> {
     Ok(())
 }
 
+/// Remove what `path` names. A missing last step is a no-op, but its parent
+/// must exist and be a map (for a name) or a list (for an index).
 fn remove_at(item: &mut Item, path: &Path) -> Result<()> {
     let Some(last) = path.0.last() else {
         return Ok(());
     };
-    match (parent_mut(item, path), last) {
-        (Ok(None), PathElem::Name(n)) => {
+    match (parent_mut(item, path)?, last) {
+        (None, PathElem::Name(n)) => {
             item.remove(n);
         }
-        (Ok(Some(AV::M(m))), PathElem::Name(n)) => {
+        (Some(AV::M(m)), PathElem::Name(n)) => {
             m.remove(n);
         }
-        (Ok(Some(AV::L(l))), PathElem::Index(i)) => {
+        (Some(AV::L(l)), PathElem::Index(i)) => {
             if *i < l.len() {
                 l.remove(*i);
             }
         }
-        // Removing something that is not there is a no-op.
-        (Ok(_), _) | (Err(_), _) => {}
+        _ => return Err(validation(BAD_PATH)),
     }
     Ok(())
 }
@@ -403,7 +471,11 @@ fn remove_at(item: &mut Item, path: &Path) -> Result<()> {
 /// was before the update, then the clauses are applied.
 pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     let values = update.set.iter().map(|(_, v)| eval_set(item, v)).collect::<Result<Vec<_>>>()?;
-    for ((path, _), value) in update.set.iter().zip(values) {
+    // In path order: elements set past a list's end are appended in index
+    // order, whatever order the expression names them in.
+    let mut sets: Vec<(&Path, AV)> = update.set.iter().map(|(p, _)| p).zip(values).collect();
+    sets.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, value) in sets {
         put_at(item, path, value)?;
     }
     // Higher list indexes first, so each index refers to the original list.
@@ -412,7 +484,10 @@ pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     for path in removes {
         remove_at(item, path)?;
     }
-    for (path, value) in &update.add {
+    // Like SET, ADD appends past a list's end in index order.
+    let mut adds: Vec<&(Path, AV)> = update.add.iter().collect();
+    adds.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, value) in adds {
         let merged = match (resolve(item, path), value) {
             (None, v) => v.clone(),
             (Some(AV::N(x)), AV::N(y)) => AV::N(x.add(y).map_err(validation)?),
@@ -425,7 +500,11 @@ pub fn apply(update: &Update, item: &mut Item) -> Result<()> {
     }
     for (path, value) in &update.delete {
         let remaining = match (resolve(item, path), value) {
-            (None, _) => continue,
+            // Nothing to delete from, but the path must still fit the item.
+            (None, _) => {
+                check_parent(item, path)?;
+                continue;
+            }
             (Some(AV::SS(x)), AV::SS(y)) => difference(x, y).map(AV::SS),
             (Some(AV::NS(x)), AV::NS(y)) => difference(x, y).map(AV::NS),
             (Some(AV::BS(x)), AV::BS(y)) => difference(x, y).map(AV::BS),

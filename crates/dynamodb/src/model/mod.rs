@@ -117,6 +117,19 @@ impl Catalog {
         Ok(rows.into_iter().map(|(k, _)| String::from_utf8_lossy(&k[prefix.len()..]).into_owned()).collect())
     }
 
+    /// Every table of every region, for background work such as TTL.
+    pub fn all(&self) -> Result<Vec<Arc<Table>>> {
+        let rows = self.store.scan_prefix(TABLES, &[], usize::MAX).map_err(internal)?;
+        let mut tables = vec![];
+        for (key, _) in rows {
+            let Some(split) = key.iter().position(|b| *b == 0) else { continue };
+            let region = String::from_utf8_lossy(&key[..split]);
+            let name = String::from_utf8_lossy(&key[split + 1..]);
+            tables.extend(self.get(&region, &name)?);
+        }
+        Ok(tables)
+    }
+
     /// Persist a new table, assigning ids to it and its indexes.
     pub async fn create(&self, region: &str, mut table: Table) -> Result<Arc<Table>> {
         let key = table_key(region, &table.name);

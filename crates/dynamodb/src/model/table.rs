@@ -151,6 +151,16 @@ impl Index {
         self.projection.kind == ProjectionType::All
     }
 
+    /// Whether `item`'s values of this index's keys are ones a key may
+    /// hold: not empty, and within the key size limits. Items written
+    /// before the index existed may have others; they stay out of it.
+    pub fn accepts_key_values(&self, item: &Item) -> bool {
+        self.key
+            .attrs()
+            .enumerate()
+            .all(|(i, attr)| item.get(&attr.name).is_none_or(|v| check_key_value(v, &attr.name, i == 0).is_ok()))
+    }
+
     /// The index entry for `item`: the table's and index's keys plus the
     /// projected attributes.
     pub fn project(&self, table: &Table, item: &Item) -> Item {
@@ -201,6 +211,12 @@ pub struct Table {
     pub tags: Vec<(String, String)>,
     pub deletion_protection: bool,
     pub table_class: Option<String>,
+    /// When UpdateTable last changed the table class.
+    #[serde(default)]
+    pub table_class_updated: Option<f64>,
+    /// OnDemandThroughput as set: `MaxReadRequestUnits`/`MaxWriteRequestUnits`.
+    #[serde(default)]
+    pub on_demand_limits: Map<String, Value>,
     pub ttl: Option<Ttl>,
     /// What replaced this version of the metadata, once something did.
     #[serde(skip)]
@@ -306,7 +322,7 @@ impl Table {
             key::encode(v, &mut out);
         }
         for index in self.indexes() {
-            for attr in index.key.attrs() {
+            for (i, attr) in index.key.attrs().enumerate() {
                 let Some(v) = item.get(&attr.name) else {
                     continue;
                 };
@@ -325,6 +341,8 @@ impl Table {
                         index.name, attr.name
                     )));
                 }
+                // Index keys have the table keys' size limits.
+                check_key_value(v, &attr.name, i == 0)?;
             }
         }
         Ok(out)
@@ -370,6 +388,40 @@ impl Table {
         Some(out)
     }
 
+    /// One index as DescribeTable shows it; `stat` is its item count and size.
+    pub fn describe_index(&self, index: &Index, stat: (u64, u64)) -> Value {
+        let mut m = Map::new();
+        m.insert("IndexName".into(), json!(index.name));
+        m.insert("KeySchema".into(), index.key.to_json());
+        let mut p = Map::new();
+        p.insert(
+            "ProjectionType".into(),
+            json!(match index.projection.kind {
+                ProjectionType::All => "ALL",
+                ProjectionType::KeysOnly => "KEYS_ONLY",
+                ProjectionType::Include => "INCLUDE",
+            }),
+        );
+        if index.projection.kind == ProjectionType::Include {
+            // AWS lists them sorted by name.
+            let mut names = index.projection.non_key.clone();
+            names.sort();
+            p.insert("NonKeyAttributes".into(), json!(names));
+        }
+        m.insert("Projection".into(), Value::Object(p));
+        if index.global {
+            m.insert("IndexStatus".into(), json!("ACTIVE"));
+            m.insert("ProvisionedThroughput".into(), index.throughput.clone().unwrap_or_default().to_json());
+        }
+        m.insert("IndexSizeBytes".into(), json!(stat.1));
+        m.insert("ItemCount".into(), json!(stat.0));
+        m.insert("IndexArn".into(), json!(format!("{}/index/{}", self.arn, index.name)));
+        if index.global && self.is_on_demand() {
+            m.insert("WarmThroughput".into(), on_demand_warm_throughput());
+        }
+        Value::Object(m)
+    }
+
     pub fn describe(&self, item_count: u64, size_bytes: u64, index_stats: &[(u64, u64)]) -> Value {
         let mut attr_defs: Vec<Value> = self
             .attribute_definitions
@@ -397,39 +449,15 @@ impl Table {
             d.insert("BillingModeSummary".into(), Value::Object(b));
         }
         let stats = |i: usize| index_stats.get(i).copied().unwrap_or((0, 0));
-        let describe_index = |index: &Index, stat: (u64, u64)| {
-            let mut m = Map::new();
-            m.insert("IndexName".into(), json!(index.name));
-            m.insert("KeySchema".into(), index.key.to_json());
-            let mut p = Map::new();
-            p.insert(
-                "ProjectionType".into(),
-                json!(match index.projection.kind {
-                    ProjectionType::All => "ALL",
-                    ProjectionType::KeysOnly => "KEYS_ONLY",
-                    ProjectionType::Include => "INCLUDE",
-                }),
-            );
-            if index.projection.kind == ProjectionType::Include {
-                p.insert("NonKeyAttributes".into(), json!(index.projection.non_key));
-            }
-            m.insert("Projection".into(), Value::Object(p));
-            if index.global {
-                m.insert("IndexStatus".into(), json!("ACTIVE"));
-                m.insert("ProvisionedThroughput".into(), index.throughput.clone().unwrap_or_default().to_json());
-            }
-            m.insert("IndexSizeBytes".into(), json!(stat.1));
-            m.insert("ItemCount".into(), json!(stat.0));
-            m.insert("IndexArn".into(), json!(format!("{}/index/{}", self.arn, index.name)));
-            Value::Object(m)
-        };
         if !self.gsis.is_empty() {
-            let list: Vec<Value> = self.gsis.iter().enumerate().map(|(i, g)| describe_index(g, stats(i))).collect();
+            let list: Vec<Value> =
+                self.gsis.iter().enumerate().map(|(i, g)| self.describe_index(g, stats(i))).collect();
             d.insert("GlobalSecondaryIndexes".into(), Value::Array(list));
         }
         if !self.lsis.is_empty() {
             let n = self.gsis.len();
-            let list: Vec<Value> = self.lsis.iter().enumerate().map(|(i, l)| describe_index(l, stats(n + i))).collect();
+            let list: Vec<Value> =
+                self.lsis.iter().enumerate().map(|(i, l)| self.describe_index(l, stats(n + i))).collect();
             d.insert("LocalSecondaryIndexes".into(), Value::Array(list));
         }
         if let Some(s) = &self.stream {
@@ -440,7 +468,7 @@ impl Table {
                 }
                 d.insert("StreamSpecification".into(), spec);
             }
-            // A disabled stream is still the latest one, readable for 24 hours.
+            // The latest stream stays described after it is disabled.
             if let Some(label) = &s.label {
                 d.insert("LatestStreamLabel".into(), json!(label));
                 d.insert("LatestStreamArn".into(), json!(format!("{}/stream/{label}", self.arn)));
@@ -449,12 +477,28 @@ impl Table {
         if let Some(sse) = &self.sse {
             d.insert("SSEDescription".into(), sse.clone());
         }
+        if !self.on_demand_limits.is_empty() {
+            d.insert("OnDemandThroughput".into(), Value::Object(self.on_demand_limits.clone()));
+        }
         if let Some(class) = &self.table_class {
-            d.insert("TableClassSummary".into(), json!({"TableClass": class}));
+            let mut summary = json!({"TableClass": class});
+            if let Some(t) = self.table_class_updated {
+                summary["LastUpdateDateTime"] = json!(t);
+            }
+            d.insert("TableClassSummary".into(), summary);
         }
         d.insert("DeletionProtectionEnabled".into(), json!(self.deletion_protection));
+        if self.is_on_demand() {
+            d.insert("WarmThroughput".into(), on_demand_warm_throughput());
+        }
         Value::Object(d)
     }
+}
+
+/// The warm throughput AWS reports for an on-demand table or GSI it was
+/// never asked to pre-warm: what a new on-demand table starts with.
+fn on_demand_warm_throughput() -> Value {
+    json!({"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 4000, "Status": "ACTIVE"})
 }
 
 fn is_empty_key(v: &AttributeValue) -> bool {

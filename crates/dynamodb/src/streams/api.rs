@@ -71,6 +71,9 @@ pub struct DynamoDbStreams {
 
 impl DynamoDbStreams {
     pub fn new(store: Arc<dyn Store>, context: Context, settings: Settings) -> Self {
+        if let Err(err) = super::model::seed_sequence(store.as_ref()) {
+            tracing::warn!("reading the last DynamoDB stream sequence numbers: {err}");
+        }
         DynamoDbStreams { store, context, settings }
     }
 

@@ -15,14 +15,11 @@ use nimbus_core::AwsError;
 use nimbus_store::{Direction, Keyspace, ReadView, ReadViewExt, StoreError, TxnError, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{dynamodb, internal, validation, Result};
-use crate::model::table::{KeySchema, StreamSpec, Table};
+use crate::error::{dynamodb, internal, Result};
+use crate::model::table::{KeySchema, Table};
 
 pub const STREAMS: Keyspace = "dynamodb.streams";
 pub const RECORDS: Keyspace = "dynamodb.stream_records";
-
-/// The view types a stream may have, in AWS's order.
-pub const VIEW_TYPES: [&str; 4] = ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"];
 
 /// One stream of one table, enabled at `label`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -154,6 +151,17 @@ pub fn next_seq() -> u64 {
     previous.saturating_add(1).max(floor)
 }
 
+/// Never hand out a number at or below one already stored (the clock may
+/// have gone back since they were written): called once at startup.
+pub fn seed_sequence(view: &dyn ReadView) -> std::result::Result<(), StoreError> {
+    for (_, bytes) in view.scan_prefix(STREAMS, b"", usize::MAX)? {
+        let Ok(meta) = serde_json::from_slice::<StreamMeta>(&bytes) else { continue };
+        let highest = meta.last_seq(view)?.unwrap_or(0).max(meta.start_seq);
+        LAST_SEQ.fetch_max(highest, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
 /// Sequence numbers are shown as zero-padded 21-digit decimal strings, as
 /// AWS's are (e.g. `000000000000000075450`).
 pub fn render_seq(seq: u64) -> String {
@@ -198,69 +206,6 @@ pub fn load(view: &dyn ReadView, region: &str, table: &str, label: &str) -> Resu
 /// The label of the stream a table version writes to, if one is enabled.
 pub fn enabled_label(table: &Table) -> Option<&str> {
     table.stream.as_ref().filter(|s| s.enabled).and_then(|s| s.label.as_deref())
-}
-
-/// Check a StreamSpecification of CreateTable or UpdateTable.
-pub fn check_spec(spec: Option<&StreamSpec>) -> Result<()> {
-    let Some(view_type) = spec.and_then(|s| s.view_type.as_deref()) else {
-        return Ok(());
-    };
-    if !VIEW_TYPES.contains(&view_type) {
-        return Err(validation(format!(
-            "1 validation error detected: Value '{view_type}' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-            VIEW_TYPES.join(", ")
-        )));
-    }
-    Ok(())
-}
-
-/// Check UpdateTable's StreamSpecification against the table's stream, and
-/// give a newly enabled stream a label no earlier stream of the table had.
-pub fn check_change(table: &Table, spec: &mut StreamSpec) -> Result<()> {
-    check_spec(Some(spec))?;
-    let current = table.stream.as_ref();
-    let enabled = current.is_some_and(|s| s.enabled);
-    if spec.enabled && enabled {
-        // Also when only the view type differs: a stream's view type is fixed.
-        return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
-    }
-    if !spec.enabled && !enabled {
-        // Wording not confirmed against AWS; the error type is.
-        return Err(validation(format!("Table does not have a stream to disable: TableName: {}", table.name)));
-    }
-    let previous = current.and_then(|s| s.label.clone());
-    if !spec.enabled {
-        // DescribeTable keeps naming the latest stream.
-        spec.label = previous;
-    } else if let (Some(new), Some(old)) = (&spec.label, &previous) {
-        if new <= old {
-            spec.label = Some(later_label(old));
-        }
-    }
-    Ok(())
-}
-
-/// A label one millisecond after `label` (two streams enabled in the same
-/// millisecond must still differ).
-fn later_label(label: &str) -> String {
-    let millis = parse_label(label).unwrap_or(0) + 1;
-    format_label(millis)
-}
-
-pub fn format_label(epoch_millis: i64) -> String {
-    nimbus_core::time::format_iso8601_millis(epoch_millis).trim_end_matches('Z').to_owned()
-}
-
-/// `2015-05-11T21:21:33.291` → epoch milliseconds.
-fn parse_label(label: &str) -> Option<i64> {
-    let (date, time) = label.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, ms) = time.split_once('.')?;
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
-    let days = nimbus_core::time::days_from_civil(y, mo as u32, day as u32);
-    Some(((days * 86400 + h * 3600 + mi * 60 + s) * 1000) + ms.parse::<i64>().ok()?)
 }
 
 type TxnResult<T> = std::result::Result<T, TxnError<AwsError>>;
@@ -325,13 +270,6 @@ mod tests {
         assert_eq!(parse_seq(&text), Some(a));
         assert_eq!(parse_seq("12"), None);
         assert_eq!(parse_seq("x00000000000000000000000"), None);
-    }
-
-    #[test]
-    fn labels_parse_back() {
-        let label = format_label(1_700_000_000_123);
-        assert_eq!(parse_label(&label), Some(1_700_000_000_123));
-        assert_eq!(later_label(&label), format_label(1_700_000_000_124));
     }
 
     #[test]

@@ -1,19 +1,16 @@
-//! The Streams service over a real redb store: records of Time to Live
-//! deletions (driven through the engine, as a TTL sweeper would), and the
-//! trimming pass.
+//! The Streams service over a real redb store: the records of Time to Live
+//! deletions, and the trimming pass.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use nimbus_core::{AwsError, Context};
-use nimbus_store::{transact, ReadView, ReadViewExt, Store, WriteBatch};
+use nimbus_store::{ReadViewExt, Store};
 use nimbus_store_redb::RedbStore;
 use serde_json::{json, Value};
 
 use super::model::RECORDS;
-use super::{trim, DynamoDbStreams, Origin};
-use crate::engine::{apply_as, Action, WriteOp};
-use crate::types::{AttributeValue, Item};
+use super::{trim, DynamoDbStreams};
 use crate::DynamoDb;
 
 struct Harness {
@@ -93,31 +90,22 @@ impl Harness {
 fn time_to_live_deletions_name_dynamodb_as_the_user() {
     let h = harness();
     let arn = h.stream_table("ttl", "OLD_IMAGE");
-    h.ddb("PutItem", json!({"TableName": "ttl", "Item": {"pk": {"S": "a"}, "exp": {"N": "1"}}}));
-    let table = h.ddb.catalog.require("us-east-1", "ttl").unwrap();
-    let key_item: Item = [("pk".to_owned(), AttributeValue::S("a".into()))].into_iter().collect();
-    let op = WriteOp {
-        key: table.key_of(&key_item).unwrap(),
-        table,
-        key_item,
-        action: Action::Delete,
-        condition: None,
-        wants_old: true,
-        statement_sized: false,
-    };
-    h.rt.block_on(transact(h.store.as_ref(), move |view: &dyn ReadView| {
-        let mut batch = WriteBatch::new();
-        apply_as(view, &op, &mut batch, Origin::TimeToLive).map_err(|_| nimbus_store::TxnError::Aborted(()))?;
-        Ok((batch, ()))
-    }))
-    .unwrap();
+    h.ddb(
+        "UpdateTimeToLive",
+        json!({"TableName": "ttl", "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "exp"}}),
+    );
+    let now = nimbus_core::time::now_epoch_seconds();
+    let expired = (now - 10).to_string();
+    h.ddb("PutItem", json!({"TableName": "ttl", "Item": {"pk": {"S": "a"}, "exp": {"N": expired}}}));
+    h.ddb("DeleteItem", json!({"TableName": "ttl", "Key": {"pk": {"S": "gone"}}}));
+    assert_eq!(h.rt.block_on(h.ddb.sweep_expired(now)).unwrap(), 1);
     let records = h.records(&arn);
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["eventName"], "INSERT");
     assert!(records[0].get("userIdentity").is_none());
     assert_eq!(records[1]["eventName"], "REMOVE");
     assert_eq!(records[1]["userIdentity"], json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}));
-    assert_eq!(records[1]["dynamodb"]["OldImage"], json!({"pk": {"S": "a"}, "exp": {"N": "1"}}));
+    assert_eq!(records[1]["dynamodb"]["OldImage"], json!({"pk": {"S": "a"}, "exp": {"N": expired}}));
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! Durable single-key write throughput: Nimbus's group commit against
-//! fsync-per-write, side by side in one run. Driven by `bench/store/run`.
+//! Durable single-key write throughput of the storage engines: Nimbus's
+//! group commit on redb and on PostgreSQL, against fsync-per-write, side by
+//! side in one run. Driven by `bench/store/run`.
 //!
 //! Usage: `nimbus-store-bench [--dir DIR] [--secs S] [--rounds R] [--writers 1,16,64] [--value-bytes N]
-//! [--modes M,...]`
+//! [--modes M,...] [--postgres URL]`
 //!
-//! For each writer count, each mode (all three by default) runs for `S`
+//! For each writer count, each mode (all by default; `postgres` only with
+//! `--postgres`) runs for `S`
 //! seconds in all (default 4), split into `R` rounds (default 4) taken in
 //! turn — group, per-write, append, group, … — so a change in background load
 //! hits every mode alike. Each mode starts on a fresh file in `DIR` and keeps
@@ -14,6 +16,10 @@
 //! - `group`: `RedbStore::write` of a one-put batch from each of the writers,
 //!   which are tokio tasks. The store's writer thread commits whatever is
 //!   queued in one redb transaction with `Durability::Immediate`.
+//! - `postgres`: `PgStore::write` of a one-put batch from each of the
+//!   writers, against the database at `URL` (its keyspace is emptied before
+//!   each writer count). The store's writer thread commits whatever is queued
+//!   in one PostgreSQL transaction with `synchronous_commit = on`.
 //! - `redb-per-write`: the same redb, but each writer (an OS thread) takes a
 //!   mutex, then runs `begin_write`, `insert`, `commit` with
 //!   `Durability::Immediate` on its own: one redb commit, hence one
@@ -31,7 +37,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use nimbus_store::{Store, WriteBatch};
+use nimbus_store_postgres::PgStore;
 use nimbus_store_redb::RedbStore;
 use redb::{Database, Durability, TableDefinition};
 
@@ -41,16 +50,18 @@ const TABLE: TableDefinition<'static, &'static [u8], &'static [u8]> = TableDefin
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Group,
+    Postgres,
     RedbPerWrite,
     AppendFdatasync,
 }
 
 impl Mode {
-    const ALL: [Mode; 3] = [Mode::Group, Mode::RedbPerWrite, Mode::AppendFdatasync];
+    const ALL: [Mode; 4] = [Mode::Group, Mode::Postgres, Mode::RedbPerWrite, Mode::AppendFdatasync];
 
     fn label(self) -> &'static str {
         match self {
             Mode::Group => "group commit (`RedbStore::write`)",
+            Mode::Postgres => "PostgreSQL group commit (`PgStore::write`)",
             Mode::RedbPerWrite => "redb commit per write (fsync per write)",
             Mode::AppendFdatasync => "file append + fdatasync per write",
         }
@@ -59,6 +70,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Group => "group",
+            Mode::Postgres => "postgres",
             Mode::RedbPerWrite => "redb-per-write",
             Mode::AppendFdatasync => "append-fdatasync",
         }
@@ -67,6 +79,7 @@ impl Mode {
     fn file(self) -> &'static str {
         match self {
             Mode::Group => "group.redb",
+            Mode::Postgres => "(postgres)",
             Mode::RedbPerWrite => "per-write.redb",
             Mode::AppendFdatasync => "append.log",
         }
@@ -80,6 +93,7 @@ struct Config {
     writers: Vec<usize>,
     value_bytes: usize,
     modes: Vec<Mode>,
+    postgres: Option<String>,
 }
 
 #[derive(Default)]
@@ -130,9 +144,9 @@ fn finish(started: Instant, per_writer: Vec<Vec<u32>>) -> Outcome {
     Outcome { writes: latencies.len(), elapsed, latencies }
 }
 
-fn run_group(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
+/// `writers` tokio tasks each writing through `store` until the deadline.
+fn run_group(store: Arc<dyn Store>, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let store = RedbStore::open(path).expect("open RedbStore");
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(secs);
     let per_writer = rt.block_on(async {
@@ -233,11 +247,12 @@ fn parse_args() -> Config {
         writers: vec![1, 16, 64],
         value_bytes: 100,
         modes: Mode::ALL.to_vec(),
+        postgres: None,
     };
     let mut args = std::env::args().skip(1);
     let usage = "usage: nimbus-store-bench [--dir DIR] [--secs S] [--rounds R] [--writers 1,16,64] \
                  [--value-bytes N] \
-                 [--modes group,redb-per-write,append-fdatasync]";
+                 [--modes group,postgres,redb-per-write,append-fdatasync] [--postgres URL]";
     while let Some(arg) = args.next() {
         let mut next = || args.next().unwrap_or_else(|| panic!("{arg} needs a value\n{usage}"));
         match arg.as_str() {
@@ -248,6 +263,7 @@ fn parse_args() -> Config {
                 config.writers =
                     next().split(',').map(|n| n.trim().parse().expect("--writers: comma-separated counts")).collect()
             }
+            "--postgres" => config.postgres = Some(next()),
             "--value-bytes" => config.value_bytes = next().parse().expect("--value-bytes: a byte count"),
             "--modes" => {
                 config.modes = next()
@@ -265,7 +281,24 @@ fn parse_args() -> Config {
             other => panic!("unknown argument {other}\n{usage}"),
         }
     }
+    if config.postgres.is_none() {
+        config.modes.retain(|&m| m != Mode::Postgres);
+    }
     config
+}
+
+fn open_postgres(url: &str) -> Arc<dyn Store> {
+    PgStore::open(url).unwrap_or_else(|e| panic!("open PgStore: {e}"))
+}
+
+/// Start each writer count on an empty PostgreSQL keyspace, as redb starts on a fresh file.
+fn empty_postgres(url: &str) {
+    let store = open_postgres(url);
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime");
+    let mut batch = WriteBatch::new();
+    batch.delete_prefix(KS, b"");
+    rt.block_on(store.write(batch)).expect("empty the bench keyspace");
+    store.close().expect("close");
 }
 
 fn main() {
@@ -286,13 +319,23 @@ fn main() {
         for (mode, _) in &rows {
             let _ = std::fs::remove_file(config.dir.join(mode.file()));
         }
+        if let Some(url) = &config.postgres {
+            empty_postgres(url);
+        }
         // Modes take turns, so a change in background load hits all of them.
         for round in 0..config.rounds {
             let first = u64::from(round) * 10_000_000_000;
             for (mode, total) in &mut rows {
                 let path = config.dir.join(mode.file());
                 total.add(match mode {
-                    Mode::Group => run_group(&path, writers, slice, config.value_bytes, first),
+                    Mode::Group => {
+                        let store = RedbStore::open(&path).expect("open RedbStore");
+                        run_group(store, writers, slice, config.value_bytes, first)
+                    }
+                    Mode::Postgres => {
+                        let url = config.postgres.as_deref().expect("--postgres");
+                        run_group(open_postgres(url), writers, slice, config.value_bytes, first)
+                    }
                     Mode::RedbPerWrite => run_redb_per_write(&path, writers, slice, config.value_bytes, first),
                     Mode::AppendFdatasync => run_append(&path, writers, slice, config.value_bytes, first),
                 });
