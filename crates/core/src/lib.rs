@@ -13,6 +13,7 @@ pub mod request;
 pub mod roles;
 pub mod service;
 pub mod sinks;
+pub mod streams;
 pub mod time;
 
 pub use aggregate::MetricAggregator;
@@ -25,6 +26,7 @@ pub use sinks::{
     DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink, MetricSummary,
     Prewarmer,
 };
+pub use streams::{StartingPosition, StreamBatch, StreamReader, StreamRecord};
 
 /// The account every resource belongs to unless configured otherwise.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";

@@ -6,7 +6,8 @@
 //! `api/` (one file per operation group: wire in, validation, wire out),
 //! `ttl` (the background deletion of expired items), `streams` (DynamoDB
 //! Streams: the change records writes leave, and the service reading them)
-//! and `metrics` (the `AWS/DynamoDB` CloudWatch metrics).
+//! and `metrics` (the `AWS/DynamoDB` CloudWatch metrics); `stream_reader`
+//! opens the streams to Lambda's event source mappings.
 
 pub mod api;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod expr;
 pub mod metrics;
 pub mod model;
+pub mod stream_reader;
 pub mod streams;
 pub mod ttl;
 pub mod types;
@@ -51,12 +53,32 @@ pub struct DynamoDb {
     /// TransactWriteItems ClientRequestTokens seen in the last ten minutes.
     tokens: Mutex<HashMap<String, api::transact::TokenEntry>>,
     metrics: Arc<Metrics>,
+    /// Counts successful writes: stream readers wake on it.
+    writes: tokio::sync::watch::Sender<u64>,
 }
+
+/// The operations that may add stream records.
+const WRITES: [&str; 8] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+];
 
 impl DynamoDb {
     pub fn new(store: Arc<dyn Store>, context: Context) -> Self {
         let metrics = Arc::new(Metrics::default());
-        DynamoDb { catalog: Catalog::new(store), context, tokens: Mutex::new(HashMap::new()), metrics }
+        let writes = tokio::sync::watch::Sender::new(0);
+        DynamoDb { catalog: Catalog::new(store), context, tokens: Mutex::new(HashMap::new()), metrics, writes }
+    }
+
+    /// A counter that moves after every successful write (for `StreamReader::changes`).
+    pub fn writes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writes.subscribe()
     }
 
     /// Report the `AWS/DynamoDB` metrics to `sink` (once a second).
@@ -93,6 +115,9 @@ impl DynamoDb {
         // The clock is read only when someone is counting.
         let started = self.metrics.enabled().then(Instant::now);
         let result = self.dispatch(caller, operation, region, &map).await;
+        if result.is_ok() && WRITES.contains(&operation) {
+            self.writes.send_modify(|n| *n = n.wrapping_add(1));
+        }
         if let Some(started) = started {
             let outcome = match &result {
                 Ok((_, returned)) => Outcome::Success { returned: *returned },

@@ -87,6 +87,23 @@ impl IamDoors {
             .map_err(|_| role_not_assumable())
     }
 
+    /// The principal the function's role session is (for checking what the
+    /// role may do before acting for it); `None` while IAM is not connected.
+    pub async fn role_principal(
+        &self,
+        ctx: &Context,
+        function: &FunctionRecord,
+    ) -> Result<Option<nimbus_core::Principal>, AwsError> {
+        let Some(credentials) = self.environment_credentials(function).await? else { return Ok(None) };
+        Ok(Some(nimbus_core::Principal {
+            kind: nimbus_core::request::PrincipalKind::AssumedRole,
+            account_id: ctx.account_id.clone(),
+            arn: credentials.assumed_role_arn,
+            user_id: String::new(),
+            access_key_id: credentials.access_key_id,
+        }))
+    }
+
     /// Register the function's policy for `qualifier` ("" for the function
     /// itself) as it now stands, or withdraw it when no statement is left.
     pub fn publish_policy(&self, ctx: &Context, function: &FunctionRecord, qualifier: &str) {

@@ -16,6 +16,7 @@
 //! - `runtime_api`: the Runtime API each environment's runtime talks to;
 //! - `runtime_version`: the runtime version an environment's INIT_START names;
 //! - `async_queue`: durable Event invocations with retries;
+//! - `esm`: event source mappings (DynamoDB stream pollers invoking functions);
 //! - `prewarm`: proactive initialization of a function's first environment (for `nimbus up`);
 //! - `provisioned`: provisioned-concurrency configs and their warm environments;
 //! - `cgroup`, `sandbox`: resource limits and isolation of environments;
@@ -28,6 +29,7 @@ mod cgroup;
 mod code;
 mod engine;
 mod environment;
+mod esm;
 mod iam;
 mod log_writer;
 mod metrics;
@@ -103,7 +105,11 @@ impl LambdaConfig {
 
 pub struct Lambda {
     engine: Arc<Engine>,
+    mappings: Arc<esm::Mappings>,
 }
+
+/// Where the event source mapping operations live.
+const ESM_PATH: &str = "/2015-03-31/event-source-mappings";
 
 const SPEC: ServiceSpec = ServiceSpec {
     name: "lambda",
@@ -111,6 +117,7 @@ const SPEC: ServiceSpec = ServiceSpec {
     protocol: Protocol::RestJson,
     path_prefixes: &[
         "/2015-03-31/functions",
+        ESM_PATH,
         "/2016-08-19/account-settings",
         "/2017-10-31/functions",
         "/2019-09-30/functions",
@@ -205,7 +212,8 @@ impl Lambda {
                 }
             }
         });
-        Ok(Lambda { engine })
+        let mappings = esm::Mappings::new(engine.store.clone(), Arc::downgrade(&engine));
+        Ok(Lambda { engine, mappings })
     }
 }
 
@@ -223,6 +231,12 @@ impl Lambda {
             engine.iam.publish_all(&engine.ctx, &function);
         }
         Ok(())
+    }
+
+    /// Connect DynamoDB Streams (through core's door): event source mappings
+    /// can then be created, and stored ones resume from their checkpoints.
+    pub fn connect_streams(&self, reader: Arc<dyn nimbus_core::StreamReader>) -> Result<(), String> {
+        self.mappings.connect(reader)
     }
 
     /// Stop every idle environment and remove their cgroups; call once the
@@ -255,7 +269,12 @@ impl Service for Lambda {
     }
 
     fn handle(&self, request: AwsRequest) -> BoxFuture<'_, Result<AwsResponse, AwsError>> {
-        Box::pin(api::handle(&self.engine, request))
+        Box::pin(async move {
+            if request.uri.path().starts_with(ESM_PATH) {
+                return api::event_source_mappings::handle(&self.engine, &self.mappings, request).await;
+            }
+            api::handle(&self.engine, request).await
+        })
     }
 }
 
@@ -270,31 +289,34 @@ impl nimbus_core::Prewarmer for Lambda {
 
 impl Invoker for Lambda {
     fn invoke(&self, request: InvokeRequest) -> BoxFuture<'_, Result<InvokeOutcome, AwsError>> {
-        Box::pin(async move {
-            let engine = &self.engine;
-            let (name, from_name) = api::parse_function_ref(&request.function)?;
-            let qualifier = from_name.or(request.qualifier);
-            let function = api::resolve(engine, &name, qualifier.as_deref(), true)?;
-            let arn = model::function_arn(&engine.ctx, &name);
-            let invoked_arn = match &qualifier {
-                Some(q) => format!("{arn}:{q}"),
-                None => arn,
-            };
-            let client_context =
-                request.client_context.as_deref().and_then(util::base64_decode).and_then(|b| String::from_utf8(b).ok());
-            let input = InvokeInput {
-                request_id: nimbus_core::request::new_request_id(),
-                payload: request.payload,
-                client_context,
-                tail: false,
-                invoked_arn,
-            };
-            let result = engine.invoke(&function, &function.version(), input).await?;
-            Ok(InvokeOutcome {
-                payload: result.payload,
-                function_error: result.function_error,
-                executed_version: result.executed_version,
-            })
-        })
+        Box::pin(invoke_function(&self.engine, request))
     }
+}
+
+/// A synchronous invocation by function reference: the Invoker door, and
+/// event source mappings delivering batches.
+pub(crate) async fn invoke_function(engine: &Engine, request: InvokeRequest) -> Result<InvokeOutcome, AwsError> {
+    let (name, from_name) = api::parse_function_ref(&request.function)?;
+    let qualifier = from_name.or(request.qualifier);
+    let function = api::resolve(engine, &name, qualifier.as_deref(), true)?;
+    let arn = model::function_arn(&engine.ctx, &name);
+    let invoked_arn = match &qualifier {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn,
+    };
+    let client_context =
+        request.client_context.as_deref().and_then(util::base64_decode).and_then(|b| String::from_utf8(b).ok());
+    let input = InvokeInput {
+        request_id: nimbus_core::request::new_request_id(),
+        payload: request.payload,
+        client_context,
+        tail: false,
+        invoked_arn,
+    };
+    let result = engine.invoke(&function, &function.version(), input).await?;
+    Ok(InvokeOutcome {
+        payload: result.payload,
+        function_error: result.function_error,
+        executed_version: result.executed_version,
+    })
 }

@@ -193,10 +193,17 @@ async fn serve_app(args: ServeArgs, app: Option<App>) -> Result<(), String> {
     let dynamodb_streams =
         Arc::new(nimbus_dynamodb::streams::DynamoDbStreams::new(store.clone(), context.clone(), streams_settings));
     dynamodb_streams.start_trimming();
+    // Event source mappings read streams through core's StreamReader door.
+    let stream_reader = nimbus_dynamodb::stream_reader::DynamoDbStreamReader::new(
+        dynamodb_streams.clone(),
+        store.clone(),
+        dynamodb.writes(),
+    );
+    lambda.connect_streams(Arc::new(stream_reader))?;
     let cloudformation = Arc::new(nimbus_deploy::service::CloudFormation::new(&args.data_dir));
     let services: Vec<Arc<dyn Service>> = vec![
         dynamodb.clone(),
-        dynamodb_streams,
+        dynamodb_streams.clone(),
         apigateway.clone(),
         lambda.clone(),
         Arc::new(Iam::new(iam_model.clone(), authorizer.clone())),

@@ -10,6 +10,7 @@ pub mod iam_policy;
 pub mod iam_role;
 pub mod lambda_alias;
 pub mod lambda_event_invoke_config;
+pub mod lambda_event_source_mapping;
 pub mod lambda_function;
 pub mod lambda_permission;
 pub mod lambda_version;
@@ -31,6 +32,7 @@ pub const SUPPORTED: &[&str] = &[
     "AWS::Lambda::Version",
     "AWS::Lambda::Alias",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventSourceMapping",
     "AWS::Logs::LogGroup",
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Route",
@@ -114,6 +116,7 @@ pub async fn create(ty: &str, ctx: &Ctx<'_>, props: &Value) -> Result<Provisione
         "AWS::Lambda::Version" => lambda_version::create(ctx, props).await,
         "AWS::Lambda::Alias" => lambda_alias::create(ctx, props).await,
         "AWS::Lambda::EventInvokeConfig" => lambda_event_invoke_config::put(ctx, props).await,
+        "AWS::Lambda::EventSourceMapping" => lambda_event_source_mapping::create(ctx, props).await,
         "AWS::Logs::LogGroup" => logs_log_group::create(ctx, props).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::create_api(ctx, props).await,
         "AWS::ApiGatewayV2::Route" => apigateway_v2::create_route(ctx, props).await,
@@ -138,6 +141,7 @@ pub async fn update(ty: &str, ctx: &Ctx<'_>, old: &Existing<'_>, props: &Value) 
         "AWS::Lambda::Function" => lambda_function::update(ctx, old, props).await,
         "AWS::Lambda::Alias" => lambda_alias::update(ctx, old, props).await,
         "AWS::Lambda::EventInvokeConfig" => lambda_event_invoke_config::put(ctx, props).await,
+        "AWS::Lambda::EventSourceMapping" => lambda_event_source_mapping::update(ctx, old, props).await,
         "AWS::Logs::LogGroup" => logs_log_group::update(ctx, old, props).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::update_api(ctx, old, props).await,
         "AWS::ApiGatewayV2::Stage" => apigateway_v2::update_stage(ctx, old, props).await,
@@ -159,6 +163,7 @@ pub async fn delete(ty: &str, ctx: &Ctx<'_>, old: &Existing<'_>) -> Result<()> {
         "AWS::Lambda::Version" => lambda_version::delete(ctx, old).await,
         "AWS::Lambda::Alias" => lambda_alias::delete(ctx, old).await,
         "AWS::Lambda::EventInvokeConfig" => lambda_event_invoke_config::delete(ctx, old).await,
+        "AWS::Lambda::EventSourceMapping" => lambda_event_source_mapping::delete(ctx, old).await,
         "AWS::Logs::LogGroup" => logs_log_group::delete(ctx, old).await,
         "AWS::ApiGatewayV2::Api" => apigateway_v2::delete_api(ctx, old).await,
         "AWS::ApiGatewayV2::Route" => apigateway_v2::delete_route(ctx, old).await,
@@ -190,6 +195,9 @@ pub fn needs_replacement(ty: &str, old: &Value, new: &Value) -> bool {
         "AWS::Lambda::Function" => changed(&["FunctionName", "PackageType"]),
         "AWS::Lambda::Alias" => changed(&["Name", "FunctionName"]),
         "AWS::Lambda::EventInvokeConfig" => changed(&["FunctionName", "Qualifier"]),
+        "AWS::Lambda::EventSourceMapping" => {
+            changed(&["EventSourceArn", "StartingPosition", "StartingPositionTimestamp"])
+        }
         "AWS::Logs::LogGroup" => changed(&["LogGroupName"]),
         "AWS::ApiGatewayV2::Api" => changed(&["ProtocolType"]),
         "AWS::ApiGatewayV2::Stage" => changed(&["ApiId", "StageName"]),

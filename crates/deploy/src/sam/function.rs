@@ -123,6 +123,10 @@ pub fn transform(t: &mut Transformer<'_>, id: &str, resource: &Value) -> Result<
             let rp = policies::role_policies(props.get("Policies").unwrap_or(&json!([])))
                 .map_err(|e| t.error(&prop_path("Policies"), format!("{id}: {e}")))?;
             let mut managed = vec![policies::managed_policy_arn("AWSLambdaBasicExecutionRole")];
+            // As SAM does: a stream event's function may read its stream.
+            if has_event_of_type(props.get("Events"), "DynamoDB") {
+                managed.push(policies::managed_policy_arn("AWSLambdaDynamoDBExecutionRole"));
+            }
             managed.extend(rp.managed_arns);
             let inline: Vec<Value> = rp
                 .documents
@@ -249,6 +253,7 @@ fn event(
         "HttpApi" => &["ApiId", "Path", "Method", "PayloadFormatVersion", "TimeoutInMillis", "RouteSettings"],
         "Api" => &["RestApiId", "Path", "Method", "RequestParameters", "RequestModel"],
         "Schedule" => &["Schedule", "Input", "Enabled", "State", "Name", "Description"],
+        "DynamoDB" => DYNAMODB_EVENT_PROPERTIES,
         _ => &[],
     };
     for key in props.as_object().into_iter().flat_map(|m| m.keys()) {
@@ -388,17 +393,60 @@ fn event(
             );
             t.add(&format!("{fid}{eid}Permission"), fid, permission)?;
         }
+        "DynamoDB" => {
+            let mut mapping = json!({"FunctionName": target.permission_function});
+            match props.get("Stream") {
+                Some(stream) => mapping["EventSourceArn"] = stream.clone(),
+                None => return Err(t.error(path, format!("{fid}: DynamoDB event {eid} needs Stream"))),
+            }
+            for key in DYNAMODB_EVENT_PROPERTIES.iter().filter(|k| !matches!(**k, "Stream" | "DestinationConfig")) {
+                if let Some(v) = props.get(*key) {
+                    mapping[*key] = v.clone();
+                }
+            }
+            // SAM's OnFailure also names the destination's Type, which the mapping does not take.
+            if let Some(destination) = props.get("DestinationConfig").and_then(|d| d.get("OnFailure")) {
+                let arn = destination.get("Destination").cloned().unwrap_or(Value::Null);
+                mapping["DestinationConfig"] = json!({"OnFailure": {"Destination": arn}});
+            }
+            let mapping = t.resource(resource, "AWS::Lambda::EventSourceMapping", mapping);
+            t.add(&format!("{fid}{eid}"), fid, mapping)?;
+        }
         "" => return Err(t.error(path, format!("{fid}: event {eid} has no Type"))),
         other => {
             return Err(t.error(
                 path,
                 format!(
-                    "{fid}: event {eid} of type {other} is not supported by Nimbus (supported: Api, HttpApi, Schedule)"
+                    "{fid}: event {eid} of type {other} is not supported by Nimbus (supported: Api, HttpApi, Schedule, DynamoDB)"
                 ),
             ))
         }
     }
     Ok(())
+}
+
+/// What a SAM DynamoDB event may set (its EventSourceMapping's properties).
+const DYNAMODB_EVENT_PROPERTIES: &[&str] = &[
+    "Stream",
+    "StartingPosition",
+    "BatchSize",
+    "BisectBatchOnFunctionError",
+    "DestinationConfig",
+    "Enabled",
+    "FilterCriteria",
+    "FunctionResponseTypes",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRecordAgeInSeconds",
+    "MaximumRetryAttempts",
+    "ParallelizationFactor",
+    "TumblingWindowInSeconds",
+];
+
+/// Does an Events map have an event of type `ty`?
+fn has_event_of_type(events: Option<&Value>, ty: &str) -> bool {
+    events
+        .and_then(Value::as_object)
+        .is_some_and(|events| events.values().any(|e| e.get("Type").and_then(Value::as_str) == Some(ty)))
 }
 
 /// `rate(5 minutes)` or `cron(0 12 * * ? *)`, as EventBridge accepts them.

@@ -305,3 +305,50 @@ fn rust_example_needs_its_build_and_then_transforms() {
     assert!(f["Code"]["LocalPath"].as_str().unwrap().ends_with("build"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn dynamodb_events_become_event_source_mappings() {
+    let yaml = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def h(e, c): return 1"
+      Handler: index.h
+      Runtime: python3.12
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"eventName": ["INSERT"]}'
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: arn:aws:sqs:us-east-1:000000000000:dlq
+"#;
+    let t = run(yaml, Path::new(".")).unwrap();
+    let mapping = res(&t, "FnChanges");
+    assert_eq!(mapping["Type"], "AWS::Lambda::EventSourceMapping");
+    let p = &mapping["Properties"];
+    assert_eq!(p["FunctionName"], json!({"Ref": "Fn"}));
+    assert_eq!(p["EventSourceArn"], json!({"Fn::GetAtt": ["Orders", "StreamArn"]}));
+    assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(p["BatchSize"], 10);
+    assert_eq!(p["FilterCriteria"]["Filters"][0]["Pattern"], r#"{"eventName": ["INSERT"]}"#);
+    assert_eq!(p["DestinationConfig"], json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}}));
+    let managed = &res(&t, "FnRole")["Properties"]["ManagedPolicyArns"];
+    assert!(managed.to_string().contains("AWSLambdaDynamoDBExecutionRole"), "{managed}");
+}

@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod event_config;
+pub mod event_source_mappings;
 mod functions;
 mod invoke;
 mod policy;
