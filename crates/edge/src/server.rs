@@ -50,9 +50,11 @@ pub async fn serve(edge: Arc<Edge>, listener: TcpListener, shutdown: impl Future
             services: services.clone(),
         };
         let (done, wait) = oneshot::channel();
-        std::thread::Builder::new().name(format!("nimbus-edge-{i}")).spawn(move || {
-            let _ = done.send(acceptor.run());
-        })?;
+        std::thread::Builder::new().name(format!("nimbus-edge-{i}")).stack_size(ACCEPTOR_STACK_BYTES).spawn(
+            move || {
+                let _ = done.send(acceptor.run());
+            },
+        )?;
         finished.push(wait);
     }
     drop(listener);
@@ -63,6 +65,12 @@ pub async fn serve(edge: Arc<Edge>, listener: TcpListener, shutdown: impl Future
     }
     Ok(())
 }
+
+/// Requests are served on the acceptor threads, and some of their work is
+/// recursive (DynamoDB expressions nest up to AWS's limits; a debug build's
+/// frames are large): the main thread's 8 MiB rather than Rust's 2 MiB
+/// default for spawned threads. Only pages actually touched cost memory.
+const ACCEPTOR_STACK_BYTES: usize = 8 << 20;
 
 /// One acceptor thread's share of the listener.
 struct Acceptor {
