@@ -212,23 +212,13 @@ impl Recorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::MetricDatum;
-
-    #[derive(Default)]
-    struct Kept(Mutex<Vec<MetricSummary>>);
-
-    impl MetricSink for Kept {
-        fn put_metrics(&self, _: Vec<MetricDatum>) {}
-        fn put_summaries(&self, data: Vec<MetricSummary>) {
-            self.0.lock().unwrap().extend(data);
-        }
-    }
+    use crate::sinks::SummaryRecorder;
 
     #[test]
     fn sums_each_series_and_starts_over_after_a_flush() {
         let aggregator = Arc::new(MetricAggregator::new("Test/Ns"));
         aggregator.record(|r| r.add("Ignored", "Count", &[], 1.0)); // no sink yet
-        let kept = Arc::new(Kept::default());
+        let kept = Arc::new(SummaryRecorder::default());
         aggregator.start(kept.clone());
         for ms in [1, 3, 40_000] {
             aggregator.record(|r| {
@@ -241,7 +231,7 @@ mod tests {
         aggregator.record(|r| r.count("Errors", &[("Api", "b")], 0));
         aggregator.flush();
 
-        let out = std::mem::take(&mut *kept.0.lock().unwrap());
+        let out = kept.take();
         let find = |name: &str, api: &str| {
             out.iter().find(|s| s.name == name && s.dimensions == [("Api".to_owned(), api.to_owned())]).unwrap()
         };
@@ -261,6 +251,6 @@ mod tests {
         assert_eq!((counted.sample_count, counted.sum, counted.minimum), (2.0, 2.0, 1.0));
 
         aggregator.flush();
-        assert!(kept.0.lock().unwrap().is_empty());
+        assert!(kept.take().is_empty());
     }
 }

@@ -24,7 +24,7 @@ pub use roles::{ResourcePolicies, RoleAssumer, TemporaryCredentials};
 pub use service::{BoxFuture, Service, ServiceSpec};
 pub use sinks::{
     DiscardSink, InvokeOutcome, InvokeRequest, Invoker, LogEvent, LogSink, MetricDatum, MetricSink, MetricSummary,
-    Prewarmer,
+    Prewarmer, SummaryRecorder,
 };
 pub use streams::{StartingPosition, StreamBatch, StreamReader, StreamRecord};
 

@@ -77,6 +77,26 @@ impl MetricSink for DiscardSink {
     fn put_summaries(&self, _: Vec<MetricSummary>) {}
 }
 
+/// A sink that keeps the metric summaries reported to it, for tests of
+/// what a service reports.
+#[derive(Default)]
+pub struct SummaryRecorder(std::sync::Mutex<Vec<MetricSummary>>);
+
+impl SummaryRecorder {
+    /// What was reported since the last `take`.
+    pub fn take(&self) -> Vec<MetricSummary> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl MetricSink for SummaryRecorder {
+    fn put_metrics(&self, _: Vec<MetricDatum>) {}
+
+    fn put_summaries(&self, data: Vec<MetricSummary>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend(data);
+    }
+}
+
 /// A synchronous invocation request, as API Gateway (or any caller) makes it.
 #[derive(Clone, Debug)]
 pub struct InvokeRequest {

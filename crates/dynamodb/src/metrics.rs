@@ -161,22 +161,9 @@ fn for_each_table(request: &Map<String, Value>, mut f: impl FnMut(&str)) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use nimbus_core::MetricSummary;
+    use nimbus_core::{MetricSummary, SummaryRecorder};
 
     use super::*;
-
-    /// Keeps what is reported.
-    #[derive(Default)]
-    struct Recorder(Mutex<Vec<MetricSummary>>);
-
-    impl MetricSink for Recorder {
-        fn put_metrics(&self, _: Vec<nimbus_core::MetricDatum>) {}
-        fn put_summaries(&self, data: Vec<MetricSummary>) {
-            self.0.lock().unwrap().extend(data);
-        }
-    }
 
     fn find<'a>(out: &'a [MetricSummary], name: &str, dimensions: &[(&str, &str)]) -> &'a MetricSummary {
         let wanted: Vec<(String, String)> = dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -188,7 +175,7 @@ mod tests {
     #[test]
     fn counts_requests_capacity_and_errors_per_series() {
         let metrics = Metrics::default();
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(SummaryRecorder::default());
         metrics.start(recorder.clone());
         let request = |body: Value| body.as_object().unwrap().clone();
         let put = request(serde_json::json!({"TableName": "t"}));
@@ -211,7 +198,7 @@ mod tests {
         metrics.request("BatchWriteItem", &batch, Duration::from_millis(2), Outcome::Success { returned: None });
         metrics.flush();
 
-        let out = recorder.0.lock().unwrap().clone();
+        let out = recorder.take();
         let latency = find(&out, "SuccessfulRequestLatency", &[("TableName", "t"), ("Operation", "PutItem")]);
         assert_eq!((latency.sample_count, latency.sum, latency.minimum, latency.maximum), (2.0, 4.0, 1.0, 3.0));
         assert_eq!(latency.buckets.iter().map(|(_, n)| n).sum::<u64>(), 2);
@@ -233,8 +220,7 @@ mod tests {
         assert_eq!(out.iter().filter(|s| s.name == "SuccessfulRequestLatency").count(), 4);
 
         // A new period starts empty.
-        recorder.0.lock().unwrap().clear();
         metrics.flush();
-        assert!(recorder.0.lock().unwrap().is_empty());
+        assert!(recorder.take().is_empty());
     }
 }

@@ -57,31 +57,19 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use nimbus_core::{MetricDatum, MetricSummary};
+    use nimbus_core::SummaryRecorder;
 
     use super::*;
 
-    #[derive(Default)]
-    struct Kept(Mutex<Vec<MetricSummary>>);
-
-    impl MetricSink for Kept {
-        fn put_metrics(&self, _: Vec<MetricDatum>) {}
-        fn put_summaries(&self, data: Vec<MetricSummary>) {
-            self.0.lock().unwrap().extend(data);
-        }
-    }
-
     #[test]
     fn invocations_sum_up_per_series() {
-        let kept = Arc::new(Kept::default());
+        let kept = Arc::new(SummaryRecorder::default());
         let metrics = Metrics::start(kept.clone());
         metrics.invocation("f", Duration::from_millis(2), false, 1);
         metrics.invocation("f", Duration::from_millis(4), true, 3);
         metrics.throttle("f");
         metrics.flush();
-        let out = kept.0.lock().unwrap();
+        let out = kept.take();
         let find = |name: &str| out.iter().find(|s| s.name == name).unwrap();
         let invocations = find("Invocations");
         assert_eq!((invocations.sum, invocations.sample_count), (2.0, 2.0));

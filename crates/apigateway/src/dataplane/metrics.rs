@@ -122,33 +122,22 @@ fn record_in(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
-    use nimbus_core::{MetricAggregator, MetricDatum, MetricSink, MetricSummary};
+    use nimbus_core::{MetricAggregator, MetricSummary, SummaryRecorder};
 
     use super::*;
-
-    #[derive(Default)]
-    struct Kept(Mutex<Vec<MetricSummary>>);
-
-    impl MetricSink for Kept {
-        fn put_metrics(&self, _: Vec<MetricDatum>) {}
-        fn put_summaries(&self, data: Vec<MetricSummary>) {
-            self.0.lock().unwrap().extend(data);
-        }
-    }
 
     /// What `scope` reports for `measured`, once per request.
     fn reported(scope: &Scope<'_>, measured: &Measurement, requests: usize) -> Vec<MetricSummary> {
         let aggregator = Arc::new(MetricAggregator::new(NAMESPACE));
-        let kept = Arc::new(Kept::default());
+        let kept = Arc::new(SummaryRecorder::default());
         aggregator.start(kept.clone());
         for _ in 0..requests {
             aggregator.record(|r| record(r, scope, measured));
         }
         aggregator.flush();
-        let out = std::mem::take(&mut *kept.0.lock().unwrap());
-        out
+        kept.take()
     }
 
     fn names_by_dimensions(data: &[MetricSummary]) -> Vec<(Vec<&str>, Vec<&str>)> {
