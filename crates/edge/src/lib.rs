@@ -9,6 +9,7 @@
 mod auth;
 mod router;
 mod server;
+mod spin;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! saw it: no hand-off between workers and none of the futex wake-ups a
 //! work-stealing runtime spends on a 2-core machine (the acceptor that is
 //! idle wins the race for a new connection, which balances the load).
+//! After an answer each acceptor polls briefly before sleeping (`spin`).
 //! Handlers run inside the caller's runtime context, so whatever a service
 //! spawns, times or connects to lives on that runtime, not on an acceptor.
 
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 use tokio::sync::{oneshot, watch};
 
+use crate::spin::Activity;
 use crate::{Edge, MAX_BODY_BYTES};
 
 /// How long in-flight requests may take to finish once shutdown begins.
@@ -90,6 +92,9 @@ impl Acceptor {
     async fn accept_loop(mut self) -> std::io::Result<()> {
         let listener = TcpListener::from_std(self.listener)?;
         let graceful = GracefulShutdown::new();
+        let activity = Activity::new();
+        // Ends with the runtime, when the acceptor is done.
+        tokio::spawn(activity.clone().spin());
         loop {
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -107,9 +112,13 @@ impl Acceptor {
             };
             let _ = stream.set_nodelay(true);
             let edge = self.edge.clone();
+            let activity = activity.clone();
             let service = service_fn(move |request: Request<Incoming>| {
-                let edge = edge.clone();
-                async move { Ok::<_, Infallible>(handle(&edge, request, remote).await) }
+                let (edge, activity) = (edge.clone(), activity.clone());
+                async move {
+                    let _serving = activity.serving();
+                    Ok::<_, Infallible>(handle(&edge, request, remote).await)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
