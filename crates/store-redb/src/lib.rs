@@ -1,41 +1,82 @@
-//! The embedded storage engine: redb behind one writer thread.
+//! The embedded storage engine: redb behind one writer thread, with a redo
+//! log in front of it so that a durable write costs one log write, not a
+//! redb commit (which dirties and syncs several pages).
 //!
 //! Every write — plain batch or read-modify-write transaction — is queued to
-//! a single writer thread. The writer takes everything queued, applies it in
-//! one redb write transaction and commits it with one fsync (group commit),
-//! then acknowledges each caller. Concurrent writers therefore share fsyncs,
-//! and nothing is acknowledged before it is durable. Readers use redb's MVCC
-//! read transactions and never wait for the writer.
+//! the single writer thread (`writer`), which takes everything queued as one
+//! group: applies it in one redb write transaction, writes the group's ops
+//! as one record to the log (`log_format`, `log_file`; one `O_DIRECT |
+//! O_DSYNC` write), then commits redb without fsync and acknowledges. When
+//! the log is full, a group commits redb durably instead (a checkpoint) and
+//! the log starts over. On open, `recovery` replays what the log holds
+//! beyond redb's last durable commit. Readers use redb's MVCC read
+//! transactions (`views`) and never wait for the writer.
+//!
+//! # Durability: fsync order and crash points
+//!
+//! redb's durable state records `applied_seq` (the last record it holds) and
+//! `epoch` (a random tag for the log's current lap); each record carries its
+//! epoch and `seq`. A group's order is: apply in the open transaction →
+//! write the record (durable on return) → commit redb (`Durability::None`,
+//! visible to readers) → acknowledge. A crash
+//!
+//! - before the record is whole on disk: the record fails its checksum
+//!   (torn) or was never written; nothing was acknowledged or visible.
+//! - after the record, before or after the redb commit: redb reopens at its
+//!   last checkpoint; recovery replays this record with the others of the
+//!   lap, in order, on top of it.
+//! - during a checkpoint (a `Durability::Immediate` commit that also sets
+//!   a fresh epoch): redb either has it (and then every record of the old
+//!   lap is applied and their old epoch stops replay at once) or reopens at
+//!   the previous checkpoint, with the log still holding the whole lap.
+//! - when the log starts over: nothing to crash, it is only the writer's
+//!   position going back to 0, and it happens only after the checkpoint
+//!   commit returned. New records overwrite the old lap from the start; the
+//!   first old-lap record after them stops replay (older epoch).
+//! - during recovery: recovery only commits once, as a checkpoint; before
+//!   that redb is unchanged and the next open replays the same records.
+//!
+//! New files: the redb file's and the log's directory entries are fsynced
+//! when created (`files::sync_new_entries`), and the log is zero-filled and
+//! fsynced to its full size before first use, so a log write never changes
+//! the file's size and needs only its data synced.
+
+mod files;
+mod log_file;
+mod log_format;
+mod recovery;
+mod tables;
+mod views;
+mod writer;
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use nimbus_core::BoxFuture;
-use nimbus_store::{
-    Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch, WriteOp,
-};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
+use redb::{Database, ReadableDatabase};
 use tokio::sync::oneshot;
 
-/// How many queued writes one commit takes at most (bounds commit latency).
-const MAX_GROUP: usize = 512;
+use files::{err, sync_new_entries};
+use log_file::LogFile;
+use views::RedbSnapshot;
+use writer::{Job, Writer};
 
-fn table(ks: Keyspace) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-    TableDefinition::new(ks)
+/// Engine settings; `Default` is what `nimbus serve` uses.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The log's size: how much is written between checkpoints. Bigger means
+    /// rarer checkpoints and a longer replay after a crash.
+    pub log_capacity: u64,
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
-}
-
-enum Job {
-    Write(WriteBatch, oneshot::Sender<Result<()>>),
-    Transact(TxnFn, oneshot::Sender<Result<()>>),
-    /// Commit what is queued before it, then stop the writer.
-    Close,
+impl Default for Options {
+    fn default() -> Self {
+        Options { log_capacity: 32 << 20 }
+    }
 }
 
 pub struct RedbStore {
@@ -47,6 +88,11 @@ pub struct RedbStore {
 impl RedbStore {
     /// Open (or create) the store at `path` and start its writer thread.
     pub fn open(path: &Path) -> Result<Arc<Self>> {
+        Self::open_with(path, &Options::default())
+    }
+
+    /// Open with explicit settings; the log lives beside the store file.
+    pub fn open_with(path: &Path, options: &Options) -> Result<Arc<Self>> {
         // The deepest ancestor that exists already; below it, entries are new.
         let existing = path.ancestors().skip(1).find(|dir| dir.as_os_str().is_empty() || dir.exists());
         let created = !path.exists();
@@ -57,12 +103,13 @@ impl RedbStore {
         if created {
             sync_new_entries(path, existing)?;
         }
+        let log_path = log_path(path);
+        let state = recovery::recover(&db, &log_path)?;
+        let log = LogFile::open(&log_path, options.log_capacity)?;
         let (tx, rx) = mpsc::channel();
-        let writer_db = db.clone();
-        let writer = thread::Builder::new()
-            .name("nimbus-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, rx))
-            .map_err(err)?;
+        let writer = Writer::new(db.clone(), log, state);
+        let writer =
+            thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || writer.run(rx)).map_err(err)?;
         Ok(Arc::new(RedbStore { db, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
     }
 
@@ -81,6 +128,13 @@ impl RedbStore {
     }
 }
 
+/// The redo log of the store at `path`: `<file name>.log` beside it.
+pub fn log_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".log");
+    path.with_file_name(name)
+}
+
 /// Why a store file cannot be opened, in words an operator can act on.
 fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
     match e {
@@ -93,261 +147,6 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
         )),
         other => err(other),
     }
-}
-
-/// Make the directory entries of a new store durable, or a power loss could
-/// drop the file with every write acknowledged in it: fsync the file's
-/// directory and each directory `open` created, up to the one that existed.
-fn sync_new_entries(path: &Path, existing: Option<&Path>) -> Result<()> {
-    if cfg!(unix) {
-        for dir in path.ancestors().skip(1) {
-            let name = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            std::fs::File::open(name).and_then(|d| d.sync_all()).map_err(err)?;
-            if Some(dir) == existing {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let closing = group.iter().any(|job| matches!(job, Job::Close));
-        commit_group(db, group);
-        if closing {
-            return;
-        }
-    }
-}
-
-/// Apply a group of jobs in one write transaction and commit it durably.
-fn commit_group(db: &Database, group: Vec<Job>) {
-    let mut txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => return fail_all(group, err(e)),
-    };
-    // Immediate is redb's default; said here because acknowledging depends on it.
-    if let Err(e) = txn.set_durability(Durability::Immediate) {
-        return fail_all(group, err(e));
-    }
-    // Outcome of each job before commit; Ok ones are acknowledged after it.
-    let mut outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(group.len());
-    for job in group {
-        match job {
-            Job::Write(batch, done) => {
-                let result = apply(&txn, &batch);
-                if let Err(e) = result {
-                    // A half-applied batch cannot be undone inside redb's
-                    // transaction: abort the whole group rather than commit it.
-                    outcomes.push((done, Err(e.clone())));
-                    return abort_group(txn, outcomes, e);
-                }
-                outcomes.push((done, Ok(())));
-            }
-            Job::Transact(body, done) => {
-                let view = WriteView { txn: &txn };
-                // A body that panics fails its own caller, not the writer
-                // thread (which every later write needs). It has only read.
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&view))).unwrap_or_else(|panic| {
-                        Err(StoreError(format!("transaction body panicked: {}", panic_message(&panic))))
-                    });
-                match outcome {
-                    Ok(batch) => {
-                        if let Err(e) = apply(&txn, &batch) {
-                            outcomes.push((done, Err(e.clone())));
-                            return abort_group(txn, outcomes, e);
-                        }
-                        outcomes.push((done, Ok(())));
-                    }
-                    Err(e) => outcomes.push((done, Err(e))),
-                }
-            }
-            Job::Close => {}
-        }
-    }
-    let committed = txn.commit().map_err(err);
-    for (done, outcome) in outcomes {
-        let result = match (&committed, outcome) {
-            (Ok(()), outcome) => outcome,
-            (Err(e), Ok(())) => Err(e.clone()),
-            (Err(_), Err(own)) => Err(own),
-        };
-        let _ = done.send(result);
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
-    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(msg), _) => msg,
-        (_, Some(msg)) => msg,
-        _ => "(no message)",
-    }
-}
-
-fn abort_group(
-    txn: redb::WriteTransaction,
-    outcomes: Vec<(oneshot::Sender<Result<()>>, Result<()>)>,
-    cause: StoreError,
-) {
-    let _ = txn.abort();
-    for (done, _) in outcomes {
-        let _ = done.send(Err(cause.clone()));
-    }
-}
-
-fn fail_all(group: Vec<Job>, cause: StoreError) {
-    for job in group {
-        if let Job::Write(_, done) | Job::Transact(_, done) = job {
-            let _ = done.send(Err(cause.clone()));
-        }
-    }
-}
-
-fn apply(txn: &redb::WriteTransaction, batch: &WriteBatch) -> Result<()> {
-    for op in &batch.ops {
-        match op {
-            WriteOp::Put { ks, key, value } => {
-                let mut t = txn.open_table(table(ks)).map_err(err)?;
-                t.insert(key.as_slice(), value.as_slice()).map_err(err)?;
-            }
-            WriteOp::Delete { ks, key } => {
-                let mut t = txn.open_table(table(ks)).map_err(err)?;
-                t.remove(key.as_slice()).map_err(err)?;
-            }
-            WriteOp::DeleteRange { ks, start, end } => {
-                let mut t = txn.open_table(table(ks)).map_err(err)?;
-                let range =
-                    (Bound::Included(start.as_slice()), end.as_deref().map_or(Bound::Unbounded, Bound::Excluded));
-                t.retain_in::<&[u8], _>(range, |_, _| false).map_err(err)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One item of a redb range iterator.
-type Entry<'a> = std::result::Result<
-    (redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>),
-    redb::StorageError,
->;
-
-fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    range: (Bound<&[u8]>, Bound<&[u8]>),
-    direction: Direction,
-    visit: &mut Visitor<'_>,
-) -> Result<()> {
-    let iter = t.range::<&[u8]>(range).map_err(err)?;
-    let mut step = |entry: Entry<'_>| {
-        let (k, v) = entry.map_err(err)?;
-        Ok::<_, StoreError>(visit(k.value(), v.value()))
-    };
-    match direction {
-        Direction::Forward => {
-            for entry in iter {
-                if step(entry)?.is_break() {
-                    break;
-                }
-            }
-        }
-        Direction::Backward => {
-            for entry in iter.rev() {
-                if step(entry)?.is_break() {
-                    break;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A range whose start lies after its end is empty (redb would panic on it).
-fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
-    match (range.0, range.1) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
-        (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        _ => false,
-    }
-}
-
-/// A consistent read view: a redb read transaction.
-struct RedbSnapshot {
-    txn: redb::ReadTransaction,
-}
-
-impl ReadView for RedbSnapshot {
-    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec())),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(err(e)),
-        }
-    }
-
-    fn scan(
-        &self,
-        ks: Keyspace,
-        range: (Bound<&[u8]>, Bound<&[u8]>),
-        direction: Direction,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
-        if is_empty_range(&range) {
-            return Ok(());
-        }
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => scan_table(&t, range, direction, visit),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
-            Err(e) => Err(err(e)),
-        }
-    }
-}
-
-impl Snapshot for RedbSnapshot {}
-
-/// What a transaction body reads: the writer's own transaction, so it sees
-/// every write applied before it, including earlier ones in its group.
-struct WriteView<'a> {
-    txn: &'a redb::WriteTransaction,
-}
-
-impl ReadView for WriteView<'_> {
-    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if !table_exists(self.txn, ks)? {
-            return Ok(None);
-        }
-        let t = self.txn.open_table(table(ks)).map_err(err)?;
-        let value = t.get(key).map_err(err)?.map(|v| v.value().to_vec());
-        Ok(value)
-    }
-
-    fn scan(
-        &self,
-        ks: Keyspace,
-        range: (Bound<&[u8]>, Bound<&[u8]>),
-        direction: Direction,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
-        if is_empty_range(&range) || !table_exists(self.txn, ks)? {
-            return Ok(());
-        }
-        let t = self.txn.open_table(table(ks)).map_err(err)?;
-        scan_table(&t, range, direction, visit)
-    }
-}
-
-/// Opening a table in a write transaction creates it; reads must not.
-fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
-    Ok(txn.list_tables().map_err(err)?.any(|t| t.name() == ks))
 }
 
 impl ReadView for RedbStore {

@@ -1,0 +1,126 @@
+//! Reads: snapshots on redb's MVCC read transactions, and the view a
+//! transaction body reads through (the writer's open write transaction).
+
+use std::ops::Bound;
+
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, StoreError, Visitor};
+use redb::{ReadableTable, TableHandle};
+
+use crate::files::err;
+use crate::tables::table;
+
+/// One item of a redb range iterator.
+type Entry<'a> = std::result::Result<
+    (redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>),
+    redb::StorageError,
+>;
+
+fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    t: &T,
+    range: (Bound<&[u8]>, Bound<&[u8]>),
+    direction: Direction,
+    visit: &mut Visitor<'_>,
+) -> Result<()> {
+    let iter = t.range::<&[u8]>(range).map_err(err)?;
+    let mut step = |entry: Entry<'_>| {
+        let (k, v) = entry.map_err(err)?;
+        Ok::<_, StoreError>(visit(k.value(), v.value()))
+    };
+    match direction {
+        Direction::Forward => {
+            for entry in iter {
+                if step(entry)?.is_break() {
+                    break;
+                }
+            }
+        }
+        Direction::Backward => {
+            for entry in iter.rev() {
+                if step(entry)?.is_break() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A range whose start lies after its end is empty (redb would panic on it).
+fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+    match (range.0, range.1) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
+        (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
+/// A consistent read view: a redb read transaction.
+pub struct RedbSnapshot {
+    pub txn: redb::ReadTransaction,
+}
+
+impl ReadView for RedbSnapshot {
+    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.txn.open_table(table(ks)) {
+            Ok(t) => Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn scan(
+        &self,
+        ks: Keyspace,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        direction: Direction,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        if is_empty_range(&range) {
+            return Ok(());
+        }
+        match self.txn.open_table(table(ks)) {
+            Ok(t) => scan_table(&t, range, direction, visit),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+impl Snapshot for RedbSnapshot {}
+
+/// What a transaction body reads: the writer's own transaction, so it sees
+/// every write applied before it, including earlier ones in its group.
+pub struct WriteView<'a> {
+    pub txn: &'a redb::WriteTransaction,
+}
+
+impl ReadView for WriteView<'_> {
+    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !table_exists(self.txn, ks)? {
+            return Ok(None);
+        }
+        let t = self.txn.open_table(table(ks)).map_err(err)?;
+        let value = t.get(key).map_err(err)?.map(|v| v.value().to_vec());
+        Ok(value)
+    }
+
+    fn scan(
+        &self,
+        ks: Keyspace,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        direction: Direction,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        if is_empty_range(&range) || !table_exists(self.txn, ks)? {
+            return Ok(());
+        }
+        let t = self.txn.open_table(table(ks)).map_err(err)?;
+        scan_table(&t, range, direction, visit)
+    }
+}
+
+/// Opening a table in a write transaction creates it; reads must not.
+fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
+    Ok(txn.list_tables().map_err(err)?.any(|t| t.name() == ks))
+}
