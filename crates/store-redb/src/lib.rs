@@ -83,6 +83,7 @@ pub struct RedbStore {
     db: Arc<Database>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
+    replayed: u64,
 }
 
 impl RedbStore {
@@ -104,13 +105,27 @@ impl RedbStore {
             sync_new_entries(path, existing)?;
         }
         let log_path = log_path(path);
-        let state = recovery::recover(&db, &log_path)?;
+        let recovered = recovery::recover(&db, &log_path)?;
+        if recovered.replayed > 0 {
+            tracing::info!(records = recovered.replayed, "store: replayed the redo log after a crash");
+        }
         let log = LogFile::open(&log_path, options.log_capacity)?;
         let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(db.clone(), log, state);
+        let writer = Writer::new(db.clone(), log, recovered.state);
         let writer =
             thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || writer.run(rx)).map_err(err)?;
-        Ok(Arc::new(RedbStore { db, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
+        Ok(Arc::new(RedbStore {
+            db,
+            queue: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            replayed: recovered.replayed,
+        }))
+    }
+
+    /// How many log records (group commits) opening replayed: nonzero only
+    /// after a crash lost redb's non-durable commits.
+    pub fn replayed_records(&self) -> u64 {
+        self.replayed
     }
 
     fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {

@@ -5,8 +5,10 @@
 //! `tests/crash.rs` kills this process with SIGKILL at a random moment, then
 //! reopens the store and checks it against the acknowledged lines.
 //!
-//! Usage: `nimbus-store-crash-writer <store-path> <run-id> [writers]` (16 writers
-//! by default). `run-id` makes this run's keys distinct from earlier runs'.
+//! Usage: `nimbus-store-crash-writer <store-path> <run-id> [writers] [log-bytes]`
+//! (16 writers and the default log size by default). `run-id` makes this
+//! run's keys distinct from earlier runs'; a small `log-bytes` makes the
+//! store checkpoint often.
 //!
 //! Data (every value in `crash.kv` is `value_for(key)`):
 //! - `crash.kv` `p/{run}/{w}/{i}`: a single put.
@@ -23,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use nimbus_store::{transact, ReadView, Store, TxnError, WriteBatch};
-use nimbus_store_redb::RedbStore;
+use nimbus_store_redb::{Options, RedbStore};
 
 const KV: &str = "crash.kv";
 const COUNTER: &str = "crash.counter";
@@ -127,15 +129,19 @@ async fn writer(store: Arc<RedbStore>, run: u64, w: usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: nimbus-store-crash-writer <store-path> <run-id> [writers]";
+    let usage = "usage: nimbus-store-crash-writer <store-path> <run-id> [writers] [log-bytes]";
     let path = PathBuf::from(args.next().unwrap_or_else(|| fail("arguments", usage)));
     let run: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or_else(|| fail("arguments", usage));
     let writers: usize = match args.next() {
         Some(a) => a.parse().unwrap_or_else(|e| fail("writer count", e)),
         None => 16,
     };
+    let mut options = Options::default();
+    if let Some(bytes) = args.next() {
+        options.log_capacity = bytes.parse().unwrap_or_else(|e| fail("log size", e));
+    }
     ack(format_args!("opening"));
-    let store = RedbStore::open(&path).unwrap_or_else(|e| fail("open", e));
+    let store = RedbStore::open_with(&path, &options).unwrap_or_else(|e| fail("open", e));
     ack(format_args!("ready"));
     let tasks: Vec<_> = (0..writers).map(|w| tokio::spawn(writer(store.clone(), run, w))).collect();
     for task in tasks {
