@@ -14,8 +14,11 @@
 //! (`N` bytes, default 100), durable before its writer issues the next:
 //!
 //! - `group`: `RedbStore::write` of a one-put batch from each of the writers,
-//!   which are tokio tasks. The store's writer thread commits whatever is
-//!   queued in one redb transaction with `Durability::Immediate`.
+//!   which are tokio tasks. The store's writer thread applies whatever is
+//!   queued in one redb transaction, writes it as one record to the redo log
+//!   (one `O_DIRECT | O_DSYNC` write), then commits redb without fsync; the
+//!   log's default 32 MiB fill up now and then, and that group commits redb
+//!   with `Durability::Immediate` instead (a checkpoint).
 //! - `postgres`: `PgStore::write` of a one-put batch from each of the
 //!   writers, against the database at `URL` (its keyspace is emptied before
 //!   each writer count). The store's writer thread commits whatever is queued
@@ -24,6 +27,10 @@
 //!   mutex, then runs `begin_write`, `insert`, `commit` with
 //!   `Durability::Immediate` on its own: one redb commit, hence one
 //!   `fdatasync`, per write.
+//! - `log-write`: each writer (an OS thread) takes a mutex and writes a
+//!   one-put record to the store's own log file type (`LogFile::append`:
+//!   preallocated, one `O_DIRECT | O_DSYNC` block write), starting over at
+//!   the log's end: the floor of the `group` engine, without redb or threads.
 //! - `append-fdatasync`: each writer (an OS thread) takes a mutex, appends the
 //!   record to a plain file and calls `fdatasync` (`File::sync_data`): the
 //!   device's floor for one sync per write, without any storage engine.
@@ -41,7 +48,9 @@ use std::sync::Arc;
 
 use nimbus_store::{Store, WriteBatch};
 use nimbus_store_postgres::PgStore;
-use nimbus_store_redb::RedbStore;
+use nimbus_store_redb::log_file::LogFile;
+use nimbus_store_redb::log_format::{Op, RecordBuilder};
+use nimbus_store_redb::{Options, RedbStore};
 use redb::{Database, Durability, TableDefinition};
 
 const KS: &str = "bench";
@@ -52,17 +61,19 @@ enum Mode {
     Group,
     Postgres,
     RedbPerWrite,
+    LogWrite,
     AppendFdatasync,
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [Mode::Group, Mode::Postgres, Mode::RedbPerWrite, Mode::AppendFdatasync];
+    const ALL: [Mode; 5] = [Mode::Group, Mode::Postgres, Mode::RedbPerWrite, Mode::LogWrite, Mode::AppendFdatasync];
 
     fn label(self) -> &'static str {
         match self {
-            Mode::Group => "group commit (`RedbStore::write`)",
+            Mode::Group => "group commit (`RedbStore::write`, redo log + redb)",
             Mode::Postgres => "PostgreSQL group commit (`PgStore::write`)",
             Mode::RedbPerWrite => "redb commit per write (fsync per write)",
+            Mode::LogWrite => "log record per write (O_DIRECT|O_DSYNC, no redb)",
             Mode::AppendFdatasync => "file append + fdatasync per write",
         }
     }
@@ -72,6 +83,7 @@ impl Mode {
             Mode::Group => "group",
             Mode::Postgres => "postgres",
             Mode::RedbPerWrite => "redb-per-write",
+            Mode::LogWrite => "log-write",
             Mode::AppendFdatasync => "append-fdatasync",
         }
     }
@@ -81,6 +93,7 @@ impl Mode {
             Mode::Group => "group.redb",
             Mode::Postgres => "(postgres)",
             Mode::RedbPerWrite => "per-write.redb",
+            Mode::LogWrite => "floor.log",
             Mode::AppendFdatasync => "append.log",
         }
     }
@@ -223,6 +236,23 @@ fn run_redb_per_write(path: &Path, writers: usize, secs: f64, value_bytes: usize
     })
 }
 
+fn run_log_write(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
+    let capacity = Options::default().log_capacity;
+    let log = Mutex::new((LogFile::open(path, capacity).expect("open log file"), RecordBuilder::default()));
+    run_threads(writers, secs, first, |w, i| {
+        let (k, v) = (key(w, i), value(w, i, value_bytes));
+        let mut guard = log.lock().unwrap_or_else(|e| e.into_inner());
+        let (log, record) = &mut *guard;
+        record.start(1, i);
+        record.push(Op::Put { ks: KS, key: &k, value: &v });
+        let bytes = record.finish();
+        if !log.fits(bytes.len()) {
+            log.restart();
+        }
+        log.append(bytes).expect("log append");
+    })
+}
+
 fn run_append(path: &Path, writers: usize, secs: f64, value_bytes: usize, first: u64) -> Outcome {
     let file: Mutex<File> =
         Mutex::new(OpenOptions::new().create(true).append(true).open(path).expect("open append file"));
@@ -239,6 +269,12 @@ fn run_append(path: &Path, writers: usize, secs: f64, value_bytes: usize, first:
     })
 }
 
+/// A mode's file, and the redo log beside it for the `group` engine.
+fn remove_store_files(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(nimbus_store_redb::log_path(path));
+}
+
 fn parse_args() -> Config {
     let mut config = Config {
         dir: std::env::temp_dir().join("nimbus-store-bench"),
@@ -252,7 +288,7 @@ fn parse_args() -> Config {
     let mut args = std::env::args().skip(1);
     let usage = "usage: nimbus-store-bench [--dir DIR] [--secs S] [--rounds R] [--writers 1,16,64] \
                  [--value-bytes N] \
-                 [--modes group,postgres,redb-per-write,append-fdatasync] [--postgres URL]";
+                 [--modes group,postgres,redb-per-write,log-write,append-fdatasync] [--postgres URL]";
     while let Some(arg) = args.next() {
         let mut next = || args.next().unwrap_or_else(|| panic!("{arg} needs a value\n{usage}"));
         match arg.as_str() {
@@ -317,7 +353,7 @@ fn main() {
     for &writers in &config.writers {
         let mut rows: Vec<(Mode, Outcome)> = config.modes.iter().map(|&m| (m, Outcome::default())).collect();
         for (mode, _) in &rows {
-            let _ = std::fs::remove_file(config.dir.join(mode.file()));
+            remove_store_files(&config.dir.join(mode.file()));
         }
         if let Some(url) = &config.postgres {
             empty_postgres(url);
@@ -337,12 +373,13 @@ fn main() {
                         run_group(open_postgres(url), writers, slice, config.value_bytes, first)
                     }
                     Mode::RedbPerWrite => run_redb_per_write(&path, writers, slice, config.value_bytes, first),
+                    Mode::LogWrite => run_log_write(&path, writers, slice, config.value_bytes, first),
                     Mode::AppendFdatasync => run_append(&path, writers, slice, config.value_bytes, first),
                 });
             }
         }
         for (mode, total) in &mut rows {
-            let _ = std::fs::remove_file(config.dir.join(mode.file()));
+            remove_store_files(&config.dir.join(mode.file()));
             total.latencies.sort_unstable();
         }
         let baseline =
