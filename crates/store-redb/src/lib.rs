@@ -68,14 +68,16 @@ use writer::{Job, Shared, Writer};
 /// Engine settings; `Default` is what `nimbus serve` uses.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The log's size: how much is written between checkpoints. Bigger means
-    /// rarer checkpoints and a longer replay after a crash.
+    /// The log's size: how much is written between checkpoints (at most one
+    /// group per 4 KiB block). Bigger means rarer checkpoints, but a longer
+    /// replay after a crash, more redb pages held dirty in memory until the
+    /// checkpoint, and more to zero-fill when a store is created.
     pub log_capacity: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { log_capacity: 32 << 20 }
+        Options { log_capacity: 8 << 20 }
     }
 }
 
