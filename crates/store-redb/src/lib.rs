@@ -63,7 +63,7 @@ use tokio::sync::oneshot;
 use files::{err, sync_new_entries};
 use log_file::LogFile;
 use views::RedbSnapshot;
-use writer::{Job, Shared, Writer};
+use writer::{Job, Writer};
 
 /// Engine settings; `Default` is what `nimbus serve` uses.
 #[derive(Clone, Debug)]
@@ -83,7 +83,6 @@ impl Default for Options {
 
 pub struct RedbStore {
     db: Arc<Database>,
-    shared: Arc<Shared>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     replayed: u64,
@@ -114,13 +113,11 @@ impl RedbStore {
         }
         let log = LogFile::open(&log_path, options.log_capacity)?;
         let (tx, rx) = mpsc::channel();
-        let shared = Shared::new(Writer::new(db.clone(), log, recovered.state));
-        let runner = shared.clone();
+        let writer = Writer::new(db.clone(), log, recovered.state);
         let writer =
-            thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || runner.run(rx)).map_err(err)?;
+            thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || writer.run(rx)).map_err(err)?;
         Ok(Arc::new(RedbStore {
             db,
-            shared,
             queue: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             replayed: recovered.replayed,
@@ -135,20 +132,10 @@ impl RedbStore {
 
     fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {
         let (done, wait) = oneshot::channel();
-        // Commit inline outside the queue's lock: holding it would stall
-        // every other caller for the length of a log write.
-        let open = self.queue.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        let queued = open
-            && match self.shared.commit_inline(make(done)) {
-                None => true,
-                Some(job) => match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
-                    Some(queue) => {
-                        self.shared.enqueued();
-                        queue.send(job).is_ok()
-                    }
-                    None => false,
-                },
-            };
+        let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(queue) => queue.send(make(done)).is_ok(),
+            None => false,
+        };
         Box::pin(async move {
             if !queued {
                 return Err(StoreError("the store is closed".into()));

@@ -14,20 +14,8 @@
 //! no longer fits in the log, the group's transaction is committed with
 //! `Durability::Immediate` instead (a checkpoint: redb itself now holds
 //! every group durably) and the log starts a new lap at its beginning.
-//!
-//! The committing state (`Writer`: log, sequence, epoch) sits behind a
-//! mutex: whoever holds it commits. That is normally the writer thread,
-//! which drains the queue; but while writes come one at a time (the last
-//! group had one job), a caller that finds nothing queued and the state
-//! free commits its own write as a group of one on its own thread
-//! (`commit_inline`). A lone writer (one connection) then skips two
-//! cross-thread wake-ups per write, each tens of microseconds on a VM whose
-//! idle vCPU has halted. Concurrent writers go through the queue and share
-//! a log write: a caller committing inline would hold up the other tasks of
-//! its runtime thread and split them into smaller groups.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::mpsc;
 
 use nimbus_store::{Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
@@ -52,52 +40,21 @@ pub enum Job {
     Close,
 }
 
-/// What the store's handle and the writer thread share.
-pub struct Shared {
-    writer: Mutex<Writer>,
-    /// Jobs sent to the writer thread and not yet taken from its queue.
-    queued: AtomicUsize,
-    /// How many jobs the last group committed.
-    last_group: AtomicUsize,
+pub struct Writer {
+    db: std::sync::Arc<Database>,
+    log: LogFile,
+    state: LogState,
+    record: RecordBuilder,
+    /// Set when the log and redb may disagree; every later write fails.
+    broken: Option<StoreError>,
 }
 
-impl Shared {
-    pub fn new(writer: Writer) -> Arc<Shared> {
-        Arc::new(Shared { writer: Mutex::new(writer), queued: AtomicUsize::new(0), last_group: AtomicUsize::new(1) })
+impl Writer {
+    pub fn new(db: std::sync::Arc<Database>, log: LogFile, state: LogState) -> Writer {
+        Writer { db, log, state, record: RecordBuilder::default(), broken: None }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Commit `job` on the calling thread if writes come one at a time,
-    /// nothing is queued and no commit is running; otherwise hand it back to
-    /// be queued.
-    pub fn commit_inline(&self, job: Job) -> Option<Job> {
-        if self.last_group.load(Ordering::Relaxed) > 1 || self.queued.load(Ordering::Acquire) > 0 {
-            return Some(job);
-        }
-        match self.writer.try_lock() {
-            Ok(mut writer) => {
-                writer.commit_group(vec![job]);
-                None
-            }
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                poisoned.into_inner().commit_group(vec![job]);
-                None
-            }
-            Err(std::sync::TryLockError::WouldBlock) => Some(job),
-        }
-    }
-
-    /// Count a job about to be sent to the writer thread.
-    pub fn enqueued(&self) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// The writer thread: commit whatever is queued, group by group, until
-    /// the store closes.
-    pub fn run(&self, rx: mpsc::Receiver<Job>) {
+    pub fn run(mut self, rx: mpsc::Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
@@ -106,34 +63,15 @@ impl Shared {
                     Err(_) => break,
                 }
             }
-            self.queued.fetch_sub(group.len(), Ordering::AcqRel);
-            self.last_group.store(group.len(), Ordering::Relaxed);
             let closing = group.iter().any(|job| matches!(job, Job::Close));
-            let mut writer = self.lock();
-            writer.commit_group(group);
+            self.commit_group(group);
             if closing {
-                if let Err(e) = writer.close() {
+                if let Err(e) = self.close() {
                     tracing::error!(error = %e, "store: the closing checkpoint failed; the log still holds the writes");
                 }
                 return;
             }
         }
-    }
-}
-
-pub struct Writer {
-    db: Arc<Database>,
-    log: LogFile,
-    state: LogState,
-    record: RecordBuilder,
-    /// Set when the log and redb may disagree, or once closed; every later
-    /// write fails.
-    broken: Option<StoreError>,
-}
-
-impl Writer {
-    pub fn new(db: Arc<Database>, log: LogFile, state: LogState) -> Writer {
-        Writer { db, log, state, record: RecordBuilder::default(), broken: None }
     }
 
     fn commit_group(&mut self, group: Vec<Job>) {
@@ -210,8 +148,6 @@ impl Writer {
         }
         let txn = self.db.begin_write().map_err(err)?;
         self.state = checkpoint(txn, self.state.applied_seq)?;
-        // A caller that raced `close` to an inline commit fails instead.
-        self.broken = Some(StoreError("the store is closed".into()));
         Ok(())
     }
 }
