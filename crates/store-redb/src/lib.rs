@@ -17,8 +17,11 @@ use nimbus_core::BoxFuture;
 use nimbus_store::{
     Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch, WriteOp,
 };
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{Database, Durability, ReadableTable, TableDefinition, TableHandle};
 use tokio::sync::oneshot;
+
+mod reads;
+use reads::Reads;
 
 /// How many queued writes one commit takes at most (bounds commit latency).
 const MAX_GROUP: usize = 512;
@@ -40,6 +43,8 @@ enum Job {
 
 pub struct RedbStore {
     db: Arc<Database>,
+    /// The snapshot reads share until the next commit.
+    reads: Arc<Reads>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
 }
@@ -59,11 +64,13 @@ impl RedbStore {
         }
         let (tx, rx) = mpsc::channel();
         let writer_db = db.clone();
+        let reads = Arc::new(Reads::default());
+        let writer_reads = reads.clone();
         let writer = thread::Builder::new()
             .name("nimbus-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, rx))
+            .spawn(move || writer_loop(&writer_db, &writer_reads, rx))
             .map_err(err)?;
-        Ok(Arc::new(RedbStore { db, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
+        Ok(Arc::new(RedbStore { db, reads, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
     }
 
     fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {
@@ -111,7 +118,7 @@ fn sync_new_entries(path: &Path, existing: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
+fn writer_loop(db: &Database, reads: &Reads, rx: mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -121,7 +128,7 @@ fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
             }
         }
         let closing = group.iter().any(|job| matches!(job, Job::Close));
-        commit_group(db, group);
+        commit_group(db, reads, group);
         if closing {
             return;
         }
@@ -129,7 +136,7 @@ fn writer_loop(db: &Database, rx: mpsc::Receiver<Job>) {
 }
 
 /// Apply a group of jobs in one write transaction and commit it durably.
-fn commit_group(db: &Database, group: Vec<Job>) {
+fn commit_group(db: &Database, reads: &Reads, group: Vec<Job>) {
     let mut txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(e) => return fail_all(group, err(e)),
@@ -175,6 +182,8 @@ fn commit_group(db: &Database, group: Vec<Job>) {
         }
     }
     let committed = txn.commit().map_err(err);
+    // Before any acknowledgement: a read after one must see this commit.
+    reads.committed();
     for (done, outcome) in outcomes {
         let result = match (&committed, outcome) {
             (Ok(()), outcome) => outcome,
@@ -240,7 +249,7 @@ type Entry<'a> = std::result::Result<
     redb::StorageError,
 >;
 
-fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+pub(crate) fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     t: &T,
     range: (Bound<&[u8]>, Bound<&[u8]>),
     direction: Direction,
@@ -271,7 +280,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
 }
 
 /// A range whose start lies after its end is empty (redb would panic on it).
-fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+pub(crate) fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match (range.0, range.1) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
         (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
@@ -279,40 +288,6 @@ fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
         _ => false,
     }
 }
-
-/// A consistent read view: a redb read transaction.
-struct RedbSnapshot {
-    txn: redb::ReadTransaction,
-}
-
-impl ReadView for RedbSnapshot {
-    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec())),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(err(e)),
-        }
-    }
-
-    fn scan(
-        &self,
-        ks: Keyspace,
-        range: (Bound<&[u8]>, Bound<&[u8]>),
-        direction: Direction,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
-        if is_empty_range(&range) {
-            return Ok(());
-        }
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => scan_table(&t, range, direction, visit),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
-            Err(e) => Err(err(e)),
-        }
-    }
-}
-
-impl Snapshot for RedbSnapshot {}
 
 /// What a transaction body reads: the writer's own transaction, so it sees
 /// every write applied before it, including earlier ones in its group.
@@ -352,7 +327,7 @@ fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
 
 impl ReadView for RedbStore {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.get(ks, key)
+        self.reads.latest(&self.db)?.get(ks, key)
     }
 
     fn scan(
@@ -362,13 +337,13 @@ impl ReadView for RedbStore {
         direction: Direction,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.scan(ks, range, direction, visit)
+        self.reads.latest(&self.db)?.scan(ks, range, direction, visit)
     }
 }
 
 impl Store for RedbStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        Ok(Box::new(RedbSnapshot { txn: self.db.begin_read().map_err(err)? }))
+        Ok(Box::new(reads::Shared(self.reads.latest(&self.db)?)))
     }
 
     fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {
