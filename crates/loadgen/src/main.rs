@@ -249,14 +249,27 @@ impl Client {
         Ok(())
     }
 
-    /// A call that must succeed (setup): returns the parsed JSON answer.
-    async fn must(&mut self, operation: &'static str, body: &str) -> Result<Value, String> {
-        let answer = self.call(operation, body).await?;
-        let value: Value = serde_json::from_slice(answer.body).unwrap_or(Value::Null);
-        if answer.status != 200 {
-            return Err(format!("{operation}: HTTP {}: {}", answer.status, String::from_utf8_lossy(answer.body)));
+    /// A set-up call: as `call`, but sent once more on a fresh connection
+    /// if the connection failed. A server may close a keep-alive connection
+    /// that sat idle (DynamoDB Local does while the others pre-load), and a
+    /// write into a connection the server has closed fails only when its
+    /// answer is read. Set-up calls are safe to repeat: puts of the same
+    /// items, and table calls whose errors set-up already expects.
+    async fn setup_call(&mut self, operation: &'static str, body: &str) -> Result<(u16, Vec<u8>), String> {
+        if let Ok(answer) = self.call(operation, body).await {
+            return Ok((answer.status, answer.body.to_vec()));
         }
-        Ok(value)
+        let answer = self.call(operation, body).await?;
+        Ok((answer.status, answer.body.to_vec()))
+    }
+
+    /// A set-up call that must succeed: returns the parsed JSON answer.
+    async fn must(&mut self, operation: &'static str, body: &str) -> Result<Value, String> {
+        let (status, body) = self.setup_call(operation, body).await?;
+        if status != 200 {
+            return Err(format!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 }
 
@@ -268,15 +281,15 @@ fn error_type(bytes: &[u8]) -> String {
 }
 
 async fn recreate_table(client: &mut Client, table: &str, stream_view_type: Option<&str>) -> Result<(), String> {
-    let answer = client.call("DeleteTable", &json!({ "TableName": table }).to_string()).await?;
-    if answer.status != 200 && !error_type(answer.body).ends_with("ResourceNotFoundException") {
-        return Err(format!("DeleteTable: HTTP {}: {}", answer.status, String::from_utf8_lossy(answer.body)));
+    let (status, body) = client.setup_call("DeleteTable", &json!({ "TableName": table }).to_string()).await?;
+    if status != 200 && !error_type(&body).ends_with("ResourceNotFoundException") {
+        return Err(format!("DeleteTable: HTTP {status}: {}", String::from_utf8_lossy(&body)));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     // Wait until it is gone (dynalite keeps tables DELETING for a while).
     loop {
-        let answer = client.call("DescribeTable", &json!({ "TableName": table }).to_string()).await?;
-        if answer.status != 200 && error_type(answer.body).ends_with("ResourceNotFoundException") {
+        let (status, body) = client.setup_call("DescribeTable", &json!({ "TableName": table }).to_string()).await?;
+        if status != 200 && error_type(&body).ends_with("ResourceNotFoundException") {
             break;
         }
         if Instant::now() > deadline {
@@ -545,6 +558,38 @@ mod tests {
             .map(|(name, value)| name.len() + value["S"].as_str().unwrap().len())
             .sum();
         assert_eq!(size, ITEM_BYTES);
+    }
+
+    /// A server that closes an idle keep-alive connection: the next set-up
+    /// call goes out again on a new connection.
+    #[test]
+    fn setup_calls_survive_a_closed_idle_connection() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            for answer in [&b"first"[..], b"second"] {
+                let (mut socket, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).unwrap();
+                assert!(buf[..n].starts_with(b"POST / HTTP/1.1\r\n"));
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", answer.len());
+                socket.write_all(head.as_bytes()).unwrap();
+                socket.write_all(answer).unwrap();
+                // Dropping the socket closes the connection, as an idle timeout would.
+            }
+        });
+        let args = Args::parse_from(["nimbus-loadgen", "--workload", "get", "--endpoint", &format!("http://{addr}")]);
+        let endpoint = Arc::new(parse_endpoint(&args.endpoint).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut client = Client::new(endpoint, &args);
+            assert_eq!(client.setup_call("ListTables", "{}").await.unwrap(), (200, b"first".to_vec()));
+            // Let the close arrive before the next call is sent into the dead connection.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(client.setup_call("ListTables", "{}").await.unwrap(), (200, b"second".to_vec()));
+        });
+        server.join().unwrap();
     }
 
     #[test]
