@@ -42,9 +42,10 @@ enum Job {
 }
 
 pub struct RedbStore {
-    db: Arc<Database>,
-    /// The snapshot reads share until the next commit.
+    /// The snapshot reads share until the next commit (declared before `db`,
+    /// so that it is released before the database closes).
     reads: Arc<Reads>,
+    db: Arc<Database>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
 }
@@ -70,7 +71,7 @@ impl RedbStore {
             .name("nimbus-store-writer".into())
             .spawn(move || writer_loop(&writer_db, &writer_reads, rx))
             .map_err(err)?;
-        Ok(Arc::new(RedbStore { db, reads, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
+        Ok(Arc::new(RedbStore { reads, db, queue: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }))
     }
 
     fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {
@@ -365,6 +366,8 @@ impl Store for RedbStore {
         if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = writer.join();
         }
+        // Release the shared snapshot: the database closes with no read transaction of ours open.
+        self.reads.committed();
         Ok(())
     }
 

@@ -40,7 +40,7 @@ impl Reads {
     }
 
     /// Called by the writer after each commit, before it acknowledges the
-    /// writes in it: later reads take a new snapshot.
+    /// writes in it (and on close): later reads take a new snapshot.
     pub(crate) fn committed(&self) {
         let stale = lock(&self.latest).take();
         // Released outside the lock; readers still using it keep it alive.
