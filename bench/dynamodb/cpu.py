@@ -13,7 +13,9 @@ switches per request are the steadier signal, and interleaving the builds
 spreads drift in load over both.
 
 usage: cpu.py BEFORE_BINARY AFTER_BINARY LOADGEN WORKLOADS CONNECTIONS SECONDS REPEATS
-  e.g. cpu.py base/nimbus release/nimbus release/nimbus-loadgen get,query 1,16 5 3"""
+  e.g. cpu.py base/nimbus release/nimbus release/nimbus-loadgen get,query 1,16 5 3
+LOADGEN may be two binaries, BEFORE_LOADGEN,AFTER_LOADGEN, to compare load
+generators (give the same server binary twice)."""
 
 import json
 import os
@@ -104,7 +106,9 @@ def run(server, loadgen, workload, conns, secs, table):
 
 
 def main():
-    before, after, loadgen = sys.argv[1:4]
+    before, after = sys.argv[1:3]
+    loadgens = sys.argv[3].split(",")
+    loadgen = {"before": loadgens[0], "after": loadgens[-1]}
     workloads, conns = sys.argv[4].split(","), [int(c) for c in sys.argv[5].split(",")]
     secs, repeats = int(sys.argv[6]), int(sys.argv[7])
     print(machine(), "load", os.getloadavg(), flush=True)
@@ -116,7 +120,7 @@ def main():
                 for c in conns:
                     order = list(servers.items()) if i % 2 == 0 else list(reversed(servers.items()))
                     for name, server in order:
-                        r = run(server, loadgen, w, c, secs, f"cpu_{w}_{c}_{i}")
+                        r = run(server, loadgen[name], w, c, secs, f"cpu_{w}_{c}_{i}")
                         results.setdefault((w, c, name), []).append(r)
                         print(i, w, c, name, json.dumps({k: round(v, 2) for k, v in r.items()}),
                               "load %.1f" % os.getloadavg()[0], flush=True)

@@ -1,29 +1,33 @@
 //! `nimbus-loadgen`: a closed-loop load generator for DynamoDB-compatible endpoints.
 //!
-//! Each of N workers owns one keep-alive HTTP/1.1 connection (hyper's
-//! `client::conn::http1`, no pool) and sends the next request as soon as the
-//! previous answer is read. Every request is SigV4-signed afresh, by the
-//! workspace's one signer (`nimbus_iam::sigv4::Signer`). The table is
+//! Each of N workers owns one keep-alive HTTP/1.1 connection (`http1`, a
+//! small client of our own, lean because the load generator shares the
+//! cores with the server it measures) and sends the next request as soon as
+//! the previous answer is read. Every request is SigV4-signed afresh, by the
+//! workspace's one signer (`nimbus_iam::sigv4::Signer`). With one
+//! connection the worker polls for each answer for `--spin-us` before
+//! sleeping, whatever the target. The table is
 //! (re)created and, for get/query/update, pre-loaded before the clock starts.
 //! One JSON line goes to stdout:
 //! `{target, workload, connections, ops, ops_per_sec, p50_us, p99_us, p999_us, errors}`.
 
 mod hist;
+mod http1;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use std::io::Write as _;
+
 use clap::{Parser, ValueEnum};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use http::{HeaderMap, HeaderValue};
 use nimbus_iam::sigv4::Signer;
 use serde_json::{json, Value};
 
 use hist::Samples;
+use http1::{Connection, Response};
 
 /// The awsJson 1.0 content type DynamoDB's SDKs send.
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -85,6 +89,12 @@ struct Args {
     /// Client runtime threads (1 = a single-threaded runtime).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// With one connection, poll for each answer this many microseconds
+    /// before sleeping in epoll, so the client's own wake-up from a halted
+    /// vCPU is not part of every round trip (the same for every target). With
+    /// more connections other answers keep the client busy and it never spins.
+    #[arg(long, default_value_t = 100)]
+    spin_us: u64,
     /// Create the table with a DynamoDB stream of this view type (e.g.
     /// NEW_AND_OLD_IMAGES), to measure what capturing changes costs writes.
     #[arg(long)]
@@ -160,78 +170,106 @@ fn parse_endpoint(url: &str) -> Result<Endpoint, String> {
     Ok(Endpoint { addr, host })
 }
 
-/// One keep-alive connection and its signer.
+/// One keep-alive connection, its signer and the buffer requests are laid out in.
 struct Client {
     endpoint: Arc<Endpoint>,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    connection: Option<Connection>,
     signer: Signer,
+    /// The signed headers given by the caller: host, content-type and x-amz-target of `operation`.
+    headers: HeaderMap,
+    operation: &'static str,
+    request: Vec<u8>,
+    spin: Duration,
 }
 
 impl Client {
     fn new(endpoint: Arc<Endpoint>, args: &Args) -> Self {
         let signer = Signer::new(&args.access_key_id, &args.secret_access_key, &args.region, "dynamodb");
-        Client { endpoint, sender: None, signer }
+        let mut headers = HeaderMap::new();
+        let host = HeaderValue::from_str(&endpoint.host).expect("a host from a parsed URL is a header value");
+        headers.insert(http::header::HOST, host);
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        Client {
+            endpoint,
+            connection: None,
+            signer,
+            headers,
+            operation: "",
+            request: Vec::with_capacity(2048),
+            spin: Duration::ZERO,
+        }
+    }
+
+    /// Poll for answers for up to `spin` before sleeping (see `http1::Connection::read_some`).
+    fn spinning(mut self, spin: Duration) -> Self {
+        self.spin = spin;
+        self
     }
 
     async fn connect(&mut self) -> Result<(), String> {
-        let stream = tokio::net::TcpStream::connect(self.endpoint.addr)
+        let connection = Connection::connect(self.endpoint.addr, self.spin)
             .await
             .map_err(|e| format!("connect {}: {e}", self.endpoint.addr))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        self.sender = Some(sender);
+        self.connection = Some(connection);
         Ok(())
     }
 
-    /// Sends one signed call; Ok((status, body)) for any HTTP answer, Err for transport failures
+    /// Sends one signed call; Ok(answer) for any HTTP answer, Err for transport failures
     /// (after which the next call reconnects).
-    async fn call(&mut self, operation: &str, body: String) -> Result<(u16, Bytes), String> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+    async fn call(&mut self, operation: &'static str, body: &str) -> Result<Response<'_>, String> {
+        if self.connection.as_ref().is_none_or(|c| !c.is_open()) {
             self.connect().await?;
         }
-        let body = Bytes::from(body);
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri("/")
-            .header(http::header::HOST, &self.endpoint.host)
-            .header(http::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
-            .body(Full::new(body.clone()))
-            .map_err(|e| e.to_string())?;
-        // Signs content-type, host, x-amz-date and x-amz-target, as the SDKs do.
-        let now = nimbus_core::time::now_epoch_seconds();
-        let added = self.signer.sign("POST", "/", "", request.headers(), &body, now);
-        for (name, value) in added {
-            let value = http::HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
-            request.headers_mut().insert(name, value);
-        }
-        let sender = self.sender.as_mut().expect("connected above");
-        let result = async {
-            sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-            let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
-            let status = response.status().as_u16();
-            let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-            Ok::<_, String>((status, body))
-        }
-        .await;
-        if result.is_err() {
-            self.sender = None;
-        }
-        result
+        self.lay_out(operation, body)?;
+        let connection = self.connection.as_mut().expect("connected above");
+        connection.round_trip(&self.request).await
     }
 
-    /// A call that must succeed (setup): returns the parsed JSON answer.
-    async fn must(&mut self, operation: &str, body: String) -> Result<Value, String> {
-        let (status, bytes) = self.call(operation, body).await?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status != 200 {
-            return Err(format!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+    /// Writes the signed request into `self.request`. Signs content-type,
+    /// host, x-amz-date and x-amz-target, as the SDKs do, afresh each time.
+    fn lay_out(&mut self, operation: &'static str, body: &str) -> Result<(), String> {
+        if operation != self.operation {
+            let target = HeaderValue::from_str(&format!("DynamoDB_20120810.{operation}")).map_err(|e| e.to_string())?;
+            self.headers.insert("x-amz-target", target);
+            self.operation = operation;
         }
-        Ok(value)
+        let now = nimbus_core::time::now_epoch_seconds();
+        let added = self.signer.sign("POST", "/", "", &self.headers, body.as_bytes(), now);
+        let request = &mut self.request;
+        request.clear();
+        request.extend_from_slice(b"POST / HTTP/1.1\r\n");
+        let given = self.headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes()));
+        for (name, value) in given.chain(added.iter().map(|(name, value)| (*name, value.as_bytes()))) {
+            for piece in [name.as_bytes(), b": ", value, b"\r\n"] {
+                request.extend_from_slice(piece);
+            }
+        }
+        write!(request, "content-length: {}\r\n\r\n", body.len()).map_err(|e| e.to_string())?;
+        request.extend_from_slice(body.as_bytes());
+        Ok(())
+    }
+
+    /// A set-up call: as `call`, but sent once more on a fresh connection
+    /// if the connection failed. A server may close a keep-alive connection
+    /// that sat idle (DynamoDB Local does while the others pre-load), and a
+    /// write into a connection the server has closed fails only when its
+    /// answer is read. Set-up calls are safe to repeat: puts of the same
+    /// items, and table calls whose errors set-up already expects.
+    async fn setup_call(&mut self, operation: &'static str, body: &str) -> Result<(u16, Vec<u8>), String> {
+        if let Ok(answer) = self.call(operation, body).await {
+            return Ok((answer.status, answer.body.to_vec()));
+        }
+        let answer = self.call(operation, body).await?;
+        Ok((answer.status, answer.body.to_vec()))
+    }
+
+    /// A set-up call that must succeed: returns the parsed JSON answer.
+    async fn must(&mut self, operation: &'static str, body: &str) -> Result<Value, String> {
+        let (status, body) = self.setup_call(operation, body).await?;
+        if status != 200 {
+            return Err(format!("{operation}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 }
 
@@ -243,15 +281,15 @@ fn error_type(bytes: &[u8]) -> String {
 }
 
 async fn recreate_table(client: &mut Client, table: &str, stream_view_type: Option<&str>) -> Result<(), String> {
-    let (status, bytes) = client.call("DeleteTable", json!({ "TableName": table }).to_string()).await?;
-    if status != 200 && !error_type(&bytes).ends_with("ResourceNotFoundException") {
-        return Err(format!("DeleteTable: HTTP {status}: {}", String::from_utf8_lossy(&bytes)));
+    let (status, body) = client.setup_call("DeleteTable", &json!({ "TableName": table }).to_string()).await?;
+    if status != 200 && !error_type(&body).ends_with("ResourceNotFoundException") {
+        return Err(format!("DeleteTable: HTTP {status}: {}", String::from_utf8_lossy(&body)));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     // Wait until it is gone (dynalite keeps tables DELETING for a while).
     loop {
-        let (status, bytes) = client.call("DescribeTable", json!({ "TableName": table }).to_string()).await?;
-        if status != 200 && error_type(&bytes).ends_with("ResourceNotFoundException") {
+        let (status, body) = client.setup_call("DescribeTable", &json!({ "TableName": table }).to_string()).await?;
+        if status != 200 && error_type(&body).ends_with("ResourceNotFoundException") {
             break;
         }
         if Instant::now() > deadline {
@@ -274,9 +312,9 @@ async fn recreate_table(client: &mut Client, table: &str, stream_view_type: Opti
     if let Some(view_type) = stream_view_type {
         create["StreamSpecification"] = json!({ "StreamEnabled": true, "StreamViewType": view_type });
     }
-    client.must("CreateTable", create.to_string()).await?;
+    client.must("CreateTable", &create.to_string()).await?;
     loop {
-        let answer = client.must("DescribeTable", json!({ "TableName": table }).to_string()).await?;
+        let answer = client.must("DescribeTable", &json!({ "TableName": table }).to_string()).await?;
         if answer.pointer("/Table/TableStatus").and_then(Value::as_str) == Some("ACTIVE") {
             return Ok(());
         }
@@ -303,7 +341,7 @@ async fn preload(endpoint: &Arc<Endpoint>, args: &Args, items: Vec<String>) -> R
                     chunk.iter().map(|item| format!(r#"{{"PutRequest":{{"Item":{item}}}}}"#)).collect();
                 let mut body = format!(r#"{{"RequestItems":{{"{table}":[{}]}}}}"#, requests.join(","));
                 for _attempt in 0..100 {
-                    let answer = client.must("BatchWriteItem", body).await?;
+                    let answer = client.must("BatchWriteItem", &body).await?;
                     match answer.get("UnprocessedItems").and_then(Value::as_object) {
                         Some(left) if !left.is_empty() => {
                             body = json!({ "RequestItems": left }).to_string();
@@ -321,40 +359,43 @@ async fn preload(endpoint: &Arc<Endpoint>, args: &Args, items: Vec<String>) -> R
     Ok(())
 }
 
-/// The body of the measured request for one random key.
-fn request_body(workload: Workload, table: &str, items: usize, pad: &str) -> (&'static str, String) {
-    match workload {
+/// Writes the body of the measured request for one random key into `out`; returns the operation.
+fn request_body(workload: Workload, table: &str, items: usize, pad: &str, out: &mut String) -> &'static str {
+    use std::fmt::Write as _;
+    out.clear();
+    let written = match workload {
         Workload::Put => {
-            let pk = format!("r{:016x}", fastrand::u64(..));
-            (
-                "PutItem",
-                format!(
-                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"{pk}"}},"sk":{{"S":"s000"}},"data":{{"S":"{pad}"}}}}}}"#
-                ),
+            let pk = fastrand::u64(..);
+            write!(
+                out,
+                r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"r{pk:016x}"}},"sk":{{"S":"s000"}},"data":{{"S":"{pad}"}}}}}}"#
             )
         }
         Workload::Get => {
-            let pk = get_pk(fastrand::usize(..items));
-            ("GetItem", format!(r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"{pk}"}},"sk":{{"S":"s000"}}}}}}"#))
+            let pk = fastrand::usize(..items);
+            write!(out, r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"p{pk:09}"}},"sk":{{"S":"s000"}}}}}}"#)
         }
         Workload::Query => {
-            let pk = get_pk(fastrand::usize(..(items / 10).max(1)));
-            (
-                "Query",
-                format!(
-                    r#"{{"TableName":"{table}","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"{pk}"}}}}}}"#
-                ),
+            let pk = fastrand::usize(..(items / 10).max(1));
+            write!(
+                out,
+                r#"{{"TableName":"{table}","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"p{pk:09}"}}}}}}"#
             )
         }
         Workload::Update => {
-            let pk = get_pk(fastrand::usize(..items));
-            (
-                "UpdateItem",
-                format!(
-                    r##"{{"TableName":"{table}","Key":{{"pk":{{"S":"{pk}"}},"sk":{{"S":"s000"}}}},"UpdateExpression":"SET #c = #c + :one","ConditionExpression":"attribute_exists(pk)","ExpressionAttributeNames":{{"#c":"c"}},"ExpressionAttributeValues":{{":one":{{"N":"1"}}}}}}"##
-                ),
+            let pk = fastrand::usize(..items);
+            write!(
+                out,
+                r##"{{"TableName":"{table}","Key":{{"pk":{{"S":"p{pk:09}"}},"sk":{{"S":"s000"}}}},"UpdateExpression":"SET #c = #c + :one","ConditionExpression":"attribute_exists(pk)","ExpressionAttributeNames":{{"#c":"c"}},"ExpressionAttributeValues":{{":one":{{"N":"1"}}}}}}"##
             )
         }
+    };
+    written.expect("writing to a String cannot fail");
+    match workload {
+        Workload::Put => "PutItem",
+        Workload::Get => "GetItem",
+        Workload::Query => "Query",
+        Workload::Update => "UpdateItem",
     }
 }
 
@@ -375,8 +416,9 @@ async fn setup(endpoint: &Arc<Endpoint>, args: &Args) -> Result<(), String> {
     };
     preload(endpoint, args, items).await?;
     // Check once that the workload does what it claims.
-    let (operation, body) = request_body(args.workload, &args.table, args.items, &padding(171));
-    let answer = client.must(operation, body).await?;
+    let mut body = String::new();
+    let operation = request_body(args.workload, &args.table, args.items, &padding(171), &mut body);
+    let answer = client.must(operation, &body).await?;
     match args.workload {
         Workload::Get if answer.get("Item").is_none() => return Err(format!("GetItem found no item: {answer}")),
         Workload::Query if answer.get("Count").and_then(Value::as_u64) != Some(10) => {
@@ -399,10 +441,11 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
     // the load starts 50 ms after this line, measurement after the warm-up.
     eprintln!("nimbus-loadgen: load starts");
     let measure_from = start + args.warmup;
+    let spin = if args.connections == 1 { Duration::from_micros(args.spin_us) } else { Duration::ZERO };
     let end = measure_from + args.duration;
     let mut workers = Vec::new();
     for _ in 0..args.connections {
-        let mut client = Client::new(endpoint.clone(), &args);
+        let mut client = Client::new(endpoint.clone(), &args).spinning(spin);
         client.connect().await?;
         let args = args.clone();
         let pad = pad.clone();
@@ -410,17 +453,18 @@ async fn run(args: Arc<Args>) -> Result<Value, String> {
         workers.push(tokio::spawn(async move {
             tokio::time::sleep_until(start.into()).await;
             let mut result = WorkerResult { samples: Samples::with_capacity(1 << 16), errors: 0 };
+            let mut body = String::with_capacity(512);
             loop {
                 let t0 = Instant::now();
                 if t0 >= end {
                     break;
                 }
-                let (operation, body) = request_body(args.workload, &args.table, args.items, &pad);
-                let outcome = client.call(operation, body).await;
+                let operation = request_body(args.workload, &args.table, args.items, &pad, &mut body);
+                let outcome = client.call(operation, &body).await;
                 let t1 = Instant::now();
                 let failure = match outcome {
-                    Ok((200, _)) => None,
-                    Ok((status, body)) => Some(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))),
+                    Ok(Response { status: 200, .. }) => None,
+                    Ok(Response { status, body }) => Some(format!("HTTP {status}: {}", String::from_utf8_lossy(body))),
                     Err(e) => Some(e),
                 };
                 if let Some(failure) = failure {
@@ -504,7 +548,8 @@ mod tests {
             .map(|(name, value)| name.len() + value.get("S").and_then(Value::as_str).map_or(2, str::len))
             .sum();
         assert_eq!(size, ITEM_BYTES);
-        let (_, body) = request_body(Workload::Put, "t", 10, &padding(ITEM_BYTES - 29));
+        let mut body = String::new();
+        request_body(Workload::Put, "t", 10, &padding(ITEM_BYTES - 29), &mut body);
         let put: Value = serde_json::from_str(&body).unwrap();
         let size: usize = put["Item"]
             .as_object()
@@ -513,6 +558,38 @@ mod tests {
             .map(|(name, value)| name.len() + value["S"].as_str().unwrap().len())
             .sum();
         assert_eq!(size, ITEM_BYTES);
+    }
+
+    /// A server that closes an idle keep-alive connection: the next set-up
+    /// call goes out again on a new connection.
+    #[test]
+    fn setup_calls_survive_a_closed_idle_connection() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            for answer in [&b"first"[..], b"second"] {
+                let (mut socket, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).unwrap();
+                assert!(buf[..n].starts_with(b"POST / HTTP/1.1\r\n"));
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", answer.len());
+                socket.write_all(head.as_bytes()).unwrap();
+                socket.write_all(answer).unwrap();
+                // Dropping the socket closes the connection, as an idle timeout would.
+            }
+        });
+        let args = Args::parse_from(["nimbus-loadgen", "--workload", "get", "--endpoint", &format!("http://{addr}")]);
+        let endpoint = Arc::new(parse_endpoint(&args.endpoint).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut client = Client::new(endpoint, &args);
+            assert_eq!(client.setup_call("ListTables", "{}").await.unwrap(), (200, b"first".to_vec()));
+            // Let the close arrive before the next call is sent into the dead connection.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(client.setup_call("ListTables", "{}").await.unwrap(), (200, b"second".to_vec()));
+        });
+        server.join().unwrap();
     }
 
     #[test]

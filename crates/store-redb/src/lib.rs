@@ -44,6 +44,7 @@
 mod files;
 pub mod log_file;
 pub mod log_format;
+mod reads;
 mod recovery;
 mod tables;
 mod views;
@@ -57,12 +58,12 @@ use std::thread;
 
 use nimbus_core::BoxFuture;
 use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
-use redb::{Database, ReadableDatabase};
+use redb::Database;
 use tokio::sync::oneshot;
 
 use files::{err, sync_new_entries};
 use log_file::LogFile;
-use views::RedbSnapshot;
+use reads::Reads;
 use writer::{Job, Writer};
 
 /// Engine settings; `Default` is what `nimbus serve` uses.
@@ -82,6 +83,9 @@ impl Default for Options {
 }
 
 pub struct RedbStore {
+    /// The snapshot reads share until the next commit (declared before `db`,
+    /// so that it is released before the database closes).
+    reads: Arc<Reads>,
     db: Arc<Database>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
@@ -113,10 +117,12 @@ impl RedbStore {
         }
         let log = LogFile::open(&log_path, options.log_capacity)?;
         let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(db.clone(), log, recovered.state);
+        let reads = Arc::new(Reads::default());
+        let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state);
         let writer =
             thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || writer.run(rx)).map_err(err)?;
         Ok(Arc::new(RedbStore {
+            reads,
             db,
             queue: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
@@ -168,7 +174,7 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> StoreError {
 
 impl ReadView for RedbStore {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.get(ks, key)
+        self.reads.latest(&self.db)?.get(ks, key)
     }
 
     fn scan(
@@ -178,13 +184,13 @@ impl ReadView for RedbStore {
         direction: Direction,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        RedbSnapshot { txn: self.db.begin_read().map_err(err)? }.scan(ks, range, direction, visit)
+        self.reads.latest(&self.db)?.scan(ks, range, direction, visit)
     }
 }
 
 impl Store for RedbStore {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        Ok(Box::new(RedbSnapshot { txn: self.db.begin_read().map_err(err)? }))
+        Ok(Box::new(reads::Shared(self.reads.latest(&self.db)?)))
     }
 
     fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {
@@ -206,6 +212,8 @@ impl Store for RedbStore {
         if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = writer.join();
         }
+        // Release the shared snapshot: the database closes with no read transaction of ours open.
+        self.reads.committed();
         Ok(())
     }
 

@@ -1,9 +1,9 @@
-//! Reads: snapshots on redb's MVCC read transactions, and the view a
-//! transaction body reads through (the writer's open write transaction).
+//! The view a transaction body reads through (the writer's open write
+//! transaction), and the range scan that it and the snapshots (`reads`) share.
 
 use std::ops::Bound;
 
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, StoreError, Visitor};
+use nimbus_store::{Direction, Keyspace, ReadView, Result, StoreError, Visitor};
 use redb::{ReadableTable, TableHandle};
 
 use crate::files::err;
@@ -15,7 +15,7 @@ type Entry<'a> = std::result::Result<
     redb::StorageError,
 >;
 
-fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
+pub(crate) fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     t: &T,
     range: (Bound<&[u8]>, Bound<&[u8]>),
     direction: Direction,
@@ -46,7 +46,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
 }
 
 /// A range whose start lies after its end is empty (redb would panic on it).
-fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+pub(crate) fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match (range.0, range.1) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
         (Bound::Included(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
@@ -54,40 +54,6 @@ fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
         _ => false,
     }
 }
-
-/// A consistent read view: a redb read transaction.
-pub struct RedbSnapshot {
-    pub txn: redb::ReadTransaction,
-}
-
-impl ReadView for RedbSnapshot {
-    fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec())),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(e) => Err(err(e)),
-        }
-    }
-
-    fn scan(
-        &self,
-        ks: Keyspace,
-        range: (Bound<&[u8]>, Bound<&[u8]>),
-        direction: Direction,
-        visit: &mut Visitor<'_>,
-    ) -> Result<()> {
-        if is_empty_range(&range) {
-            return Ok(());
-        }
-        match self.txn.open_table(table(ks)) {
-            Ok(t) => scan_table(&t, range, direction, visit),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
-            Err(e) => Err(err(e)),
-        }
-    }
-}
-
-impl Snapshot for RedbSnapshot {}
 
 /// What a transaction body reads: the writer's own transaction, so it sees
 /// every write applied before it, including earlier ones in its group.

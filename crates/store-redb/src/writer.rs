@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use crate::files::err;
 use crate::log_file::LogFile;
 use crate::log_format::{Op, RecordBuilder};
+use crate::reads::Reads;
 use crate::recovery::checkpoint;
 use crate::tables::{self, LogState};
 use crate::views::WriteView;
@@ -42,6 +43,9 @@ pub enum Job {
 
 pub struct Writer {
     db: std::sync::Arc<Database>,
+    /// The shared read snapshot, dropped after every commit before anyone is
+    /// acknowledged, so a read after an acknowledged write sees it.
+    reads: std::sync::Arc<Reads>,
     log: LogFile,
     state: LogState,
     record: RecordBuilder,
@@ -50,8 +54,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(db: std::sync::Arc<Database>, log: LogFile, state: LogState) -> Writer {
-        Writer { db, log, state, record: RecordBuilder::default(), broken: None }
+    pub fn new(db: std::sync::Arc<Database>, reads: std::sync::Arc<Reads>, log: LogFile, state: LogState) -> Writer {
+        Writer { db, reads, log, state, record: RecordBuilder::default(), broken: None }
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
@@ -129,6 +133,7 @@ impl Writer {
         let record = self.record.finish();
         if !self.log.fits(record.len()) {
             self.state = checkpoint(txn, seq)?;
+            self.reads.committed();
             self.log.restart();
             return Ok(());
         }
@@ -136,6 +141,7 @@ impl Writer {
         self.log.append(record)?;
         txn.set_durability(Durability::None).map_err(err)?;
         txn.commit().map_err(err)?;
+        self.reads.committed();
         self.state.applied_seq = seq;
         Ok(())
     }
@@ -148,6 +154,7 @@ impl Writer {
         }
         let txn = self.db.begin_write().map_err(err)?;
         self.state = checkpoint(txn, self.state.applied_seq)?;
+        self.reads.committed();
         Ok(())
     }
 }
