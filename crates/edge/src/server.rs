@@ -86,6 +86,9 @@ struct Acceptor {
 impl Acceptor {
     fn run(self) -> std::io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // Handlers run in the services' context; I/O that waits with a
+        // request can still find this thread's own reactor.
+        nimbus_core::home_runtime::set(runtime.handle().clone());
         runtime.block_on(self.accept_loop())
     }
 

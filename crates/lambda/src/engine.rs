@@ -174,18 +174,15 @@ impl Engine {
             client_context: input.client_context.clone(),
         };
         lines.push(event(format!("START RequestId: {} Version: {version}\n", input.request_id)));
-        let outcome = match env.api.submit(invocation).await {
-            None => Outcome::Exit(env.exited().await),
-            Some(reply) => tokio::select! {
-                biased;
-                reply = reply => match reply {
-                    Ok(Reply::Response(body)) => Outcome::Response(body),
-                    Ok(Reply::Error { error_type, body }) => Outcome::Error(error_body(error_type, body)),
-                    Err(_) => Outcome::Exit(env.exited().await),
-                },
-                status = env.exited() => Outcome::Exit(status),
-                () = tokio::time::sleep(timeout) => Outcome::Timeout,
+        let outcome = tokio::select! {
+            biased;
+            reply = env.api.invoke(invocation) => match reply {
+                Some(Reply::Response(body)) => Outcome::Response(body),
+                Some(Reply::Error { error_type, body }) => Outcome::Error(error_body(error_type, body)),
+                None => Outcome::Exit(env.exited().await),
             },
+            status = env.exited() => Outcome::Exit(status),
+            () = tokio::time::sleep(timeout) => Outcome::Timeout,
         };
         // Duration ends with the answer, not with collecting the output.
         let duration = invoke_started.elapsed();
