@@ -264,6 +264,23 @@ def test_payload_limits_and_bad_json(lam):
     assert body == 5 * 1024 * 1024
 
 
+def test_oversized_responses_fail_and_the_environment_serves_on(lam):
+    # The function answers through Nimbus's own Runtime API socket: a body
+    # over 6291556 bytes is refused whether it is read (just over) or not
+    # (over twice the limit, where the connection is closed), and the same
+    # warm environment then serves the next invocation.
+    code = "import os\ndef lambda_handler(e, c):\n    return {'pid': os.getpid(), 'fill': 'a' * e['n']}\n"
+    name = create_python(lam, code, MemorySize=512)
+    _, first = invoke_json(lam, name, {"n": 10})
+    for size in (6_300_000, 13_000_000):
+        result, body = invoke_json(lam, name, {"n": size})
+        assert result["FunctionError"] == "Unhandled"
+        assert body["errorType"] == "Function.ResponseSizeTooLarge"
+        assert "6291556 bytes" in body["errorMessage"]
+        _, after = invoke_json(lam, name, {"n": 10})
+        assert after == {"pid": first["pid"], "fill": "a" * 10}
+
+
 def test_dry_run_and_event(lam):
     code = "import boto3\ndef lambda_handler(event, context):\n    return event\n"
     name = create_python(lam, code)

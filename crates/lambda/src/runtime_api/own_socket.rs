@@ -15,6 +15,11 @@
 //! a request the answer did not pipeline) is served by a task on the
 //! services' runtime until the runtime asks for its next invocation again.
 //!
+//! Answers to pipelined requests are held back until the connection next
+//! writes or waits for more: the `202 Accepted` for a response goes out in
+//! the same write as the next invocation, so the runtime wakes once per
+//! invocation, not once more for the 202 it has no use for until then.
+//!
 //! The framing is the HTTP/1.1 subset the bootstrap speaks: requests with
 //! a Content-Length body (or none), keep-alive, answered in order. A request
 //! with another framing (chunked) gets 400 and the connection is closed, as
@@ -48,12 +53,14 @@ pub(super) struct OwnSocket {
     direct: UnixStream,
     /// Bytes read but not yet served (a request pipelined behind another).
     buf: BytesMut,
+    /// Answers held back (see the module's doc).
+    unsent: Vec<u8>,
 }
 
 impl OwnSocket {
     pub(super) fn new(stream: UnixStream) -> std::io::Result<Self> {
         stream.set_nonblocking(true)?;
-        Ok(OwnSocket { direct: stream.try_clone()?, stream, buf: BytesMut::new() })
+        Ok(OwnSocket { direct: stream.try_clone()?, stream, buf: BytesMut::new(), unsent: Vec::new() })
     }
 
     /// Serve the connection in a task on the services' runtime, until the
@@ -69,8 +76,8 @@ impl OwnSocket {
 
     /// Send `invocation` to the runtime parked on this connection and serve
     /// the connection from the current thread until the runtime answers (in
-    /// `rx`, which is taken). None when the connection ended, or the runtime
-    /// asked for more work, without answering.
+    /// `rx`, which is taken). None when the connection ended, or the
+    /// runtime asked for more work, without answering.
     pub(super) async fn serve_invocation(
         self,
         shared: &Arc<Shared>,
@@ -89,9 +96,9 @@ impl OwnSocket {
 
     /// Register with the current runtime's reactor.
     fn register(self) -> Option<Live> {
-        let OwnSocket { stream, direct, buf } = self;
+        let OwnSocket { stream, direct, buf, unsent } = self;
         match tokio::net::UnixStream::from_std(stream) {
-            Ok(io) => Some(Live { io, direct, buf }),
+            Ok(io) => Some(Live { io, direct, buf, unsent }),
             Err(e) => {
                 tracing::warn!(error = %e, "lambda: a Runtime API connection cannot be served");
                 None
@@ -105,6 +112,7 @@ struct Live {
     io: tokio::net::UnixStream,
     direct: UnixStream,
     buf: BytesMut,
+    unsent: Vec<u8>,
 }
 
 /// One request off the connection.
@@ -138,12 +146,17 @@ impl Live {
             let request = match self.parse() {
                 Parse::Request(request) => request,
                 Parse::Malformed => {
-                    let _ = self
-                        .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                        .await;
+                    self.unsent.extend_from_slice(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    let _ = self.flush().await;
                     return reply(waiting);
                 }
                 Parse::Incomplete(more) => {
+                    // The runtime may be waiting for what was held back.
+                    if self.flush().await.is_err() {
+                        return reply(waiting);
+                    }
                     if let Some(answered) = reply(waiting.as_deref_mut()) {
                         self.continue_in_background(shared.clone());
                         return Some(answered);
@@ -231,7 +244,7 @@ impl Live {
 
     /// Read at least once, appending to the buffer; 0 when the runtime closed.
     async fn read_more(&mut self, wanted: usize) -> std::io::Result<usize> {
-        let Live { io, direct, buf } = self;
+        let Live { io, direct, buf, .. } = self;
         let size = wanted.max(READ_SIZE);
         // Try first: the answer is often there already.
         match read_into(direct, buf, size) {
@@ -247,7 +260,7 @@ impl Live {
         }
     }
 
-    async fn write_all(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+    async fn write_all(&self, mut bytes: &[u8]) -> std::io::Result<()> {
         while !bytes.is_empty() {
             let written = match (&self.direct).write(bytes) {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -269,28 +282,45 @@ impl Live {
         Ok(())
     }
 
-    /// Write a head and its body, in one write when the body is small.
-    async fn send(&mut self, mut head: Vec<u8>, body: &[u8]) -> std::io::Result<()> {
+    /// Hold back a head and its body; a large body is written now, with
+    /// everything held back before it.
+    async fn hold(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+        self.unsent.extend_from_slice(head);
         if body.len() <= COALESCE {
-            head.extend_from_slice(body);
-            return self.write_all(&head).await;
+            self.unsent.extend_from_slice(body);
+            return Ok(());
         }
-        self.write_all(&head).await?;
+        self.flush().await?;
         self.write_all(body).await
     }
 
-    /// `invocation` as the answer to `invocation/next`.
-    async fn send_invocation(&mut self, invocation: &Invocation) -> std::io::Result<()> {
-        let mut head = Vec::with_capacity(512);
-        head.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
-        for (name, value) in invocation.headers() {
-            head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    /// Write everything held back.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.unsent.is_empty() {
+            return Ok(());
         }
-        head.extend_from_slice(format!("Content-Length: {}\r\n\r\n", invocation.payload.len()).as_bytes());
-        self.send(head, &invocation.payload).await
+        let unsent = std::mem::take(&mut self.unsent);
+        let written = self.write_all(&unsent).await;
+        // Keep the allocation for the next answers.
+        self.unsent = unsent;
+        self.unsent.clear();
+        written
     }
 
-    /// A JSON answer; with `close`, the connection closes after it.
+    /// `invocation` as the answer to `invocation/next`, written now with
+    /// whatever was held back.
+    async fn send_invocation(&mut self, invocation: &Invocation) -> std::io::Result<()> {
+        let head = &mut self.unsent;
+        head.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+        for (name, value) in invocation.headers() {
+            write!(head, "{name}: {value}\r\n")?;
+        }
+        write!(head, "Content-Length: {}\r\n\r\n", invocation.payload.len())?;
+        self.hold(&[], &invocation.payload).await?;
+        self.flush().await
+    }
+
+    /// A JSON answer, held back; with `close`, written now and the connection closes after it.
     async fn send_answer(&mut self, status: StatusCode, body: &[u8], close: bool) -> std::io::Result<()> {
         let head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
@@ -299,13 +329,17 @@ impl Live {
             body.len(),
             if close { "Connection: close\r\n" } else { "" },
         );
-        self.send(head.into_bytes(), body).await
+        self.hold(head.as_bytes(), body).await?;
+        if close {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Leave the reactor, keeping what was read.
     fn park(self) -> Option<OwnSocket> {
         let stream = self.io.into_std().ok()?;
-        Some(OwnSocket { stream, direct: self.direct, buf: self.buf })
+        Some(OwnSocket { stream, direct: self.direct, buf: self.buf, unsent: self.unsent })
     }
 
     /// The rest of the connection's requests are served in the background.
