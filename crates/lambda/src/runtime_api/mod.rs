@@ -267,3 +267,126 @@ fn socket_uid(peer: SocketAddr, ours: SocketAddr) -> Option<u32> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// A runtime's end of the own socket.
+    fn connect(api: &RuntimeApi) -> UnixStream {
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(api.unix_name.as_bytes()).unwrap();
+        let stream = UnixStream::connect_addr(&addr).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        stream
+    }
+
+    /// Read until `count` HTTP responses (with Content-Length bodies) are in.
+    fn read_responses(stream: &mut UnixStream, count: usize) -> String {
+        let complete = |text: &str| {
+            let mut at = 0;
+            for _ in 0..count {
+                let Some(head) = text[at..].find("\r\n\r\n") else { return false };
+                let length: usize = text[at..at + head]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .map_or(0, |n| n.trim().parse().unwrap());
+                at += head + 4 + length;
+                if at > text.len() {
+                    return false;
+                }
+            }
+            true
+        };
+        let mut text = String::new();
+        let mut buf = [0u8; 4096];
+        while !complete(&text) {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed after {text:?}");
+            text.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        text
+    }
+
+    fn invocation(id: &str) -> Invocation {
+        Invocation {
+            request_id: id.into(),
+            payload: Bytes::from_static(b"{\"k\":1}"),
+            deadline_ms: 42,
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            trace_id: "Root=1-2-3".into(),
+            client_context: Some("{\n}".into()),
+        }
+    }
+
+    const NEXT: &[u8] = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_pipelined_answer_gets_its_202_with_the_next_invocation() {
+        let (api, init) = RuntimeApi::start(None).await.unwrap();
+        let mut runtime = connect(&api);
+        runtime.write_all(NEXT).unwrap();
+        init.await.unwrap().unwrap();
+        let mut runtime = tokio::task::spawn_blocking(move || {
+            let first = read_responses(&mut runtime, 1);
+            assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+            assert!(first.contains("lambda-runtime-aws-request-id: one\r\n"));
+            assert!(first.contains("lambda-runtime-deadline-ms: 42\r\n"));
+            // Not a valid header value: left out, as hyper would.
+            assert!(!first.contains("lambda-runtime-client-context"));
+            assert!(first.ends_with("\r\n\r\n{\"k\":1}"));
+            let mut answer =
+                b"POST /2018-06-01/runtime/invocation/one/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok".to_vec();
+            answer.extend_from_slice(NEXT);
+            runtime.write_all(&answer).unwrap();
+            runtime
+        });
+        let reply = api.invoke(invocation("one")).await;
+        assert!(matches!(reply, Some(Reply::Response(body)) if body == "ok"));
+        let mut runtime = runtime.await.unwrap();
+        // Its 202 waits for the next invocation.
+        runtime.set_nonblocking(true).unwrap();
+        assert_eq!(runtime.read(&mut [0u8; 64]).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        runtime.set_nonblocking(false).unwrap();
+        let second = tokio::join!(api.invoke(invocation("two")), async {
+            tokio::task::spawn_blocking(move || {
+                let text = read_responses(&mut runtime, 2);
+                // The 202 came with the next invocation, not before it.
+                assert!(text.starts_with("HTTP/1.1 202 Accepted\r\n"), "{text}");
+                assert!(text.contains("lambda-runtime-aws-request-id: two\r\n"));
+                runtime
+                    .write_all(
+                        b"POST /2018-06-01/runtime/invocation/two/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: E\r\nContent-Length: 0\r\n\r\n",
+                    )
+                    .unwrap();
+                let ack = read_responses(&mut runtime, 1);
+                assert!(ack.starts_with("HTTP/1.1 202 Accepted\r\n"), "{ack}");
+            })
+            .await
+            .unwrap()
+        });
+        assert!(matches!(second.0, Some(Reply::Error { error_type: Some(t), .. }) if t == "E"));
+    }
+
+    #[tokio::test]
+    async fn a_chunked_request_is_refused_and_the_connection_closed() {
+        let (api, _init) = RuntimeApi::start(None).await.unwrap();
+        let mut runtime = connect(&api);
+        let text = tokio::task::spawn_blocking(move || {
+            runtime
+                .write_all(
+                    b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                )
+                .unwrap();
+            let mut text = String::new();
+            runtime.read_to_string(&mut text).unwrap();
+            text
+        })
+        .await
+        .unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    }
+}

@@ -5,11 +5,11 @@
 //! goes out as the answer to a parked `GET invocation/next`, and the
 //! runtime's `POST invocation/{id}/response` comes back with its next
 //! `GET invocation/next` pipelined behind it. Between invocations the
-//! connection is parked (`Next::parked`): a plain socket registered with no
-//! reactor. The invocation that takes it registers it with the reactor of
-//! the thread it runs on (the edge acceptor serving the caller, see
-//! `nimbus_core::home_runtime`), writes the event, reads the answer and
-//! parks the connection again, so the runtime's answer wakes that thread
+//! connection is parked (`Next::parked`). The invocation that takes it
+//! registers it with the reactor of the thread it runs on (the edge acceptor
+//! serving the caller, see `nimbus_core::home_runtime`), unless it is still
+//! registered there from the last invocation, writes the event, reads the
+//! answer and parks the connection again, so the runtime's answer wakes that thread
 //! directly, with no services worker and no channel in between. Whatever
 //! else arrives (an error post followed by a separate `next`, an `init/error`,
 //! a request the answer did not pipeline) is served by a task on the
@@ -28,6 +28,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
@@ -44,10 +45,9 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Bodies up to this size go out in the same write as their head.
 const COALESCE: usize = 64 * 1024;
 
-/// A connection between requests, registered with no reactor.
+/// A connection between requests.
 pub(super) struct OwnSocket {
-    /// What gets registered with a reactor (tokio deregisters it on the way back).
-    stream: UnixStream,
+    stream: Held,
     /// The same socket, never registered: reads and writes that must see its
     /// state now (a reactor's readiness lags until it next polls).
     direct: UnixStream,
@@ -57,10 +57,21 @@ pub(super) struct OwnSocket {
     unsent: Vec<u8>,
 }
 
+/// How a parked connection is held.
+enum Held {
+    /// Registered with no reactor.
+    Plain(UnixStream),
+    /// Still registered with the reactor of the acceptor thread that served
+    /// the last invocation: the next one served there keeps the registration
+    /// (two epoll_ctl calls fewer per invocation).
+    OnThread(tokio::net::UnixStream, ThreadId),
+}
+
 impl OwnSocket {
     pub(super) fn new(stream: UnixStream) -> std::io::Result<Self> {
         stream.set_nonblocking(true)?;
-        Ok(OwnSocket { direct: stream.try_clone()?, stream, buf: BytesMut::new(), unsent: Vec::new() })
+        let direct = stream.try_clone()?;
+        Ok(OwnSocket { stream: Held::Plain(stream), direct, buf: BytesMut::new(), unsent: Vec::new() })
     }
 
     /// Serve the connection in a task on the services' runtime, until the
@@ -68,7 +79,7 @@ impl OwnSocket {
     pub(super) fn serve_in_background(self, shared: Arc<Shared>) {
         let services = shared.services.clone();
         services.spawn(async move {
-            if let Some(live) = self.register() {
+            if let Some(live) = self.register(None) {
                 live.serve(&shared, None).await;
             }
         });
@@ -85,20 +96,27 @@ impl OwnSocket {
         rx: &mut oneshot::Receiver<Reply>,
     ) -> Option<Reply> {
         let home = nimbus_core::home_runtime::get();
+        let thread = home.is_some().then(|| std::thread::current().id());
         let registered = {
             let _home = home.as_ref().map(|h| h.enter());
-            self.register()
+            self.register(thread)
         };
         let mut live = registered?;
         live.send_invocation(&invocation).await.ok()?;
         live.serve(shared, Some(rx)).await
     }
 
-    /// Register with the current runtime's reactor.
-    fn register(self) -> Option<Live> {
+    /// Register with the current runtime's reactor, that of acceptor
+    /// `thread` if given (where it may be registered already).
+    fn register(self, thread: Option<ThreadId>) -> Option<Live> {
         let OwnSocket { stream, direct, buf, unsent } = self;
-        match tokio::net::UnixStream::from_std(stream) {
-            Ok(io) => Some(Live { io, direct, buf, unsent }),
+        let registered = match stream {
+            Held::OnThread(io, on) if Some(on) == thread => Ok(io),
+            Held::OnThread(io, _) => io.into_std().and_then(tokio::net::UnixStream::from_std),
+            Held::Plain(stream) => tokio::net::UnixStream::from_std(stream),
+        };
+        match registered {
+            Ok(io) => Some(Live { io, thread, direct, buf, unsent }),
             Err(e) => {
                 tracing::warn!(error = %e, "lambda: a Runtime API connection cannot be served");
                 None
@@ -110,6 +128,8 @@ impl OwnSocket {
 /// A connection being served, registered with one runtime's reactor.
 struct Live {
     io: tokio::net::UnixStream,
+    /// The acceptor thread whose reactor `io` is registered with, if any.
+    thread: Option<ThreadId>,
     direct: UnixStream,
     buf: BytesMut,
     unsent: Vec<u8>,
@@ -336,9 +356,13 @@ impl Live {
         Ok(())
     }
 
-    /// Leave the reactor, keeping what was read.
+    /// Set the connection aside, keeping what was read (and, on an
+    /// acceptor, its registration).
     fn park(self) -> Option<OwnSocket> {
-        let stream = self.io.into_std().ok()?;
+        let stream = match self.thread {
+            Some(thread) => Held::OnThread(self.io, thread),
+            None => Held::Plain(self.io.into_std().ok()?),
+        };
         Some(OwnSocket { stream, direct: self.direct, buf: self.buf, unsent: self.unsent })
     }
 
