@@ -330,7 +330,7 @@ mod tests {
         let mut runtime = connect(&api);
         runtime.write_all(NEXT).unwrap();
         init.await.unwrap().unwrap();
-        let mut runtime = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::task::spawn_blocking(move || {
             let first = read_responses(&mut runtime, 1);
             assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
             assert!(first.contains("lambda-runtime-aws-request-id: one\r\n"));
