@@ -6,12 +6,12 @@
 //! runtime's `POST invocation/{id}/response` comes back with its next
 //! `GET invocation/next` pipelined behind it. Between invocations the
 //! connection is parked (`Next::parked`). The invocation that takes it
-//! registers it with the reactor of the thread it runs on (the edge acceptor
-//! serving the caller, see `nimbus_core::home_runtime`), unless it is still
-//! registered there from the last invocation, writes the event, reads the
-//! answer and parks the connection again, so the runtime's answer wakes that thread
-//! directly, with no services worker and no channel in between. Whatever
-//! else arrives (an error post followed by a separate `next`, an `init/error`,
+//! registers it with the reactor of the thread it runs on (the edge
+//! acceptor serving the caller, see `nimbus_core::home_runtime`) unless it
+//! is still registered there from the last invocation, writes the event,
+//! reads the answer and parks the connection again. The runtime's answer
+//! thus wakes that thread directly, with no services worker and no channel
+//! in between. Whatever else arrives (an error post followed by a separate `next`, an `init/error`,
 //! a request the answer did not pipeline) is served by a task on the
 //! services' runtime until the runtime asks for its next invocation again.
 //!
