@@ -1,18 +1,20 @@
-//! Spin before park: an acceptor that has just answered a request keeps
-//! polling its sockets for a short while instead of sleeping in epoll, when
-//! it has nothing else in flight.
+//! Spin before park: an acceptor keeps polling its sockets for a short
+//! while instead of sleeping in epoll, right after an answer that left it
+//! with nothing in flight, and while its one request in flight waits on
+//! another thread or process.
 //!
 //! On a VM, a thread that blocks lets its vCPU halt, and waking a halted
-//! vCPU for the next request costs tens of microseconds, more than a GetItem
-//! takes to serve. A client on one connection sends its next request a few
-//! tens of microseconds after the answer, so an acceptor that keeps polling
-//! that long takes it without a wake-up. It spins only right after an
-//! answer that left it with no request in flight, and stops when one
-//! arrives: an idle server stays idle, and a request waiting on something
-//! else (an fsync, a Lambda runtime process) costs no extra CPU, which
-//! matters when that something else needs the same cores. While spinning it
-//! yields the CPU to any other runnable thread (the store writer, a client
-//! on the same core), so it mostly uses time the core would have spent halted.
+//! vCPU costs tens of microseconds, more than a GetItem takes to serve. A
+//! client on one connection sends its next request a few tens of
+//! microseconds after the answer, so an acceptor that keeps polling that
+//! long takes it without a wake-up; likewise a Lambda runtime's answer or
+//! the store's acknowledgement of a write, when the single request waits on
+//! one. With two or more requests in flight it never spins: the acceptor is
+//! woken by work anyway, and the cores are needed by whatever the requests
+//! wait on (many runtime processes at once). An idle server stays idle:
+//! spinning ends after `SPIN` or `SPIN_WAITING`. While spinning it yields
+//! the CPU to any other runnable thread (the store writer, a client on the
+//! same core), so it mostly uses time the core would have spent halted.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,11 +27,19 @@ use tokio::sync::Notify;
 /// requests whenever the client's own vCPU had halted).
 const SPIN: Duration = Duration::from_micros(100);
 
+/// How long an acceptor keeps polling while its one request in flight waits
+/// on another thread or process (a Lambda runtime's answer, the store's log
+/// write): their answers then need no wake-up of this vCPU either.
+const SPIN_WAITING: Duration = Duration::from_micros(300);
+
 /// When one acceptor last answered a request, shared by its connections and its spinner.
 pub(crate) struct Activity {
     origin: Instant,
     /// Nanoseconds after `origin` of the latest answer that left none in flight.
     latest: AtomicU64,
+    /// Nanoseconds after `origin` when the acceptor last went from no request
+    /// in flight to one.
+    busy_since: AtomicU64,
     /// Requests being served.
     in_flight: AtomicUsize,
     answered: Notify,
@@ -40,6 +50,7 @@ impl Activity {
         Arc::new(Activity {
             origin: Instant::now(),
             latest: AtomicU64::new(0),
+            busy_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             answered: Notify::new(),
         })
@@ -48,7 +59,10 @@ impl Activity {
     /// A request arrived; it counts as in flight until the guard drops
     /// (answered, or abandoned by a client that hung up).
     pub(crate) fn serving(self: &Arc<Self>) -> Serving {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.busy_since.store(self.elapsed_ns(), Ordering::Relaxed);
+            self.answered.notify_one();
+        }
         Serving(self.clone())
     }
 
@@ -62,8 +76,14 @@ impl Activity {
 
     /// Idle since an answer moments ago: the next request is likely on its way.
     fn worth_spinning(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) == 0
-            && self.elapsed_ns().saturating_sub(self.latest.load(Ordering::Relaxed)) < SPIN.as_nanos() as u64
+        let now = self.elapsed_ns();
+        match self.in_flight.load(Ordering::Relaxed) {
+            0 => now.saturating_sub(self.latest.load(Ordering::Relaxed)) < SPIN.as_nanos() as u64,
+            // The one request in flight is awaiting something (this task
+            // runs only when the acceptor's thread is not busy with it).
+            1 => now.saturating_sub(self.busy_since.load(Ordering::Relaxed)) < SPIN_WAITING.as_nanos() as u64,
+            _ => false,
+        }
     }
 
     fn elapsed_ns(&self) -> u64 {
