@@ -16,6 +16,7 @@
 //! every group durably) and the log starts a new lap at its beginning.
 
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use nimbus_store::{Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
@@ -59,7 +60,7 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = next_job(&rx) {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
                 match rx.try_recv() {
@@ -156,6 +157,27 @@ impl Writer {
         self.state = checkpoint(txn, self.state.applied_seq)?;
         self.reads.committed();
         Ok(())
+    }
+}
+
+/// How long the writer keeps polling its queue after a group before it
+/// sleeps: a client on one connection sends its next write a few tens of
+/// microseconds after the acknowledgement, and waking a sleeping thread on a
+/// halted vCPU costs about as much (the edge's acceptors spin for the same
+/// reason, crates/edge/src/spin.rs).
+const SPIN: Duration = Duration::from_micros(100);
+
+/// The next queued job: polled for `SPIN`, yielding the CPU to any other
+/// runnable thread meanwhile, then waited for. `None` once every sender is gone.
+fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    let started = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if started.elapsed() < SPIN => std::thread::yield_now(),
+            Err(mpsc::TryRecvError::Empty) => return rx.recv().ok(),
+        }
     }
 }
 
