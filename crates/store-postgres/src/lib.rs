@@ -39,12 +39,11 @@ mod sql;
 mod writer;
 
 use std::ops::Bound;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use nimbus_core::BoxFuture;
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
-use tokio::sync::oneshot;
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, TxnFn, Visitor, WriteBatch, WriterThread};
 
 use crate::conn::{db_err, Conn, Link, Pool};
 use crate::snapshot::PgSnapshot;
@@ -74,8 +73,7 @@ pub struct PgStore {
     pool: Arc<Pool>,
     /// Autocommit connection for single-key reads of the latest state.
     reader: Mutex<Conn>,
-    queue: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    writer: WriterThread<Job>,
     /// Declared last: dropped after the writer has stopped.
     _runtime: EngineRuntime,
 }
@@ -95,13 +93,12 @@ impl PgStore {
         let link = Arc::new(Link::new(url, runtime.handle())?);
         let reader = link.connect_blocking()?;
         create_schema(&link, &reader)?;
-        let (queue, writer) = writer::start(link.clone())?;
+        let writer = writer::start(link.clone())?;
         Ok(Arc::new(PgStore {
             link,
             pool: Arc::new(Pool::new()),
             reader: Mutex::new(reader),
-            queue: Mutex::new(Some(queue)),
-            writer: Mutex::new(Some(writer)),
+            writer,
             _runtime: runtime,
         }))
     }
@@ -113,20 +110,6 @@ impl PgStore {
             *reader = self.link.connect_blocking()?;
         }
         Ok(reader.clone())
-    }
-
-    fn submit(&self, make: impl FnOnce(writer::Ack) -> Job) -> BoxFuture<'_, Result<()>> {
-        let (ack, wait) = oneshot::channel();
-        let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(queue) => queue.send(make(ack)).is_ok(),
-            None => false,
-        };
-        Box::pin(async move {
-            if !queued {
-                return Err(StoreError("the store is closed".into()));
-            }
-            wait.await.unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
-        })
     }
 }
 
@@ -170,20 +153,15 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Box::pin(async { Ok(()) });
         }
-        self.submit(|ack| Job::Write(batch, ack))
+        self.writer.submit(|ack| Job::Write(batch, ack))
     }
 
     fn transact_raw(&self, txn: TxnFn) -> BoxFuture<'_, Result<()>> {
-        self.submit(|ack| Job::Transact(txn, ack))
+        self.writer.submit(|ack| Job::Transact(txn, ack))
     }
 
     fn close(&self) -> Result<()> {
-        if let Some(queue) = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = queue.send(Job::Close);
-        }
-        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = writer.join();
-        }
+        self.writer.stop(Job::Close);
         Ok(())
     }
 

@@ -9,18 +9,14 @@
 use std::cell::Cell;
 use std::ops::Bound;
 use std::sync::{mpsc, Arc};
-use std::thread;
 
-use nimbus_store::{Direction, Keyspace, ReadView, Result, StoreError, TxnFn, Visitor, WriteBatch};
-use tokio::sync::oneshot;
+use nimbus_store::{Ack, Direction, Keyspace, ReadView, Result, StoreError, TxnFn, Visitor, WriteBatch, WriterThread};
 
 use crate::conn::{db_err, Conn, Link};
 use crate::sql;
 
 /// How many queued writes one commit takes at most (bounds commit latency).
 const MAX_GROUP: usize = 512;
-
-pub(crate) type Ack = oneshot::Sender<Result<()>>;
 
 pub(crate) enum Job {
     Write(WriteBatch, Ack),
@@ -29,15 +25,10 @@ pub(crate) enum Job {
     Close,
 }
 
-/// Connect the writer and start its thread; jobs go to the returned queue.
-pub(crate) fn start(link: Arc<Link>) -> Result<(mpsc::Sender<Job>, thread::JoinHandle<()>)> {
+/// Connect the writer and start its thread.
+pub(crate) fn start(link: Arc<Link>) -> Result<WriterThread<Job>> {
     let conn = connect(&link)?;
-    let (queue, jobs) = mpsc::channel();
-    let writer = thread::Builder::new()
-        .name("nimbus-pg-writer".into())
-        .spawn(move || run(link, conn, jobs))
-        .map_err(crate::conn::err)?;
-    Ok((queue, writer))
+    WriterThread::spawn("nimbus-pg-writer", move |jobs| run(link, conn, jobs))
 }
 
 /// A connection whose commits are durable when they return, whatever the

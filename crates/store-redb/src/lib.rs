@@ -52,14 +52,13 @@ mod writer;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::Arc;
 
 use nimbus_core::BoxFuture;
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch};
+use nimbus_store::{
+    Direction, Keyspace, ReadView, Result, Snapshot, Store, StoreError, TxnFn, Visitor, WriteBatch, WriterThread,
+};
 use redb::Database;
-use tokio::sync::oneshot;
 
 use files::{err, sync_new_entries};
 use log_file::LogFile;
@@ -87,8 +86,7 @@ pub struct RedbStore {
     /// so that it is released before the database closes).
     reads: Arc<Reads>,
     db: Arc<Database>,
-    queue: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    writer: WriterThread<Job>,
     replayed: u64,
 }
 
@@ -116,38 +114,16 @@ impl RedbStore {
             tracing::info!(records = recovered.replayed, "store: replayed the redo log after a crash");
         }
         let log = LogFile::open(&log_path, options.log_capacity)?;
-        let (tx, rx) = mpsc::channel();
         let reads = Arc::new(Reads::default());
         let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state);
-        let writer =
-            thread::Builder::new().name("nimbus-store-writer".into()).spawn(move || writer.run(rx)).map_err(err)?;
-        Ok(Arc::new(RedbStore {
-            reads,
-            db,
-            queue: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
-            replayed: recovered.replayed,
-        }))
+        let writer = WriterThread::spawn("nimbus-store-writer", move |jobs| writer.run(jobs))?;
+        Ok(Arc::new(RedbStore { reads, db, writer, replayed: recovered.replayed }))
     }
 
     /// How many log records (group commits) opening replayed: nonzero only
     /// after a crash lost redb's non-durable commits.
     pub fn replayed_records(&self) -> u64 {
         self.replayed
-    }
-
-    fn submit(&self, make: impl FnOnce(oneshot::Sender<Result<()>>) -> Job) -> BoxFuture<'_, Result<()>> {
-        let (done, wait) = oneshot::channel();
-        let queued = match &*self.queue.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(queue) => queue.send(make(done)).is_ok(),
-            None => false,
-        };
-        Box::pin(async move {
-            if !queued {
-                return Err(StoreError("the store is closed".into()));
-            }
-            wait.await.unwrap_or_else(|_| Err(StoreError("the store writer stopped".into())))
-        })
     }
 }
 
@@ -197,21 +173,15 @@ impl Store for RedbStore {
         if batch.is_empty() {
             return Box::pin(async { Ok(()) });
         }
-        self.submit(|done| Job::Write(batch, done))
+        self.writer.submit(|done| Job::Write(batch, done))
     }
 
     fn transact_raw(&self, txn: TxnFn) -> BoxFuture<'_, Result<()>> {
-        self.submit(|done| Job::Transact(txn, done))
+        self.writer.submit(|done| Job::Transact(txn, done))
     }
 
     fn close(&self) -> Result<()> {
-        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(queue) = queue {
-            let _ = queue.send(Job::Close);
-        }
-        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = writer.join();
-        }
+        self.writer.stop(Job::Close);
         // Release the shared snapshot: the database closes with no read transaction of ours open.
         self.reads.committed();
         Ok(())

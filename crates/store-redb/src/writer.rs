@@ -18,9 +18,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nimbus_store::{Result, StoreError, TxnFn, WriteBatch};
+use nimbus_store::{Ack, Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
-use tokio::sync::oneshot;
 
 use crate::files::err;
 use crate::log_file::LogFile;
@@ -32,8 +31,6 @@ use crate::views::WriteView;
 
 /// How many queued writes one group takes at most (bounds commit latency).
 const MAX_GROUP: usize = 512;
-
-pub type Ack = oneshot::Sender<Result<()>>;
 
 pub enum Job {
     Write(WriteBatch, Ack),

@@ -9,6 +9,7 @@
 pub mod conformance;
 mod keys;
 mod null;
+mod writer_thread;
 
 use std::fmt;
 use std::ops::{Bound, ControlFlow};
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 pub use keys::{prefix_end, KeyWriter};
 use nimbus_core::BoxFuture;
 pub use null::NullStore;
+pub use writer_thread::{Ack, WriterThread};
 
 /// A keyspace: an independent ordered map, named like `dynamodb.items`.
 pub type Keyspace = &'static str;
