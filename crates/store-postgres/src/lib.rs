@@ -47,7 +47,6 @@ use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Store, TxnFn
 
 use crate::conn::{db_err, Conn, Link, Pool};
 use crate::snapshot::PgSnapshot;
-use crate::writer::Job;
 
 /// Whether `spec` (a `--store` value) names this engine.
 pub fn is_postgres_url(spec: &str) -> bool {
@@ -73,7 +72,7 @@ pub struct PgStore {
     pool: Arc<Pool>,
     /// Autocommit connection for single-key reads of the latest state.
     reader: Mutex<Conn>,
-    writer: WriterThread<Job>,
+    writer: WriterThread,
     /// Declared last: dropped after the writer has stopped.
     _runtime: EngineRuntime,
 }
@@ -150,18 +149,15 @@ impl Store for PgStore {
     }
 
     fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {
-        if batch.is_empty() {
-            return Box::pin(async { Ok(()) });
-        }
-        self.writer.submit(|ack| Job::Write(batch, ack))
+        self.writer.write(batch)
     }
 
     fn transact_raw(&self, txn: TxnFn) -> BoxFuture<'_, Result<()>> {
-        self.writer.submit(|ack| Job::Transact(txn, ack))
+        self.writer.transact(txn)
     }
 
     fn close(&self) -> Result<()> {
-        self.writer.stop(Job::Close);
+        self.writer.stop();
         Ok(())
     }
 

@@ -10,23 +10,16 @@ use std::cell::Cell;
 use std::ops::Bound;
 use std::sync::{mpsc, Arc};
 
-use nimbus_store::{Ack, Direction, Keyspace, ReadView, Result, StoreError, TxnFn, Visitor, WriteBatch, WriterThread};
+use nimbus_store::{
+    fail_all, take_group, Ack, Direction, Job, Keyspace, ReadView, Result, StoreError, Visitor, WriteBatch,
+    WriterThread,
+};
 
 use crate::conn::{db_err, Conn, Link};
 use crate::sql;
 
-/// How many queued writes one commit takes at most (bounds commit latency).
-const MAX_GROUP: usize = 512;
-
-pub(crate) enum Job {
-    Write(WriteBatch, Ack),
-    Transact(TxnFn, Ack),
-    /// Commit what is queued before it, then stop.
-    Close,
-}
-
 /// Connect the writer and start its thread.
-pub(crate) fn start(link: Arc<Link>) -> Result<WriterThread<Job>> {
+pub(crate) fn start(link: Arc<Link>) -> Result<WriterThread> {
     let conn = connect(&link)?;
     WriterThread::spawn("nimbus-pg-writer", move |jobs| run(link, conn, jobs))
 }
@@ -46,14 +39,7 @@ fn connect(link: &Link) -> Result<Conn> {
 
 fn run(link: Arc<Link>, mut conn: Conn, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let closing = group.iter().any(|job| matches!(job, Job::Close));
+        let (group, closing) = take_group(first, &jobs);
         if conn.is_closed() {
             // The server went away; a fresh connection serves this group.
             match connect(&link) {
@@ -151,14 +137,6 @@ fn abort(link: &Link, conn: &Conn, acks: Vec<(Ack, Result<()>)>, current: Option
 fn execute(link: &Link, conn: &Conn, statements: &'static str) -> Result<()> {
     let conn = conn.clone();
     link.block(async move { conn.client().batch_execute(statements).await.map_err(db_err) })?
-}
-
-fn fail_all(group: Vec<Job>, cause: StoreError) {
-    for job in group {
-        if let Job::Write(_, ack) | Job::Transact(_, ack) = job {
-            let _ = ack.send(Err(cause.clone()));
-        }
-    }
 }
 
 fn message(panic: &Box<dyn std::any::Any + Send>) -> &str {

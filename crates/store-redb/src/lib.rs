@@ -63,7 +63,7 @@ use redb::Database;
 use files::{err, sync_new_entries};
 use log_file::LogFile;
 use reads::Reads;
-use writer::{Job, Writer};
+use writer::Writer;
 
 /// Engine settings; `Default` is what `nimbus serve` uses.
 #[derive(Clone, Debug)]
@@ -86,7 +86,7 @@ pub struct RedbStore {
     /// so that it is released before the database closes).
     reads: Arc<Reads>,
     db: Arc<Database>,
-    writer: WriterThread<Job>,
+    writer: WriterThread,
     replayed: u64,
 }
 
@@ -170,18 +170,15 @@ impl Store for RedbStore {
     }
 
     fn write(&self, batch: WriteBatch) -> BoxFuture<'_, Result<()>> {
-        if batch.is_empty() {
-            return Box::pin(async { Ok(()) });
-        }
-        self.writer.submit(|done| Job::Write(batch, done))
+        self.writer.write(batch)
     }
 
     fn transact_raw(&self, txn: TxnFn) -> BoxFuture<'_, Result<()>> {
-        self.writer.submit(|done| Job::Transact(txn, done))
+        self.writer.transact(txn)
     }
 
     fn close(&self) -> Result<()> {
-        self.writer.stop(Job::Close);
+        self.writer.stop();
         // Release the shared snapshot: the database closes with no read transaction of ours open.
         self.reads.committed();
         Ok(())

@@ -1,7 +1,7 @@
 //! The writer thread: group commit through the redo log.
 //!
 //! Every write is queued here. The writer takes everything queued (up to
-//! `MAX_GROUP`) and, for the group:
+//! `nimbus_store::MAX_GROUP`) and, for the group:
 //!
 //! 1. applies the batches and transaction bodies inside one open redb write
 //!    transaction (bodies read through it, so each sees the writes before
@@ -18,7 +18,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nimbus_store::{Ack, Result, StoreError, TxnFn, WriteBatch};
+use nimbus_store::{fail_all, take_group, Ack, Job, Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
 
 use crate::files::err;
@@ -28,16 +28,6 @@ use crate::reads::Reads;
 use crate::recovery::checkpoint;
 use crate::tables::{self, LogState};
 use crate::views::WriteView;
-
-/// How many queued writes one group takes at most (bounds commit latency).
-const MAX_GROUP: usize = 512;
-
-pub enum Job {
-    Write(WriteBatch, Ack),
-    Transact(TxnFn, Ack),
-    /// Commit what is queued before it, checkpoint, then stop the writer.
-    Close,
-}
 
 pub struct Writer {
     db: std::sync::Arc<Database>,
@@ -58,14 +48,7 @@ impl Writer {
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
         while let Some(first) = next_job(&rx) {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
-            let closing = group.iter().any(|job| matches!(job, Job::Close));
+            let (group, closing) = take_group(first, &rx);
             self.commit_group(group);
             if closing {
                 if let Err(e) = self.close() {
@@ -210,13 +193,5 @@ fn acknowledge(outcomes: Vec<(Ack, Result<()>)>, committed: &Result<()>) {
 fn fail_outcomes(outcomes: Vec<(Ack, Result<()>)>, cause: StoreError) {
     for (done, _) in outcomes {
         let _ = done.send(Err(cause.clone()));
-    }
-}
-
-fn fail_all(group: Vec<Job>, cause: StoreError) {
-    for job in group {
-        if let Job::Write(_, done) | Job::Transact(_, done) = job {
-            let _ = done.send(Err(cause.clone()));
-        }
     }
 }
