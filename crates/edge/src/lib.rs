@@ -7,6 +7,7 @@
 //! through the `Service` trait.
 
 mod auth;
+mod balance;
 mod router;
 mod server;
 mod spin;

@@ -6,6 +6,7 @@
 //! saw it: no hand-off between workers and none of the futex wake-ups a
 //! work-stealing runtime spends on a 2-core machine (the acceptor that is
 //! idle wins the race for a new connection, which balances the load).
+//! A new connection goes to the acceptor with the fewest open (`balance`).
 //! After an answer each acceptor polls briefly before sleeping (`spin`).
 //! Handlers run inside the caller's runtime context, so whatever a service
 //! spawns, times or connects to lives on that runtime, not on an acceptor.
@@ -26,10 +27,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use nimbus_core::{AwsError, Protocol};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::balance::{Balance, Handoff, OpenConnection};
 use crate::spin::Activity;
 use crate::{Edge, MAX_BODY_BYTES};
 
@@ -44,10 +46,14 @@ pub async fn serve(edge: Arc<Edge>, listener: TcpListener, shutdown: impl Future
     let (stop, stopped) = watch::channel(());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut finished = Vec::with_capacity(threads);
-    for i in 0..threads {
+    let (balance, inboxes) = Balance::new(threads);
+    for (i, inbox) in inboxes.into_iter().enumerate() {
         let acceptor = Acceptor {
+            index: i,
             edge: edge.clone(),
-            listener: listener.try_clone()?,
+            listener: Some(listener.try_clone()?),
+            balance: balance.clone(),
+            inbox,
             stop: stopped.clone(),
             services: services.clone(),
         };
@@ -76,8 +82,13 @@ const ACCEPTOR_STACK_BYTES: usize = 8 << 20;
 
 /// One acceptor thread's share of the listener.
 struct Acceptor {
+    index: usize,
     edge: Arc<Edge>,
-    listener: std::net::TcpListener,
+    /// Taken by the accept loop (and dropped when it stops accepting).
+    listener: Option<std::net::TcpListener>,
+    balance: Arc<Balance>,
+    /// Connections other acceptors accepted and handed to this one.
+    inbox: mpsc::UnboundedReceiver<Handoff>,
     stop: watch::Receiver<()>,
     /// The runtime services run their tasks, timers and I/O on.
     services: Handle,
@@ -93,17 +104,21 @@ impl Acceptor {
     }
 
     async fn accept_loop(mut self) -> std::io::Result<()> {
-        let listener = TcpListener::from_std(self.listener)?;
+        let listener = self.listener.take().expect("the accept loop runs once");
+        let listener = TcpListener::from_std(listener)?;
         let graceful = GracefulShutdown::new();
         let activity = Activity::new();
         // Ends with the runtime, when the acceptor is done.
         tokio::spawn(activity.clone().spin());
         loop {
-            let (stream, remote) = tokio::select! {
+            let (stream, remote, open) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     // (A connection another acceptor took first is no error:
                     // tokio waits for the next readiness.)
-                    Ok(pair) => pair,
+                    Ok((stream, remote)) => match self.keep_or_hand_off(stream, remote) {
+                        Some(kept) => kept,
+                        None => continue,
+                    },
                     // Out of file descriptors and the like: back off, keep serving.
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -111,27 +126,16 @@ impl Acceptor {
                         continue;
                     }
                 },
+                Some((stream, remote, open)) = self.inbox.recv() => match TcpStream::from_std(stream) {
+                    Ok(stream) => (stream, remote, open),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "taking over a handed-off connection failed");
+                        continue;
+                    }
+                },
                 _ = self.stop.changed() => break,
             };
-            let _ = stream.set_nodelay(true);
-            let edge = self.edge.clone();
-            let activity = activity.clone();
-            let service = service_fn(move |request: Request<Incoming>| {
-                let (edge, activity) = (edge.clone(), activity.clone());
-                async move {
-                    let _serving = activity.serving();
-                    Ok::<_, Infallible>(handle(&edge, request, remote).await)
-                }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let connection = InRuntime { runtime: self.services.clone(), inner: Box::pin(graceful.watch(connection)) };
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::trace!(error = %e, "connection ended with an error");
-                }
-            });
+            self.serve(stream, remote, open, &activity, &graceful);
         }
         drop(listener);
         tokio::select! {
@@ -139,6 +143,65 @@ impl Acceptor {
             () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("timed out draining connections"),
         }
         Ok(())
+    }
+
+    /// A connection this acceptor accepted: kept (returned) if no other
+    /// acceptor has fewer open, else handed to the one with the fewest.
+    fn keep_or_hand_off(
+        &self,
+        stream: TcpStream,
+        remote: SocketAddr,
+    ) -> Option<(TcpStream, SocketAddr, OpenConnection)> {
+        let open = self.balance.place(self.index);
+        if open.acceptor() == self.index {
+            return Some((stream, remote, open));
+        }
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "handing off a connection failed");
+                return None;
+            }
+        };
+        match self.balance.hand_off((stream, remote, open)) {
+            Ok(()) => None,
+            // That acceptor is shutting down: serve it here after all.
+            Err((stream, remote, _)) => {
+                let open = self.balance.count_on(self.index);
+                TcpStream::from_std(stream).ok().map(|stream| (stream, remote, open))
+            }
+        }
+    }
+
+    /// Serve HTTP/1.1 on `stream` in a task of this acceptor's runtime
+    /// until the client closes it or shutdown drains it.
+    fn serve(
+        &self,
+        stream: TcpStream,
+        remote: SocketAddr,
+        open: OpenConnection,
+        activity: &Arc<Activity>,
+        graceful: &GracefulShutdown,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let edge = self.edge.clone();
+        let activity = activity.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            let (edge, activity) = (edge.clone(), activity.clone());
+            async move {
+                let _serving = activity.serving();
+                Ok::<_, Infallible>(handle(&edge, request, remote).await)
+            }
+        });
+        let connection =
+            hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+        let connection = InRuntime { runtime: self.services.clone(), inner: Box::pin(graceful.watch(connection)) };
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+            drop(open);
+        });
     }
 }
 
