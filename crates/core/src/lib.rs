@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod arn;
 pub mod error;
 pub mod home_runtime;
+pub mod http1;
 pub mod protocol;
 pub mod request;
 pub mod roles;

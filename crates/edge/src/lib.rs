@@ -8,6 +8,7 @@
 
 mod auth;
 mod balance;
+mod connection;
 mod router;
 mod server;
 mod spin;

@@ -11,7 +11,6 @@
 //! Handlers run inside the caller's runtime context, so whatever a service
 //! spawns, times or connects to lives on that runtime, not on an acceptor.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -19,21 +18,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use nimbus_core::{AwsError, Protocol};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::balance::{Balance, Handoff, OpenConnection};
+use crate::connection::Connection;
 use crate::spin::Activity;
-use crate::{Edge, MAX_BODY_BYTES};
+use crate::Edge;
 
 /// How long in-flight requests may take to finish once shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -106,10 +98,11 @@ impl Acceptor {
     async fn accept_loop(mut self) -> std::io::Result<()> {
         let listener = self.listener.take().expect("the accept loop runs once");
         let listener = TcpListener::from_std(listener)?;
-        let graceful = GracefulShutdown::new();
         let activity = Activity::new();
         // Ends with the runtime, when the acceptor is done.
         tokio::spawn(activity.clone().spin());
+        // Every connection holds a clone; all are dropped once every connection has ended.
+        let (alive, mut all_closed) = mpsc::channel::<()>(1);
         loop {
             let (stream, remote, open) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -135,11 +128,13 @@ impl Acceptor {
                 },
                 _ = self.stop.changed() => break,
             };
-            self.serve(stream, remote, open, &activity, &graceful);
+            self.serve(stream, remote, open, &activity, alive.clone());
         }
         drop(listener);
+        drop(alive);
+        // Idle connections close at once; busy ones after their current answer.
         tokio::select! {
-            () = graceful.shutdown() => tracing::debug!("acceptor drained its connections"),
+            _ = all_closed.recv() => tracing::debug!("acceptor drained its connections"),
             () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("timed out draining connections"),
         }
         Ok(())
@@ -181,27 +176,15 @@ impl Acceptor {
         remote: SocketAddr,
         open: OpenConnection,
         activity: &Arc<Activity>,
-        graceful: &GracefulShutdown,
+        alive: mpsc::Sender<()>,
     ) {
         let _ = stream.set_nodelay(true);
-        let edge = self.edge.clone();
-        let activity = activity.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
-            let (edge, activity) = (edge.clone(), activity.clone());
-            async move {
-                let _serving = activity.serving();
-                Ok::<_, Infallible>(handle(&edge, request, remote).await)
-            }
-        });
-        let connection =
-            hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
-        let connection = InRuntime { runtime: self.services.clone(), inner: Box::pin(graceful.watch(connection)) };
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::trace!(error = %e, "connection ended with an error");
-            }
-            drop(open);
-        });
+        let (edge, activity, stop) = (self.edge.clone(), activity.clone(), self.stop.clone());
+        let connection = async move {
+            Connection::new(stream, remote).serve(&edge, &activity, stop).await;
+            drop((open, alive));
+        };
+        tokio::spawn(InRuntime { runtime: self.services.clone(), inner: Box::pin(connection) });
     }
 }
 
@@ -221,27 +204,4 @@ impl<F: Future> Future for InRuntime<F> {
         let _entered = this.runtime.enter();
         this.inner.as_mut().poll(cx)
     }
-}
-
-async fn handle(edge: &Edge, request: Request<Incoming>, remote: SocketAddr) -> Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
-            let err = if too_large {
-                AwsError::new(413, "RequestEntityTooLargeException", "Request must be smaller than 104857600 bytes")
-            } else {
-                AwsError::new(400, "SerializationException", "Failed to read the request body")
-            };
-            let response = err.to_response(Protocol::RestJson, None, "");
-            return response.map(Full::new);
-        }
-    };
-    let response = edge.handle(Request::from_parts(parts, body), remote.ip()).await;
-    let (mut parts, body) = response.into_parts();
-    if parts.status == StatusCode::NO_CONTENT {
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-    }
-    Response::from_parts(parts, Full::new(body))
 }

@@ -20,8 +20,9 @@
 //! the same write as the next invocation, so the runtime wakes once per
 //! invocation, not once more for the 202 it has no use for until then.
 //!
-//! The framing is the HTTP/1.1 subset the bootstrap speaks: requests with
-//! a Content-Length body (or none), keep-alive, answered in order. A request
+//! The framing is the HTTP/1.1 subset the bootstrap speaks (heads parsed by
+//! `nimbus_core::http1`, as the edge's): requests with a Content-Length
+//! body (or none), keep-alive, answered in order. A request
 //! with another framing (chunked) gets 400 and the connection is closed, as
 //! does one whose body is over `BODY_LIMIT` once it has been answered.
 
@@ -32,6 +33,7 @@ use std::thread::ThreadId;
 
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
+use nimbus_core::http1::{self, BodyFraming};
 use tokio::io::Interest;
 use tokio::sync::oneshot;
 
@@ -40,8 +42,6 @@ use super::{lock, Invocation, Reply, Shared};
 
 /// How much one read asks for at least.
 const READ_SIZE: usize = 8 * 1024;
-/// Request heads longer than this are refused (ours are a few hundred bytes).
-const MAX_HEAD: usize = 64 * 1024;
 /// Bodies up to this size go out in the same write as their head.
 const COALESCE: usize = 64 * 1024;
 
@@ -228,28 +228,16 @@ impl Live {
 
     /// Take the next complete request off the buffer.
     fn parse(&mut self) -> Parse {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        let head_len = match request.parse(&self.buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if self.buf.len() < MAX_HEAD => return Parse::Incomplete(1),
-            _ => return Parse::Malformed,
+        let (head, head_len) = match http1::parse_head(&self.buf) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Parse::Incomplete(1),
+            Err(_) => return Parse::Malformed,
         };
-        let (mut content_length, mut error_type) = (0usize, None);
-        for header in request.headers.iter() {
-            if header.name.eq_ignore_ascii_case("content-length") {
-                match std::str::from_utf8(header.value).ok().and_then(|v| v.trim().parse().ok()) {
-                    Some(n) => content_length = n,
-                    None => return Parse::Malformed,
-                }
-            } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-                return Parse::Malformed;
-            } else if header.name.eq_ignore_ascii_case("lambda-runtime-function-error-type") {
-                error_type = std::str::from_utf8(header.value).ok().map(str::to_owned);
-            }
-        }
-        let method = request.method.unwrap_or_default().to_owned();
-        let path = request.path.unwrap_or_default().to_owned();
+        let BodyFraming::Length(content_length) = head.body else { return Parse::Malformed };
+        let error_type =
+            head.headers.get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let method = head.method.as_str().to_owned();
+        let path = head.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let body = if content_length > BODY_LIMIT {
             // Answered without reading it; the connection closes after.
             None
