@@ -6,7 +6,7 @@
 //! requests (pipelined ones included), handed to `Edge::handle` whole, and
 //! its answer — status line, headers and body — goes out in one write. A
 //! read that leaves the socket drained marks it not ready without the
-//! extra `read` that would only return `EAGAIN` (see `read_more`).
+//! extra `read` that would only return `EAGAIN` (`http1::try_read_draining`).
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use bytes::BytesMut;
 use http::{Request, StatusCode};
 use nimbus_core::http1::{self, BodyReader, FramingError, RequestHead};
 use nimbus_core::{AwsError, Protocol};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -204,26 +204,13 @@ fn trace_end(e: &io::Error) {
 }
 
 /// Read at least once onto the end of `buf`; 0 when the client closed.
-///
-/// A read that did not fill the room it was given drained the socket, so
-/// the stream's readiness is cleared right away: the next wait goes to
-/// epoll directly instead of first trying a `read` that would fail with
-/// `EAGAIN`. (Nothing is lost: epoll is edge-triggered, and bytes that
-/// arrive after this read raise a new edge.)
 async fn read_more(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     buf.reserve(READ_SIZE);
     loop {
         stream.readable().await?;
-        let room = buf.capacity() - buf.len();
-        match stream.try_read_buf(buf) {
-            Ok(n) => {
-                if n > 0 && n < room {
-                    let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(ErrorKind::WouldBlock.into()));
-                }
-                return Ok(n);
-            }
+        match http1::try_read_draining(stream, buf) {
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            read => return read,
         }
     }
 }

@@ -135,7 +135,7 @@ impl Connection {
     async fn read_some(&mut self, sent: Instant) -> Result<bool, String> {
         self.input.reserve(READ_CHUNK);
         loop {
-            match self.stream.try_read_buf(&mut self.input) {
+            match nimbus_core::http1::try_read_draining(&self.stream, &mut self.input) {
                 Ok(0) => {
                     self.open = false;
                     return Ok(false);
