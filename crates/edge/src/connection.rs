@@ -38,13 +38,6 @@ pub(crate) struct Connection {
     output: Vec<u8>,
 }
 
-/// How a request ended the wait for it.
-enum Next {
-    Request(RequestHead),
-    /// The client closed, or the server is stopping while the connection is idle.
-    Done,
-}
-
 impl Connection {
     pub(crate) fn new(stream: TcpStream, remote: SocketAddr) -> Self {
         Connection { stream, remote, input: BytesMut::with_capacity(READ_SIZE), output: Vec::with_capacity(1024) }
@@ -55,8 +48,8 @@ impl Connection {
     pub(crate) async fn serve(mut self, edge: &Edge, activity: &Arc<Activity>, mut stop: watch::Receiver<()>) {
         loop {
             let head = match self.next_head(&mut stop).await {
-                Ok(Next::Request(head)) => head,
-                Ok(Next::Done) => return,
+                Ok(Some(head)) => head,
+                Ok(None) => return,
                 Err(Refused::Framing(e)) => return self.refuse(e).await,
                 Err(Refused::Io(e)) => return trace_end(&e),
             };
@@ -103,23 +96,24 @@ impl Connection {
         }
     }
 
-    /// The next request's head, read as far as needed.
-    async fn next_head(&mut self, stop: &mut watch::Receiver<()>) -> Result<Next, Refused> {
+    /// The next request's head, read as far as needed; None when the client
+    /// closed, or the server is stopping while the connection is idle.
+    async fn next_head(&mut self, stop: &mut watch::Receiver<()>) -> Result<Option<RequestHead>, Refused> {
         loop {
             if let Some(head) = http1::take_head(&mut self.input)? {
-                return Ok(Next::Request(head));
+                return Ok(Some(head));
             }
             let read = if self.input.is_empty() {
                 // Idle between requests: a stopping server closes the connection now.
                 tokio::select! {
                     read = read_more(&self.stream, &mut self.input) => read,
-                    _ = stop.changed() => return Ok(Next::Done),
+                    _ = stop.changed() => return Ok(None),
                 }
             } else {
                 read_more(&self.stream, &mut self.input).await
             };
             match read? {
-                0 if self.input.is_empty() => return Ok(Next::Done),
+                0 if self.input.is_empty() => return Ok(None),
                 // Closed halfway through a head.
                 0 => return Err(Refused::Io(ErrorKind::UnexpectedEof.into())),
                 _ => {}
