@@ -6,19 +6,37 @@
 //! 1. applies the batches and transaction bodies inside one open redb write
 //!    transaction (bodies read through it, so each sees the writes before
 //!    it), collecting the ops that were applied into one log record;
-//! 2. writes that record to the log, durable when the write returns;
-//! 3. only then commits the redb transaction with `Durability::None` (no
-//!    fsync), which makes the group visible to readers, and acknowledges.
+//! 2. hands that record to the log thread (`log_io`), which writes it,
+//!    durable when the write returns;
+//! 3. meanwhile pins the readers' shared snapshot (`Reads::pin`) and commits
+//!    the redb transaction with `Durability::None` (no fsync): redb now
+//!    holds the group, but every read still goes through the pinned
+//!    snapshot from before it;
+//! 4. waits for the log write, then drops the pinned snapshot, which makes
+//!    the group visible, and acknowledges.
 //!
-//! Readers thus never see a write a crash could still lose. When a record
-//! no longer fits in the log, the group's transaction is committed with
-//! `Durability::Immediate` instead (a checkpoint: redb itself now holds
-//! every group durably) and the log starts a new lap at its beginning.
+//! Readers thus never see a write a crash could still lose, and the redb
+//! commit costs no time of its own beside the device's flush. Nothing else
+//! begins a redb read while the writer runs: snapshots come from `Reads`,
+//! the next group's bodies run on this thread after step 4, and the log
+//! state is read only when the store opens. If the log write fails after
+//! the redb commit, redb holds a group the log does not: the writer refuses
+//! every later write, and `Reads` stays on the pinned snapshot (`poison`),
+//! so the group is never shown. (A clean close may still make redb's
+//! commit durable, as redb does with pending non-durable commits: the
+//! writes in it were answered with an error, not acknowledged, so their
+//! outcome is unknown to their callers, as with any failed commit.)
+//!
+//! When a record no longer fits in the log, the group's transaction is
+//! committed with `Durability::Immediate` instead (a checkpoint: redb itself
+//! now holds every group durably) and the log starts a new lap at its
+//! beginning. Only one log write is ever in flight, so a checkpoint never
+//! overtakes a record.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nimbus_store::{fail_all, take_group, Ack, Job, Result, StoreError, TxnFn, WriteBatch};
+use nimbus_store::{fail_all, recv_polling, take_group, Ack, Job, Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
 
 use crate::files::err;
@@ -47,7 +65,7 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Some(first) = next_job(&rx) {
+        while let Some(first) = recv_polling(&rx, SPIN) {
             let (group, closing) = take_group(first, &rx);
             self.commit_group(group);
             if closing {
@@ -119,9 +137,20 @@ impl Writer {
             return Ok(());
         }
         tables::set_applied(&txn, seq)?;
-        self.log.append(record)?;
-        txn.set_durability(Durability::None).map_err(err)?;
-        txn.commit().map_err(err)?;
+        // The device writes the record while redb commits; readers keep
+        // the pinned snapshot from before this commit until the record is
+        // durable.
+        self.log.start_append(record)?;
+        let committed = self.reads.pin(&self.db).and_then(|()| {
+            txn.set_durability(Durability::None).map_err(err)?;
+            txn.commit().map_err(err)
+        });
+        let logged = self.log.finish_append();
+        if let Err(e) = logged.clone().and(committed.clone()) {
+            // redb may hold a commit the log does not: never show it.
+            self.reads.poison(e.clone());
+            return Err(e);
+        }
         self.reads.committed();
         self.state.applied_seq = seq;
         Ok(())
@@ -146,20 +175,6 @@ impl Writer {
 /// halted vCPU costs about as much (the edge's acceptors spin for the same
 /// reason, crates/edge/src/spin.rs).
 const SPIN: Duration = Duration::from_micros(100);
-
-/// The next queued job: polled for `SPIN`, yielding the CPU to any other
-/// runnable thread meanwhile, then waited for. `None` once every sender is gone.
-fn next_job(rx: &mpsc::Receiver<Job>) -> Option<Job> {
-    let started = Instant::now();
-    loop {
-        match rx.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if started.elapsed() < SPIN => std::thread::yield_now(),
-            Err(mpsc::TryRecvError::Empty) => return rx.recv().ok(),
-        }
-    }
-}
 
 /// Run a transaction body against the open write transaction. A body that
 /// panics fails its own caller, not the writer thread (which every later
@@ -193,5 +208,74 @@ fn acknowledge(outcomes: Vec<(Ack, Result<()>)>, committed: &Result<()>) {
 fn fail_outcomes(outcomes: Vec<(Ack, Result<()>)>, cause: StoreError) {
     for (done, _) in outcomes {
         let _ = done.send(Err(cause.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use nimbus_store::{ReadView, Store, WriteBatch};
+
+    use crate::log_file::test_hooks::{SlowLog, SLOW_LOG};
+    use crate::{log_path, RedbStore};
+
+    fn slow_log(hook: Option<SlowLog>) {
+        *SLOW_LOG.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    /// redb commits a group while its log record is still being written;
+    /// reads must not see the group until the record is durable, even when
+    /// no read snapshot was open at the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_is_invisible_until_its_log_record_is_durable() {
+        let dir = std::env::temp_dir().join(format!("nimbus-writer-visibility-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store.redb");
+        let store = RedbStore::open(&path).unwrap();
+        let (started, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let delay = Duration::from_millis(50);
+        slow_log(Some(SlowLog { path: log_path(&path), delay, started: started.clone(), written: written.clone() }));
+        let write = |key: u8| {
+            let store = store.clone();
+            let mut batch = WriteBatch::new();
+            batch.put("t", [key], *b"v");
+            tokio::spawn(async move { store.write(batch).await })
+        };
+        let mut checked = 0;
+        for round in 0..4u8 {
+            // A write no read follows: the writer drops the shared snapshot
+            // after it, so none is open when the next group commits.
+            write(2 * round).await.unwrap().unwrap();
+            let key = 2 * round + 1;
+            let started_before = started.load(Ordering::SeqCst);
+            let durable_before = written.load(Ordering::SeqCst);
+            let pending = write(key);
+            while started.load(Ordering::SeqCst) == started_before {
+                std::thread::yield_now();
+            }
+            // redb's commit happens meanwhile; the record is not durable yet.
+            std::thread::sleep(delay / 5);
+            let seen = store.get("t", &[key]).unwrap();
+            if written.load(Ordering::SeqCst) == durable_before {
+                assert_eq!(seen, None, "round {round}: a read saw a write before its log record was durable");
+                checked += 1;
+            }
+            pending.await.unwrap().unwrap();
+            assert!(store.get("t", &[key]).unwrap().is_some(), "an acknowledged write is visible");
+        }
+        assert!(checked > 0, "no read landed while a log write was on its way");
+        slow_log(None);
+        store.close().unwrap();
+        drop(store);
+        // Everything acknowledged is there after reopening.
+        let store = RedbStore::open(&path).unwrap();
+        for key in 0..8u8 {
+            assert_eq!(store.get("t", &[key]).unwrap().as_deref(), Some(&b"v"[..]));
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
