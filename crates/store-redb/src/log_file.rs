@@ -12,15 +12,17 @@ use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nimbus_store::Result;
 
 use crate::files::{err, sync_new_entries};
 use crate::log_format::{self, BLOCK};
-use crate::log_io::LogIo;
+use crate::log_io::{self, LogIo};
 
 pub struct LogFile {
-    /// The device writes, done on the log thread.
+    /// The file, written here (`append`) or on the log thread (`start_append`).
+    device: Arc<Mutex<Device>>,
     io: LogIo,
     /// How far records may go before the writer must checkpoint instead.
     capacity: u64,
@@ -40,8 +42,9 @@ impl LogFile {
 
     fn open_trying_direct(path: &Path, capacity: u64, try_direct: bool) -> Result<LogFile> {
         preallocate(path, capacity)?;
-        let io = LogIo::spawn(Device::open(path, try_direct)?)?;
-        Ok(LogFile { io, capacity, end: 0, in_flight: None })
+        let device = Arc::new(Mutex::new(Device::open(path, try_direct)?));
+        let io = LogIo::spawn(device.clone())?;
+        Ok(LogFile { device, io, capacity, end: 0, in_flight: None })
     }
 
     /// Whether a record of `len` bytes still fits before the capacity.
@@ -49,8 +52,8 @@ impl LogFile {
         self.end + len as u64 <= self.capacity
     }
 
-    /// Start writing `record` (whole blocks) after the last one; it is
-    /// durable once `finish_append` returns `Ok`.
+    /// Start writing `record` (whole blocks) after the last one, on the
+    /// log thread; it is durable once `finish_append` returns `Ok`.
     pub fn start_append(&mut self, record: &[u8]) -> Result<()> {
         debug_assert_eq!(record.len() % BLOCK, 0);
         debug_assert!(self.in_flight.is_none(), "one log write at a time");
@@ -67,10 +70,14 @@ impl LogFile {
         Ok(())
     }
 
-    /// Write `record` after the last one; durable on return.
+    /// Write `record` (whole blocks) after the last one, on this thread;
+    /// durable on return.
     pub fn append(&mut self, record: &[u8]) -> Result<()> {
-        self.start_append(record)?;
-        self.finish_append()
+        debug_assert_eq!(record.len() % BLOCK, 0);
+        debug_assert!(self.in_flight.is_none(), "one log write at a time");
+        log_io::lock(&self.device).write_at(record, self.end)?;
+        self.end += record.len() as u64;
+        Ok(())
     }
 
     /// Start over from the beginning: only once a durable redb commit holds
@@ -124,6 +131,7 @@ impl Device {
 #[cfg(test)]
 pub(crate) mod test_hooks {
     use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;

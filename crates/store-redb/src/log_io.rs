@@ -6,11 +6,14 @@
 //! redb meanwhile (`Durability::None`, tens of µs of CPU), then waits for
 //! the write to finish before it makes the group visible (`writer`). The
 //! workspace forbids `unsafe`, which io_uring and Linux AIO need, so the
-//! overlap comes from a second thread; it polls for its next record before
+//! overlap comes from a second thread. It is for lone writes (one
+//! connection, bound by latency): it polls for its next record before
 //! sleeping, and the writer polls for the answer, so that neither pays a
-//! wake-up at one connection.
+//! wake-up. A group of several writes is bound by the two CPUs instead, and
+//! there the two hand-offs cost more than the overlap saves: the writer
+//! writes those records itself (`LogFile::append`).
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -48,15 +51,15 @@ pub struct LogIo {
 }
 
 impl LogIo {
-    /// Start the log thread, which owns `device` from now on.
-    pub fn spawn(mut device: Device) -> Result<LogIo> {
+    /// Start the log thread, which writes to `device` when asked.
+    pub fn spawn(device: Arc<Mutex<Device>>) -> Result<LogIo> {
         let (writes, to_write) = mpsc::channel::<Write>();
         let (report, written) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("nimbus-store-log".into())
             .spawn(move || {
                 while let Some(write) = recv_polling(&to_write, NEXT_WRITE_SPIN) {
-                    let result = device.write_at(&write.data, write.at);
+                    let result = lock(&device).write_at(&write.data, write.at);
                     if report.send(Written { result, data: write.data }).is_err() {
                         return;
                     }
@@ -86,6 +89,12 @@ impl LogIo {
         self.spare = written.data;
         written.result
     }
+}
+
+/// The device, even if a thread panicked holding it (its writes are whole
+/// or reported failed; nothing half-done stays in memory).
+pub fn lock(device: &Mutex<Device>) -> std::sync::MutexGuard<'_, Device> {
+    device.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for LogIo {

@@ -118,7 +118,7 @@ impl Writer {
             let _ = txn.abort();
             return acknowledge(outcomes, &Ok(()));
         }
-        let committed = self.commit(txn, seq);
+        let committed = self.commit(txn, seq, outcomes.len() == 1);
         if let Err(e) = &committed {
             tracing::error!(error = %e, "store: a group commit failed; refusing further writes");
             self.broken = Some(e.clone());
@@ -127,8 +127,10 @@ impl Writer {
     }
 
     /// Make the applied group durable (log record, or checkpoint when the
-    /// log is full), then visible.
-    fn commit(&mut self, mut txn: redb::WriteTransaction, seq: u64) -> Result<()> {
+    /// log is full), then visible. A `lone` write (bound by latency) has
+    /// its record written on the log thread while redb commits; a larger
+    /// group (bound by the CPUs) has it written here, before the commit.
+    fn commit(&mut self, mut txn: redb::WriteTransaction, seq: u64, lone: bool) -> Result<()> {
         let record = self.record.finish();
         if !self.log.fits(record.len()) {
             self.state = checkpoint(txn, seq)?;
@@ -137,19 +139,21 @@ impl Writer {
             return Ok(());
         }
         tables::set_applied(&txn, seq)?;
-        // The device writes the record while redb commits; readers keep
-        // the pinned snapshot from before this commit until the record is
-        // durable.
-        self.log.start_append(record)?;
-        let committed = self.reads.pin(&self.db).and_then(|()| {
-            txn.set_durability(Durability::None).map_err(err)?;
-            txn.commit().map_err(err)
-        });
-        let logged = self.log.finish_append();
-        if let Err(e) = logged.clone().and(committed.clone()) {
-            // redb may hold a commit the log does not: never show it.
-            self.reads.poison(e.clone());
-            return Err(e);
+        txn.set_durability(Durability::None).map_err(err)?;
+        if lone {
+            // Readers keep the snapshot pinned before this commit until
+            // the record is durable.
+            self.log.start_append(record)?;
+            let committed = self.reads.pin(&self.db).and_then(|()| txn.commit().map_err(err));
+            let logged = self.log.finish_append();
+            if let Err(e) = logged.clone().and(committed.clone()) {
+                // redb may hold a commit the log does not: never show it.
+                self.reads.poison(e.clone());
+                return Err(e);
+            }
+        } else {
+            self.log.append(record)?;
+            txn.commit().map_err(err)?;
         }
         self.reads.committed();
         self.state.applied_seq = seq;
