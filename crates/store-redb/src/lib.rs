@@ -47,10 +47,10 @@
 //! fsynced to its full size before first use, so a log write never changes
 //! the file's size and needs only its data synced.
 
+mod committer;
 mod files;
 pub mod log_file;
 pub mod log_format;
-mod log_io;
 mod reads;
 mod recovery;
 mod tables;
@@ -122,7 +122,7 @@ impl RedbStore {
         }
         let log = LogFile::open(&log_path, options.log_capacity)?;
         let reads = Arc::new(Reads::default());
-        let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state);
+        let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state)?;
         let writer = WriterThread::spawn("nimbus-store-writer", move |jobs| writer.run(jobs))?;
         Ok(Arc::new(RedbStore { reads, db, writer, replayed: recovered.replayed }))
     }

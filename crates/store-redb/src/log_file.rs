@@ -12,25 +12,24 @@ use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use nimbus_store::Result;
 
 use crate::files::{err, sync_new_entries};
 use crate::log_format::{self, BLOCK};
-use crate::log_io::{self, LogIo};
 
 pub struct LogFile {
-    /// The file, written here (`append`) or on the log thread (`start_append`).
-    device: Arc<Mutex<Device>>,
-    io: LogIo,
+    path: PathBuf,
+    file: File,
     /// How far records may go before the writer must checkpoint instead.
     capacity: u64,
     /// Where the next record goes.
     end: u64,
-    /// The length of the record being written, between `start_append` and
-    /// `finish_append`.
-    in_flight: Option<u64>,
+    /// Whether `file` was opened with O_DIRECT (writes need aligned memory).
+    direct: bool,
+    /// Whether each write is durable by itself (O_DSYNC) or needs fdatasync.
+    dsync: bool,
+    staging: AlignedBuf,
 }
 
 impl LogFile {
@@ -42,9 +41,8 @@ impl LogFile {
 
     fn open_trying_direct(path: &Path, capacity: u64, try_direct: bool) -> Result<LogFile> {
         preallocate(path, capacity)?;
-        let device = Arc::new(Mutex::new(Device::open(path, try_direct)?));
-        let io = LogIo::spawn(device.clone())?;
-        Ok(LogFile { device, io, capacity, end: 0, in_flight: None })
+        let (file, direct, dsync) = open_for_writes(path, try_direct)?;
+        Ok(LogFile { path: path.to_path_buf(), file, capacity, end: 0, direct, dsync, staging: AlignedBuf::default() })
     }
 
     /// Whether a record of `len` bytes still fits before the capacity.
@@ -52,31 +50,26 @@ impl LogFile {
         self.end + len as u64 <= self.capacity
     }
 
-    /// Start writing `record` (whole blocks) after the last one, on the
-    /// log thread; it is durable once `finish_append` returns `Ok`.
-    pub fn start_append(&mut self, record: &[u8]) -> Result<()> {
-        debug_assert_eq!(record.len() % BLOCK, 0);
-        debug_assert!(self.in_flight.is_none(), "one log write at a time");
-        self.io.start(self.end, record)?;
-        self.in_flight = Some(record.len() as u64);
-        Ok(())
-    }
-
-    /// Wait for the record `start_append` began to be durable.
-    pub fn finish_append(&mut self) -> Result<()> {
-        let Some(len) = self.in_flight.take() else { return Ok(()) };
-        self.io.finish()?;
-        self.end += len;
-        Ok(())
-    }
-
-    /// Write `record` (whole blocks) after the last one, on this thread;
-    /// durable on return.
+    /// Write `record` (whole blocks) after the last one; durable on return.
     pub fn append(&mut self, record: &[u8]) -> Result<()> {
         debug_assert_eq!(record.len() % BLOCK, 0);
-        debug_assert!(self.in_flight.is_none(), "one log write at a time");
-        log_io::lock(&self.device).write_at(record, self.end)?;
+        #[cfg(test)]
+        test_hooks::before_write(&self.path);
+        let data = self.staging.fill(record);
+        match self.file.write_all_at(data, self.end) {
+            // Some filesystems accept O_DIRECT at open and refuse it per write.
+            Err(e) if self.direct && e.kind() == ErrorKind::InvalidInput => {
+                (self.file, self.direct, self.dsync) = open_for_writes(&self.path, false)?;
+                self.file.write_all_at(data, self.end).map_err(err)?;
+            }
+            other => other.map_err(err)?,
+        }
+        if !self.dsync {
+            self.file.sync_data().map_err(err)?;
+        }
         self.end += record.len() as u64;
+        #[cfg(test)]
+        test_hooks::after_write(&self.path);
         Ok(())
     }
 
@@ -87,51 +80,11 @@ impl LogFile {
     }
 }
 
-/// The log file opened for durable writes, used by the log thread.
-pub struct Device {
-    path: PathBuf,
-    file: File,
-    /// Whether `file` was opened with O_DIRECT (writes need aligned memory).
-    direct: bool,
-    /// Whether each write is durable by itself (O_DSYNC) or needs fdatasync.
-    dsync: bool,
-    staging: AlignedBuf,
-}
-
-impl Device {
-    fn open(path: &Path, try_direct: bool) -> Result<Device> {
-        let (file, direct, dsync) = open_for_writes(path, try_direct)?;
-        Ok(Device { path: path.to_path_buf(), file, direct, dsync, staging: AlignedBuf::default() })
-    }
-
-    /// Write `record` (whole blocks) at `at`; durable on return.
-    pub fn write_at(&mut self, record: &[u8], at: u64) -> Result<()> {
-        #[cfg(test)]
-        test_hooks::before_write(&self.path);
-        let data = self.staging.fill(record);
-        match self.file.write_all_at(data, at) {
-            // Some filesystems accept O_DIRECT at open and refuse it per write.
-            Err(e) if self.direct && e.kind() == ErrorKind::InvalidInput => {
-                (self.file, self.direct, self.dsync) = open_for_writes(&self.path, false)?;
-                self.file.write_all_at(data, at).map_err(err)?;
-            }
-            other => other.map_err(err)?,
-        }
-        if !self.dsync {
-            self.file.sync_data().map_err(err)?;
-        }
-        #[cfg(test)]
-        test_hooks::after_write(&self.path);
-        Ok(())
-    }
-}
-
 /// Lets a test slow down the log writes of one store and count them, to
 /// check what readers see while a write is still on its way to the disk.
 #[cfg(test)]
 pub(crate) mod test_hooks {
     use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -286,8 +239,8 @@ mod tests {
             log.append(builder.finish()).unwrap();
         }
         assert!(!log.fits(64 << 10), "a record as large as the log never fits after others");
+        let direct = log.direct;
         drop(log);
-        let direct = Device::open(&path, try_direct).unwrap().direct;
         let mut reader = LogReader::open(&path).unwrap().unwrap();
         for seq in 1..=3u64 {
             let (head, record) = reader.next_record().unwrap().unwrap();

@@ -39,6 +39,7 @@ use std::time::Duration;
 use nimbus_store::{fail_all, recv_polling, take_group, Ack, Job, Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
 
+use crate::committer::Committer;
 use crate::files::err;
 use crate::log_file::LogFile;
 use crate::log_format::{Op, RecordBuilder};
@@ -53,6 +54,8 @@ pub struct Writer {
     /// acknowledged, so a read after an acknowledged write sees it.
     reads: std::sync::Arc<Reads>,
     log: LogFile,
+    /// Commits each group's redb transaction while `log` writes its record.
+    committer: Committer,
     state: LogState,
     record: RecordBuilder,
     /// Set when the log and redb may disagree; every later write fails.
@@ -60,8 +63,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(db: std::sync::Arc<Database>, reads: std::sync::Arc<Reads>, log: LogFile, state: LogState) -> Writer {
-        Writer { db, reads, log, state, record: RecordBuilder::default(), broken: None }
+    pub fn new(
+        db: std::sync::Arc<Database>,
+        reads: std::sync::Arc<Reads>,
+        log: LogFile,
+        state: LogState,
+    ) -> Result<Writer> {
+        let committer = Committer::spawn(db.clone(), reads.clone())?;
+        Ok(Writer { db, reads, log, committer, state, record: RecordBuilder::default(), broken: None })
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
@@ -118,7 +127,7 @@ impl Writer {
             let _ = txn.abort();
             return acknowledge(outcomes, &Ok(()));
         }
-        let committed = self.commit(txn, seq, outcomes.len() == 1);
+        let committed = self.commit(txn, seq);
         if let Err(e) = &committed {
             tracing::error!(error = %e, "store: a group commit failed; refusing further writes");
             self.broken = Some(e.clone());
@@ -127,10 +136,8 @@ impl Writer {
     }
 
     /// Make the applied group durable (log record, or checkpoint when the
-    /// log is full), then visible. A `lone` write (bound by latency) has
-    /// its record written on the log thread while redb commits; a larger
-    /// group (bound by the CPUs) has it written here, before the commit.
-    fn commit(&mut self, mut txn: redb::WriteTransaction, seq: u64, lone: bool) -> Result<()> {
+    /// log is full), then visible.
+    fn commit(&mut self, mut txn: redb::WriteTransaction, seq: u64) -> Result<()> {
         let record = self.record.finish();
         if !self.log.fits(record.len()) {
             self.state = checkpoint(txn, seq)?;
@@ -140,20 +147,15 @@ impl Writer {
         }
         tables::set_applied(&txn, seq)?;
         txn.set_durability(Durability::None).map_err(err)?;
-        if lone {
-            // Readers keep the snapshot pinned before this commit until
-            // the record is durable.
-            self.log.start_append(record)?;
-            let committed = self.reads.pin(&self.db).and_then(|()| txn.commit().map_err(err));
-            let logged = self.log.finish_append();
-            if let Err(e) = logged.clone().and(committed.clone()) {
-                // redb may hold a commit the log does not: never show it.
-                self.reads.poison(e.clone());
-                return Err(e);
-            }
-        } else {
-            self.log.append(record)?;
-            txn.commit().map_err(err)?;
+        // redb commits on the committer thread while the record is written
+        // here; readers keep the snapshot pinned before that commit.
+        self.committer.start(txn)?;
+        let logged = self.log.append(record);
+        let committed = self.committer.finish();
+        if let Err(e) = logged.clone().and(committed.clone()) {
+            // redb may hold a commit the log does not: never show it.
+            self.reads.poison(e.clone());
+            return Err(e);
         }
         self.reads.committed();
         self.state.applied_seq = seq;
