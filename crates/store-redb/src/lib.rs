@@ -6,9 +6,7 @@
 //! the single writer thread (`writer`), which takes everything queued as one
 //! group: applies it in one redb write transaction, writes the group's ops
 //! as one record to the log (`log_format`, `log_file`; one `O_DIRECT |
-//! O_DSYNC` write, on the log thread `log_io`) while it commits redb without
-//! fsync, and once the record is durable makes the group visible and
-//! acknowledges. When
+//! O_DSYNC` write), then commits redb without fsync and acknowledges. When
 //! the log is full, a group commits redb durably instead (a checkpoint) and
 //! the log starts over. On open, `recovery` replays what the log holds
 //! beyond redb's last durable commit. Readers use redb's MVCC read
@@ -19,18 +17,14 @@
 //! redb's durable state records `applied_seq` (the last record it holds) and
 //! `epoch` (a random tag for the log's current lap); each record carries its
 //! epoch and `seq`. A group's order is: apply in the open transaction →
-//! start writing the record and, at the same time, commit redb
-//! (`Durability::None`; readers stay on the snapshot pinned before it) →
-//! the record is durable → drop the pinned snapshot (visible to readers) →
-//! acknowledge. A crash
+//! write the record (durable on return) → commit redb (`Durability::None`,
+//! visible to readers) → acknowledge. A crash
 //!
-//! - before the record is whole on disk, whether redb's commit is done or
-//!   not: the record fails its checksum (torn) or was never written; redb's
-//!   commit was not durable and is gone; nothing was acknowledged or
-//!   visible.
-//! - after the record is durable: redb reopens at its last checkpoint;
-//!   recovery replays this record with the others of the lap, in order, on
-//!   top of it.
+//! - before the record is whole on disk: the record fails its checksum
+//!   (torn) or was never written; nothing was acknowledged or visible.
+//! - after the record, before or after the redb commit: redb reopens at its
+//!   last checkpoint; recovery replays this record with the others of the
+//!   lap, in order, on top of it.
 //! - during a checkpoint (a `Durability::Immediate` commit that also sets
 //!   a fresh epoch): redb either has it (and then every record of the old
 //!   lap is applied and their old epoch stops replay at once) or reopens at
@@ -47,7 +41,6 @@
 //! fsynced to its full size before first use, so a log write never changes
 //! the file's size and needs only its data synced.
 
-mod committer;
 mod files;
 pub mod log_file;
 pub mod log_format;
@@ -122,7 +115,7 @@ impl RedbStore {
         }
         let log = LogFile::open(&log_path, options.log_capacity)?;
         let reads = Arc::new(Reads::default());
-        let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state)?;
+        let writer = Writer::new(db.clone(), reads.clone(), log, recovered.state);
         let writer = WriterThread::spawn("nimbus-store-writer", move |jobs| writer.run(jobs))?;
         Ok(Arc::new(RedbStore { reads, db, writer, replayed: recovered.replayed }))
     }

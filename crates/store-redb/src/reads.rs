@@ -8,17 +8,11 @@
 //! in it, and reused by the reads after it. The writer drops it when it
 //! commits, before acknowledging anyone (`Reads::committed`), so a read that
 //! starts after a write was acknowledged always sees that write.
-//!
-//! The same snapshot keeps readers off a commit that is not durable yet:
-//! the writer commits redb while the group's log record is still being
-//! written, so just before that commit it pins the snapshot (`Reads::pin`),
-//! and drops it only once the record is on disk. Should the record fail,
-//! the store stays pinned for good (`Reads::poison`).
 
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, StoreError, Visitor};
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Visitor};
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
 
 use crate::files::err;
@@ -30,54 +24,29 @@ type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 /// The shared latest snapshot, if one was taken since the last commit.
 #[derive(Default)]
 pub(crate) struct Reads {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    latest: Option<Arc<RedbSnapshot>>,
-    /// Set when redb holds a commit whose log record failed: no new
-    /// snapshot may be begun from redb again.
-    poisoned: Option<StoreError>,
+    latest: Mutex<Option<Arc<RedbSnapshot>>>,
 }
 
 impl Reads {
-    /// A snapshot of everything durably committed so far: the shared one,
-    /// or a new one.
+    /// A snapshot of everything committed so far: the shared one, or a new one.
     pub(crate) fn latest(&self, db: &Database) -> Result<Arc<RedbSnapshot>> {
-        let mut state = lock(&self.state);
-        if let Some(snapshot) = &state.latest {
+        let mut latest = lock(&self.latest);
+        if let Some(snapshot) = &*latest {
             return Ok(snapshot.clone());
-        }
-        if let Some(cause) = &state.poisoned {
-            return Err(cause.clone());
         }
         // Begun under the lock, so a commit's `committed` either comes after
         // it (and drops it) or came before it (and it sees that commit).
         let snapshot = Arc::new(RedbSnapshot::new(db.begin_read().map_err(err)?));
-        state.latest = Some(snapshot.clone());
+        *latest = Some(snapshot.clone());
         Ok(snapshot)
     }
 
-    /// Called by the writer just before a redb commit that is not durable
-    /// yet: reads go on seeing the state before it until `committed`.
-    pub(crate) fn pin(&self, db: &Database) -> Result<()> {
-        self.latest(db).map(drop)
-    }
-
-    /// Called by the writer once a commit is durable and visible, before it
-    /// acknowledges the writes in it (and on close): later reads take a new
-    /// snapshot.
+    /// Called by the writer after each commit, before it acknowledges the
+    /// writes in it (and on close): later reads take a new snapshot.
     pub(crate) fn committed(&self) {
-        let stale = lock(&self.state).latest.take();
+        let stale = lock(&self.latest).take();
         // Released outside the lock; readers still using it keep it alive.
         drop(stale);
-    }
-
-    /// Called by the writer when a pinned commit's log record failed: reads
-    /// keep the pinned snapshot, and once it is released (on close) fail.
-    pub(crate) fn poison(&self, cause: StoreError) {
-        lock(&self.state).poisoned = Some(cause);
     }
 }
 

@@ -6,32 +6,14 @@
 //! 1. applies the batches and transaction bodies inside one open redb write
 //!    transaction (bodies read through it, so each sees the writes before
 //!    it), collecting the ops that were applied into one log record;
-//! 2. hands that record to the log thread (`log_io`), which writes it,
-//!    durable when the write returns;
-//! 3. meanwhile pins the readers' shared snapshot (`Reads::pin`) and commits
-//!    the redb transaction with `Durability::None` (no fsync): redb now
-//!    holds the group, but every read still goes through the pinned
-//!    snapshot from before it;
-//! 4. waits for the log write, then drops the pinned snapshot, which makes
-//!    the group visible, and acknowledges.
+//! 2. writes that record to the log, durable when the write returns;
+//! 3. only then commits the redb transaction with `Durability::None` (no
+//!    fsync), which makes the group visible to readers, and acknowledges.
 //!
-//! Readers thus never see a write a crash could still lose, and the redb
-//! commit costs no time of its own beside the device's flush. Nothing else
-//! begins a redb read while the writer runs: snapshots come from `Reads`,
-//! the next group's bodies run on this thread after step 4, and the log
-//! state is read only when the store opens. If the log write fails after
-//! the redb commit, redb holds a group the log does not: the writer refuses
-//! every later write, and `Reads` stays on the pinned snapshot (`poison`),
-//! so the group is never shown. (A clean close may still make redb's
-//! commit durable, as redb does with pending non-durable commits: the
-//! writes in it were answered with an error, not acknowledged, so their
-//! outcome is unknown to their callers, as with any failed commit.)
-//!
-//! When a record no longer fits in the log, the group's transaction is
-//! committed with `Durability::Immediate` instead (a checkpoint: redb itself
-//! now holds every group durably) and the log starts a new lap at its
-//! beginning. Only one log write is ever in flight, so a checkpoint never
-//! overtakes a record.
+//! Readers thus never see a write a crash could still lose. When a record
+//! no longer fits in the log, the group's transaction is committed with
+//! `Durability::Immediate` instead (a checkpoint: redb itself now holds
+//! every group durably) and the log starts a new lap at its beginning.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -39,7 +21,6 @@ use std::time::Duration;
 use nimbus_store::{fail_all, recv_polling, take_group, Ack, Job, Result, StoreError, TxnFn, WriteBatch};
 use redb::{Database, Durability};
 
-use crate::committer::Committer;
 use crate::files::err;
 use crate::log_file::LogFile;
 use crate::log_format::{Op, RecordBuilder};
@@ -54,8 +35,6 @@ pub struct Writer {
     /// acknowledged, so a read after an acknowledged write sees it.
     reads: std::sync::Arc<Reads>,
     log: LogFile,
-    /// Commits each group's redb transaction while `log` writes its record.
-    committer: Committer,
     state: LogState,
     record: RecordBuilder,
     /// Set when the log and redb may disagree; every later write fails.
@@ -63,14 +42,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(
-        db: std::sync::Arc<Database>,
-        reads: std::sync::Arc<Reads>,
-        log: LogFile,
-        state: LogState,
-    ) -> Result<Writer> {
-        let committer = Committer::spawn(db.clone(), reads.clone())?;
-        Ok(Writer { db, reads, log, committer, state, record: RecordBuilder::default(), broken: None })
+    pub fn new(db: std::sync::Arc<Database>, reads: std::sync::Arc<Reads>, log: LogFile, state: LogState) -> Writer {
+        Writer { db, reads, log, state, record: RecordBuilder::default(), broken: None }
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
@@ -146,17 +119,9 @@ impl Writer {
             return Ok(());
         }
         tables::set_applied(&txn, seq)?;
+        self.log.append(record)?;
         txn.set_durability(Durability::None).map_err(err)?;
-        // redb commits on the committer thread while the record is written
-        // here; readers keep the snapshot pinned before that commit.
-        self.committer.start(txn)?;
-        let logged = self.log.append(record);
-        let committed = self.committer.finish();
-        if let Err(e) = logged.clone().and(committed.clone()) {
-            // redb may hold a commit the log does not: never show it.
-            self.reads.poison(e.clone());
-            return Err(e);
-        }
+        txn.commit().map_err(err)?;
         self.reads.committed();
         self.state.applied_seq = seq;
         Ok(())
@@ -232,9 +197,9 @@ mod tests {
         *SLOW_LOG.lock().unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
-    /// redb commits a group while its log record is still being written;
-    /// reads must not see the group until the record is durable, even when
-    /// no read snapshot was open at the commit.
+    /// Reads must not see a group until its log record is durable, even
+    /// when no read snapshot was open before the group (a guard for any
+    /// change that moves redb's commit ahead of the log write).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_is_invisible_until_its_log_record_is_durable() {
         let dir = std::env::temp_dir().join(format!("nimbus-writer-visibility-{}", std::process::id()));
