@@ -7,10 +7,19 @@
 //!    transaction (bodies read through it, so each sees the writes before
 //!    it), collecting the ops that were applied into one log record;
 //! 2. writes that record to the log, durable when the write returns;
-//! 3. only then commits the redb transaction with `Durability::None` (no
-//!    fsync), which makes the group visible to readers, and acknowledges.
+//! 3. marks the group pending for readers (`Reads::commit_pending`: a read
+//!    that starts now waits for step 5) and acknowledges it: the group is
+//!    durable, and the answers travel while the writer goes on;
+//! 4. commits the redb transaction with `Durability::None` (no fsync),
+//! 5. and makes the group visible (`Reads::committed`).
 //!
-//! Readers thus never see a write a crash could still lose. When a record
+//! Readers thus never see a write a crash could still lose, a read that
+//! starts after an acknowledgement sees the write, and redb's commit (20-30
+//! µs) is off the acknowledgement's path: a client on one connection is
+//! still reading its answer when the commit is done. If that commit fails,
+//! the acknowledged group is still in the log (reopening the store replays
+//! it), but this process cannot show it: every later read and write fails
+//! (`Reads::fail`) rather than serve data without it. When a record
 //! no longer fits in the log, the group's transaction is committed with
 //! `Durability::Immediate` instead (a checkpoint: redb itself now holds
 //! every group durably) and the log starts a new lap at its beginning.
@@ -31,8 +40,8 @@ use crate::views::WriteView;
 
 pub struct Writer {
     db: std::sync::Arc<Database>,
-    /// The shared read snapshot, dropped after every commit before anyone is
-    /// acknowledged, so a read after an acknowledged write sees it.
+    /// The shared read snapshot, dropped after every commit; reads wait
+    /// while an acknowledged group awaits its commit.
     reads: std::sync::Arc<Reads>,
     log: LogFile,
     state: LogState,
@@ -100,31 +109,51 @@ impl Writer {
             let _ = txn.abort();
             return acknowledge(outcomes, &Ok(()));
         }
-        let committed = self.commit(txn, seq);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "store: a group commit failed; refusing further writes");
-            self.broken = Some(e.clone());
+        match self.make_durable(txn, seq) {
+            Ok(uncommitted) => {
+                acknowledge(outcomes, &Ok(()));
+                if let Some(txn) = uncommitted {
+                    self.publish(txn);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store: a group commit failed; refusing further writes");
+                self.broken = Some(e.clone());
+                acknowledge(outcomes, &Err(e));
+            }
         }
-        acknowledge(outcomes, &committed);
     }
 
-    /// Make the applied group durable (log record, or checkpoint when the
-    /// log is full), then visible.
-    fn commit(&mut self, mut txn: redb::WriteTransaction, seq: u64) -> Result<()> {
+    /// Make the applied group durable: its log record, leaving the redb
+    /// transaction to `publish` after the acknowledgement; or, when the log
+    /// is full, a checkpoint (committed and visible at once: `None`).
+    fn make_durable(&mut self, txn: redb::WriteTransaction, seq: u64) -> Result<Option<redb::WriteTransaction>> {
         let record = self.record.finish();
         if !self.log.fits(record.len()) {
             self.state = checkpoint(txn, seq)?;
             self.reads.committed();
             self.log.restart();
-            return Ok(());
+            return Ok(None);
         }
         tables::set_applied(&txn, seq)?;
         self.log.append(record)?;
-        txn.set_durability(Durability::None).map_err(err)?;
-        txn.commit().map_err(err)?;
-        self.reads.committed();
+        self.reads.commit_pending();
         self.state.applied_seq = seq;
-        Ok(())
+        Ok(Some(txn))
+    }
+
+    /// Commit an acknowledged group to redb (no fsync: the log holds it)
+    /// and show it to readers.
+    fn publish(&mut self, mut txn: redb::WriteTransaction) {
+        let committed = txn.set_durability(Durability::None).map_err(err).and_then(|()| txn.commit().map_err(err));
+        match committed {
+            Ok(()) => self.reads.committed(),
+            Err(e) => {
+                tracing::error!(error = %e, "store: committing an acknowledged group failed; it is in the log and comes back when the store reopens; refusing reads and writes until then");
+                self.reads.fail(e.clone());
+                self.broken = Some(e);
+            }
+        }
     }
 
     /// Checkpoint so that redb alone holds everything (the log is not needed
@@ -137,6 +166,16 @@ impl Writer {
         self.state = checkpoint(txn, self.state.applied_seq)?;
         self.reads.committed();
         Ok(())
+    }
+}
+
+impl Drop for Writer {
+    /// A writer that stops between an acknowledgement and its commit
+    /// (a panic in redb) must not leave reads waiting for that commit.
+    fn drop(&mut self) {
+        if self.reads.is_pending() {
+            self.reads.fail(StoreError("the store's writer stopped before committing an acknowledged write".into()));
+        }
     }
 }
 
