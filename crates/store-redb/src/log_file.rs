@@ -53,6 +53,8 @@ impl LogFile {
     /// Write `record` (whole blocks) after the last one; durable on return.
     pub fn append(&mut self, record: &[u8]) -> Result<()> {
         debug_assert_eq!(record.len() % BLOCK, 0);
+        #[cfg(test)]
+        test_hooks::before_write(&self.path);
         let data = self.staging.fill(record);
         match self.file.write_all_at(data, self.end) {
             // Some filesystems accept O_DIRECT at open and refuse it per write.
@@ -66,6 +68,8 @@ impl LogFile {
             self.file.sync_data().map_err(err)?;
         }
         self.end += record.len() as u64;
+        #[cfg(test)]
+        test_hooks::after_write(&self.path);
         Ok(())
     }
 
@@ -73,6 +77,45 @@ impl LogFile {
     /// every record written so far.
     pub fn restart(&mut self) {
         self.end = 0;
+    }
+}
+
+/// Lets a test slow down the log writes of one store and count them, to
+/// check what readers see while a write is still on its way to the disk.
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    pub(crate) struct SlowLog {
+        pub path: PathBuf,
+        pub delay: Duration,
+        /// Log writes to `path` that have begun (then wait `delay`).
+        pub started: Arc<AtomicU64>,
+        /// Log writes to `path` that have returned (durable).
+        pub written: Arc<AtomicU64>,
+    }
+
+    pub(crate) static SLOW_LOG: Mutex<Option<SlowLog>> = Mutex::new(None);
+
+    fn matching(path: &Path) -> Option<(Duration, Arc<AtomicU64>, Arc<AtomicU64>)> {
+        let hook = SLOW_LOG.lock().unwrap_or_else(|e| e.into_inner());
+        hook.as_ref().filter(|h| h.path == path).map(|h| (h.delay, h.started.clone(), h.written.clone()))
+    }
+
+    pub(super) fn before_write(path: &Path) {
+        if let Some((delay, started, _)) = matching(path) {
+            started.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(delay);
+        }
+    }
+
+    pub(super) fn after_write(path: &Path) {
+        if let Some((_, _, written)) = matching(path) {
+            written.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 

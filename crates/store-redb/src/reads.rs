@@ -5,14 +5,20 @@
 //! much as the B-tree lookup a GetItem then makes, on every request. Between
 //! two commits every new read transaction would see the same data, so one
 //! is begun on the first read after a commit, kept with the tables opened
-//! in it, and reused by the reads after it. The writer drops it when it
-//! commits, before acknowledging anyone (`Reads::committed`), so a read that
-//! starts after a write was acknowledged always sees that write.
+//! in it, and reused by the reads after it.
+//!
+//! The writer acknowledges a group as soon as its log record is durable and
+//! commits it to redb right after (crates/store-redb/src/writer.rs). In
+//! between it marks the group pending (`Reads::commit_pending`): a read
+//! that starts then waits the few tens of microseconds until the commit
+//! (`Reads::committed`), which also drops the shared snapshot, so a read
+//! that starts after a write was acknowledged always sees that write.
 
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, Visitor};
+use nimbus_store::{Direction, Keyspace, ReadView, Result, Snapshot, StoreError, Visitor};
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
 
 use crate::files::err;
@@ -21,32 +27,91 @@ use crate::views::{is_empty_range, scan_table};
 
 type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
-/// The shared latest snapshot, if one was taken since the last commit.
+/// How long a read polls for a pending commit before it sleeps: a commit
+/// takes 20-30 µs, less than waking a sleeping thread on a halted vCPU.
+const POLL_PENDING: Duration = Duration::from_micros(100);
+
+/// The shared latest snapshot and whether an acknowledged group awaits its commit.
 #[derive(Default)]
 pub(crate) struct Reads {
-    latest: Mutex<Option<Arc<RedbSnapshot>>>,
+    state: Mutex<ReadState>,
+    /// Signalled when a pending commit is done (or never will be).
+    published: Condvar,
+}
+
+#[derive(Default)]
+struct ReadState {
+    /// The snapshot taken since the last commit, if any.
+    latest: Option<Arc<RedbSnapshot>>,
+    /// An acknowledged group is durable in the log but not yet in redb.
+    pending: bool,
+    /// Set when an acknowledged group can no longer be shown: every read fails.
+    failed: Option<StoreError>,
 }
 
 impl Reads {
-    /// A snapshot of everything committed so far: the shared one, or a new one.
+    /// A snapshot of every acknowledged write: the shared one, or a new one.
     pub(crate) fn latest(&self, db: &Database) -> Result<Arc<RedbSnapshot>> {
-        let mut latest = lock(&self.latest);
-        if let Some(snapshot) = &*latest {
+        let mut state = self.settled();
+        if let Some(e) = &state.failed {
+            return Err(e.clone());
+        }
+        if let Some(snapshot) = &state.latest {
             return Ok(snapshot.clone());
         }
         // Begun under the lock, so a commit's `committed` either comes after
         // it (and drops it) or came before it (and it sees that commit).
         let snapshot = Arc::new(RedbSnapshot::new(db.begin_read().map_err(err)?));
-        *latest = Some(snapshot.clone());
+        state.latest = Some(snapshot.clone());
         Ok(snapshot)
     }
 
-    /// Called by the writer after each commit, before it acknowledges the
-    /// writes in it (and on close): later reads take a new snapshot.
+    /// The state once no acknowledged group awaits its commit.
+    fn settled(&self) -> MutexGuard<'_, ReadState> {
+        let started = Instant::now();
+        let mut state = lock(&self.state);
+        while state.pending && state.failed.is_none() {
+            if started.elapsed() < POLL_PENDING {
+                drop(state);
+                std::thread::yield_now();
+                state = lock(&self.state);
+            } else {
+                state = self.published.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        state
+    }
+
+    /// Called by the writer once a group's log record is durable, before it
+    /// acknowledges the group and commits it to redb: reads wait for that commit.
+    pub(crate) fn commit_pending(&self) {
+        lock(&self.state).pending = true;
+    }
+
+    /// Called by the writer after each commit (and on close): later reads
+    /// take a new snapshot, and reads waiting for the commit go on.
     pub(crate) fn committed(&self) {
-        let stale = lock(&self.latest).take();
+        let stale = {
+            let mut state = lock(&self.state);
+            state.pending = false;
+            state.latest.take()
+        };
+        self.published.notify_all();
         // Released outside the lock; readers still using it keep it alive.
         drop(stale);
+    }
+
+    /// An acknowledged group could not be committed to redb (it is in the
+    /// log, so reopening the store replays it): rather than serve data
+    /// without it, every read fails from now on.
+    pub(crate) fn fail(&self, cause: StoreError) {
+        lock(&self.state).failed = Some(cause);
+        self.published.notify_all();
+    }
+
+    /// Whether an acknowledged group still awaits its commit.
+    pub(crate) fn is_pending(&self) -> bool {
+        lock(&self.state).pending
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 pub use keys::{prefix_end, KeyWriter};
 use nimbus_core::BoxFuture;
 pub use null::NullStore;
-pub use writer_thread::{fail_all, take_group, Ack, Job, WriterThread, MAX_GROUP};
+pub use writer_thread::{fail_all, recv_polling, take_group, Ack, Job, WriterThread, MAX_GROUP};
 
 /// A keyspace: an independent ordered map, named like `dynamodb.items`.
 pub type Keyspace = &'static str;
