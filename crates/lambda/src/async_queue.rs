@@ -81,10 +81,18 @@ pub async fn run_worker(engine: Arc<Engine>) {
             .store
             .scan_collect(QUEUE, (Bound::Unbounded, Bound::Excluded(upper.as_slice())), Direction::Forward, 256)
             .unwrap_or_default();
-        for (k, v) in due {
+        for (k, _) in due {
             if !in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(k.clone()) {
                 continue;
             }
+            // The scan's snapshot may predate a task that has since handled
+            // this event and left `in_flight`: read it again now. A task
+            // leaves `in_flight` only once its queue update is acknowledged,
+            // so this read sees that update (and skips the event).
+            let Some(v) = engine.store.get(QUEUE, &k).ok().flatten() else {
+                in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&k);
+                continue;
+            };
             let Ok(event) = serde_json::from_slice::<QueuedEvent>(&v) else {
                 let mut batch = WriteBatch::new();
                 batch.delete(QUEUE, k);
