@@ -1,12 +1,13 @@
-//! The listener: HTTP/1.1 with keep-alive, graceful shutdown.
+//! The listener: acceptor threads, connection placement, graceful shutdown.
 //!
 //! Connections are served by one acceptor thread per core, each running a
 //! single-threaded tokio runtime that waits on the shared listening socket.
 //! A request is then read, handled and answered on the thread whose epoll
 //! saw it: no hand-off between workers and none of the futex wake-ups a
-//! work-stealing runtime spends on a 2-core machine (the acceptor that is
-//! idle wins the race for a new connection, which balances the load).
-//! A new connection goes to the acceptor with the fewest open (`balance`).
+//! work-stealing runtime spends on a 2-core machine. Whichever acceptor
+//! accepts a connection passes it on to the one with the fewest open
+//! (`balance`): the first to wake would otherwise take a whole burst.
+//! Each connection is then served by `connection` (HTTP/1.1 framing).
 //! After an answer each acceptor polls briefly before sleeping (`spin`).
 //! Handlers run inside the caller's runtime context, so whatever a service
 //! spawns, times or connects to lives on that runtime, not on an acceptor.
