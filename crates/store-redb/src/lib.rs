@@ -4,27 +4,29 @@
 //!
 //! Every write — plain batch or read-modify-write transaction — is queued to
 //! the single writer thread (`writer`), which takes everything queued as one
-//! group: applies it in one redb write transaction, writes the group's ops
-//! as one record to the log (`log_format`, `log_file`; one `O_DIRECT |
-//! O_DSYNC` write), then commits redb without fsync and acknowledges. When
-//! the log is full, a group commits redb durably instead (a checkpoint) and
-//! the log starts over. On open, `recovery` replays what the log holds
-//! beyond redb's last durable commit. Readers use redb's MVCC read
-//! transactions (`views`) and never wait for the writer.
+//! group: applies it in the open redb write transaction, writes the group's
+//! ops as one record to the log (`log_format`, `log_file`; one `O_DIRECT |
+//! O_DSYNC` write) and acknowledges; it commits redb without fsync right
+//! after, or, while no read waits, after the groups that follow. When the
+//! log is full, a group commits redb durably instead (a checkpoint) and the
+//! log starts over. On open, `recovery` replays what the log holds beyond
+//! redb's last durable commit. Readers use redb's MVCC read transactions
+//! (`views`, `reads`); a read that starts while acknowledged groups await
+//! their commit waits for it.
 //!
 //! # Durability: fsync order and crash points
 //!
 //! redb's durable state records `applied_seq` (the last record it holds) and
 //! `epoch` (a random tag for the log's current lap); each record carries its
 //! epoch and `seq`. A group's order is: apply in the open transaction →
-//! write the record (durable on return) → commit redb (`Durability::None`,
-//! visible to readers) → acknowledge. A crash
+//! write the record (durable on return) → acknowledge → commit redb
+//! (`Durability::None`, visible to readers), perhaps with later groups. A crash
 //!
 //! - before the record is whole on disk: the record fails its checksum
 //!   (torn) or was never written; nothing was acknowledged or visible.
 //! - after the record, before or after the redb commit: redb reopens at its
-//!   last checkpoint; recovery replays this record with the others of the
-//!   lap, in order, on top of it.
+//!   last checkpoint (non-durable commits do not survive a crash); recovery
+//!   replays this record with the others of the lap, in order, on top of it.
 //! - during a checkpoint (a `Durability::Immediate` commit that also sets
 //!   a fresh epoch): redb either has it (and then every record of the old
 //!   lap is applied and their old epoch stops replay at once) or reopens at

@@ -8,13 +8,15 @@
 //! in it, and reused by the reads after it.
 //!
 //! The writer acknowledges a group as soon as its log record is durable and
-//! commits it to redb right after (crates/store-redb/src/writer.rs). In
-//! between it marks the group pending (`Reads::commit_pending`): a read
-//! that starts then waits the few tens of microseconds until the commit
+//! commits it to redb later: right after, or together with the groups that
+//! follow (crates/store-redb/src/writer.rs). Until then the group is
+//! pending (`Reads::commit_pending`): a read that starts meanwhile asks the
+//! writer to commit now (`Reads::wanted`) and waits for that commit
 //! (`Reads::committed`), which also drops the shared snapshot, so a read
 //! that starts after a write was acknowledged always sees that write.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,8 @@ use crate::views::{is_empty_range, scan_table};
 type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// How long a read polls for a pending commit before it sleeps: a commit
-/// takes 20-30 µs, less than waking a sleeping thread on a halted vCPU.
+/// takes 20-30 µs, less than waking a sleeping thread on a halted vCPU
+/// (longer only when the writer is in the middle of a group's log write).
 const POLL_PENDING: Duration = Duration::from_micros(100);
 
 /// The shared latest snapshot and whether an acknowledged group awaits its commit.
@@ -37,6 +40,9 @@ pub(crate) struct Reads {
     state: Mutex<ReadState>,
     /// Signalled when a pending commit is done (or never will be).
     published: Condvar,
+    /// A read is waiting for the pending groups: the writer commits them at
+    /// its next chance instead of holding them for more groups.
+    wanted: AtomicBool,
 }
 
 #[derive(Default)]
@@ -71,6 +77,7 @@ impl Reads {
         let started = Instant::now();
         let mut state = lock(&self.state);
         while state.pending && state.failed.is_none() {
+            self.wanted.store(true, Ordering::Relaxed);
             if started.elapsed() < POLL_PENDING {
                 drop(state);
                 std::thread::yield_now();
@@ -83,7 +90,7 @@ impl Reads {
     }
 
     /// Called by the writer once a group's log record is durable, before it
-    /// acknowledges the group and commits it to redb: reads wait for that commit.
+    /// acknowledges the group: reads wait for the commit that holds it.
     pub(crate) fn commit_pending(&self) {
         lock(&self.state).pending = true;
     }
@@ -94,6 +101,7 @@ impl Reads {
         let stale = {
             let mut state = lock(&self.state);
             state.pending = false;
+            self.wanted.store(false, Ordering::Relaxed);
             state.latest.take()
         };
         self.published.notify_all();
@@ -107,6 +115,11 @@ impl Reads {
     pub(crate) fn fail(&self, cause: StoreError) {
         lock(&self.state).failed = Some(cause);
         self.published.notify_all();
+    }
+
+    /// Whether a read waits for the pending groups' commit.
+    pub(crate) fn wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
     }
 
     /// Whether an acknowledged group still awaits its commit.
