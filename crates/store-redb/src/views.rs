@@ -1,6 +1,7 @@
 //! The view a transaction body reads through (the writer's open write
 //! transaction), and the range scan that it and the snapshots (`reads`) share.
 
+use std::cell::RefCell;
 use std::ops::Bound;
 
 use nimbus_store::{Direction, Keyspace, ReadView, Result, StoreError, Visitor};
@@ -59,11 +60,20 @@ pub(crate) fn is_empty_range(range: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
 /// every write applied before it, including earlier ones in its group.
 pub struct WriteView<'a> {
     pub txn: &'a redb::WriteTransaction,
+    pub tables: &'a KnownTables,
 }
+
+/// Keyspaces whose redb table exists: the store never drops a table, so
+/// once seen, a table need not be looked up again (listing a transaction's
+/// tables decodes every table's definition: about as much as the read).
+/// One that a failed group created and took back with it would be created
+/// again, empty, by the next read of it: the same as none.
+#[derive(Default)]
+pub struct KnownTables(RefCell<Vec<String>>);
 
 impl ReadView for WriteView<'_> {
     fn get(&self, ks: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if !table_exists(self.txn, ks)? {
+        if !self.table_exists(ks)? {
             return Ok(None);
         }
         let t = self.txn.open_table(table(ks)).map_err(err)?;
@@ -78,7 +88,7 @@ impl ReadView for WriteView<'_> {
         direction: Direction,
         visit: &mut Visitor<'_>,
     ) -> Result<()> {
-        if is_empty_range(&range) || !table_exists(self.txn, ks)? {
+        if is_empty_range(&range) || !self.table_exists(ks)? {
             return Ok(());
         }
         let t = self.txn.open_table(table(ks)).map_err(err)?;
@@ -86,7 +96,16 @@ impl ReadView for WriteView<'_> {
     }
 }
 
-/// Opening a table in a write transaction creates it; reads must not.
-fn table_exists(txn: &redb::WriteTransaction, ks: Keyspace) -> Result<bool> {
-    Ok(txn.list_tables().map_err(err)?.any(|t| t.name() == ks))
+impl WriteView<'_> {
+    /// Opening a table in a write transaction creates it; reads must not.
+    fn table_exists(&self, ks: Keyspace) -> Result<bool> {
+        if self.tables.0.borrow().iter().any(|known| known == ks) {
+            return Ok(true);
+        }
+        let exists = self.txn.list_tables().map_err(err)?.any(|t| t.name() == ks);
+        if exists {
+            self.tables.0.borrow_mut().push(ks.to_owned());
+        }
+        Ok(exists)
+    }
 }

@@ -45,7 +45,7 @@ use crate::log_format::{Op, RecordBuilder};
 use crate::reads::Reads;
 use crate::recovery::checkpoint;
 use crate::tables::{self, LogState};
-use crate::views::WriteView;
+use crate::views::{KnownTables, WriteView};
 
 pub struct Writer {
     db: std::sync::Arc<Database>,
@@ -61,6 +61,7 @@ pub struct Writer {
     deferred: Option<Deferred>,
     /// When a read last had to wait for a commit.
     read_waited: Option<Instant>,
+    tables: KnownTables,
 }
 
 /// The open redb transaction of acknowledged (durable, logged) groups whose
@@ -88,6 +89,7 @@ impl Writer {
             broken: None,
             deferred: None,
             read_waited: None,
+            tables: KnownTables::default(),
         }
     }
 
@@ -138,7 +140,7 @@ impl Writer {
         for job in group {
             let (batch, done) = match job {
                 Job::Write(batch, done) => (Ok(batch), done),
-                Job::Transact(body, done) => (run_body(&txn, body), done),
+                Job::Transact(body, done) => (run_body(&txn, &self.tables, body), done),
                 Job::Close => continue,
             };
             match batch {
@@ -315,8 +317,8 @@ const READS_ACTIVE: Duration = Duration::from_millis(100);
 /// Run a transaction body against the open write transaction. A body that
 /// panics fails its own caller, not the writer thread (which every later
 /// write needs); it has only read.
-fn run_body(txn: &redb::WriteTransaction, body: TxnFn) -> Result<WriteBatch> {
-    let view = WriteView { txn };
+fn run_body(txn: &redb::WriteTransaction, tables: &KnownTables, body: TxnFn) -> Result<WriteBatch> {
+    let view = WriteView { txn, tables };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&view)))
         .unwrap_or_else(|panic| Err(StoreError(format!("transaction body panicked: {}", panic_message(&panic)))))
 }
