@@ -16,9 +16,10 @@
 //! - `group`: `RedbStore::write` of a one-put batch from each of the writers,
 //!   which are tokio tasks. The store's writer thread applies whatever is
 //!   queued in one redb transaction, writes it as one record to the redo log
-//!   (one `O_DIRECT | O_DSYNC` write), then commits redb without fsync; the
-//!   log's default 8 MiB fill up now and then, and that group commits redb
-//!   with `Durability::Immediate` instead (a checkpoint).
+//!   (one `O_DIRECT | O_DSYNC` write) and acknowledges; it commits redb
+//!   without fsync after one or more groups (crates/store-redb/src/writer.rs);
+//!   the log's default 8 MiB fill up now and then, and that group commits
+//!   redb with `Durability::Immediate` instead (a checkpoint).
 //! - `postgres`: `PgStore::write` of a one-put batch from each of the
 //!   writers, against the database at `URL` (its keyspace is emptied before
 //!   each writer count). The store's writer thread commits whatever is queued
