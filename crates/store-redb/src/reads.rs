@@ -15,6 +15,7 @@
 //! (`Reads::committed`), which also drops the shared snapshot, so a read
 //! that starts after a write was acknowledged always sees that write.
 
+use std::cell::Cell;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -55,9 +56,27 @@ struct ReadState {
     failed: Option<StoreError>,
 }
 
+thread_local! {
+    /// Set on the writer's thread (`on_writer_thread`).
+    static ON_WRITER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as the store's writer: a read through the
+/// store there is a transaction body bypassing its view, which could wait
+/// for a commit only this thread can make, so it fails instead.
+pub(crate) fn on_writer_thread() {
+    ON_WRITER.with(|on| on.set(true));
+}
+
 impl Reads {
     /// A snapshot of every acknowledged write: the shared one, or a new one.
     pub(crate) fn latest(&self, db: &Database) -> Result<Arc<RedbSnapshot>> {
+        if ON_WRITER.with(Cell::get) {
+            return Err(StoreError(
+                "a transaction body read through the store instead of its view (it would wait for its own commit)"
+                    .into(),
+            ));
+        }
         let mut state = self.settled();
         if let Some(e) = &state.failed {
             return Err(e.clone());

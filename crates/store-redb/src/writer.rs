@@ -94,6 +94,7 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: mpsc::Receiver<Job>) {
+        crate::reads::on_writer_thread();
         loop {
             let first = if self.deferred.is_some() {
                 match self.next_while_deferred(&rx) {
@@ -379,6 +380,29 @@ mod tests {
         let mut batch = WriteBatch::new();
         batch.put("t", [key], *b"v");
         batch
+    }
+
+    /// A transaction body must read through its view: a read through the
+    /// store on the writer's thread fails at once instead of waiting for a
+    /// commit that only that thread could make (here, of a held group).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_reading_through_the_store_fails_instead_of_waiting_for_itself() {
+        let (dir, _path, store) = temp_store("body-reads-store");
+        store.write(put(1)).await.unwrap();
+        assert!(store.reads.is_pending(), "the write is held for the next group");
+        let inner = store.clone();
+        let outcome = store
+            .transact_raw(Box::new(move |view: &dyn ReadView| {
+                assert!(view.get("t", &[1]).unwrap().is_some(), "the view sees the held group");
+                inner.get("t", &[1]).map(|_| WriteBatch::new())
+            }))
+            .await;
+        let error = outcome.expect_err("a read through the store inside a body fails");
+        assert!(error.0.contains("through the store instead of its view"), "{error}");
+        assert!(store.get("t", &[1]).unwrap().is_some(), "reads elsewhere still work");
+        store.close().unwrap();
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Writes that no read follows share one redb commit; a read that then
