@@ -365,6 +365,14 @@ mod tests {
         *SLOW_LOG.lock().unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
+    /// Slow down every log write of the store at `path` by `delay`; returns
+    /// the counts of log writes begun and of log writes durable.
+    fn slow_log_of(path: &std::path::Path, delay: Duration) -> (Arc<AtomicU64>, Arc<AtomicU64>) {
+        let (started, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        slow_log(Some(SlowLog { path: log_path(path), delay, started: started.clone(), written: written.clone() }));
+        (started, written)
+    }
+
     /// The slow-log hook is one for the process: tests that set it take turns.
     static HOOK_USERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -418,13 +426,7 @@ mod tests {
         }
         assert!(store.reads.is_pending(), "back-to-back writes with no read wait for one commit");
         // The next group's log write is slow; a read meanwhile wants the earlier ones.
-        let (started, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        slow_log(Some(SlowLog {
-            path: log_path(&path),
-            delay: Duration::from_millis(50),
-            started: started.clone(),
-            written: written.clone(),
-        }));
+        let (started, written) = slow_log_of(&path, Duration::from_millis(50));
         let writing = {
             let store = store.clone();
             tokio::spawn(async move { store.write(put(10)).await })
@@ -444,7 +446,9 @@ mod tests {
         assert!(!seen[10] || durable_when_read == 1, "a write was seen before its record was durable");
         writing.await.unwrap().unwrap();
         slow_log(None);
-        // Left alone, the writer commits what it holds.
+        // Left alone, the writer commits what it holds (once the read above
+        // no longer makes it commit every group at once).
+        tokio::time::sleep(super::READS_ACTIVE + Duration::from_millis(20)).await;
         store.write(put(11)).await.unwrap();
         let idle_since = std::time::Instant::now();
         while store.reads.is_pending() {
@@ -469,9 +473,8 @@ mod tests {
     async fn a_group_is_invisible_until_its_log_record_is_durable() {
         let _turn = HOOK_USERS.lock().await;
         let (dir, path, store) = temp_store("visibility");
-        let (started, written) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let delay = Duration::from_millis(50);
-        slow_log(Some(SlowLog { path: log_path(&path), delay, started: started.clone(), written: written.clone() }));
+        let (started, written) = slow_log_of(&path, delay);
         let write = |key: u8| {
             let store = store.clone();
             tokio::spawn(async move { store.write(put(key)).await })
